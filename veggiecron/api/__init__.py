@@ -1,0 +1,1 @@
+"""HTTP handlers: thin translations from requests to domain calls and back."""

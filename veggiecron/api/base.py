@@ -1,0 +1,168 @@
+"""BaseHandler: bounded body reading, parsing, authentication and the response envelope.
+
+Every error, ours or tornado's, leaves through write_error as
+{"id": "error", "description": "...", "data": {...}}; a client never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import tornado.web
+from tornado.httputil import parse_body_arguments
+
+from ..auth import Accounts, token_from_headers
+from ..config import Config
+from ..errors import Invalid, PayloadTooLarge, Unauthorized, VeggiecronError
+from ..jobs import JobService
+from ..model import User
+from ..scheduler import Clock, Scheduler
+from ..store import SqliteStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """What handlers may reach: handed to each through initialize()."""
+
+    config: Config
+    store: SqliteStore
+    scheduler: Scheduler
+    jobs: JobService
+    accounts: Accounts
+    clock: Clock
+
+
+@tornado.web.stream_request_body
+class BaseHandler(tornado.web.RequestHandler):
+    """Reads the body in chunks so an oversized one is refused without being held in memory."""
+
+    requires_auth = True
+    ctx: Context
+
+    def initialize(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.user: User | None = None
+        self._chunks: list[bytes] = []
+        self._received = 0
+        self._too_large = False
+        self._fields: dict[str, Any] | None = None
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    async def prepare(self) -> None:
+        limit = self.ctx.config.api.max_body_bytes
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
+        if self.requires_auth:
+            token = token_from_headers(self.request.headers.get("X-Auth-Token"),
+                                       self.request.headers.get("Authorization"))
+            self.user = await self.ctx.accounts.authenticate(token)
+            if self.user is None:
+                raise Unauthorized("a valid token is required in the X-Auth-Token header (log in at POST /login)")
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self.ctx.config.api.max_body_bytes:
+            self._too_large = True
+            self._chunks = []
+        elif not self._too_large:
+            self._chunks.append(chunk)
+
+    @property
+    def current_user_required(self) -> User:
+        if self.user is None:
+            raise Unauthorized("a valid token is required")
+        return self.user
+
+    def body_fields(self) -> dict[str, Any]:
+        """The request body as a dict, from JSON or from a form (urlencoded or multipart)."""
+        if self._fields is not None:
+            return self._fields
+        limit = self.ctx.config.api.max_body_bytes
+        if self._too_large:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
+        body = b"".join(self._chunks)
+        content_type = self.request.headers.get("Content-Type", "")
+        fields: dict[str, Any]
+        if not body.strip():
+            fields = {}
+        elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            arguments: dict[str, list[bytes]] = {}
+            parse_body_arguments(content_type, body, arguments, {})
+            fields = {}
+            for key, values in arguments.items():
+                try:
+                    fields[key] = values[-1].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Invalid(key, f"field {key!r} is not valid UTF-8") from None
+        else:
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise Invalid("body", f"request body is not valid JSON: {exc}") from None
+            if not isinstance(parsed, dict):
+                raise Invalid("body", "request body must be a JSON object")
+            fields = parsed
+        self._fields = fields
+        return fields
+
+    def query_int(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise Invalid(name, f"{name} must be an integer") from None
+        if not low <= value <= high:
+            raise Invalid(name, f"{name} must be between {low} and {high}")
+        return value
+
+    def page(self) -> tuple[int, int]:
+        api = self.ctx.config.api
+        return (self.query_int("limit", api.default_page_size, 1, api.max_page_size),
+                self.query_int("offset", 0, 0, 2**31))
+
+    def answer(self, description: str, data: Any = None, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(orjson.dumps({"id": "success", "description": description, "data": data if data is not None else {}}))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs["exc_info"][1] if "exc_info" in kwargs else None
+        data: dict[str, Any] = {}
+        if isinstance(exc, VeggiecronError):
+            status_code = exc.status_code
+            description, data = exc.description, exc.data
+        elif isinstance(exc, tornado.web.HTTPError):
+            description = exc.log_message if exc.log_message and status_code < 500 else self._reason
+        elif status_code >= 500:
+            description = "internal server error; the event is logged on the server"
+        else:
+            description = self._reason
+        self.set_status(status_code)
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Token realm="veggiecron"')
+        self.finish(orjson.dumps({"id": "error", "description": description, "data": data}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # Domain errors are answers, not faults: log them at debug without a traceback.
+        if isinstance(value, VeggiecronError) and value.status_code < 500:
+            logger.debug("%s %s -> %d %s", self.request.method, self.request.path, value.status_code, value.description)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class NotFoundHandler(BaseHandler):
+    requires_auth = False
+
+    async def prepare(self) -> None:
+        raise tornado.web.HTTPError(404, reason="Not Found", log_message=f"no such endpoint: {self.request.path}")

@@ -1,0 +1,110 @@
+"""The native veggiecron API: /register, /login, /logout and /job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..auth import token_from_headers
+from ..errors import Invalid
+from .base import BaseHandler
+from .views import job_view, run_view, user_view
+
+
+def _job_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Form posts carry `data` as a JSON string; JSON bodies may send an object or that string."""
+    if isinstance(fields.get("data"), str):
+        try:
+            fields = {**fields, "data": orjson.loads(fields["data"])}
+        except orjson.JSONDecodeError as exc:
+            raise Invalid("data", f"data must be a JSON object: {exc}") from None
+    return fields
+
+
+class RegisterHandler(BaseHandler):
+    requires_auth = False
+
+    async def post(self) -> None:
+        fields = self.body_fields()
+        user = await self.ctx.accounts.register(fields.get("username"), fields.get("password"))
+        self.answer(f'You are registered as "{user.username}"! Proceed to login.', user_view(user), status=201)
+
+
+class LoginHandler(BaseHandler):
+    requires_auth = False
+
+    async def post(self) -> None:
+        fields = self.body_fields()
+        user, token, expires_at = await self.ctx.accounts.login(fields.get("username"), fields.get("password"))
+        self.answer(
+            "You have successfully generated an auth token! Check the data key.",
+            {"token": token, "expires_at": expires_at, "username": user.username},
+        )
+
+
+class LogoutHandler(BaseHandler):
+    async def post(self) -> None:
+        token = token_from_headers(self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization"))
+        if token:
+            await self.ctx.accounts.logout(token)
+        self.answer("You are logged out; this token no longer works.")
+
+
+class JobsHandler(BaseHandler):
+    """GET /job lists the caller's jobs (or one, with ?name=); POST /job creates one."""
+
+    async def get(self) -> None:
+        user = self.current_user_required
+        name = self.get_query_argument("name", None)
+        if name is not None:
+            job = await self.ctx.jobs.get(user, name)
+            runs = await self.ctx.jobs.recent_runs(job)
+            self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
+            return
+        limit, offset = self.page()
+        jobs, count = await self.ctx.jobs.list(user, limit, offset)
+        self.answer(f"{count} jobs", {"count": count, "limit": limit, "offset": offset,
+                                      "jobs": [job_view(j) for j in jobs]})
+
+    async def post(self) -> None:
+        job = await self.ctx.jobs.create(self.current_user_required, _job_fields(self.body_fields()))
+        self.set_header("Location", f"/job/{job.name}")
+        self.answer(f'Successfully created {job.type} job: "{job.name}"', job_view(job), status=201)
+
+
+class JobHandler(BaseHandler):
+    """GET, PUT/PATCH and DELETE /job/<name>."""
+
+    async def get(self, name: str) -> None:
+        job = await self.ctx.jobs.get(self.current_user_required, name)
+        runs = await self.ctx.jobs.recent_runs(job)
+        self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
+
+    async def patch(self, name: str) -> None:
+        job = await self.ctx.jobs.update(self.current_user_required, name, _job_fields(self.body_fields()))
+        self.answer(f'Updated job "{job.name}"', job_view(job))
+
+    put = patch
+
+    async def delete(self, name: str) -> None:
+        job = await self.ctx.jobs.delete(self.current_user_required, name)
+        self.answer(f'Deleted job "{job.name}"', {"name": job.name})
+
+
+class JobRunHandler(BaseHandler):
+    """POST /job/<name>/run fires the job now, outside its schedule."""
+
+    async def post(self, name: str) -> None:
+        job, due = await self.ctx.jobs.run_now(self.current_user_required, name)
+        self.answer(f'Job "{job.name}" started', {"name": job.name, "due_at": due}, status=202)
+
+
+class JobRunsHandler(BaseHandler):
+    """GET /job/<name>/runs pages through the job's run history, newest first."""
+
+    async def get(self, name: str) -> None:
+        limit, offset = self.page()
+        job, runs, count = await self.ctx.jobs.runs(self.current_user_required, name, limit, offset)
+        self.answer(f'{count} runs of job "{job.name}"', {"count": count, "limit": limit, "offset": offset,
+                                                          "runs": [run_view(r) for r in runs]})

@@ -1,0 +1,38 @@
+"""Operational endpoints: / and /health."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .. import __version__
+from .base import BaseHandler
+
+
+class IndexHandler(BaseHandler):
+    requires_auth = False
+
+    async def get(self) -> None:
+        self.answer(f"{self.ctx.config.app.name} is running", {"name": self.ctx.config.app.name, "version": __version__})
+
+
+class HealthHandler(BaseHandler):
+    """200 when the database answers and the scheduler loop is alive, 503 otherwise."""
+
+    requires_auth = False
+
+    async def get(self) -> None:
+        try:
+            database = await self.ctx.store.ping()
+        except (sqlite3.Error, RuntimeError, ValueError):
+            database = False
+        scheduler = self.ctx.scheduler.is_alive()
+        healthy = database and scheduler
+        data = {
+            "database": "ok" if database else "unavailable",
+            "scheduler": "ok" if scheduler else "stopped",
+            "scheduled_jobs": self.ctx.scheduler.scheduled_count(),
+            "runs_in_flight": self.ctx.scheduler.in_flight_count(),
+        }
+        self.set_status(200 if healthy else 503)
+        self.finish({"id": "success" if healthy else "error",
+                     "description": "healthy" if healthy else "unhealthy", "data": data})

@@ -1,0 +1,120 @@
+"""Build and wire the parts; start and stop them in order; stop on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from .api.base import Context, NotFoundHandler
+from .api.native import JobHandler, JobRunHandler, JobRunsHandler, JobsHandler, LoginHandler, LogoutHandler, RegisterHandler
+from .api.ops import HealthHandler, IndexHandler
+from .auth import Accounts, Passwords, Tokens
+from .config import Config, log_level_number
+from .jobs import JobService
+from .runners.http import HttpRunner
+from .scheduler import Clock, Scheduler, SystemClock
+from .store import SqliteStore
+
+logger = logging.getLogger(__name__)
+
+JOB_NAME = r"([^/]+)"
+
+
+def make_app(ctx: Context) -> tornado.web.Application:
+    """The tornado application with every route."""
+    args = {"ctx": ctx}
+    routes = [
+        (r"/", IndexHandler, args),
+        (r"/health", HealthHandler, args),
+        (r"/register", RegisterHandler, args),
+        (r"/login", LoginHandler, args),
+        (r"/logout", LogoutHandler, args),
+        (r"/job/?", JobsHandler, args),
+        (rf"/job/{JOB_NAME}/run", JobRunHandler, args),
+        (rf"/job/{JOB_NAME}/runs", JobRunsHandler, args),
+        (rf"/job/{JOB_NAME}", JobHandler, args),
+    ]
+    return tornado.web.Application(
+        routes, default_handler_class=NotFoundHandler, default_handler_args=args, xheaders=False
+    )
+
+
+class Server:
+    """The whole daemon: store, runner, scheduler and HTTP API, started and stopped in order."""
+
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store = SqliteStore(config.db_file)
+        self.runner = HttpRunner(config.http_client)
+        self.scheduler: Scheduler | None = None
+        self.http_server: tornado.httpserver.HTTPServer | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        await self.store.open()
+        await self.runner.start()
+        jobs = JobService(self.store, None, config, self.clock)  # type: ignore[arg-type]
+        self.scheduler = Scheduler(
+            self.store, self.runner, jobs.build_target, self.clock,
+            flush_interval=config.scheduler.flush_interval_seconds,
+            run_history_per_job=config.scheduler.run_history_per_job,
+        )
+        jobs.scheduler = self.scheduler
+        accounts = Accounts(self.store, Passwords(config.security.bcrypt_rounds), Tokens(config.app.key),
+                            config.security.token_lifetime_days * 86400, self.clock)
+        ctx = Context(config, self.store, self.scheduler, jobs, accounts, self.clock)
+        await self.scheduler.start()
+        # Streaming handlers enforce api.max_body_bytes with a 413; this is only a backstop.
+        self.http_server = tornado.httpserver.HTTPServer(
+            make_app(ctx), max_body_size=config.api.max_body_bytes + 1, idle_connection_timeout=75
+        )
+        family = socket.AF_INET if ":" not in config.host else socket.AF_UNSPEC
+        sockets = tornado.netutil.bind_sockets(config.port, config.host, family=family, backlog=1024)
+        self.http_server.add_sockets(sockets)
+        self.port = sockets[0].getsockname()[1]
+        logger.info("%s (%s) listening on http://%s:%d, database %s", config.app.name, config.app.env,
+                    config.host, self.port, config.db_file)
+
+    async def stop(self) -> None:
+        """Stop accepting requests, let runs in flight finish within the grace period, close the database."""
+        logger.info("stopping: no new requests; giving runs in flight %.1fs",
+                    self.config.scheduler.shutdown_grace_seconds)
+        if self.http_server is not None:
+            self.http_server.stop()
+            await self.http_server.close_all_connections()
+        if self.scheduler is not None:
+            await self.scheduler.stop(self.config.scheduler.shutdown_grace_seconds)
+        await self.runner.stop()
+        await self.store.close()
+        logger.info("stopped cleanly")
+
+
+def configure_logging(config: Config) -> None:
+    logging.basicConfig(
+        level=log_level_number(config),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # One line per request at INFO would drown the job events.
+    logging.getLogger("tornado.access").setLevel(max(logging.WARNING, log_level_number(config)))
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then stop cleanly."""
+    server = Server(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()

@@ -1,0 +1,126 @@
+"""Passwords (bcrypt, run off the event loop) and tokens (random, stored as keyed hashes)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import secrets
+
+from typing import TYPE_CHECKING
+
+import bcrypt
+
+from .errors import Invalid, Unauthorized
+from .model import User
+
+if TYPE_CHECKING:
+    from .scheduler import Clock
+    from .store import SqliteStore
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9]{1,64}$")
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything longer, so refuse it instead of truncating silently
+TOKEN_BYTES = 32  # 256 bits of randomness
+
+
+def validate_credentials(username: object, password: object) -> tuple[str, str]:
+    """Check the shape of a username and password; raise Invalid naming the field."""
+    if not isinstance(username, str) or not USERNAME_PATTERN.match(username):
+        raise Invalid("username", "username must be 1 to 64 letters or digits")
+    if not isinstance(password, str) or not password:
+        raise Invalid("password", "password must not be empty")
+    if "\x00" in password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise Invalid("password", f"password must be at most {MAX_PASSWORD_BYTES} bytes and contain no NUL")
+    return username, password
+
+
+class Passwords:
+    """bcrypt hashing in the default executor, so a login never blocks other requests."""
+
+    def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
+        # Compared against when the user does not exist, so both failures cost the same time.
+        self._dummy_hash = bcrypt.hashpw(b"veggiecron-no-such-user", bcrypt.gensalt(rounds))
+
+    async def hash(self, password: str) -> str:
+        loop = asyncio.get_running_loop()
+        hashed = await loop.run_in_executor(None, bcrypt.hashpw, password.encode(), bcrypt.gensalt(self.rounds))
+        return hashed.decode()
+
+    async def check(self, password: str, hashed: str | None) -> bool:
+        loop = asyncio.get_running_loop()
+        target = hashed.encode() if hashed else self._dummy_hash
+        ok = await loop.run_in_executor(None, bcrypt.checkpw, password.encode(), target)
+        return ok and hashed is not None
+
+
+class Tokens:
+    """Issue random tokens and derive the keyed hash under which they are stored."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key.encode()
+
+    @staticmethod
+    def new() -> str:
+        return secrets.token_urlsafe(TOKEN_BYTES)
+
+    def digest(self, token: str) -> str:
+        return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def token_from_headers(x_auth_token: str | None, authorization: str | None) -> str | None:
+    """The token from `X-Auth-Token`, `Authorization: Token <t>` or `Authorization: Bearer <t>`."""
+    if x_auth_token:
+        return x_auth_token.strip()
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() in ("token", "bearer") and value.strip():
+            return value.strip()
+    return None
+
+
+def require_user(user: User | None) -> User:
+    if user is None:
+        raise Unauthorized("a valid token is required: send it in the X-Auth-Token header")
+    return user
+
+
+class Accounts:
+    """Registration, login, logout and token checks over the store."""
+
+    def __init__(self, store: SqliteStore, passwords: Passwords, tokens: Tokens, token_lifetime: float,
+                 clock: Clock) -> None:
+        self.store = store
+        self.passwords = passwords
+        self.tokens = tokens
+        self.token_lifetime = token_lifetime
+        self.clock = clock
+
+    async def register(self, username: object, password: object, is_admin: bool = False) -> User:
+        name, secret = validate_credentials(username, password)
+        hashed = await self.passwords.hash(secret)
+        return await self.store.create_user(name, hashed, self.clock.now(), is_admin=is_admin)
+
+    async def login(self, username: object, password: object) -> tuple[User, str, float]:
+        """Answer (user, token, expires_at); unknown users and wrong passwords fail alike."""
+        if not isinstance(username, str) or not isinstance(password, str) or not password:
+            raise Unauthorized("wrong username or password")
+        found = await self.store.user_credentials(username) if USERNAME_PATTERN.match(username) else None
+        ok = await self.passwords.check(password[:MAX_PASSWORD_BYTES], found[1] if found else None)
+        if not ok or found is None:
+            raise Unauthorized("wrong username or password")
+        user = found[0]
+        token = self.tokens.new()
+        now = self.clock.now()
+        expires_at = now + self.token_lifetime
+        await self.store.create_token(user.id, self.tokens.digest(token), now, expires_at)
+        return user, token, expires_at
+
+    async def logout(self, token: str) -> None:
+        await self.store.delete_token(self.tokens.digest(token))
+
+    async def authenticate(self, token: str | None) -> User | None:
+        if not token or len(token) > 256:
+            return None
+        return await self.store.user_for_token(self.tokens.digest(token), self.clock.now())

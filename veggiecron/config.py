@@ -1,0 +1,190 @@
+"""Load config.yaml into a frozen, validated Config; every problem is one clear ConfigError line."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+# The key shipped in config.yaml; production refuses to start with it.
+SHIPPED_APP_KEY = "change-me-veggiecron-development-key"
+ENVIRONMENTS = ("development", "production", "test")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is meant for a person."""
+
+
+@dataclass(frozen=True)
+class AppSection:
+    env: str = "development"
+    name: str = "veggiecron-server"
+    # Keys the HMAC that stores tokens; changing it signs every user out.
+    key: str = SHIPPED_APP_KEY
+
+
+@dataclass(frozen=True)
+class HttpClientSection:
+    pool_size: int = 100
+    timeout_seconds: float = 30.0
+    response_excerpt_bytes: int = 1024
+    retry_backoff_seconds: float = 1.0
+    retry_backoff_max_seconds: float = 60.0
+    max_clones: int = 100
+
+
+@dataclass(frozen=True)
+class SchedulerSection:
+    run_history_per_job: int = 100
+    shutdown_grace_seconds: float = 10.0
+    flush_interval_seconds: float = 0.2
+
+
+@dataclass(frozen=True)
+class ApiSection:
+    max_body_bytes: int = 1024 * 1024
+    default_page_size: int = 50
+    max_page_size: int = 500
+
+
+@dataclass(frozen=True)
+class SecuritySection:
+    bcrypt_rounds: int = 12
+    token_lifetime_days: float = 30.0
+
+
+@dataclass(frozen=True)
+class Config:
+    app: AppSection = field(default_factory=AppSection)
+    host: str = "0.0.0.0"
+    port: int = 8118
+    db_file: str = "veggiecron.db"
+    log_level: str = "INFO"
+    http_client: HttpClientSection = field(default_factory=HttpClientSection)
+    scheduler: SchedulerSection = field(default_factory=SchedulerSection)
+    api: ApiSection = field(default_factory=ApiSection)
+    security: SecuritySection = field(default_factory=SecuritySection)
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML file (or the defaults when path is None), apply overrides, validate."""
+    raw: Any = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"{path}: {problem}{at}") from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    config = _build(Config, raw, "")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            config = replace(config, **{key: _coerce(value, type(getattr(config, key)), key)})
+    validate(config)
+    return config
+
+
+def _build(cls: Any, raw: dict[str, Any], prefix: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"unknown config key: {prefix}{key}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in raw:
+            continue
+        name = prefix + f.name
+        hint = hints[f.name]
+        if is_dataclass(hint):
+            section = raw[f.name] if raw[f.name] is not None else {}
+            if not isinstance(section, dict):
+                raise ConfigError(f"config key {name} must be a mapping")
+            values[f.name] = _build(hint, section, name + ".")
+        else:
+            values[f.name] = _coerce(raw[f.name], hint, name)
+    return cls(**values)
+
+
+def _coerce(value: Any, kind: Any, name: str) -> Any:
+    # YAML already typed the value; accept ints where floats are wanted, nothing looser.
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    kind_name = getattr(kind, "__name__", str(kind))
+    raise ConfigError(f"config key {name} must be {kind_name}, got {type(value).__name__}: {value!r}")
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def validate(config: Config) -> None:
+    """Range and consistency checks that types alone cannot express."""
+    _require(config.app.env in ENVIRONMENTS, f"app.env must be one of {', '.join(ENVIRONMENTS)}")
+    _require(bool(config.app.name.strip()), "app.name must not be empty")
+    _require(len(config.app.key) >= 16, "app.key must be at least 16 characters")
+    if config.app.env == "production":
+        _require(
+            config.app.key != SHIPPED_APP_KEY,
+            "app.key is still the shipped default; set your own secret before running in production",
+        )
+    _require(bool(config.host), "host must not be empty")
+    _require(0 <= config.port <= 65535, "port must be between 0 and 65535")
+    _require(bool(config.db_file), "db_file must not be empty")
+    _require(config.log_level.upper() in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
+    client = config.http_client
+    _require(1 <= client.pool_size <= 10_000, "http_client.pool_size must be between 1 and 10000")
+    _require(0 < client.timeout_seconds <= 3600, "http_client.timeout_seconds must be in (0, 3600]")
+    _require(0 <= client.response_excerpt_bytes <= 65536, "http_client.response_excerpt_bytes must be in [0, 65536]")
+    _require(client.retry_backoff_seconds >= 0, "http_client.retry_backoff_seconds must be >= 0")
+    _require(
+        client.retry_backoff_max_seconds >= client.retry_backoff_seconds,
+        "http_client.retry_backoff_max_seconds must be >= http_client.retry_backoff_seconds",
+    )
+    _require(1 <= client.max_clones <= 1000, "http_client.max_clones must be between 1 and 1000")
+    sched = config.scheduler
+    _require(sched.run_history_per_job >= 1, "scheduler.run_history_per_job must be >= 1")
+    _require(sched.shutdown_grace_seconds >= 0, "scheduler.shutdown_grace_seconds must be >= 0")
+    _require(0 < sched.flush_interval_seconds <= 10, "scheduler.flush_interval_seconds must be in (0, 10]")
+    api = config.api
+    _require(api.max_body_bytes >= 1024, "api.max_body_bytes must be >= 1024")
+    _require(1 <= api.default_page_size <= api.max_page_size, "api.default_page_size must be in [1, api.max_page_size]")
+    sec = config.security
+    _require(4 <= sec.bcrypt_rounds <= 31, "security.bcrypt_rounds must be between 4 and 31")
+    _require(sec.token_lifetime_days > 0, "security.token_lifetime_days must be > 0")
+
+
+def log_level_number(config: Config) -> int:
+    return int(getattr(logging, config.log_level.upper()))
+
+
+def as_dict(config: Config) -> dict[str, Any]:
+    return dataclasses.asdict(config)

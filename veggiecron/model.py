@@ -1,0 +1,88 @@
+"""Domain records: plain frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class RunOutcome(str, Enum):
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class JobState(str, Enum):
+    SCHEDULED = "scheduled"  # enabled, with a next run
+    DISABLED = "disabled"  # switched off by its owner
+    DONE = "done"  # no run left (a `once` job that has fired)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    is_admin: bool
+    date_created: float
+    date_updated: float
+
+
+@dataclass(frozen=True)
+class HttpTarget:
+    """What one run of an http job sends; built from a job's validated `data`."""
+
+    url: str
+    verb: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    number_of_clones: int = 1
+    enable_shadows: bool = False
+    timeout: float = 30.0
+    retries: int = 0
+    success_codes: frozenset[int] = field(default_factory=lambda: frozenset(range(200, 300)))
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    user_id: int
+    name: str
+    type: str
+    data: dict[str, Any]
+    schedule: str
+    timezone: str
+    enabled: bool
+    next_run: float | None
+    anchor: float  # start of the schedule's interval grid (epoch seconds)
+    version: int  # bumped on every owner change; stale scheduler writes are dropped
+    date_created: float
+    date_updated: float
+
+    @property
+    def state(self) -> JobState:
+        if not self.enabled:
+            return JobState.DISABLED
+        if self.next_run is None:
+            return JobState.DONE
+        return JobState.SCHEDULED
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's outcome as recorded in the history."""
+
+    job_id: int
+    due_at: float
+    started_at: float
+    duration_ms: float
+    outcome: RunOutcome
+    attempts: int = 0
+    status_code: int | None = None
+    error: str | None = None
+    response_excerpt: str | None = None
+    id: int | None = None
+
+    @property
+    def lateness_ms(self) -> float:
+        return (self.started_at - self.due_at) * 1000.0

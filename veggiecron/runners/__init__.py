@@ -1,0 +1,1 @@
+"""Job types. Each type validates its `data` into a target and knows how to run it."""

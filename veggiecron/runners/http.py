@@ -1,0 +1,241 @@
+"""The http job type: validate a job's data into an HttpTarget; run it through one shared pool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from .. import __version__
+from ..config import HttpClientSection
+from ..errors import Invalid
+from ..model import HttpTarget, RunOutcome
+
+logger = logging.getLogger(__name__)
+
+VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+FIELDS = (
+    "url", "verb", "number_of_clones", "enable_shadows", "headers", "body", "json",
+    "timeout", "retries", "success_codes",
+)
+MAX_URL_LENGTH = 2048
+MAX_RETRIES = 10
+MAX_TIMEOUT = 3600.0
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
+_STATUS_CLASS = re.compile(r"^([1-5])xx$")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
+    """Validate an http job's `data`; raise Invalid naming the first bad field."""
+    if not isinstance(data, dict):
+        raise Invalid("data", "data must be a JSON object")
+    for key in data:
+        if key not in FIELDS:
+            raise Invalid(f"data.{key}", f"unknown field data.{key}; http jobs take: {', '.join(FIELDS)}")
+
+    url = data.get("url")
+    if not isinstance(url, str) or not url:
+        raise Invalid("data.url", "data.url is required and must be a string")
+    if len(url) > MAX_URL_LENGTH or any(c in url for c in "\r\n\t\x00 "):
+        raise Invalid("data.url", f"data.url must be at most {MAX_URL_LENGTH} characters with no spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise Invalid("data.url", "data.url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid("data.url", "data.url must start with http:// or https:// and name a host")
+
+    verb = data.get("verb", "GET")
+    if not isinstance(verb, str) or verb.upper() not in VERBS:
+        raise Invalid("data.verb", f"data.verb must be one of {', '.join(VERBS)}")
+
+    clones = data.get("number_of_clones", 1)
+    if not _is_int(clones) or not 1 <= clones <= defaults.max_clones:
+        raise Invalid("data.number_of_clones", f"data.number_of_clones must be an integer from 1 to {defaults.max_clones}")
+
+    shadows = data.get("enable_shadows", False)
+    if not isinstance(shadows, bool):
+        raise Invalid("data.enable_shadows", "data.enable_shadows must be true or false")
+
+    headers = data.get("headers", {})
+    if not isinstance(headers, dict):
+        raise Invalid("data.headers", "data.headers must be an object of header names to string values")
+    header_items: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise Invalid("data.headers", f"data.headers has an invalid header name {name[:64]!r}")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\x00") or len(value) > 8192:
+            raise Invalid("data.headers", f"data.headers[{name!r}] must be a string without line breaks")
+        header_items.append((name, value))
+
+    if "body" in data and "json" in data:
+        raise Invalid("data.body", "give data.body or data.json, not both")
+    body: bytes | None = None
+    if "body" in data:
+        if not isinstance(data["body"], str):
+            raise Invalid("data.body", "data.body must be a string (use data.json for JSON)")
+        body = data["body"].encode()
+    elif "json" in data:
+        body = orjson.dumps(data["json"])
+        if not any(n.lower() == "content-type" for n, _ in header_items):
+            header_items.append(("Content-Type", "application/json"))
+
+    timeout = data.get("timeout", defaults.timeout_seconds)
+    if not _is_number(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        raise Invalid("data.timeout", f"data.timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}]")
+
+    retries = data.get("retries", 0)
+    if not _is_int(retries) or not 0 <= retries <= MAX_RETRIES:
+        raise Invalid("data.retries", f"data.retries must be an integer from 0 to {MAX_RETRIES}")
+
+    success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
+
+    return HttpTarget(
+        url=url,
+        verb=verb.upper(),
+        headers=tuple(header_items),
+        body=body,
+        number_of_clones=clones,
+        enable_shadows=shadows,
+        timeout=float(timeout),
+        retries=retries,
+        success_codes=success_codes,
+    )
+
+
+def _parse_success_codes(value: object) -> frozenset[int]:
+    message = "data.success_codes must be a list of status codes (100-599) or classes such as \"2xx\""
+    if not isinstance(value, list) or not value or len(value) > 500:
+        raise Invalid("data.success_codes", message)
+    codes: set[int] = set()
+    for item in value:
+        if _is_int(item) and 100 <= item <= 599:
+            codes.add(item)
+        elif isinstance(item, str) and _STATUS_CLASS.match(item):
+            base = int(item[0]) * 100
+            codes.update(range(base, base + 100))
+        else:
+            raise Invalid("data.success_codes", message)
+    return frozenset(codes)
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """The outcome of one run of an http job (all its clones)."""
+
+    outcome: RunOutcome
+    started_at: float
+    duration_ms: float
+    attempts: int
+    status_code: int | None
+    error: str | None
+    response_excerpt: str | None
+
+
+class HttpRunner:
+    """Runs http jobs through one shared aiohttp ClientSession, created at start and closed at stop."""
+
+    def __init__(self, settings: HttpClientSection) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.settings.pool_size, ttl_dns_cache=60, enable_cleanup_closed=True)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
+            headers={"User-Agent": f"veggiecron/{__version__}"},
+            auto_decompress=False,
+            skip_auto_headers=("Content-Type",),
+        )
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> HttpResult:
+        """Send the job's clones in parallel; the run is ok when every clone is."""
+        started = time.time()
+        headers = dict(target.headers)
+        scheduled_at = datetime.fromtimestamp(due_at, timezone.utc).isoformat(timespec="microseconds")
+        headers["X-Veggiecron-Job"] = str(job_id)
+        headers["X-Veggiecron-Scheduled-At"] = scheduled_at
+        # The same for every attempt and clone of one slot, different for every slot.
+        headers["Idempotency-Key"] = f"{job_id}-{int(round(due_at * 1_000_000))}"
+        if target.number_of_clones == 1:
+            results = [await self._send_with_retries(target, headers)]
+        else:
+            results = list(
+                await asyncio.gather(*(self._send_with_retries(target, headers) for _ in range(target.number_of_clones)))
+            )
+        duration_ms = (time.time() - started) * 1000.0
+        failed = [r for r in results if not r[0]]
+        first = failed[0] if failed else results[0]
+        return HttpResult(
+            outcome=RunOutcome.FAILED if failed else RunOutcome.OK,
+            started_at=started,
+            duration_ms=duration_ms,
+            attempts=max(r[1] for r in results),
+            status_code=first[2],
+            error=first[3] if not failed or len(results) == 1 else f"{len(failed)}/{len(results)} clones failed: {first[3]}",
+            response_excerpt=first[4],
+        )
+
+    async def _send_with_retries(
+        self, target: HttpTarget, headers: dict[str, str]
+    ) -> tuple[bool, int, int | None, str | None, str | None]:
+        """(ok, attempts, status, error, excerpt) after up to 1 + retries attempts."""
+        attempt = 0
+        while True:
+            attempt += 1
+            ok, status, error, excerpt = await self._send(target, headers)
+            if ok or attempt > target.retries:
+                return ok, attempt, status, error, excerpt
+            delay = min(
+                self.settings.retry_backoff_max_seconds, self.settings.retry_backoff_seconds * 2 ** (attempt - 1)
+            )
+            # Full jitter spreads the retries of many jobs that failed together.
+            await asyncio.sleep(random.uniform(0, delay))
+
+    async def _send(self, target: HttpTarget, headers: dict[str, str]) -> tuple[bool, int | None, str | None, str | None]:
+        if self._session is None:
+            raise RuntimeError("HttpRunner is not started")
+        try:
+            async with self._session.request(
+                target.verb,
+                target.url,
+                headers=headers,
+                data=target.body,
+                timeout=aiohttp.ClientTimeout(total=target.timeout),
+                allow_redirects=False,
+            ) as response:
+                excerpt_bytes = await response.content.read(self.settings.response_excerpt_bytes)
+                excerpt = excerpt_bytes.decode("utf-8", errors="replace") if excerpt_bytes else None
+                ok = response.status in target.success_codes
+                return ok, response.status, None if ok else f"HTTP {response.status}", excerpt
+        except asyncio.TimeoutError:
+            return False, None, f"timeout after {target.timeout:g}s", None
+        except aiohttp.ClientConnectorError as exc:
+            return False, None, f"connect: {exc.strerror or exc}", None
+        except (aiohttp.ClientError, ssl.SSLError, OSError, ValueError) as exc:
+            return False, None, f"{type(exc).__name__}: {exc}"[:500], None

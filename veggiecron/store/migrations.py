@@ -1,0 +1,57 @@
+"""Numbered schema migrations. Append new ones; never edit one that has shipped."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: users, tokens, jobs, runs
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        date_created REAL NOT NULL,
+        date_updated REAL NOT NULL
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX tokens_user ON tokens(user_id);
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        schedule TEXT NOT NULL,
+        timezone TEXT NOT NULL DEFAULT 'UTC',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        next_run REAL,
+        anchor REAL NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        date_created REAL NOT NULL,
+        date_updated REAL NOT NULL,
+        UNIQUE (user_id, name)
+    );
+    CREATE INDEX jobs_next_run ON jobs(next_run) WHERE enabled = 1 AND next_run IS NOT NULL;
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        due_at REAL NOT NULL,
+        started_at REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        response_excerpt TEXT
+    );
+    CREATE INDEX runs_job ON runs(job_id, id);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
