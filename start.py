@@ -20,6 +20,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def run(main_coroutine: object) -> None:
+    """asyncio.run, on uvloop where it is installed (it roughly halves the cost of each request)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main_coroutine)  # type: ignore[arg-type]
+    else:
+        uvloop.run(main_coroutine)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -29,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(config)
     try:
-        asyncio.run(serve(config))
+        run(serve(config))
     except SchemaTooNew as exc:
         print(f"veggiecron: {exc}", file=sys.stderr)
         return 2

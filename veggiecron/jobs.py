@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import replace
 from typing import Any
@@ -68,7 +67,7 @@ class JobService:
         schedule = parse_schedule(fields.get("schedule"), zone)
         enabled = _validate_enabled(fields.get("enabled", True))
         now = self.clock.now()
-        anchor = float(math.floor(now))
+        anchor = now  # the interval grid starts at the creation instant
         job = await self.store.create_job(
             user_id=user.id, name=name, type=job_type, data=data, schedule=schedule.format(),  # type: ignore[arg-type]
             timezone=zone, enabled=enabled, next_run=schedule.first_run(now, anchor), anchor=anchor, now=now,
@@ -100,7 +99,7 @@ class JobService:
         enabled = _validate_enabled(fields["enabled"]) if "enabled" in fields else job.enabled
         anchor, next_run = job.anchor, job.next_run
         if schedule.format() != job.schedule or zone != job.timezone:
-            anchor = float(math.floor(now))
+            anchor = now  # the interval grid starts at the creation instant
             next_run = schedule.first_run(now, anchor)
         elif enabled and not job.enabled and not isinstance(schedule, Once):
             # Slots that passed while the job was disabled are not run.

@@ -1,0 +1,68 @@
+"""Start `python start.py` as a subprocess on a free port with its own temporary database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
+
+
+class BenchServer:
+    def __init__(self, extra_config: str = "") -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="veggiecron-bench-")
+        path = Path(self.dir.name)
+        self.config = path / "config.yaml"
+        self.config.write_text(
+            "app:\n  env: test\n  key: benchmark-key-0123456789abcdef\n"
+            f"db_file: {path / 'bench.db'}\nlog_level: WARNING\n"
+            "security:\n  bcrypt_rounds: 4\n" + extra_config
+        )
+        self.log = path / "server.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        with self.log.open("w") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-c",
+                "import logging, sys; sys.argv[0] = 'start.py'; import start; "
+                "logging.getLogger('veggiecron.app').setLevel(logging.INFO); sys.exit(start.main())",
+                "--config", str(self.config), "--host", "127.0.0.1", "--port", "0",
+                cwd=ROOT, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            match = LISTENING.search(self.log.read_text())
+            if match:
+                self.port = int(match.group(1))
+                return self.port
+            if self.process.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
+
+    def rss_mib(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), timeout=30)
+        self.dir.cleanup()

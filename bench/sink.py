@@ -1,0 +1,88 @@
+"""A fast HTTP/1.1 sink on a raw asyncio.Protocol: answers 200 and records arrival vs due time.
+
+Every request veggiecron sends carries X-Veggiecron-Scheduled-At (the slot's due time), so
+lateness = arrival - due needs no coordination with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+DUE_HEADER = b"x-veggiecron-scheduled-at:"
+
+
+class SinkProtocol(asyncio.Protocol):
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        arrived = time.time()
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end]
+            length = 0
+            due = None
+            for line in head.split(b"\r\n")[1:]:
+                lower = line.lower()
+                if lower.startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+                elif lower.startswith(DUE_HEADER):
+                    due = line.split(b":", 1)[1].strip()
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length:]
+            self.sink.record(arrived, due)
+            assert self.transport is not None
+            self.transport.write(RESPONSE)
+
+
+class Sink:
+    """Collects (arrival, due) pairs; due times are parsed lazily, after the run."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[float, bytes | None]] = []
+        self.server: asyncio.AbstractServer | None = None
+        self.port = 0
+
+    def record(self, arrived: float, due: bytes | None) -> None:
+        self.records.append((arrived, due))
+
+    async def start(self, host: str = "127.0.0.1") -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: SinkProtocol(self), host, 0, backlog=4096)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def lateness_ms(self, since: float = 0.0) -> list[float]:
+        """Lateness of each request that carried a due time at or after `since` (epoch seconds)."""
+        values = []
+        for arrived, due in self.records:
+            if due is None:
+                continue
+            due_at = datetime.fromisoformat(due.decode()).timestamp()
+            if due_at >= since:
+                values.append((arrived - due_at) * 1000.0)
+        return values
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]

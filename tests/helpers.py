@@ -1,0 +1,135 @@
+"""Real parts for tests: the server on a free port, a recording HTTP sink, and waiting with deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from veggiecron.app import Server
+from veggiecron.config import ApiSection, Config, HttpClientSection, SchedulerSection, SecuritySection, load_config
+
+
+def test_config(db_file: str, **overrides: Any) -> Config:
+    """Defaults tuned for tests: cheap bcrypt, quick retries, fast flushes, loopback only."""
+    config = load_config(None)
+    config = replace(
+        config,
+        host="127.0.0.1",
+        port=0,
+        db_file=db_file,
+        log_level="DEBUG",
+        security=SecuritySection(bcrypt_rounds=4, token_lifetime_days=30),
+        http_client=HttpClientSection(timeout_seconds=5, retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.2),
+        scheduler=SchedulerSection(flush_interval_seconds=0.05, shutdown_grace_seconds=2),
+        api=ApiSection(max_body_bytes=64 * 1024),
+    )
+    return replace(config, **overrides)
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll until predicate() is truthy (awaiting it if needed); fail loudly at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class Hit:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    arrived_at: float
+
+
+@dataclass
+class Sink:
+    """A local HTTP server that records every request; `status` and `delay` shape its answers."""
+
+    url: str = ""
+    hits: list[Hit] = field(default_factory=list)
+    status: int = 200
+    delay: float = 0.0
+    body: bytes = b"sink ok"
+    fail_first: int = 0
+
+    def paths(self, path: str) -> list[Hit]:
+        return [h for h in self.hits if h.path == path]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        hit = Hit(request.method, request.path, dict(request.headers), await request.read(), time.time())
+        self.hits.append(hit)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return web.Response(status=503, body=b"not yet")
+        return web.Response(status=self.status, body=self.body)
+
+
+async def start_sink() -> tuple[Sink, web.AppRunner]:
+    sink = Sink()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", sink.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sink.url = f"http://127.0.0.1:{port}"
+    return sink, runner
+
+
+class Api:
+    """A small client for the native API over real HTTP."""
+
+    def __init__(self, base: str, session: aiohttp.ClientSession) -> None:
+        self.base = base
+        self.session = session
+        self.token: str | None = None
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        token = token or self.token
+        return {"X-Auth-Token": token} if token else {}
+
+    async def call(self, method: str, path: str, *, json: Any = None, data: Any = None,
+                   headers: dict[str, str] | None = None, token: str | None = None,
+                   params: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        merged = {**self.headers(token), **(headers or {})}
+        async with self.session.request(method, self.base + path, json=json, data=data, headers=merged,
+                                        params=params) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def register_and_login(self, username: str = "alice", password: str = "s3cret-pass") -> str:
+        status, body = await self.call("POST", "/register", json={"username": username, "password": password})
+        assert status == 201, body
+        status, body = await self.call("POST", "/login", json={"username": username, "password": password})
+        assert status == 200, body
+        self.token = body["data"]["token"]
+        return self.token
+
+    async def create_job(self, name: str, url: str, schedule: str = "every 1 seconds", **extra: Any) -> dict[str, Any]:
+        data = extra.pop("data", {"url": url})
+        status, body = await self.call("POST", "/job", json={"name": name, "type": "http", "data": data,
+                                                             "schedule": schedule, **extra})
+        assert status == 201, body
+        return body["data"]
+
+
+async def start_server(config: Config) -> Server:
+    server = Server(config)
+    await server.start()
+    return server

@@ -1,0 +1,84 @@
+"""Config loading: defaults, overrides, and one clear error per problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from veggiecron.config import SHIPPED_APP_KEY, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_loads_with_documented_defaults() -> None:
+    config = load_config(ROOT / "config.yaml")
+    assert (config.host, config.port, config.app.env) == ("0.0.0.0", 8118, "development")
+    assert config.db_file.endswith(".db")
+    assert config.app.key == SHIPPED_APP_KEY
+
+
+def test_overrides_win_over_the_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "port: 9000\nhost: 127.0.0.1\n"), {"port": 9100, "db_file": "x.db", "host": None})
+    assert (config.port, config.db_file, config.host) == (9100, "x.db", "127.0.0.1")
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).port == 8118
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("port: eighty\n", "port must be int"),
+        ("port: 70000\n", "port must be between"),
+        ("app:\n  env: staging\n", "app.env must be one of"),
+        ("colour: blue\n", "unknown config key: colour"),
+        ("app:\n  nmae: x\n", "unknown config key: app.nmae"),
+        ("http_client:\n  pool_size: true\n", "http_client.pool_size must be int"),
+        ("app: [1, 2]\n", "app must be a mapping"),
+        ("port: [1\n", "line"),
+        ("- a\n- b\n", "top level must be a mapping"),
+        ("app:\n  env: production\n", "shipped default"),
+        ("app:\n  key: short\n", "at least 16"),
+        ("log_level: LOUD\n", "log_level must be one of"),
+    ],
+)
+def test_bad_config_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_production_with_own_key_starts(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "app:\n  env: production\n  key: a-long-secret-of-our-own\n"))
+    assert config.app.env == "production"
+
+
+@pytest.mark.parametrize("text", ["port: [1\n", "colour: blue\n", "app:\n  env: production\n"])
+def test_start_py_exits_2_with_one_line_and_no_traceback(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    done = subprocess.run([sys.executable, "start.py", "--config", str(path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith("veggiecron: config error:")
+
+
+def test_start_py_missing_config_file(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "start.py", "--config", str(tmp_path / "none.yaml")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "not found" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,205 @@
+"""The scheduler's passes with an injected clock: which runs start, when, and what is stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from veggiecron.config import load_config
+from veggiecron.model import HttpTarget, Job, RunOutcome
+from veggiecron.runners.http import HttpResult, parse_http_data
+from veggiecron.scheduler import Scheduler
+from veggiecron.schedules import parse_schedule
+from veggiecron.store import SqliteStore
+
+T0 = 1_800_000_000.0
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.value = now
+
+    def now(self) -> float:
+        return self.value
+
+
+class RecordingRunner:
+    """Stands in for the HTTP runner: records each run; `release` lets held runs finish."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, float]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> HttpResult:
+        self.calls.append((job_id, due_at))
+        await self.release.wait()
+        return HttpResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(str(tmp_path / "t.db"))
+    await store.open()
+    user = await store.create_user("alice", "x", T0)
+    assert user.id == 1
+    yield store
+    await store.close()
+
+
+def build_target(job: Job) -> HttpTarget:
+    return parse_http_data(job.data, load_config(None).http_client)
+
+
+async def add_job(store: SqliteStore, name: str, schedule: str, now: float = T0, **data: object) -> Job:
+    parsed = parse_schedule(schedule)
+    return await store.create_job(
+        user_id=1, name=name, type="http", data={"url": "http://127.0.0.1:9/", **data}, schedule=parsed.format(),
+        timezone="UTC", enabled=True, next_run=parsed.first_run(now, now), anchor=now, now=now,
+    )
+
+
+def make_scheduler(store: SqliteStore, clock: FakeClock, runner: RecordingRunner) -> Scheduler:
+    return Scheduler(store, runner, build_target, clock, flush_interval=0.01)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_due_jobs_fire_at_their_time_and_not_before(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "a", "every 10 seconds")
+    scheduler.upsert(job)
+    assert scheduler.dispatch_due(T0 + 9.999) == 0
+    assert scheduler.dispatch_due(T0 + 10) == 1
+    await settle()
+    assert runner.calls == [(job.id, T0 + 10)]
+    assert scheduler.current(job).next_run == T0 + 20
+
+
+async def test_missed_slots_coalesce_into_one_run(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "a", "every 10 seconds")
+    scheduler.upsert(job)
+    # An hour of downtime: one run, and the next one back on the 10-second grid.
+    assert scheduler.dispatch_due(T0 + 3600 + 3) == 1
+    await settle()
+    assert len(runner.calls) == 1
+    assert scheduler.current(job).next_run == T0 + 3610
+
+
+async def test_overlapping_run_is_skipped_unless_shadows_enabled(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    runner.release.clear()  # runs hang until released
+    scheduler = make_scheduler(store, clock, runner)
+    plain = await add_job(store, "plain", "every 1 seconds")
+    shadow = await add_job(store, "shadow", "every 1 seconds", enable_shadows=True)
+    scheduler.upsert(plain)
+    scheduler.upsert(shadow)
+    scheduler.dispatch_due(T0 + 1)
+    await settle()
+    scheduler.dispatch_due(T0 + 2)
+    await settle()
+    assert [c[0] for c in runner.calls].count(plain.id) == 1
+    assert [c[0] for c in runner.calls].count(shadow.id) == 2
+    runner.release.set()
+    await settle()
+    await scheduler.flush()
+    runs, _ = await store.list_runs(plain.id, 10, 0)
+    assert sorted(r.outcome for r in runs) == [RunOutcome.OK, RunOutcome.SKIPPED]
+    shadow_runs, _ = await store.list_runs(shadow.id, 10, 0)
+    assert [r.outcome for r in shadow_runs] == [RunOutcome.OK, RunOutcome.OK]
+
+
+async def test_once_job_fires_once_and_is_done_in_the_store(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "once", f"once @ {T0 - 500:.0f}")  # in the past: due at once
+    scheduler.upsert(job)
+    assert scheduler.dispatch_due(T0) == 1
+    assert scheduler.dispatch_due(T0 + 86400) == 0
+    await settle()
+    await scheduler.flush()
+    stored = await store.get_job(1, "once")
+    assert stored.next_run is None and stored.state.value == "done"
+    assert await store.scheduled_jobs() == []
+
+
+async def test_removed_or_changed_jobs_do_not_fire_on_stale_entries(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    scheduler = make_scheduler(store, clock, runner)
+    gone = await add_job(store, "gone", "every 10 seconds")
+    moved = await add_job(store, "moved", "every 10 seconds")
+    scheduler.upsert(gone)
+    scheduler.upsert(moved)
+    scheduler.remove(gone.id)
+    later = await store.update_job(replace(moved, schedule="every hour", next_run=T0 + 3600))
+    scheduler.upsert(later)
+    assert scheduler.dispatch_due(T0 + 100) == 0
+    assert scheduler.dispatch_due(T0 + 3600) == 1
+    await settle()
+    assert runner.calls == [(moved.id, T0 + 3600)]
+
+
+async def test_progress_is_persisted_and_a_new_scheduler_resumes(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "a", "every 10 seconds")
+    scheduler.upsert(job)
+    scheduler.dispatch_due(T0 + 10)
+    await settle()
+    await scheduler.flush()
+    assert (await store.get_job(1, "a")).next_run == T0 + 20
+    runs, count = await store.list_runs(job.id, 10, 0)
+    assert count == 1 and runs[0].due_at == T0 + 10
+
+    # A restart long after: the fresh scheduler loads the job and fires it once.
+    clock2, runner2 = FakeClock(T0 + 1000), RecordingRunner()
+    restarted = make_scheduler(store, clock2, runner2)
+    for stored in await store.scheduled_jobs():
+        restarted.upsert(stored)
+    assert restarted.dispatch_due(clock2.now()) == 1
+    await settle()
+    assert runner2.calls == [(job.id, T0 + 20)]
+
+
+async def test_stale_scheduler_write_does_not_undo_an_owner_change(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "a", "every 10 seconds")
+    scheduler.upsert(job)
+    scheduler.dispatch_due(T0 + 10)  # queues next_run = T0 + 20 for version 1
+    changed = await store.update_job(replace(job, schedule="every hour", next_run=T0 + 3600))
+    await scheduler.flush()
+    assert (await store.get_job(1, "a")).next_run == T0 + 3600
+    assert changed.version == 2
+
+
+async def test_loop_runs_and_stops_with_real_time(store: SqliteStore) -> None:
+    """The real loop wakes on upsert and stops on request (short: one due job)."""
+    import time
+
+    runner = RecordingRunner()
+    scheduler = Scheduler(store, runner, build_target, None, flush_interval=0.01)
+    await scheduler.start()
+    now = time.time()
+    job = await add_job(store, "soon", f"once @ {now:.3f}", now=now)
+    scheduler.upsert(job)
+    for _ in range(200):
+        if runner.calls:
+            break
+        await asyncio.sleep(0.01)
+    assert runner.calls and runner.calls[0][0] == job.id
+    assert scheduler.is_alive()
+    await scheduler.stop(grace=1)
+    assert not scheduler.is_alive()
+    runs, count = await store.list_runs(job.id, 10, 0)
+    assert count == 1
