@@ -27,8 +27,7 @@ async def create_jobs(base: str, sink_url: str, count: int, schedule: str = "eve
             token = (await response.json())["data"]["token"]
         headers = {"X-Auth-Token": token}
         for i in range(count):
-            job = {"name": f"job{i}", "type": "http", "data": {"url": f"{sink_url}/j{i}"},
-                   "schedule": schedule}
+            job = {"name": f"job{i}", "type": "http", "data": {"url": f"{sink_url}/j{i}"}, "schedule": schedule}
             async with session.post(base + "/job", json=job, headers=headers) as response:
                 assert response.status == 201, await response.text()
 
@@ -66,8 +65,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--schedule", default="every 1 seconds",
-                        help="schedule of every job; '* * * * *' makes all of them share one due second (a herd)")
+    parser.add_argument(
+        "--schedule",
+        default="every 1 seconds",
+        help="schedule of every job; '* * * * *' makes all of them share one due second (a herd)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
     args = parser.parse_args()
     figures = asyncio.run(measure(args.jobs, args.seconds, args.schedule))

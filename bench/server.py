@@ -31,11 +31,20 @@ class BenchServer:
     async def start(self) -> int:
         with self.log.open("w") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-c",
+                sys.executable,
+                "-c",
                 "import logging, sys; sys.argv[0] = 'start.py'; import start; "
                 "logging.getLogger('veggiecron.app').setLevel(logging.INFO); sys.exit(start.main())",
-                "--config", str(self.config), "--host", "127.0.0.1", "--port", "0",
-                cwd=ROOT, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                "--config",
+                str(self.config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -41,7 +41,7 @@ class SinkProtocol(asyncio.Protocol):
                     due = line.split(b":", 1)[1].strip()
             if len(self.buffer) < end + 4 + length:
                 return
-            self.buffer = self.buffer[end + 4 + length:]
+            self.buffer = self.buffer[end + 4 + length :]
             self.sink.record(arrived, due)
             assert self.transport is not None
             self.transport.write(RESPONSE)

@@ -32,6 +32,9 @@ def test_config(db_file: str, **overrides: Any) -> Config:
     return replace(config, **overrides)
 
 
+test_config.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
     """Poll until predicate() is truthy (awaiting it if needed); fail loudly at the deadline."""
     deadline = time.monotonic() + timeout
@@ -105,12 +108,21 @@ class Api:
         token = token or self.token
         return {"X-Auth-Token": token} if token else {}
 
-    async def call(self, method: str, path: str, *, json: Any = None, data: Any = None,
-                   headers: dict[str, str] | None = None, token: str | None = None,
-                   params: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         merged = {**self.headers(token), **(headers or {})}
-        async with self.session.request(method, self.base + path, json=json, data=data, headers=merged,
-                                        params=params) as response:
+        async with self.session.request(
+            method, self.base + path, json=json, data=data, headers=merged, params=params
+        ) as response:
             return response.status, await response.json(content_type=None)
 
     async def register_and_login(self, username: str = "alice", password: str = "s3cret-pass") -> str:
@@ -123,8 +135,9 @@ class Api:
 
     async def create_job(self, name: str, url: str, schedule: str = "every 1 seconds", **extra: Any) -> dict[str, Any]:
         data = extra.pop("data", {"url": url})
-        status, body = await self.call("POST", "/job", json={"name": name, "type": "http", "data": data,
-                                                             "schedule": schedule, **extra})
+        status, body = await self.call(
+            "POST", "/job", json={"name": name, "type": "http", "data": data, "schedule": schedule, **extra}
+        )
         assert status == 201, body
         return body["data"]
 

@@ -12,7 +12,15 @@ import tornado.netutil
 import tornado.web
 
 from .api.base import Context, NotFoundHandler
-from .api.native import JobHandler, JobRunHandler, JobRunsHandler, JobsHandler, LoginHandler, LogoutHandler, RegisterHandler
+from .api.native import (
+    JobHandler,
+    JobRunHandler,
+    JobRunsHandler,
+    JobsHandler,
+    LoginHandler,
+    LogoutHandler,
+    RegisterHandler,
+)
 from .api.ops import HealthHandler, IndexHandler
 from .auth import Accounts, Passwords, Tokens
 from .config import Config, log_level_number
@@ -63,13 +71,21 @@ class Server:
         await self.runner.start()
         jobs = JobService(self.store, None, config, self.clock)  # type: ignore[arg-type]
         self.scheduler = Scheduler(
-            self.store, self.runner, jobs.build_target, self.clock,
+            self.store,
+            self.runner,
+            jobs.build_target,
+            self.clock,
             flush_interval=config.scheduler.flush_interval_seconds,
             run_history_per_job=config.scheduler.run_history_per_job,
         )
         jobs.scheduler = self.scheduler
-        accounts = Accounts(self.store, Passwords(config.security.bcrypt_rounds), Tokens(config.app.key),
-                            config.security.token_lifetime_days * 86400, self.clock)
+        accounts = Accounts(
+            self.store,
+            Passwords(config.security.bcrypt_rounds),
+            Tokens(config.app.key),
+            config.security.token_lifetime_days * 86400,
+            self.clock,
+        )
         ctx = Context(config, self.store, self.scheduler, jobs, accounts, self.clock)
         await self.scheduler.start()
         # Streaming handlers enforce api.max_body_bytes with a 413; this is only a backstop.
@@ -80,13 +96,20 @@ class Server:
         sockets = tornado.netutil.bind_sockets(config.port, config.host, family=family, backlog=1024)
         self.http_server.add_sockets(sockets)
         self.port = sockets[0].getsockname()[1]
-        logger.info("%s (%s) listening on http://%s:%d, database %s", config.app.name, config.app.env,
-                    config.host, self.port, config.db_file)
+        logger.info(
+            "%s (%s) listening on http://%s:%d, database %s",
+            config.app.name,
+            config.app.env,
+            config.host,
+            self.port,
+            config.db_file,
+        )
 
     async def stop(self) -> None:
         """Stop accepting requests, let runs in flight finish within the grace period, close the database."""
-        logger.info("stopping: no new requests; giving runs in flight %.1fs",
-                    self.config.scheduler.shutdown_grace_seconds)
+        logger.info(
+            "stopping: no new requests; giving runs in flight %.1fs", self.config.scheduler.shutdown_grace_seconds
+        )
         if self.http_server is not None:
             self.http_server.stop()
             await self.http_server.close_all_connections()

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import re
 import secrets
-
 from typing import TYPE_CHECKING
 
 import bcrypt
@@ -89,8 +88,9 @@ def require_user(user: User | None) -> User:
 class Accounts:
     """Registration, login, logout and token checks over the store."""
 
-    def __init__(self, store: SqliteStore, passwords: Passwords, tokens: Tokens, token_lifetime: float,
-                 clock: Clock) -> None:
+    def __init__(
+        self, store: SqliteStore, passwords: Passwords, tokens: Tokens, token_lifetime: float, clock: Clock
+    ) -> None:
         self.store = store
         self.passwords = passwords
         self.tokens = tokens

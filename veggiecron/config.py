@@ -31,6 +31,8 @@ class AppSection:
 @dataclass(frozen=True)
 class HttpClientSection:
     pool_size: int = 100
+    # Idle pooled connections are kept this long, so jobs firing every minute reuse them.
+    keepalive_seconds: float = 60.0
     timeout_seconds: float = 30.0
     response_excerpt_bytes: int = 1024
     retry_backoff_seconds: float = 1.0
@@ -162,6 +164,7 @@ def validate(config: Config) -> None:
     _require(config.log_level.upper() in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
     client = config.http_client
     _require(1 <= client.pool_size <= 10_000, "http_client.pool_size must be between 1 and 10000")
+    _require(0 <= client.keepalive_seconds <= 3600, "http_client.keepalive_seconds must be in [0, 3600]")
     _require(0 < client.timeout_seconds <= 3600, "http_client.timeout_seconds must be in (0, 3600]")
     _require(0 <= client.response_excerpt_bytes <= 65536, "http_client.response_excerpt_bytes must be in [0, 65536]")
     _require(client.retry_backoff_seconds >= 0, "http_client.retry_backoff_seconds must be >= 0")

@@ -62,6 +62,7 @@ class JobService:
             raise Invalid("type", f"type must be one of: {', '.join(JOB_TYPES)}")
         data = fields.get("data")
         parse_http_data(data, self.config.http_client)
+        assert isinstance(data, dict)  # parse_http_data accepts only objects
         zone = fields.get("timezone", "UTC")
         get_zone(zone)
         schedule = parse_schedule(fields.get("schedule"), zone)
@@ -69,8 +70,16 @@ class JobService:
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
         job = await self.store.create_job(
-            user_id=user.id, name=name, type=job_type, data=data, schedule=schedule.format(),  # type: ignore[arg-type]
-            timezone=zone, enabled=enabled, next_run=schedule.first_run(now, anchor), anchor=anchor, now=now,
+            user_id=user.id,
+            name=name,
+            type=job_type,
+            data=data,
+            schedule=schedule.format(),
+            timezone=zone,
+            enabled=enabled,
+            next_run=schedule.first_run(now, anchor),
+            anchor=anchor,
+            now=now,
         )
         self.scheduler.upsert(job)
         return job
@@ -78,7 +87,7 @@ class JobService:
     async def get(self, user: User, name: str) -> Job:
         return self.scheduler.current(await self.store.get_job(user.id, name))
 
-    async def list(self, user: User, limit: int, offset: int) -> tuple[list[Job], int]:
+    async def list_jobs(self, user: User, limit: int, offset: int) -> tuple[list[Job], int]:
         jobs, count = await self.store.list_jobs(user.id, limit, offset)
         return [self.scheduler.current(job) for job in jobs], count
 
@@ -105,8 +114,14 @@ class JobService:
             # Slots that passed while the job was disabled are not run.
             next_run = schedule.first_run(now, anchor)
         changed = replace(
-            job, data=data, schedule=schedule.format(), timezone=zone, enabled=enabled,
-            anchor=anchor, next_run=next_run, date_updated=now,
+            job,
+            data=data,
+            schedule=schedule.format(),
+            timezone=zone,
+            enabled=enabled,
+            anchor=anchor,
+            next_run=next_run,
+            date_updated=now,
         )
         updated = await self.store.update_job(changed)
         self.scheduler.upsert(updated)

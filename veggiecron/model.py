@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class RunOutcome(str, Enum):
+class RunOutcome(StrEnum):
     OK = "ok"
     FAILED = "failed"
     SKIPPED = "skipped"
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     SCHEDULED = "scheduled"  # enabled, with a next run
     DISABLED = "disabled"  # switched off by its owner
     DONE = "done"  # no run left (a `once` job that has fired)

@@ -170,7 +170,7 @@ class Scheduler:
             if delay > 0:
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=min(delay, MAX_IDLE_WAIT))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     def dispatch_due(self, now: float) -> int:
@@ -210,16 +210,39 @@ class Scheduler:
         started = self.clock.now()
         try:
             result = await self.runner.run(job_id, target, due)
-            run = Run(job_id, due, result.started_at, result.duration_ms, result.outcome, result.attempts,
-                      result.status_code, result.error, result.response_excerpt)
+            run = Run(
+                job_id,
+                due,
+                result.started_at,
+                result.duration_ms,
+                result.outcome,
+                result.attempts,
+                result.status_code,
+                result.error,
+                result.response_excerpt,
+            )
         except asyncio.CancelledError:
-            self._record(Run(job_id, due, started, (self.clock.now() - started) * 1000, RunOutcome.FAILED,
-                             error="cancelled: the server stopped before the run finished"))
+            self._record(
+                Run(
+                    job_id,
+                    due,
+                    started,
+                    (self.clock.now() - started) * 1000,
+                    RunOutcome.FAILED,
+                    error="cancelled: the server stopped before the run finished",
+                )
+            )
             raise
         except Exception as exc:
             logger.exception("job %d: run failed inside veggiecron", job_id)
-            run = Run(job_id, due, started, (self.clock.now() - started) * 1000, RunOutcome.FAILED,
-                      error=f"internal error: {type(exc).__name__}")
+            run = Run(
+                job_id,
+                due,
+                started,
+                (self.clock.now() - started) * 1000,
+                RunOutcome.FAILED,
+                error=f"internal error: {type(exc).__name__}",
+            )
         finally:
             remaining = self._in_flight.get(job_id, 1) - 1
             if remaining:
@@ -230,11 +253,11 @@ class Scheduler:
 
     def _record(self, run: Run) -> None:
         if run.outcome is RunOutcome.FAILED:
-            logger.info("job %d: run due at %.3f failed after %d attempts: %s", run.job_id, run.due_at,
-                        run.attempts, run.error)
+            logger.info(
+                "job %d: run due at %.3f failed after %d attempts: %s", run.job_id, run.due_at, run.attempts, run.error
+            )
         else:
-            logger.debug("job %d: run due at %.3f %s (%s)", run.job_id, run.due_at, run.outcome.value,
-                         run.status_code)
+            logger.debug("job %d: run due at %.3f %s (%s)", run.job_id, run.due_at, run.outcome.value, run.status_code)
         self._pending_runs.append(run)
 
     # persistence
@@ -244,7 +267,7 @@ class Scheduler:
         while not self._stopping.is_set():
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.flush_interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             await self.flush()
             if time.monotonic() - last_prune >= PRUNE_EVERY:
@@ -273,6 +296,7 @@ class Scheduler:
     def _compact(self) -> None:
         # Changes leave stale heap entries behind; rebuild once they outnumber the live ones.
         if len(self._heap) > 2 * len(self._entries) + 1024:
-            self._heap = [(e.job.next_run, e.job.id, e.job.version) for e in self._entries.values()
-                          if e.job.next_run is not None]
+            self._heap = [
+                (e.job.next_run, e.job.id, e.job.version) for e in self._entries.values() if e.job.next_run is not None
+            ]
             heapq.heapify(self._heap)

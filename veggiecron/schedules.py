@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -204,7 +204,7 @@ def parse_schedule(text: object, zone: str = "UTC") -> Interval | DailyAt | Once
     if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
         expression = " ".join(fields).upper()
         try:
-            CronSim(expression, datetime(2000, 1, 1, tzinfo=timezone.utc))
+            CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
         except (CronSimError, ValueError) as exc:
             raise _invalid(f"invalid cron expression: {exc}") from None
         return Cron(expression, zone)
@@ -215,16 +215,20 @@ def _parse_instant(value: str) -> float:
     try:
         instant = float(value)
     except ValueError:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise _invalid(f"once @ needs epoch seconds or an ISO 8601 timestamp, got {value[:40]!r}") from None
-        if parsed.tzinfo is None:
-            raise _invalid("once @ timestamps need an explicit UTC offset, e.g. 2030-01-01T12:00:00Z")
-        instant = parsed.timestamp()
+        instant = _parse_iso_instant(value)
     if not math.isfinite(instant) or not 0 <= instant <= MAX_EPOCH:
         raise _invalid("once @ timestamp is out of range")
     return instant
+
+
+def _parse_iso_instant(value: str) -> float:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise _invalid(f"once @ needs epoch seconds or an ISO 8601 timestamp, got {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise _invalid("once @ timestamps need an explicit UTC offset, e.g. 2030-01-01T12:00:00Z")
+    return parsed.timestamp()
 
 
 def _invalid(reason: str) -> Invalid:

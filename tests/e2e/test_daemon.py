@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import sys
@@ -39,8 +38,17 @@ class Daemon:
     async def start(self) -> int:
         log = self.log.open("a")
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "start.py", "--config", str(self.config), "--host", "127.0.0.1", "--port", "0",
-            cwd=ROOT, stdout=log, stderr=log,
+            sys.executable,
+            "start.py",
+            "--config",
+            str(self.config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
         )
         log.close()
         offset = self.log.stat().st_size if self.log.exists() else 0
@@ -71,10 +79,16 @@ async def test_jobs_fire_and_survive_kill_and_restart(tmp_path: Path, sink: Sink
             status, body = await api.call("POST", "/login", data={"username": "test", "password": "test"})
             assert status == 200, body
             api.token = body["data"]["token"]
-            status, body = await api.call("POST", "/job", data={
-                "name": "beat", "type": "http", "schedule": "every 1 seconds",
-                "data": '{"url": "%s/beat", "verb": "POST", "body": "hello"}' % sink.url,
-            })
+            status, body = await api.call(
+                "POST",
+                "/job",
+                data={
+                    "name": "beat",
+                    "type": "http",
+                    "schedule": "every 1 seconds",
+                    "data": f'{{"url": "{sink.url}/beat", "verb": "POST", "body": "hello"}}',
+                },
+            )
             assert status == 201, body
             await wait_for(lambda: len(sink.paths("/beat")) >= 3, timeout=6)
             assert all(h.method == "POST" and h.body == b"hello" for h in sink.paths("/beat"))

@@ -27,7 +27,9 @@ def test_shipped_config_loads_with_documented_defaults() -> None:
 
 
 def test_overrides_win_over_the_file(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, "port: 9000\nhost: 127.0.0.1\n"), {"port": 9100, "db_file": "x.db", "host": None})
+    config = load_config(
+        write(tmp_path, "port: 9000\nhost: 127.0.0.1\n"), {"port": 9100, "db_file": "x.db", "host": None}
+    )
     assert (config.port, config.db_file, config.host) == (9100, "x.db", "127.0.0.1")
 
 
@@ -70,8 +72,9 @@ def test_production_with_own_key_starts(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["port: [1\n", "colour: blue\n", "app:\n  env: production\n"])
 def test_start_py_exits_2_with_one_line_and_no_traceback(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)
-    done = subprocess.run([sys.executable, "start.py", "--config", str(path)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "start.py", "--config", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -79,6 +82,11 @@ def test_start_py_exits_2_with_one_line_and_no_traceback(tmp_path: Path, text: s
 
 
 def test_start_py_missing_config_file(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "start.py", "--config", str(tmp_path / "none.yaml")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "start.py", "--config", str(tmp_path / "none.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2 and "not found" in done.stderr and "Traceback" not in done.stderr

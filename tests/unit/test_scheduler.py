@@ -58,8 +58,16 @@ def build_target(job: Job) -> HttpTarget:
 async def add_job(store: SqliteStore, name: str, schedule: str, now: float = T0, **data: object) -> Job:
     parsed = parse_schedule(schedule)
     return await store.create_job(
-        user_id=1, name=name, type="http", data={"url": "http://127.0.0.1:9/", **data}, schedule=parsed.format(),
-        timezone="UTC", enabled=True, next_run=parsed.first_run(now, now), anchor=now, now=now,
+        user_id=1,
+        name=name,
+        type="http",
+        data={"url": "http://127.0.0.1:9/", **data},
+        schedule=parsed.format(),
+        timezone="UTC",
+        enabled=True,
+        next_run=parsed.first_run(now, now),
+        anchor=now,
+        now=now,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ from veggiecron.schedules import Cron, DailyAt, Interval, Once, parse_schedule, 
 
 
 def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=timezone.utc).timestamp()
+    return datetime(*args, tzinfo=UTC).timestamp()
 
 
 def local(zone: str, *args: int, fold: int = 0) -> float:
@@ -45,9 +45,23 @@ def test_parse_every_form(text: str, expected: object) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "", "every", "every blue moon", "every 0 seconds", "every -5 minutes", "every 10 fortnights",
-        "every day @ 25:00", "every day @ 12:60", "every 0 days @ 1:00", "once @ soon", "once @ -1",
-        "once @ 2030-01-01T00:00:00", "once @ nan", "61 * * * *", "* * * *", "x" * 300, "every 4000 days @ 1:00",
+        "",
+        "every",
+        "every blue moon",
+        "every 0 seconds",
+        "every -5 minutes",
+        "every 10 fortnights",
+        "every day @ 25:00",
+        "every day @ 12:60",
+        "every 0 days @ 1:00",
+        "once @ soon",
+        "once @ -1",
+        "once @ 2030-01-01T00:00:00",
+        "once @ nan",
+        "61 * * * *",
+        "* * * *",
+        "x" * 300,
+        "every 4000 days @ 1:00",
         "every 10000000 hours",
     ],
 )
@@ -66,9 +80,21 @@ def test_reject_non_string_and_unknown_zone() -> None:
     assert caught.value.field == "timezone"
 
 
-@pytest.mark.parametrize("text", ["every hour", "every 2 hours", "every minute", "every 90 seconds",
-                                  "every second", "every day @ 13:00", "every 3 days @ 07:30",
-                                  "once @ 1700000000", "once @ 1700000000.25", "*/5 * * * *"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "every hour",
+        "every 2 hours",
+        "every minute",
+        "every 90 seconds",
+        "every second",
+        "every day @ 13:00",
+        "every 3 days @ 07:30",
+        "once @ 1700000000",
+        "once @ 1700000000.25",
+        "*/5 * * * *",
+    ],
+)
 def test_format_round_trips(text: str) -> None:
     parsed = parse_schedule(text)
     assert parse_schedule(parsed.format()) == parsed
@@ -136,8 +162,9 @@ def test_daily_at_fall_back_fires_once_at_first_occurrence() -> None:
         ("Australia/Lord_Howe", (2026, 10, 4), (2, 15), utc(2026, 10, 3, 15, 30)),
     ],
 )
-def test_wall_time_in_gap_resolves_to_end_of_gap(zone: str, day: tuple[int, int, int],
-                                                  gap_start: tuple[int, int], gap_end_utc: float) -> None:
+def test_wall_time_in_gap_resolves_to_end_of_gap(
+    zone: str, day: tuple[int, int, int], gap_start: tuple[int, int], gap_end_utc: float
+) -> None:
     from datetime import date, time
 
     assert wall_time_to_epoch(date(*day), time(*gap_start), ZoneInfo(zone)) == gap_end_utc

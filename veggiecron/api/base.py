@@ -63,8 +63,9 @@ class BaseHandler(tornado.web.RequestHandler):
         if length is not None and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
         if self.requires_auth:
-            token = token_from_headers(self.request.headers.get("X-Auth-Token"),
-                                       self.request.headers.get("Authorization"))
+            token = token_from_headers(
+                self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization")
+            )
             self.user = await self.ctx.accounts.authenticate(token)
             if self.user is None:
                 raise Unauthorized("a valid token is required in the X-Auth-Token header (log in at POST /login)")
@@ -129,12 +130,16 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def page(self) -> tuple[int, int]:
         api = self.ctx.config.api
-        return (self.query_int("limit", api.default_page_size, 1, api.max_page_size),
-                self.query_int("offset", 0, 0, 2**31))
+        return (
+            self.query_int("limit", api.default_page_size, 1, api.max_page_size),
+            self.query_int("offset", 0, 0, 2**31),
+        )
 
     def answer(self, description: str, data: Any = None, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(orjson.dumps({"id": "success", "description": description, "data": data if data is not None else {}}))
+        self.finish(
+            orjson.dumps({"id": "success", "description": description, "data": data if data is not None else {}})
+        )
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs["exc_info"][1] if "exc_info" in kwargs else None

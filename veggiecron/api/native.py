@@ -63,9 +63,10 @@ class JobsHandler(BaseHandler):
             self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
             return
         limit, offset = self.page()
-        jobs, count = await self.ctx.jobs.list(user, limit, offset)
-        self.answer(f"{count} jobs", {"count": count, "limit": limit, "offset": offset,
-                                      "jobs": [job_view(j) for j in jobs]})
+        jobs, count = await self.ctx.jobs.list_jobs(user, limit, offset)
+        self.answer(
+            f"{count} jobs", {"count": count, "limit": limit, "offset": offset, "jobs": [job_view(j) for j in jobs]}
+        )
 
     async def post(self) -> None:
         job = await self.ctx.jobs.create(self.current_user_required, _job_fields(self.body_fields()))
@@ -106,5 +107,7 @@ class JobRunsHandler(BaseHandler):
     async def get(self, name: str) -> None:
         limit, offset = self.page()
         job, runs, count = await self.ctx.jobs.runs(self.current_user_required, name, limit, offset)
-        self.answer(f'{count} runs of job "{job.name}"', {"count": count, "limit": limit, "offset": offset,
-                                                          "runs": [run_view(r) for r in runs]})
+        self.answer(
+            f'{count} runs of job "{job.name}"',
+            {"count": count, "limit": limit, "offset": offset, "runs": [run_view(r) for r in runs]},
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import orjson
+
 from .. import __version__
 from .base import BaseHandler
 
@@ -12,7 +14,9 @@ class IndexHandler(BaseHandler):
     requires_auth = False
 
     async def get(self) -> None:
-        self.answer(f"{self.ctx.config.app.name} is running", {"name": self.ctx.config.app.name, "version": __version__})
+        self.answer(
+            f"{self.ctx.config.app.name} is running", {"name": self.ctx.config.app.name, "version": __version__}
+        )
 
 
 class HealthHandler(BaseHandler):
@@ -34,5 +38,9 @@ class HealthHandler(BaseHandler):
             "runs_in_flight": self.ctx.scheduler.in_flight_count(),
         }
         self.set_status(200 if healthy else 503)
-        self.finish({"id": "success" if healthy else "error",
-                     "description": "healthy" if healthy else "unhealthy", "data": data})
+        answer = {
+            "id": "success" if healthy else "error",
+            "description": "healthy" if healthy else "unhealthy",
+            "data": data,
+        }
+        self.finish(orjson.dumps(answer))

@@ -9,8 +9,7 @@ import re
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -25,8 +24,16 @@ logger = logging.getLogger(__name__)
 
 VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 FIELDS = (
-    "url", "verb", "number_of_clones", "enable_shadows", "headers", "body", "json",
-    "timeout", "retries", "success_codes",
+    "url",
+    "verb",
+    "number_of_clones",
+    "enable_shadows",
+    "headers",
+    "body",
+    "json",
+    "timeout",
+    "retries",
+    "success_codes",
 )
 MAX_URL_LENGTH = 2048
 MAX_RETRIES = 10
@@ -70,7 +77,9 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
 
     clones = data.get("number_of_clones", 1)
     if not _is_int(clones) or not 1 <= clones <= defaults.max_clones:
-        raise Invalid("data.number_of_clones", f"data.number_of_clones must be an integer from 1 to {defaults.max_clones}")
+        raise Invalid(
+            "data.number_of_clones", f"data.number_of_clones must be an integer from 1 to {defaults.max_clones}"
+        )
 
     shadows = data.get("enable_shadows", False)
     if not isinstance(shadows, bool):
@@ -123,7 +132,7 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
 
 
 def _parse_success_codes(value: object) -> frozenset[int]:
-    message = "data.success_codes must be a list of status codes (100-599) or classes such as \"2xx\""
+    message = 'data.success_codes must be a list of status codes (100-599) or classes such as "2xx"'
     if not isinstance(value, list) or not value or len(value) > 500:
         raise Invalid("data.success_codes", message)
     codes: set[int] = set()
@@ -159,7 +168,12 @@ class HttpRunner:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.settings.pool_size, ttl_dns_cache=60, enable_cleanup_closed=True)
+        connector = aiohttp.TCPConnector(
+            limit=self.settings.pool_size,
+            ttl_dns_cache=60,
+            keepalive_timeout=self.settings.keepalive_seconds or None,
+            force_close=self.settings.keepalive_seconds == 0,
+        )
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
@@ -177,7 +191,7 @@ class HttpRunner:
         """Send the job's clones in parallel; the run is ok when every clone is."""
         started = time.time()
         headers = dict(target.headers)
-        scheduled_at = datetime.fromtimestamp(due_at, timezone.utc).isoformat(timespec="microseconds")
+        scheduled_at = datetime.fromtimestamp(due_at, UTC).isoformat(timespec="microseconds")
         headers["X-Veggiecron-Job"] = str(job_id)
         headers["X-Veggiecron-Scheduled-At"] = scheduled_at
         # The same for every attempt and clone of one slot, different for every slot.
@@ -186,7 +200,9 @@ class HttpRunner:
             results = [await self._send_with_retries(target, headers)]
         else:
             results = list(
-                await asyncio.gather(*(self._send_with_retries(target, headers) for _ in range(target.number_of_clones)))
+                await asyncio.gather(
+                    *(self._send_with_retries(target, headers) for _ in range(target.number_of_clones))
+                )
             )
         duration_ms = (time.time() - started) * 1000.0
         failed = [r for r in results if not r[0]]
@@ -197,7 +213,9 @@ class HttpRunner:
             duration_ms=duration_ms,
             attempts=max(r[1] for r in results),
             status_code=first[2],
-            error=first[3] if not failed or len(results) == 1 else f"{len(failed)}/{len(results)} clones failed: {first[3]}",
+            error=first[3]
+            if not failed or len(results) == 1
+            else f"{len(failed)}/{len(results)} clones failed: {first[3]}",
             response_excerpt=first[4],
         )
 
@@ -217,7 +235,9 @@ class HttpRunner:
             # Full jitter spreads the retries of many jobs that failed together.
             await asyncio.sleep(random.uniform(0, delay))
 
-    async def _send(self, target: HttpTarget, headers: dict[str, str]) -> tuple[bool, int | None, str | None, str | None]:
+    async def _send(
+        self, target: HttpTarget, headers: dict[str, str]
+    ) -> tuple[bool, int | None, str | None, str | None]:
         if self._session is None:
             raise RuntimeError("HttpRunner is not started")
         try:
@@ -233,7 +253,7 @@ class HttpRunner:
                 excerpt = excerpt_bytes.decode("utf-8", errors="replace") if excerpt_bytes else None
                 ok = response.status in target.success_codes
                 return ok, response.status, None if ok else f"HTTP {response.status}", excerpt
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False, None, f"timeout after {target.timeout:g}s", None
         except aiohttp.ClientConnectorError as exc:
             return False, None, f"connect: {exc.strerror or exc}", None

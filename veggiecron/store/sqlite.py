@@ -18,8 +18,7 @@ from .migrations import MIGRATIONS, SCHEMA_VERSION
 logger = logging.getLogger(__name__)
 
 _JOB_COLUMNS = (
-    "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
-    "date_created, date_updated"
+    "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, date_created, date_updated"
 )
 _RUN_COLUMNS = "id, job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt"
 _USER_COLUMNS = "id, username, is_admin, date_created, date_updated"
@@ -117,7 +116,9 @@ class SqliteStore:
         async with self.db.execute("SELECT 1") as cursor:
             return (await cursor.fetchone()) is not None
 
-    async def _write(self, statements: Iterable[tuple[str, Sequence[Any] | Iterable[Sequence[Any]], bool]]) -> list[int]:
+    async def _write(
+        self, statements: Iterable[tuple[str, Sequence[Any] | Iterable[Sequence[Any]], bool]]
+    ) -> list[int]:
         """Run (sql, params, many) statements in one transaction; answer each statement's lastrowid."""
         async with self._write_lock:
             try:
@@ -216,8 +217,19 @@ class SqliteStore:
                     (
                         "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, "
                         "anchor, version, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                        (user_id, name, type, orjson.dumps(data).decode(), schedule, timezone, int(enabled),
-                         next_run, anchor, now, now),
+                        (
+                            user_id,
+                            name,
+                            type,
+                            orjson.dumps(data).decode(),
+                            schedule,
+                            timezone,
+                            int(enabled),
+                            next_run,
+                            anchor,
+                            now,
+                            now,
+                        ),
                         False,
                     )
                 ]
@@ -247,8 +259,17 @@ class SqliteStore:
                 (
                     "UPDATE jobs SET data = ?, schedule = ?, timezone = ?, enabled = ?, next_run = ?, anchor = ?, "
                     "version = ?, date_updated = ? WHERE id = ?",
-                    (orjson.dumps(job.data).decode(), job.schedule, job.timezone, int(job.enabled), job.next_run,
-                     job.anchor, updated.version, job.date_updated, job.id),
+                    (
+                        orjson.dumps(job.data).decode(),
+                        job.schedule,
+                        job.timezone,
+                        int(job.enabled),
+                        job.next_run,
+                        job.anchor,
+                        updated.version,
+                        job.date_updated,
+                        job.id,
+                    ),
                     False,
                 )
             ]
@@ -289,8 +310,18 @@ class SqliteStore:
                     "error, response_excerpt) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
                     "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
                     [
-                        (r.job_id, r.due_at, r.started_at, r.duration_ms, r.outcome.value, r.attempts, r.status_code,
-                         r.error, r.response_excerpt, r.job_id)
+                        (
+                            r.job_id,
+                            r.due_at,
+                            r.started_at,
+                            r.duration_ms,
+                            r.outcome.value,
+                            r.attempts,
+                            r.status_code,
+                            r.error,
+                            r.response_excerpt,
+                            r.job_id,
+                        )
                         for r in runs
                     ],
                     True,
