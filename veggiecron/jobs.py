@@ -8,7 +8,7 @@ from typing import Any
 
 from .config import Config
 from .errors import Invalid
-from .model import HttpTarget, Job, Run, User
+from .model import HttpTarget, Job, Run, SeedFields, User
 from .runners.http import parse_http_data
 from .scheduler import Clock, Scheduler
 from .schedules import Once, get_zone, parse_schedule
@@ -55,31 +55,55 @@ class JobService:
         return parse_http_data(job.data, self.config.http_client)
 
     async def create(self, user: User, fields: dict[str, Any]) -> Job:
+        """Create a job from the native API's fields."""
         _check_fields(fields, CREATE_FIELDS)
         name = validate_name(fields.get("name"))
         job_type = fields.get("type", "http")
         if job_type not in JOB_TYPES:
             raise Invalid("type", f"type must be one of: {', '.join(JOB_TYPES)}")
-        data = fields.get("data")
+        return await self.create_job(
+            user,
+            name=name,
+            data=fields.get("data"),
+            schedule=fields.get("schedule"),
+            zone=fields.get("timezone", "UTC"),
+            enabled=_validate_enabled(fields.get("enabled", True)),
+        )
+
+    async def create_job(
+        self,
+        user: User,
+        *,
+        name: str,
+        data: object,
+        schedule: object,
+        zone: object = "UTC",
+        enabled: bool = True,
+        max_runs: int | None = None,
+        keep_failures: bool = False,
+        seed: SeedFields | None = None,
+    ) -> Job:
+        """Validate and store a new http job, and schedule it at once (both APIs end here)."""
         parse_http_data(data, self.config.http_client)
         assert isinstance(data, dict)  # parse_http_data accepts only objects
-        zone = fields.get("timezone", "UTC")
-        get_zone(zone)
-        schedule = parse_schedule(fields.get("schedule"), zone)
-        enabled = _validate_enabled(fields.get("enabled", True))
+        zone_name = get_zone(zone).key  # type: ignore[arg-type]
+        parsed = parse_schedule(schedule, zone_name)
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
         job = await self.store.create_job(
             user_id=user.id,
             name=name,
-            type=job_type,
+            type="http",
             data=data,
-            schedule=schedule.format(),
-            timezone=zone,
+            schedule=parsed.format(),
+            timezone=zone_name,
             enabled=enabled,
-            next_run=schedule.first_run(now, anchor),
+            next_run=parsed.first_run(now, anchor),
             anchor=anchor,
             now=now,
+            max_runs=max_runs,
+            keep_failures=keep_failures,
+            seed=seed,
         )
         self.scheduler.upsert(job)
         return job
@@ -92,40 +116,66 @@ class JobService:
         return [self.scheduler.current(job) for job in jobs], count
 
     async def update(self, user: User, name: str, fields: dict[str, Any]) -> Job:
+        """Change a job from the native API's fields."""
         _check_fields(fields, UPDATE_FIELDS)
         if not fields:
             raise Invalid("body", f"nothing to change; send any of: {', '.join(UPDATE_FIELDS)}")
+        job = await self.get_for_update(user, name)
+        return await self.change(
+            job,
+            data=fields.get("data", job.data),
+            schedule=fields.get("schedule", job.schedule),
+            zone=fields.get("timezone", job.timezone),
+            enabled=_validate_enabled(fields["enabled"]) if "enabled" in fields else job.enabled,
+        )
+
+    async def get_for_update(self, user: User, name: str) -> Job:
         # Write the scheduler's queued next-run times first, so this read sees where the job stands.
         await self.scheduler.flush()
-        job = await self.store.get_job(user.id, name)
+        return await self.store.get_job(user.id, name)
+
+    async def change(
+        self,
+        job: Job,
+        *,
+        data: object,
+        schedule: object,
+        zone: object,
+        enabled: bool,
+        max_runs: int | None = None,
+        seed: SeedFields | None = None,
+    ) -> Job:
+        """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
-        data = fields.get("data", job.data)
-        if "data" in fields:
+        if data != job.data:
             parse_http_data(data, self.config.http_client)
-        zone = fields.get("timezone", job.timezone)
-        get_zone(zone)
-        schedule = parse_schedule(fields.get("schedule", job.schedule), zone)
-        enabled = _validate_enabled(fields["enabled"]) if "enabled" in fields else job.enabled
+        assert isinstance(data, dict)
+        zone_name = get_zone(zone).key  # type: ignore[arg-type]
+        parsed = parse_schedule(schedule, zone_name)
         anchor, next_run = job.anchor, job.next_run
-        if schedule.format() != job.schedule or zone != job.timezone:
-            anchor = now  # the interval grid starts at the creation instant
-            next_run = schedule.first_run(now, anchor)
-        elif enabled and not job.enabled and not isinstance(schedule, Once):
+        rescheduled = True
+        if parsed.format() != job.schedule or zone_name != job.timezone:
+            anchor = now  # the interval grid starts at the change
+            next_run = parsed.first_run(now, anchor)
+        elif enabled and not job.enabled and not isinstance(parsed, Once):
             # Slots that passed while the job was disabled are not run.
-            next_run = schedule.first_run(now, anchor)
+            next_run = parsed.first_run(now, anchor)
+        else:
+            rescheduled = False
         changed = replace(
             job,
             data=data,
-            schedule=schedule.format(),
-            timezone=zone,
+            schedule=parsed.format(),
+            timezone=zone_name,
             enabled=enabled,
             anchor=anchor,
             next_run=next_run,
             date_updated=now,
+            max_runs=max_runs if seed is not None else job.max_runs,
         )
-        updated = await self.store.update_job(changed)
-        self.scheduler.upsert(updated)
-        return updated
+        updated = await self.store.update_job(changed, seed)
+        self.scheduler.upsert(updated, keep_progress=not rescheduled)
+        return self.scheduler.current(updated)
 
     async def delete(self, user: User, name: str) -> Job:
         job = await self.store.get_job(user.id, name)

@@ -26,6 +26,44 @@ class User:
     is_admin: bool
     date_created: float
     date_updated: float
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class SeedFields:
+    """What a Seed Scheduler schedule holds beyond its job."""
+
+    uuid: str
+    cron_definition: str | None
+    interval_definition: str | None
+    endpoint: str
+    auth_token: str | None
+    payload: Any
+    created_by: int | None
+    updated_by: int | None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A subscription: POST to `target` when `event` happens to one of the owner's schedules."""
+
+    id: int
+    user_id: int
+    event: str
+    target: str
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class FailedTask:
+    """A run that failed for good, kept so it can be requeued."""
+
+    id: int
+    job_id: int
+    task_id: str
+    initiated_at: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +96,9 @@ class Job:
     version: int  # bumped on every owner change; stale scheduler writes are dropped
     date_created: float
     date_updated: float
+    max_runs: int | None = None  # the job disables itself after this many runs
+    run_count: int = 0  # runs dispatched so far
+    keep_failures: bool = False  # a run that fails for good is kept as a failed task to requeue
 
     @property
     def state(self) -> JobState:

@@ -11,6 +11,7 @@ import asyncio
 import heapq
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -72,10 +73,15 @@ class Scheduler:
         self._entries: dict[int, _Entry] = {}
         self._heap: list[tuple[float, int, int]] = []  # (next_run, job_id, version)
         self._in_flight: dict[int, int] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Run]] = set()
         self._pending_runs: list[Run] = []
         self._pending_next: list[tuple[int, int, float | None]] = []
         self._flush_lock = asyncio.Lock()
+        self._pending_counts: dict[int, int] = {}
+        self._pending_failures: list[tuple[int, str, float, str]] = []
+        self.on_run: Callable[[Run], None] | None = None  # told of every recorded run (metrics)
+        # Jobs whose last run was dispatched but not yet written as done: job_id -> version.
+        self._finished: dict[int, int] = {}
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -118,8 +124,14 @@ class Scheduler:
 
     # changes from the API
 
-    def upsert(self, job: Job) -> None:
-        """Take a created or changed job into account at once."""
+    def upsert(self, job: Job, keep_progress: bool = False) -> None:
+        """Take a created or changed job into account at once.
+
+        keep_progress: the owner changed the job but not its timing, so a slot the scheduler
+        dispatched while the change was being written must not come back.
+        """
+        if keep_progress:
+            job = self._with_progress(job)
         if not job.enabled or job.next_run is None:
             self.remove(job.id)
             return
@@ -128,6 +140,17 @@ class Scheduler:
         heapq.heappush(self._heap, (job.next_run, job.id, job.version))
         self._compact()
         self.wake()
+
+    def _with_progress(self, job: Job) -> Job:
+        previous = self._entries.get(job.id)
+        if previous is not None and previous.job.version == job.version - 1:
+            if previous.job.run_count > job.run_count:
+                job = replace(job, run_count=previous.job.run_count)
+            if previous.job.next_run is not None and (job.next_run is None or previous.job.next_run > job.next_run):
+                return replace(job, next_run=previous.job.next_run)
+        elif self._finished.get(job.id) == job.version - 1:
+            return replace(job, next_run=None)  # its last run was dispatched; nothing is left
+        return job
 
     def remove(self, job_id: int) -> None:
         # The heap entry goes stale and is dropped when it surfaces.
@@ -183,9 +206,16 @@ class Scheduler:
                 continue  # stale: the job changed, was removed, or was already advanced
             job = entry.job
             next_run = entry.schedule.next_after(now, job.anchor)
+            max_runs = job.max_runs
+            if max_runs is not None:
+                job = replace(job, run_count=job.run_count + 1)
+                self._pending_counts[job.id] = self._pending_counts.get(job.id, 0) + 1
+                if job.run_count >= max_runs:
+                    next_run = None  # the store disables the job when it writes the count
             self._pending_next.append((job.id, job.version, next_run))
             if next_run is None:
                 self._entries.pop(job.id, None)
+                self._finished[job.id] = job.version
             else:
                 self._entries[job.id] = replace(entry, job=replace(job, next_run=next_run))
                 heapq.heappush(self._heap, (next_run, job.id, job.version))
@@ -200,12 +230,17 @@ class Scheduler:
         self.dispatched += count
         return count
 
-    def _spawn(self, job: Job, target: HttpTarget, due: float) -> None:
-        task = asyncio.create_task(self._execute(job.id, target, due))
+    def _spawn(self, job: Job, target: HttpTarget, due: float) -> asyncio.Task[Run]:
+        task = asyncio.create_task(self._execute(job.id, target, due, job.keep_failures))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _execute(self, job_id: int, target: HttpTarget, due: float) -> None:
+    async def deliver(self, job: Job) -> Run:
+        """Run a job once now, outside its schedule, and answer the recorded run."""
+        return await self._spawn(job, self.build_target(job), self.clock.now())
+
+    async def _execute(self, job_id: int, target: HttpTarget, due: float, keep_failures: bool = False) -> Run:
         self._in_flight[job_id] = self._in_flight.get(job_id, 0) + 1
         started = self.clock.now()
         try:
@@ -250,6 +285,9 @@ class Scheduler:
             else:
                 self._in_flight.pop(job_id, None)
         self._record(run)
+        if keep_failures and run.outcome is RunOutcome.FAILED:
+            self._pending_failures.append((job_id, str(uuid.uuid4()), due, run.error or "failed"))
+        return run
 
     def _record(self, run: Run) -> None:
         if run.outcome is RunOutcome.FAILED:
@@ -259,6 +297,8 @@ class Scheduler:
         else:
             logger.debug("job %d: run due at %.3f %s (%s)", run.job_id, run.due_at, run.outcome.value, run.status_code)
         self._pending_runs.append(run)
+        if self.on_run is not None:
+            self.on_run(run)
 
     # persistence
 
@@ -282,16 +322,24 @@ class Scheduler:
         # The lock makes a caller wait for a write already under way, so after flush() returns
         # everything queued before the call is in the database.
         async with self._flush_lock:
-            if not self._pending_runs and not self._pending_next:
+            if not (self._pending_runs or self._pending_next or self._pending_counts or self._pending_failures):
                 return
             runs, self._pending_runs = self._pending_runs, []
             next_runs, self._pending_next = self._pending_next, []
+            counts, self._pending_counts = self._pending_counts, {}
+            failures, self._pending_failures = self._pending_failures, []
             try:
-                await self.store.record_progress(runs, next_runs)
+                await self.store.record_progress(runs, next_runs, list(counts.items()), failures)
+                for job_id, version, next_run in next_runs:
+                    if next_run is None and self._finished.get(job_id) == version:
+                        del self._finished[job_id]
             except StoreUnavailable as exc:
                 logger.warning("could not record %d runs, will retry: %s", len(runs), exc.description)
                 self._pending_runs = (runs + self._pending_runs)[-MAX_PENDING:]
                 self._pending_next = (next_runs + self._pending_next)[-MAX_PENDING:]
+                self._pending_failures = (failures + self._pending_failures)[-MAX_PENDING:]
+                for job_id, count in counts.items():
+                    self._pending_counts[job_id] = self._pending_counts.get(job_id, 0) + count
 
     def _compact(self) -> None:
         # Changes leave stale heap entries behind; rebuild once they outnumber the live ones.

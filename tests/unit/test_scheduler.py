@@ -211,3 +211,23 @@ async def test_loop_runs_and_stops_with_real_time(store: SqliteStore) -> None:
     assert not scheduler.is_alive()
     runs, count = await store.list_runs(job.id, 10, 0)
     assert count == 1
+
+
+async def test_owner_change_racing_a_dispatch_does_not_rerun_the_slot(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "a", "every 10 seconds")
+    once = await add_job(store, "once", f"once @ {T0 + 10:.0f}")
+    scheduler.upsert(job)
+    scheduler.upsert(once)
+    # The owner read both jobs (next_run T0 + 10), then the slot fired before the change was written.
+    assert scheduler.dispatch_due(T0 + 10) == 2
+    changed = await store.update_job(replace(job, data={"url": "http://127.0.0.1:9/new"}))
+    changed_once = await store.update_job(replace(once, data={"url": "http://127.0.0.1:9/new"}))
+    scheduler.upsert(changed, keep_progress=True)
+    scheduler.upsert(changed_once, keep_progress=True)
+    assert scheduler.current(changed).next_run == T0 + 20
+    assert scheduler.dispatch_due(T0 + 15) == 0
+    assert scheduler.dispatch_due(T0 + 20) == 1
+    await settle()
+    assert [c[1] for c in runner.calls].count(T0 + 10) == 2 and len(runner.calls) == 3

@@ -52,6 +52,50 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX runs_job ON runs(job_id, id);
     """,
+    # 2: run limits and kept failures on jobs; the Seed Scheduler API's tables
+    """
+    ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN max_runs INTEGER;
+    ALTER TABLE jobs ADD COLUMN run_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN keep_failures INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE seed_schedules (
+        job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        uuid TEXT NOT NULL UNIQUE,
+        cron_definition TEXT,
+        interval_definition TEXT,
+        endpoint TEXT NOT NULL,
+        auth_token TEXT,
+        payload TEXT,
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        updated_by INTEGER REFERENCES users(id) ON DELETE SET NULL
+    );
+    CREATE TABLE failed_tasks (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        initiated_at REAL NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX failed_tasks_job ON failed_tasks(job_id);
+    CREATE TABLE webhooks (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        event TEXT NOT NULL,
+        target TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE INDEX webhooks_user_event ON webhooks(user_id, event);
+    CREATE TABLE groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE user_groups (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        PRIMARY KEY (user_id, group_id)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,16 +12,17 @@ import aiosqlite
 import orjson
 
 from ..errors import Conflict, NotFound, StoreUnavailable
-from ..model import Job, Run, RunOutcome, User
+from ..model import FailedTask, Job, Run, RunOutcome, SeedFields, User, Webhook
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
 _JOB_COLUMNS = (
-    "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, date_created, date_updated"
+    "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, date_created, date_updated, "
+    "max_runs, run_count, keep_failures"
 )
 _RUN_COLUMNS = "id, job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt"
-_USER_COLUMNS = "id, username, is_admin, date_created, date_updated"
+_USER_COLUMNS = "id, username, is_admin, date_created, date_updated, email"
 
 
 class SchemaTooNew(Exception):
@@ -43,6 +44,9 @@ def _job(row: Sequence[Any]) -> Job:
         version=row[10],
         date_created=row[11],
         date_updated=row[12],
+        max_runs=row[13],
+        run_count=row[14],
+        keep_failures=bool(row[15]),
     )
 
 
@@ -61,8 +65,36 @@ def _run(row: Sequence[Any]) -> Run:
     )
 
 
+def _seed_row(seed: SeedFields) -> tuple[Any, ...]:
+    payload = None if seed.payload is None else orjson.dumps(seed.payload).decode()
+    return (seed.uuid, seed.cron_definition, seed.interval_definition, seed.endpoint, seed.auth_token, payload,
+            seed.created_by, seed.updated_by)
+
+
+def _seed(row: Sequence[Any]) -> SeedFields:
+    return SeedFields(row[0], row[1], row[2], row[3], row[4], None if row[5] is None else orjson.loads(row[5]),
+                      row[6], row[7])
+
+
+_SEED_COLUMNS = (
+    "s.uuid, s.cron_definition, s.interval_definition, s.endpoint, s.auth_token, s.payload, s.created_by, s.updated_by"
+)
+_JOB_COLUMNS_J = ", ".join("j." + c.strip() for c in _JOB_COLUMNS.split(","))
+_FAILED_COLUMNS = "f.id, f.job_id, f.task_id, f.initiated_at, f.reason"
+
+
+def _failed(row: Sequence[Any]) -> FailedTask:
+    return FailedTask(row[0], row[1], row[2], row[3], row[4])
+
+
+def _webhook(row: Sequence[Any]) -> Webhook:
+    return Webhook(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
 def _user(row: Sequence[Any]) -> User:
-    return User(id=row[0], username=row[1], is_admin=bool(row[2]), date_created=row[3], date_updated=row[4])
+    return User(
+        id=row[0], username=row[1], is_admin=bool(row[2]), date_created=row[3], date_updated=row[4], email=row[5]
+    )
 
 
 class SqliteStore:
@@ -153,25 +185,58 @@ class SqliteStore:
 
     # users and tokens
 
-    async def create_user(self, username: str, password_hash: str, now: float, is_admin: bool = False) -> User:
+    async def create_user(
+        self, username: str, password_hash: str, now: float, is_admin: bool = False, email: str = ""
+    ) -> User:
         try:
             (user_id,) = await self._write(
                 [
                     (
-                        "INSERT INTO users (username, password_hash, is_admin, date_created, date_updated) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (username, password_hash, int(is_admin), now, now),
+                        "INSERT INTO users (username, password_hash, is_admin, date_created, date_updated, email) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (username, password_hash, int(is_admin), now, now, email),
                         False,
                     )
                 ]
             )
         except sqlite3.IntegrityError:
             raise Conflict(f"the username {username!r} is taken", {"field": "username"}) from None
-        return User(user_id, username, is_admin, now, now)
+        return User(user_id, username, is_admin, now, now, email)
+
+    async def get_user(self, user_id: int) -> User | None:
+        row = await self._fetchone(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        return _user(row) if row else None
+
+    async def set_admin(self, user_id: int, is_admin: bool, now: float) -> None:
+        await self._write(
+            [("UPDATE users SET is_admin = ?, date_updated = ? WHERE id = ?", (int(is_admin), now, user_id), False)]
+        )
+
+    async def list_users(self, only_id: int | None, limit: int, offset: int) -> tuple[list[User], int]:
+        """Users newest first; only_id restricts the list to one user."""
+        where, params = ("WHERE id = ?", (only_id,)) if only_id is not None else ("", ())
+        rows = await self._fetchall(
+            f"SELECT {_USER_COLUMNS} FROM users {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*params, limit, offset)
+        )
+        (count,) = await self._fetchone(f"SELECT COUNT(*) FROM users {where}", params)
+        return [_user(r) for r in rows], count
+
+    async def user_group_ids(self, user_id: int) -> list[int]:
+        rows = await self._fetchall("SELECT group_id FROM user_groups WHERE user_id = ? ORDER BY group_id", (user_id,))
+        return [r[0] for r in rows]
+
+    async def list_groups(self, limit: int, offset: int) -> tuple[list[tuple[int, str]], int]:
+        rows = await self._fetchall("SELECT id, name FROM groups ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
+        (count,) = await self._fetchone("SELECT COUNT(*) FROM groups")
+        return [(r[0], r[1]) for r in rows], count
+
+    async def get_group(self, group_id: int) -> tuple[int, str] | None:
+        row = await self._fetchone("SELECT id, name FROM groups WHERE id = ?", (group_id,))
+        return (row[0], row[1]) if row else None
 
     async def user_credentials(self, username: str) -> tuple[User, str] | None:
         row = await self._fetchone(f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE username = ?", (username,))
-        return (_user(row), row[5]) if row else None
+        return (_user(row), row[6]) if row else None
 
     async def create_token(self, user_id: int, token_hash: str, now: float, expires_at: float) -> None:
         await self._write(
@@ -210,33 +275,36 @@ class SqliteStore:
         next_run: float | None,
         anchor: float,
         now: float,
+        max_runs: int | None = None,
+        keep_failures: bool = False,
+        seed: SeedFields | None = None,
     ) -> Job:
-        try:
-            (job_id,) = await self._write(
-                [
-                    (
-                        "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, "
-                        "anchor, version, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                        (
-                            user_id,
-                            name,
-                            type,
-                            orjson.dumps(data).decode(),
-                            schedule,
-                            timezone,
-                            int(enabled),
-                            next_run,
-                            anchor,
-                            now,
-                            now,
-                        ),
-                        False,
-                    )
-                ]
+        """Insert a job (and, for a Seed Scheduler schedule, its seed row) in one transaction."""
+        statements: list[tuple[str, Any, bool]] = [
+            (
+                "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
+                "date_created, date_updated, max_runs, run_count, keep_failures) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?)",
+                (user_id, name, type, orjson.dumps(data).decode(), schedule, timezone, int(enabled), next_run,
+                 anchor, now, now, max_runs, int(keep_failures)),
+                False,
             )
+        ]
+        if seed is not None:
+            statements.append(
+                (
+                    "INSERT INTO seed_schedules (job_id, uuid, cron_definition, interval_definition, endpoint, "
+                    "auth_token, payload, created_by, updated_by) VALUES (last_insert_rowid(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _seed_row(seed),
+                    False,
+                )
+            )
+        try:
+            job_id = (await self._write(statements))[0]
         except sqlite3.IntegrityError:
             raise Conflict(f"you already have a job named {name!r}", {"field": "name"}) from None
-        return Job(job_id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, 1, now, now)
+        return Job(job_id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, 1, now, now,
+                   max_runs, 0, keep_failures)
 
     async def get_job(self, user_id: int, name: str) -> Job:
         row = await self._fetchone(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE user_id = ? AND name = ?", (user_id, name))
@@ -251,14 +319,25 @@ class SqliteStore:
         (count,) = await self._fetchone("SELECT COUNT(*) FROM jobs WHERE user_id = ?", (user_id,))
         return [_job(r) for r in rows], count
 
-    async def update_job(self, job: Job) -> Job:
-        """Write the owner's changes to a job and bump its version."""
+    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
+        """Write the owner's changes to a job (and its seed row) and bump its version."""
         updated = Job(**{**job.__dict__, "version": job.version + 1})
+        seed_statements: list[tuple[str, Any, bool]] = []
+        if seed is not None:
+            seed_statements.append(
+                (
+                    "UPDATE seed_schedules SET uuid = ?, cron_definition = ?, interval_definition = ?, endpoint = ?, "
+                    "auth_token = ?, payload = ?, created_by = ?, updated_by = ? WHERE job_id = ?",
+                    (*_seed_row(seed), job.id),
+                    False,
+                )
+            )
         await self._write(
             [
+                *seed_statements,
                 (
                     "UPDATE jobs SET data = ?, schedule = ?, timezone = ?, enabled = ?, next_run = ?, anchor = ?, "
-                    "version = ?, date_updated = ? WHERE id = ?",
+                    "version = ?, date_updated = ?, max_runs = ? WHERE id = ?",
                     (
                         orjson.dumps(job.data).decode(),
                         job.schedule,
@@ -268,6 +347,7 @@ class SqliteStore:
                         job.anchor,
                         updated.version,
                         job.date_updated,
+                        job.max_runs,
                         job.id,
                     ),
                     False,
@@ -288,13 +368,39 @@ class SqliteStore:
 
     # runs
 
-    async def record_progress(self, runs: Sequence[Run], next_runs: Sequence[tuple[int, int, float | None]]) -> None:
+    async def record_progress(
+        self,
+        runs: Sequence[Run],
+        next_runs: Sequence[tuple[int, int, float | None]],
+        run_counts: Sequence[tuple[int, int]] = (),
+        failures: Sequence[tuple[int, str, float, str]] = (),
+    ) -> None:
         """Store finished runs and advanced next-run times in one transaction.
 
         next_runs holds (job_id, version, next_run); a row whose version moved on (the owner
         changed the job meanwhile) is left as the owner wrote it. Runs of deleted jobs are dropped.
+        run_counts holds (job_id, runs dispatched since the last write); a job that reaches its
+        max_runs is disabled. failures holds (job_id, task_id, initiated_at, reason).
         """
         statements: list[tuple[str, Any, bool]] = []
+        if run_counts:
+            statements.append(
+                (
+                    "UPDATE jobs SET run_count = run_count + ?, enabled = CASE WHEN max_runs IS NOT NULL "
+                    "AND run_count + ? >= max_runs THEN 0 ELSE enabled END WHERE id = ?",
+                    [(count, count, job_id) for job_id, count in run_counts],
+                    True,
+                )
+            )
+        if failures:
+            statements.append(
+                (
+                    "INSERT INTO failed_tasks (job_id, task_id, initiated_at, reason) SELECT ?, ?, ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
+                    [(*failure, failure[0]) for failure in failures],
+                    True,
+                )
+            )
         if next_runs:
             statements.append(
                 (
@@ -350,3 +456,128 @@ class SqliteStore:
         )
         (count,) = await self._fetchone("SELECT COUNT(*) FROM runs WHERE job_id = ?", (job_id,))
         return [_run(r) for r in rows], count
+
+    async def job_counts_by_state(self) -> dict[str, int]:
+        row = await self._fetchone(
+            "SELECT SUM(enabled = 1 AND next_run IS NOT NULL), SUM(enabled = 0), "
+            "SUM(enabled = 1 AND next_run IS NULL) FROM jobs"
+        )
+        return {"scheduled": row[0] or 0, "disabled": row[1] or 0, "done": row[2] or 0}
+
+    # Seed Scheduler schedules (each one is a job plus a seed_schedules row)
+
+    async def get_seed(self, user_id: int, uuid: str) -> tuple[Job, SeedFields]:
+        row = await self._fetchone(
+            f"SELECT {_JOB_COLUMNS_J}, {_SEED_COLUMNS} FROM seed_schedules s JOIN jobs j ON j.id = s.job_id "
+            "WHERE s.uuid = ? AND j.user_id = ?",
+            (uuid, user_id),
+        )
+        if row is None:
+            raise NotFound("Not found.")
+        return _job(row), _seed(row[16:])
+
+    async def list_seeds(self, user_id: int, limit: int, offset: int) -> tuple[list[tuple[Job, SeedFields]], int]:
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS_J}, {_SEED_COLUMNS} FROM seed_schedules s JOIN jobs j ON j.id = s.job_id "
+            "WHERE j.user_id = ? ORDER BY j.date_created DESC, j.id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        (count,) = await self._fetchone(
+            "SELECT COUNT(*) FROM seed_schedules s JOIN jobs j ON j.id = s.job_id WHERE j.user_id = ?", (user_id,)
+        )
+        return [(_job(r), _seed(r[16:])) for r in rows], count
+
+    async def seed_uuids(self, job_ids: Sequence[int]) -> dict[int, str]:
+        if not job_ids:
+            return {}
+        marks = ",".join("?" * len(job_ids))
+        rows = await self._fetchall(f"SELECT job_id, uuid FROM seed_schedules WHERE job_id IN ({marks})", job_ids)
+        return {r[0]: r[1] for r in rows}
+
+    # failed tasks
+
+    async def list_failures(self, user_id: int, limit: int, offset: int) -> tuple[list[FailedTask], int]:
+        rows = await self._fetchall(
+            f"SELECT {_FAILED_COLUMNS} FROM failed_tasks f JOIN jobs j ON j.id = f.job_id WHERE j.user_id = ? "
+            "ORDER BY f.id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        (count,) = await self._fetchone(
+            "SELECT COUNT(*) FROM failed_tasks f JOIN jobs j ON j.id = f.job_id WHERE j.user_id = ?", (user_id,)
+        )
+        return [_failed(r) for r in rows], count
+
+    async def get_failure(self, user_id: int, failure_id: int) -> FailedTask:
+        row = await self._fetchone(
+            f"SELECT {_FAILED_COLUMNS} FROM failed_tasks f JOIN jobs j ON j.id = f.job_id "
+            "WHERE f.id = ? AND j.user_id = ?",
+            (failure_id, user_id),
+        )
+        if row is None:
+            raise NotFound("Not found.")
+        return _failed(row)
+
+    async def take_failures(self, user_id: int) -> list[tuple[FailedTask, Job]]:
+        """Remove and answer every failed task of the user's jobs, with its job, for requeueing."""
+        rows = await self._fetchall(
+            f"SELECT {_FAILED_COLUMNS}, {_JOB_COLUMNS_J} FROM failed_tasks f JOIN jobs j ON j.id = f.job_id "
+            "WHERE j.user_id = ? ORDER BY f.id",
+            (user_id,),
+        )
+        if rows:
+            await self._write([("DELETE FROM failed_tasks WHERE id = ?", [(r[0],) for r in rows], True)])
+        return [(_failed(r), _job(r[5:])) for r in rows]
+
+    # webhooks
+
+    async def create_webhook(self, user_id: int, event: str, target: str, now: float) -> Webhook:
+        (hook_id,) = await self._write(
+            [
+                (
+                    "INSERT INTO webhooks (user_id, event, target, created, updated) VALUES (?, ?, ?, ?, ?)",
+                    (user_id, event, target, now, now),
+                    False,
+                )
+            ]
+        )
+        return Webhook(hook_id, user_id, event, target, now, now)
+
+    async def list_webhooks(self, user_id: int, limit: int, offset: int) -> tuple[list[Webhook], int]:
+        rows = await self._fetchall(
+            "SELECT id, user_id, event, target, created, updated FROM webhooks WHERE user_id = ? "
+            "ORDER BY id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        (count,) = await self._fetchone("SELECT COUNT(*) FROM webhooks WHERE user_id = ?", (user_id,))
+        return [_webhook(r) for r in rows], count
+
+    async def get_webhook(self, user_id: int, hook_id: int) -> Webhook:
+        row = await self._fetchone(
+            "SELECT id, user_id, event, target, created, updated FROM webhooks WHERE id = ? AND user_id = ?",
+            (hook_id, user_id),
+        )
+        if row is None:
+            raise NotFound("Not found.")
+        return _webhook(row)
+
+    async def update_webhook(self, hook: Webhook) -> None:
+        await self._write(
+            [
+                (
+                    "UPDATE webhooks SET event = ?, target = ?, updated = ? WHERE id = ?",
+                    (hook.event, hook.target, hook.updated, hook.id),
+                    False,
+                )
+            ]
+        )
+
+    async def delete_webhook(self, hook_id: int) -> None:
+        await self._write([("DELETE FROM webhooks WHERE id = ?", (hook_id,), False)])
+
+    async def webhooks_for(self, user_id: int, event: str) -> list[Webhook]:
+        rows = await self._fetchall(
+            "SELECT id, user_id, event, target, created, updated FROM webhooks WHERE user_id = ? AND event = ? "
+            "ORDER BY id",
+            (user_id, event),
+        )
+        return [_webhook(r) for r in rows]
