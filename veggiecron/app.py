@@ -22,11 +22,15 @@ from .api.native import (
     RegisterHandler,
 )
 from .api.ops import HealthHandler, IndexHandler
+from .api.seed import routes as seed_routes
 from .auth import Accounts, Passwords, Tokens
 from .config import Config, log_level_number
+from .errors import Invalid
 from .jobs import JobService
+from .metrics import Metrics
 from .runners.http import HttpRunner
 from .scheduler import Clock, Scheduler, SystemClock
+from .seed import SeedService
 from .store import SqliteStore
 
 logger = logging.getLogger(__name__)
@@ -35,7 +39,7 @@ JOB_NAME = r"([^/]+)"
 
 
 def make_app(ctx: Context) -> tornado.web.Application:
-    """The tornado application with every route."""
+    """The tornado application with every route of both APIs."""
     args = {"ctx": ctx}
     routes = [
         (r"/", IndexHandler, args),
@@ -47,6 +51,7 @@ def make_app(ctx: Context) -> tornado.web.Application:
         (rf"/job/{JOB_NAME}/run", JobRunHandler, args),
         (rf"/job/{JOB_NAME}/runs", JobRunsHandler, args),
         (rf"/job/{JOB_NAME}", JobHandler, args),
+        *seed_routes(args),
     ]
     return tornado.web.Application(
         routes, default_handler_class=NotFoundHandler, default_handler_args=args, xheaders=False
@@ -64,6 +69,8 @@ class Server:
         self.scheduler: Scheduler | None = None
         self.http_server: tornado.httpserver.HTTPServer | None = None
         self.port: int | None = None
+        self.metrics = Metrics()
+        self.ctx: Context | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -79,6 +86,7 @@ class Server:
             run_history_per_job=config.scheduler.run_history_per_job,
         )
         jobs.scheduler = self.scheduler
+        self.scheduler.on_run = self.metrics.observe_run
         accounts = Accounts(
             self.store,
             Passwords(config.security.bcrypt_rounds),
@@ -86,11 +94,15 @@ class Server:
             config.security.token_lifetime_days * 86400,
             self.clock,
         )
-        ctx = Context(config, self.store, self.scheduler, jobs, accounts, self.clock)
+        seed = SeedService(jobs, self.store, self.runner, config, self.clock)
+        ctx = self.ctx = Context(config, self.store, self.scheduler, jobs, accounts, self.clock, seed, self.metrics)
         await self.scheduler.start()
-        # Streaming handlers enforce api.max_body_bytes with a 413; this is only a backstop.
+        # Streaming handlers answer bodies over api.max_body_bytes with a 413, discarding what
+        # they receive past the limit; this larger bound only stops endless uploads.
         self.http_server = tornado.httpserver.HTTPServer(
-            make_app(ctx), max_body_size=config.api.max_body_bytes + 1, idle_connection_timeout=75
+            make_app(ctx),
+            max_body_size=max(8 * config.api.max_body_bytes, 16 * 1024 * 1024),
+            idle_connection_timeout=75,
         )
         family = socket.AF_INET if ":" not in config.host else socket.AF_UNSPEC
         sockets = tornado.netutil.bind_sockets(config.port, config.host, family=family, backlog=1024)
@@ -113,6 +125,8 @@ class Server:
         if self.http_server is not None:
             self.http_server.stop()
             await self.http_server.close_all_connections()
+        if self.ctx is not None:
+            await self.ctx.seed.stop(self.config.scheduler.shutdown_grace_seconds)
         if self.scheduler is not None:
             await self.scheduler.stop(self.config.scheduler.shutdown_grace_seconds)
         await self.runner.stop()
@@ -141,3 +155,25 @@ async def serve(config: Config) -> None:
         await stop.wait()
     finally:
         await server.stop()
+
+
+async def create_admin(config: Config, username: str) -> str:
+    """Create (or promote) an admin user and answer a new service token for it."""
+    if not username or len(username) > 254 or any(c.isspace() for c in username):
+        raise Invalid("name", "the admin's name must be 1 to 254 characters without spaces")
+    store = SqliteStore(config.db_file)
+    await store.open()
+    try:
+        accounts = Accounts(
+            store,
+            Passwords(config.security.bcrypt_rounds),
+            Tokens(config.app.key),
+            config.security.token_lifetime_days * 86400,
+            SystemClock(),
+        )
+        user = await accounts.ensure_admin(username)
+        token, _expires = await accounts.issue_token(user, config.security.service_token_lifetime_days * 86400)
+        logger.info("admin %s (user %d) has a new token", user.username, user.id)
+        return token
+    finally:
+        await store.close()

@@ -7,11 +7,12 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import bcrypt
 
-from .errors import Invalid, Unauthorized
+from .errors import Conflict, Invalid, Unauthorized
 from .model import User
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from .store import SqliteStore
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9]{1,64}$")
+MAX_USERNAME_LENGTH = 254  # registered names are shorter; users made from emails may be this long
+NO_PASSWORD = "!"  # the stored hash of users who log in only with tokens: matches no password
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything longer, so refuse it instead of truncating silently
 TOKEN_BYTES = 32  # 256 bits of randomness
 
@@ -48,10 +51,12 @@ class Passwords:
         return hashed.decode()
 
     async def check(self, password: str, hashed: str | None) -> bool:
+        """True when `hashed` is a bcrypt hash of `password`; None and unusable hashes never match."""
+        usable = hashed is not None and hashed.startswith("$2")
         loop = asyncio.get_running_loop()
-        target = hashed.encode() if hashed else self._dummy_hash
+        target = hashed.encode() if usable and hashed else self._dummy_hash
         ok = await loop.run_in_executor(None, bcrypt.checkpw, password.encode(), target)
-        return ok and hashed is not None
+        return ok and usable
 
 
 class Tokens:
@@ -104,18 +109,47 @@ class Accounts:
 
     async def login(self, username: object, password: object) -> tuple[User, str, float]:
         """Answer (user, token, expires_at); unknown users and wrong passwords fail alike."""
+        user = await self.check_password(username, password)
+        if user is None:
+            raise Unauthorized("wrong username or password")
+        token, expires_at = await self.issue_token(user)
+        return user, token, expires_at
+
+    async def check_password(self, username: object, password: object) -> User | None:
+        """The user whose password this is, or None; costs one bcrypt check either way."""
         if not isinstance(username, str) or not isinstance(password, str) or not password:
-            raise Unauthorized("wrong username or password")
-        found = await self.store.user_credentials(username) if USERNAME_PATTERN.match(username) else None
+            return None
+        found = await self.store.user_credentials(username) if len(username) <= MAX_USERNAME_LENGTH else None
         ok = await self.passwords.check(password[:MAX_PASSWORD_BYTES], found[1] if found else None)
-        if not ok or found is None:
-            raise Unauthorized("wrong username or password")
-        user = found[0]
+        return found[0] if ok and found is not None else None
+
+    async def issue_token(self, user: User, lifetime: float | None = None) -> tuple[str, float]:
+        """A new random token for the user, stored only as its keyed hash."""
         token = self.tokens.new()
         now = self.clock.now()
-        expires_at = now + self.token_lifetime
+        expires_at = now + (lifetime if lifetime is not None else self.token_lifetime)
         await self.store.create_token(user.id, self.tokens.digest(token), now, expires_at)
-        return user, token, expires_at
+        return token, expires_at
+
+    async def user_for_email(self, email: str) -> User:
+        """The user named by this email address, created (with no password) when missing."""
+        found = await self.store.user_credentials(email)
+        if found is not None:
+            return found[0]
+        try:
+            return await self.store.create_user(email, NO_PASSWORD, self.clock.now(), email=email)
+        except Conflict:  # created meanwhile by a concurrent request
+            again = await self.store.user_credentials(email)
+            assert again is not None
+            return again[0]
+
+    async def ensure_admin(self, username: str) -> User:
+        """Create the admin user, or promote an existing user to admin."""
+        found = await self.store.user_credentials(username)
+        if found is None:
+            return await self.store.create_user(username, NO_PASSWORD, self.clock.now(), is_admin=True)
+        await self.store.set_admin(found[0].id, True, self.clock.now())
+        return replace(found[0], is_admin=True)
 
     async def logout(self, token: str) -> None:
         await self.store.delete_token(self.tokens.digest(token))

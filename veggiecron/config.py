@@ -58,6 +58,18 @@ class ApiSection:
 class SecuritySection:
     bcrypt_rounds: int = 12
     token_lifetime_days: float = 30.0
+    # Tokens for services: issued by create-admin and POST /api/v1/user/token/.
+    service_token_lifetime_days: float = 365.0
+
+
+@dataclass(frozen=True)
+class SeedSection:
+    """Defaults of schedules created through the Seed Scheduler API."""
+
+    request_timeout_seconds: float = 30.0
+    retries: int = 5
+    # Sent as `Authorization: Token <hook_auth_token>` with every webhook POST, when set.
+    hook_auth_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class Config:
     scheduler: SchedulerSection = field(default_factory=SchedulerSection)
     api: ApiSection = field(default_factory=ApiSection)
     security: SecuritySection = field(default_factory=SecuritySection)
+    seed: SeedSection = field(default_factory=SeedSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:
@@ -183,6 +196,9 @@ def validate(config: Config) -> None:
     sec = config.security
     _require(4 <= sec.bcrypt_rounds <= 31, "security.bcrypt_rounds must be between 4 and 31")
     _require(sec.token_lifetime_days > 0, "security.token_lifetime_days must be > 0")
+    _require(sec.service_token_lifetime_days > 0, "security.service_token_lifetime_days must be > 0")
+    _require(0 < config.seed.request_timeout_seconds <= 3600, "seed.request_timeout_seconds must be in (0, 3600]")
+    _require(0 <= config.seed.retries <= 10, "seed.retries must be between 0 and 10")
 
 
 def log_level_number(config: Config) -> int:

@@ -18,8 +18,10 @@ from ..auth import Accounts, token_from_headers
 from ..config import Config
 from ..errors import Invalid, PayloadTooLarge, Unauthorized, VeggiecronError
 from ..jobs import JobService
+from ..metrics import Metrics
 from ..model import User
 from ..scheduler import Clock, Scheduler
+from ..seed import SeedService
 from ..store import SqliteStore
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ class Context:
     jobs: JobService
     accounts: Accounts
     clock: Clock
+    seed: SeedService
+    metrics: Metrics
 
 
 @tornado.web.stream_request_body
@@ -51,6 +55,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self._received = 0
         self._too_large = False
         self._fields: dict[str, Any] | None = None
+        self._preparing = False
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -58,17 +63,26 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
 
     async def prepare(self) -> None:
+        # Until prepare returns, the body is unread: an error answered now must close the connection.
+        self._preparing = True
         limit = self.ctx.config.api.max_body_bytes
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
         if self.requires_auth:
-            token = token_from_headers(
-                self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization")
-            )
-            self.user = await self.ctx.accounts.authenticate(token)
-            if self.user is None:
-                raise Unauthorized("a valid token is required in the X-Auth-Token header (log in at POST /login)")
+            self.user = await self.authenticate()
+        self._preparing = False
+
+    async def authenticate(self) -> User:
+        """The caller, from a token in X-Auth-Token or Authorization (Token or Bearer)."""
+        token = token_from_headers(self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization"))
+        user = await self.ctx.accounts.authenticate(token)
+        if user is None:
+            raise Unauthorized("a valid token is required in the X-Auth-Token header (log in at POST /login)")
+        return user
+
+    def on_finish(self) -> None:
+        self.ctx.metrics.observe_request(self.get_status())
 
     def data_received(self, chunk: bytes) -> None:
         self._received += len(chunk)
@@ -156,7 +170,13 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_status(status_code)
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Token realm="veggiecron"')
+        self.close_if_body_unread()
         self.finish(orjson.dumps({"id": "error", "description": description, "data": data}))
+
+    def close_if_body_unread(self) -> None:
+        """Tornado drops the connection when a streaming request ends in prepare(); say so."""
+        if self._preparing:
+            self.set_header("Connection", "close")
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Domain errors are answers, not faults: log them at debug without a traceback.

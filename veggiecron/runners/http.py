@@ -219,6 +219,25 @@ class HttpRunner:
             response_excerpt=first[4],
         )
 
+    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
+        """POST a small JSON event once; answer None when delivered, else the reason it was not."""
+        if self._session is None:
+            return "the client is stopped"
+        try:
+            async with self._session.post(
+                url,
+                data=orjson.dumps(body),
+                headers={"Content-Type": "application/json", **headers},
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
+            ) as response:
+                await response.content.read(self.settings.response_excerpt_bytes)
+                return None if response.status < 400 else f"HTTP {response.status}"
+        except TimeoutError:
+            return f"timeout after {timeout:g}s"
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+
     async def _send_with_retries(
         self, target: HttpTarget, headers: dict[str, str]
     ) -> tuple[bool, int, int | None, str | None, str | None]:

@@ -18,8 +18,8 @@ from .migrations import MIGRATIONS, SCHEMA_VERSION
 logger = logging.getLogger(__name__)
 
 _JOB_COLUMNS = (
-    "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, date_created, date_updated, "
-    "max_runs, run_count, keep_failures"
+    "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
+    "date_created, date_updated, max_runs, run_count, keep_failures"
 )
 _RUN_COLUMNS = "id, job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt"
 _USER_COLUMNS = "id, username, is_admin, date_created, date_updated, email"
@@ -67,13 +67,22 @@ def _run(row: Sequence[Any]) -> Run:
 
 def _seed_row(seed: SeedFields) -> tuple[Any, ...]:
     payload = None if seed.payload is None else orjson.dumps(seed.payload).decode()
-    return (seed.uuid, seed.cron_definition, seed.interval_definition, seed.endpoint, seed.auth_token, payload,
-            seed.created_by, seed.updated_by)
+    return (
+        seed.uuid,
+        seed.cron_definition,
+        seed.interval_definition,
+        seed.endpoint,
+        seed.auth_token,
+        payload,
+        seed.created_by,
+        seed.updated_by,
+    )
 
 
 def _seed(row: Sequence[Any]) -> SeedFields:
-    return SeedFields(row[0], row[1], row[2], row[3], row[4], None if row[5] is None else orjson.loads(row[5]),
-                      row[6], row[7])
+    return SeedFields(
+        row[0], row[1], row[2], row[3], row[4], None if row[5] is None else orjson.loads(row[5]), row[6], row[7]
+    )
 
 
 _SEED_COLUMNS = (
@@ -285,8 +294,21 @@ class SqliteStore:
                 "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
                 "date_created, date_updated, max_runs, run_count, keep_failures) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?)",
-                (user_id, name, type, orjson.dumps(data).decode(), schedule, timezone, int(enabled), next_run,
-                 anchor, now, now, max_runs, int(keep_failures)),
+                (
+                    user_id,
+                    name,
+                    type,
+                    orjson.dumps(data).decode(),
+                    schedule,
+                    timezone,
+                    int(enabled),
+                    next_run,
+                    anchor,
+                    now,
+                    now,
+                    max_runs,
+                    int(keep_failures),
+                ),
                 False,
             )
         ]
@@ -303,8 +325,24 @@ class SqliteStore:
             job_id = (await self._write(statements))[0]
         except sqlite3.IntegrityError:
             raise Conflict(f"you already have a job named {name!r}", {"field": "name"}) from None
-        return Job(job_id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, 1, now, now,
-                   max_runs, 0, keep_failures)
+        return Job(
+            job_id,
+            user_id,
+            name,
+            type,
+            data,
+            schedule,
+            timezone,
+            enabled,
+            next_run,
+            anchor,
+            1,
+            now,
+            now,
+            max_runs,
+            0,
+            keep_failures,
+        )
 
     async def get_job(self, user_id: int, name: str) -> Job:
         row = await self._fetchone(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE user_id = ? AND name = ?", (user_id, name))
@@ -351,7 +389,7 @@ class SqliteStore:
                         job.id,
                     ),
                     False,
-                )
+                ),
             ]
         )
         return updated
