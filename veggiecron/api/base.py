@@ -55,7 +55,8 @@ class BaseHandler(tornado.web.RequestHandler):
         self._received = 0
         self._too_large = False
         self._fields: dict[str, Any] | None = None
-        self._preparing = False
+        # Until prepare() returns, the body is unread: an error answered then closes the connection.
+        self._preparing = True
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -63,8 +64,6 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
 
     async def prepare(self) -> None:
-        # Until prepare returns, the body is unread: an error answered now must close the connection.
-        self._preparing = True
         limit = self.ctx.config.api.max_body_bytes
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
