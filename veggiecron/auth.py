@@ -28,7 +28,7 @@ TOKEN_BYTES = 32  # 256 bits of randomness
 
 def validate_credentials(username: object, password: object) -> tuple[str, str]:
     """Check the shape of a username and password; raise Invalid naming the field."""
-    if not isinstance(username, str) or not USERNAME_PATTERN.match(username):
+    if not isinstance(username, str) or not USERNAME_PATTERN.fullmatch(username):
         raise Invalid("username", "username must be 1 to 64 letters or digits")
     if not isinstance(password, str) or not password:
         raise Invalid("password", "password must not be empty")

@@ -35,6 +35,8 @@ class HttpClientSection:
     keepalive_seconds: float = 60.0
     timeout_seconds: float = 30.0
     response_excerpt_bytes: int = 1024
+    # Larger response bodies fail the run (body_too_large); up to this much is read and dropped.
+    max_response_bytes: int = 1024 * 1024
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
     max_clones: int = 100
@@ -180,6 +182,10 @@ def validate(config: Config) -> None:
     _require(0 <= client.keepalive_seconds <= 3600, "http_client.keepalive_seconds must be in [0, 3600]")
     _require(0 < client.timeout_seconds <= 3600, "http_client.timeout_seconds must be in (0, 3600]")
     _require(0 <= client.response_excerpt_bytes <= 65536, "http_client.response_excerpt_bytes must be in [0, 65536]")
+    _require(
+        client.response_excerpt_bytes <= client.max_response_bytes <= 1024**3,
+        "http_client.max_response_bytes must be between response_excerpt_bytes and 1 GiB",
+    )
     _require(client.retry_backoff_seconds >= 0, "http_client.retry_backoff_seconds must be >= 0")
     _require(
         client.retry_backoff_max_seconds >= client.retry_backoff_seconds,

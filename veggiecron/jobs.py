@@ -22,7 +22,7 @@ RECENT_RUNS = 10
 
 
 def validate_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise Invalid("name", "name must be 1 to 128 characters: letters, digits, '_', '.', ':' or '-'")
     return name
 

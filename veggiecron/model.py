@@ -10,7 +10,8 @@ from typing import Any
 class RunOutcome(StrEnum):
     OK = "ok"
     FAILED = "failed"
-    SKIPPED = "skipped"
+    SKIPPED = "skipped"  # due while the previous run was in flight (overlap policy)
+    MISSED = "missed"  # not run: later than the job's grace, or passed over by its catch-up policy
 
 
 class JobState(StrEnum):
@@ -79,6 +80,9 @@ class HttpTarget:
     timeout: float = 30.0
     retries: int = 0
     success_codes: frozenset[int] = field(default_factory=lambda: frozenset(range(200, 300)))
+    retry_backoff_seconds: float = 1.0
+    retry_backoff_max_seconds: float = 60.0
+    retry_on: frozenset[int] = frozenset()  # 4xx answers retried anyway (5xx, 408 and 429 always are)
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,9 @@ class Job:
     max_runs: int | None = None  # the job disables itself after this many runs
     run_count: int = 0  # runs dispatched so far
     keep_failures: bool = False  # a run that fails for good is kept as a failed task to requeue
+    policy: dict[str, Any] = field(default_factory=dict)  # the job's policy fields as given (see policies.py)
+    consecutive_failures: int = 0
+    paused_reason: str | None = None  # why the job disabled itself
 
     @property
     def state(self) -> JobState:
@@ -123,6 +130,7 @@ class Run:
     error: str | None = None
     response_excerpt: str | None = None
     id: int | None = None
+    error_class: str | None = None  # dns, connect, timeout, tls, http_status, body_too_large, invalid_url
 
     @property
     def lateness_ms(self) -> float:

@@ -45,6 +45,9 @@ class Schedule(Protocol):
     def first_run(self, now: float, anchor: float) -> float | None:
         """The run time a new or rescheduled job starts with."""
 
+    def latest_at_or_before(self, at: float, anchor: float) -> float | None:
+        """The last run time at or before `at` (after the anchor), or None."""
+
     def format(self) -> str:
         """The canonical text; parse_schedule(s.format()) == s."""
 
@@ -73,6 +76,13 @@ class Interval:
 
     def first_run(self, now: float, anchor: float) -> float:
         return self.next_after(now, anchor)
+
+    def latest_at_or_before(self, at: float, anchor: float) -> float | None:
+        steps = math.floor((at - anchor) / self.seconds)
+        if steps < 1:
+            return None
+        candidate = anchor + steps * self.seconds
+        return float(candidate if candidate <= at else candidate - self.seconds)
 
     def format(self) -> str:
         for unit in ("hour", "minute"):
@@ -107,6 +117,17 @@ class DailyAt:
     def first_run(self, now: float, anchor: float) -> float:
         return self.next_after(now, anchor)
 
+    def latest_at_or_before(self, at: float, anchor: float) -> float | None:
+        tz = ZoneInfo(self.zone)
+        start = datetime.fromtimestamp(anchor, tz).date()
+        k = (datetime.fromtimestamp(at, tz).date() - start).days // self.days + 1
+        while k >= 0:
+            candidate = wall_time_to_epoch(start + timedelta(days=k * self.days), time(self.hour, self.minute), tz)
+            if candidate <= at:
+                return candidate if candidate > anchor else None
+            k -= 1
+        return None
+
     def format(self) -> str:
         at = f"{self.hour:02d}:{self.minute:02d}"
         return f"every day @ {at}" if self.days == 1 else f"every {self.days} days @ {at}"
@@ -123,6 +144,9 @@ class Once:
 
     def first_run(self, now: float, anchor: float) -> float:
         return self.at
+
+    def latest_at_or_before(self, at: float, anchor: float) -> float | None:
+        return self.at if self.at <= at else None
 
     def format(self) -> str:
         text = repr(self.at) if self.at != int(self.at) else str(int(self.at))
@@ -148,6 +172,16 @@ class Cron:
 
     def first_run(self, now: float, anchor: float) -> float | None:
         return self.next_after(now, anchor)
+
+    def latest_at_or_before(self, at: float, anchor: float) -> float | None:
+        tz = ZoneInfo(self.zone)
+        # Runs fall on whole minutes; the last one before the next minute is at or before `at`.
+        start = datetime.fromtimestamp(math.floor(at / 60) * 60 + 60, tz)
+        try:
+            candidate = next(iter(CronSim(self.expression, start, reverse=True))).timestamp()
+        except StopIteration:
+            return None
+        return candidate if candidate > anchor else None
 
     def format(self) -> str:
         return self.expression
@@ -201,7 +235,7 @@ def parse_schedule(text: object, zone: str = "UTC") -> Interval | DailyAt | Once
     if match:
         return Once(_parse_instant(text.strip().split("@", 1)[1].strip()))
     fields = normalized.split(" ")
-    if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
+    if len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields):
         expression = " ".join(fields).upper()
         try:
             CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))

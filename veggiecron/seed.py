@@ -57,7 +57,7 @@ def job_name(schedule_uuid: str) -> str:
 def validate_email(value: object) -> str:
     if value is None or value == "":
         raise Invalid("email", "This field is required.")
-    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.match(value):
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.fullmatch(value):
         raise Invalid("email", "Enter a valid email address.")
     return value
 
@@ -165,6 +165,8 @@ class SeedService:
             "json": seed.payload,
             "timeout": self.config.seed.request_timeout_seconds,
             "retries": self.config.seed.retries,
+            # Seed Scheduler retries every non-2xx answer, 4xx included.
+            "retry_on": list(range(400, 500)),
             # Like Seed's Celery tasks, each due time is delivered even while an earlier one retries.
             "enable_shadows": True,
         }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import ssl
 import time
@@ -19,6 +18,7 @@ from .. import __version__
 from ..config import HttpClientSection
 from ..errors import Invalid
 from ..model import HttpTarget, RunOutcome
+from ..policies import is_retryable_status, retry_after_seconds, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +33,15 @@ FIELDS = (
     "json",
     "timeout",
     "retries",
+    "retry_backoff_seconds",
+    "retry_backoff_max_seconds",
+    "retry_on",
     "success_codes",
 )
 MAX_URL_LENGTH = 2048
 MAX_RETRIES = 10
 MAX_TIMEOUT = 3600.0
+MAX_RETRY_AFTER = 3600.0  # a longer Retry-After is capped: the run would outlive its purpose
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 
@@ -90,7 +94,7 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
         raise Invalid("data.headers", "data.headers must be an object of header names to string values")
     header_items: list[tuple[str, str]] = []
     for name, value in headers.items():
-        if not _HEADER_NAME.match(name):
+        if not _HEADER_NAME.fullmatch(name):
             raise Invalid("data.headers", f"data.headers has an invalid header name {name[:64]!r}")
         if not isinstance(value, str) or any(c in value for c in "\r\n\x00") or len(value) > 8192:
             raise Invalid("data.headers", f"data.headers[{name!r}] must be a string without line breaks")
@@ -116,6 +120,23 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
     if not _is_int(retries) or not 0 <= retries <= MAX_RETRIES:
         raise Invalid("data.retries", f"data.retries must be an integer from 0 to {MAX_RETRIES}")
 
+    backoff = data.get("retry_backoff_seconds", defaults.retry_backoff_seconds)
+    if not _is_number(backoff) or not 0 <= backoff <= 3600:
+        raise Invalid("data.retry_backoff_seconds", "data.retry_backoff_seconds must be a number from 0 to 3600")
+    backoff_max = data.get("retry_backoff_max_seconds", max(backoff, defaults.retry_backoff_max_seconds))
+    if not _is_number(backoff_max) or not backoff <= backoff_max <= 86400:
+        raise Invalid(
+            "data.retry_backoff_max_seconds",
+            "data.retry_backoff_max_seconds must be a number from data.retry_backoff_seconds to 86400",
+        )
+    retry_on = data.get("retry_on", [])
+    if (
+        not isinstance(retry_on, list)
+        or len(retry_on) > 100
+        or not all(_is_int(code) and 400 <= code <= 499 for code in retry_on)
+    ):
+        raise Invalid("data.retry_on", "data.retry_on must be a list of 4xx status codes to retry anyway")
+
     success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
 
     return HttpTarget(
@@ -128,6 +149,9 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
         timeout=float(timeout),
         retries=retries,
         success_codes=success_codes,
+        retry_backoff_seconds=float(backoff),
+        retry_backoff_max_seconds=float(backoff_max),
+        retry_on=frozenset(retry_on),
     )
 
 
@@ -139,7 +163,7 @@ def _parse_success_codes(value: object) -> frozenset[int]:
     for item in value:
         if _is_int(item) and 100 <= item <= 599:
             codes.add(item)
-        elif isinstance(item, str) and _STATUS_CLASS.match(item):
+        elif isinstance(item, str) and _STATUS_CLASS.fullmatch(item):
             base = int(item[0]) * 100
             codes.update(range(base, base + 100))
         else:
@@ -158,6 +182,19 @@ class HttpResult:
     status_code: int | None
     error: str | None
     response_excerpt: str | None
+    error_class: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One request's outcome."""
+
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    error_class: str | None = None
+    excerpt: str | None = None
+    retry_after: float | None = None  # seconds the target asked us to wait (429/503 Retry-After)
 
 
 class HttpRunner:
@@ -191,32 +228,30 @@ class HttpRunner:
         """Send the job's clones in parallel; the run is ok when every clone is."""
         started = time.time()
         headers = dict(target.headers)
-        scheduled_at = datetime.fromtimestamp(due_at, UTC).isoformat(timespec="microseconds")
         headers["X-Veggiecron-Job"] = str(job_id)
-        headers["X-Veggiecron-Scheduled-At"] = scheduled_at
+        headers["X-Veggiecron-Scheduled-At"] = datetime.fromtimestamp(due_at, UTC).isoformat(timespec="microseconds")
         # The same for every attempt and clone of one slot, different for every slot.
-        headers["Idempotency-Key"] = f"{job_id}-{int(round(due_at * 1_000_000))}"
+        headers["Idempotency-Key"] = idempotency_key(job_id, due_at)
         if target.number_of_clones == 1:
             results = [await self._send_with_retries(target, headers)]
         else:
-            results = list(
-                await asyncio.gather(
-                    *(self._send_with_retries(target, headers) for _ in range(target.number_of_clones))
-                )
-            )
+            clones = (self._send_with_retries(target, headers) for _ in range(target.number_of_clones))
+            results = list(await asyncio.gather(*clones))
         duration_ms = (time.time() - started) * 1000.0
-        failed = [r for r in results if not r[0]]
-        first = failed[0] if failed else results[0]
+        failed = [(attempt, count) for attempt, count in results if not attempt.ok]
+        first, _ = failed[0] if failed else results[0]
+        error = first.error
+        if failed and len(results) > 1:
+            error = f"{len(failed)}/{len(results)} clones failed: {first.error}"
         return HttpResult(
             outcome=RunOutcome.FAILED if failed else RunOutcome.OK,
             started_at=started,
             duration_ms=duration_ms,
-            attempts=max(r[1] for r in results),
-            status_code=first[2],
-            error=first[3]
-            if not failed or len(results) == 1
-            else f"{len(failed)}/{len(results)} clones failed: {first[3]}",
-            response_excerpt=first[4],
+            attempts=max(count for _attempt, count in results),
+            status_code=first.status,
+            error=error,
+            response_excerpt=first.excerpt,
+            error_class=first.error_class,
         )
 
     async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
@@ -238,25 +273,23 @@ class HttpRunner:
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    async def _send_with_retries(
-        self, target: HttpTarget, headers: dict[str, str]
-    ) -> tuple[bool, int, int | None, str | None, str | None]:
-        """(ok, attempts, status, error, excerpt) after up to 1 + retries attempts."""
-        attempt = 0
+    async def _send_with_retries(self, target: HttpTarget, headers: dict[str, str]) -> tuple[Attempt, int]:
+        """The last attempt and how many were made: up to 1 + retries, stopping early when hopeless."""
+        count = 0
         while True:
-            attempt += 1
-            ok, status, error, excerpt = await self._send(target, headers)
-            if ok or attempt > target.retries:
-                return ok, attempt, status, error, excerpt
-            delay = min(
-                self.settings.retry_backoff_max_seconds, self.settings.retry_backoff_seconds * 2 ** (attempt - 1)
-            )
-            # Full jitter spreads the retries of many jobs that failed together.
-            await asyncio.sleep(random.uniform(0, delay))
+            count += 1
+            attempt = await self._send(target, headers)
+            if attempt.ok or count > target.retries:
+                return attempt, count
+            if attempt.status is not None and not is_retryable_status(attempt.status, target.retry_on):
+                return attempt, count  # a 4xx that cannot succeed: retrying would only hammer the target
+            if attempt.retry_after is not None:
+                delay = min(attempt.retry_after, MAX_RETRY_AFTER)
+            else:
+                delay = retry_delay(count, target.retry_backoff_seconds, target.retry_backoff_max_seconds)
+            await asyncio.sleep(delay)
 
-    async def _send(
-        self, target: HttpTarget, headers: dict[str, str]
-    ) -> tuple[bool, int | None, str | None, str | None]:
+    async def _send(self, target: HttpTarget, headers: dict[str, str]) -> Attempt:
         if self._session is None:
             raise RuntimeError("HttpRunner is not started")
         try:
@@ -270,11 +303,41 @@ class HttpRunner:
             ) as response:
                 excerpt_bytes = await response.content.read(self.settings.response_excerpt_bytes)
                 excerpt = excerpt_bytes.decode("utf-8", errors="replace") if excerpt_bytes else None
-                ok = response.status in target.success_codes
-                return ok, response.status, None if ok else f"HTTP {response.status}", excerpt
+                # Drain the rest (bounded) so the connection can be reused; an endless body fails the run.
+                remaining = self.settings.max_response_bytes - len(excerpt_bytes)
+                while remaining >= 0 and not response.content.at_eof():
+                    chunk = await response.content.read(min(65536, remaining + 1))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+                if remaining < 0:
+                    return Attempt(
+                        False,
+                        response.status,
+                        f"response body over {self.settings.max_response_bytes} bytes",
+                        "body_too_large",
+                        excerpt,
+                    )
+                if response.status in target.success_codes:
+                    return Attempt(True, response.status, None, None, excerpt)
+                retry_after = None
+                if response.status in (429, 503):
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
+                return Attempt(False, response.status, f"HTTP {response.status}", "http_status", excerpt, retry_after)
         except TimeoutError:
-            return False, None, f"timeout after {target.timeout:g}s", None
+            return Attempt(False, None, f"timeout after {target.timeout:g}s", "timeout")
+        except aiohttp.ClientConnectorDNSError as exc:
+            return Attempt(False, None, f"dns: {exc.os_error}"[:500], "dns")
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, ssl.SSLError) as exc:
+            return Attempt(False, None, f"tls: {exc}"[:500], "tls")
         except aiohttp.ClientConnectorError as exc:
-            return False, None, f"connect: {exc.strerror or exc}", None
-        except (aiohttp.ClientError, ssl.SSLError, OSError, ValueError) as exc:
-            return False, None, f"{type(exc).__name__}: {exc}"[:500], None
+            return Attempt(False, None, f"connect: {exc.strerror or exc}"[:500], "connect")
+        except aiohttp.InvalidURL as exc:
+            return Attempt(False, None, f"invalid url: {exc}"[:500], "invalid_url")
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500], "connect")
+
+
+def idempotency_key(job_id: int, due_at: float) -> str:
+    """Names one slot of one job: the same for every attempt and clone, different for every slot."""
+    return f"{job_id}-{int(round(due_at * 1_000_000))}"

@@ -96,6 +96,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (user_id, group_id)
     );
     """,
+    # 3: per-job policies, failure streaks and pauses; error classes of runs
+    """
+    ALTER TABLE jobs ADD COLUMN policy TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE jobs ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN paused_reason TEXT;
+    ALTER TABLE runs ADD COLUMN error_class TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

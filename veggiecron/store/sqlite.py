@@ -19,9 +19,11 @@ logger = logging.getLogger(__name__)
 
 _JOB_COLUMNS = (
     "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
-    "date_created, date_updated, max_runs, run_count, keep_failures"
+    "date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason"
 )
-_RUN_COLUMNS = "id, job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt"
+_RUN_COLUMNS = (
+    "id, job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt, error_class"
+)
 _USER_COLUMNS = "id, username, is_admin, date_created, date_updated, email"
 
 
@@ -47,6 +49,9 @@ def _job(row: Sequence[Any]) -> Job:
         max_runs=row[13],
         run_count=row[14],
         keep_failures=bool(row[15]),
+        policy=orjson.loads(row[16]),
+        consecutive_failures=row[17],
+        paused_reason=row[18],
     )
 
 
@@ -62,6 +67,7 @@ def _run(row: Sequence[Any]) -> Run:
         status_code=row[7],
         error=row[8],
         response_excerpt=row[9],
+        error_class=row[10],
     )
 
 
@@ -287,13 +293,14 @@ class SqliteStore:
         max_runs: int | None = None,
         keep_failures: bool = False,
         seed: SeedFields | None = None,
+        policy: dict[str, Any] | None = None,
     ) -> Job:
         """Insert a job (and, for a Seed Scheduler schedule, its seed row) in one transaction."""
         statements: list[tuple[str, Any, bool]] = [
             (
                 "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
-                "date_created, date_updated, max_runs, run_count, keep_failures) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?)",
+                "date_created, date_updated, max_runs, run_count, keep_failures, policy) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?, ?)",
                 (
                     user_id,
                     name,
@@ -308,6 +315,7 @@ class SqliteStore:
                     now,
                     max_runs,
                     int(keep_failures),
+                    orjson.dumps(policy or {}).decode(),
                 ),
                 False,
             )
@@ -342,6 +350,7 @@ class SqliteStore:
             max_runs,
             0,
             keep_failures,
+            policy or {},
         )
 
     async def get_job(self, user_id: int, name: str) -> Job:
@@ -375,7 +384,8 @@ class SqliteStore:
                 *seed_statements,
                 (
                     "UPDATE jobs SET data = ?, schedule = ?, timezone = ?, enabled = ?, next_run = ?, anchor = ?, "
-                    "version = ?, date_updated = ?, max_runs = ? WHERE id = ?",
+                    "version = ?, date_updated = ?, max_runs = ?, policy = ?, paused_reason = ?, "
+                    "consecutive_failures = ? WHERE id = ?",
                     (
                         orjson.dumps(job.data).decode(),
                         job.schedule,
@@ -386,6 +396,9 @@ class SqliteStore:
                         updated.version,
                         job.date_updated,
                         job.max_runs,
+                        orjson.dumps(job.policy).decode(),
+                        job.paused_reason,
+                        job.consecutive_failures,
                         job.id,
                     ),
                     False,
@@ -412,15 +425,31 @@ class SqliteStore:
         next_runs: Sequence[tuple[int, int, float | None]],
         run_counts: Sequence[tuple[int, int]] = (),
         failures: Sequence[tuple[int, str, float, str]] = (),
+        streaks: Sequence[tuple[int, int]] = (),
+        pauses: Sequence[tuple[int, int, str]] = (),
     ) -> None:
         """Store finished runs and advanced next-run times in one transaction.
 
         next_runs holds (job_id, version, next_run); a row whose version moved on (the owner
         changed the job meanwhile) is left as the owner wrote it. Runs of deleted jobs are dropped.
         run_counts holds (job_id, runs dispatched since the last write); a job that reaches its
-        max_runs is disabled. failures holds (job_id, task_id, initiated_at, reason).
+        max_runs is disabled. failures holds (job_id, task_id, initiated_at, reason); streaks
+        (job_id, consecutive failures); pauses (job_id, version, reason) for jobs that disabled
+        themselves.
         """
         statements: list[tuple[str, Any, bool]] = []
+        if streaks:
+            statements.append(
+                ("UPDATE jobs SET consecutive_failures = ? WHERE id = ?", [(n, job_id) for job_id, n in streaks], True)
+            )
+        if pauses:
+            statements.append(
+                (
+                    "UPDATE jobs SET enabled = 0, paused_reason = ? WHERE id = ? AND version = ?",
+                    [(reason, job_id, version) for job_id, version, reason in pauses],
+                    True,
+                )
+            )
         if run_counts:
             statements.append(
                 (
@@ -451,7 +480,7 @@ class SqliteStore:
             statements.append(
                 (
                     "INSERT INTO runs (job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, "
-                    "error, response_excerpt) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                    "error, response_excerpt, error_class) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                     "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
                     [
                         (
@@ -464,6 +493,7 @@ class SqliteStore:
                             r.status_code,
                             r.error,
                             r.response_excerpt,
+                            r.error_class,
                             r.job_id,
                         )
                         for r in runs
@@ -512,7 +542,7 @@ class SqliteStore:
         )
         if row is None:
             raise NotFound("Not found.")
-        return _job(row), _seed(row[16:])
+        return _job(row), _seed(row[19:])
 
     async def list_seeds(self, user_id: int, limit: int, offset: int) -> tuple[list[tuple[Job, SeedFields]], int]:
         rows = await self._fetchall(
@@ -523,7 +553,7 @@ class SqliteStore:
         (count,) = await self._fetchone(
             "SELECT COUNT(*) FROM seed_schedules s JOIN jobs j ON j.id = s.job_id WHERE j.user_id = ?", (user_id,)
         )
-        return [(_job(r), _seed(r[16:])) for r in rows], count
+        return [(_job(r), _seed(r[19:])) for r in rows], count
 
     async def seed_uuids(self, job_ids: Sequence[int]) -> dict[int, str]:
         if not job_ids:
