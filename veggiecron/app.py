@@ -14,6 +14,7 @@ import tornado.web
 from .api.base import Context, NotFoundHandler
 from .api.native import (
     JobHandler,
+    JobNextHandler,
     JobRunHandler,
     JobRunsHandler,
     JobsHandler,
@@ -50,6 +51,7 @@ def make_app(ctx: Context) -> tornado.web.Application:
         (r"/job/?", JobsHandler, args),
         (rf"/job/{JOB_NAME}/run", JobRunHandler, args),
         (rf"/job/{JOB_NAME}/runs", JobRunsHandler, args),
+        (rf"/job/{JOB_NAME}/next", JobNextHandler, args),
         (rf"/job/{JOB_NAME}", JobHandler, args),
         *seed_routes(args),
     ]

@@ -9,6 +9,7 @@ from typing import Any
 from .config import Config
 from .errors import Invalid
 from .model import HttpTarget, Job, Run, SeedFields, User
+from .policies import POLICY_FIELDS, Window, job_timing, parse_policy
 from .runners.http import parse_http_data
 from .scheduler import Clock, Scheduler
 from .schedules import Once, get_zone, parse_schedule
@@ -16,8 +17,8 @@ from .store import SqliteStore
 
 JOB_TYPES = ("http",)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
-CREATE_FIELDS = ("name", "type", "data", "schedule", "timezone", "enabled")
-UPDATE_FIELDS = ("data", "schedule", "timezone", "enabled")
+CREATE_FIELDS = ("name", "type", "data", "schedule", "timezone", "enabled", *POLICY_FIELDS)
+UPDATE_FIELDS = ("data", "schedule", "timezone", "enabled", *POLICY_FIELDS)
 RECENT_RUNS = 10
 
 
@@ -68,6 +69,7 @@ class JobService:
             schedule=fields.get("schedule"),
             zone=fields.get("timezone", "UTC"),
             enabled=_validate_enabled(fields.get("enabled", True)),
+            policy=_policy_fields(fields, {}),
         )
 
     async def create_job(
@@ -82,12 +84,15 @@ class JobService:
         max_runs: int | None = None,
         keep_failures: bool = False,
         seed: SeedFields | None = None,
+        policy: dict[str, Any] | None = None,
     ) -> Job:
         """Validate and store a new http job, and schedule it at once (both APIs end here)."""
         parse_http_data(data, self.config.http_client)
         assert isinstance(data, dict)  # parse_http_data accepts only objects
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         parsed = parse_schedule(schedule, zone_name)
+        policy = policy or {}
+        rules = parse_policy(policy)
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
         job = await self.store.create_job(
@@ -98,12 +103,13 @@ class JobService:
             schedule=parsed.format(),
             timezone=zone_name,
             enabled=enabled,
-            next_run=parsed.first_run(now, anchor),
+            next_run=first_run(parsed, rules, now, anchor, f"{user.id}/{name}"),
             anchor=anchor,
             now=now,
             max_runs=max_runs,
             keep_failures=keep_failures,
             seed=seed,
+            policy=policy,
         )
         self.scheduler.upsert(job)
         return job
@@ -127,6 +133,7 @@ class JobService:
             schedule=fields.get("schedule", job.schedule),
             zone=fields.get("timezone", job.timezone),
             enabled=_validate_enabled(fields["enabled"]) if "enabled" in fields else job.enabled,
+            policy=_policy_fields(fields, job.policy),
         )
 
     async def get_for_update(self, user: User, name: str) -> Job:
@@ -144,6 +151,7 @@ class JobService:
         enabled: bool,
         max_runs: int | None = None,
         seed: SeedFields | None = None,
+        policy: dict[str, Any] | None = None,
     ) -> Job:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
@@ -152,14 +160,21 @@ class JobService:
         assert isinstance(data, dict)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         parsed = parse_schedule(schedule, zone_name)
+        policy = job.policy if policy is None else policy
+        rules = parse_policy(policy)
+        jitter_key = f"{job.user_id}/{job.name}"
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True
+        re_enabled = enabled and not job.enabled
+        timing_changed = policy.get("jitter_seconds") != job.policy.get("jitter_seconds") or any(
+            policy.get(k) != job.policy.get(k) for k in ("start_at", "end_at")
+        )
         if parsed.format() != job.schedule or zone_name != job.timezone:
             anchor = now  # the interval grid starts at the change
-            next_run = parsed.first_run(now, anchor)
-        elif enabled and not job.enabled and not isinstance(parsed, Once):
+            next_run = first_run(parsed, rules, now, anchor, jitter_key)
+        elif (re_enabled or timing_changed) and not isinstance(parsed, Once):
             # Slots that passed while the job was disabled are not run.
-            next_run = parsed.first_run(now, anchor)
+            next_run = first_run(parsed, rules, now, anchor, jitter_key)
         else:
             rescheduled = False
         changed = replace(
@@ -172,6 +187,10 @@ class JobService:
             next_run=next_run,
             date_updated=now,
             max_runs=max_runs if seed is not None else job.max_runs,
+            policy=policy,
+            # Re-enabling a job that paused itself starts a fresh failure count.
+            paused_reason=None if re_enabled else job.paused_reason,
+            consecutive_failures=0 if re_enabled else job.consecutive_failures,
         )
         updated = await self.store.update_job(changed, seed)
         self.scheduler.upsert(updated, keep_progress=not rescheduled)
@@ -195,3 +214,46 @@ class JobService:
     async def recent_runs(self, job: Job) -> list[Run]:
         runs, _count = await self.store.list_runs(job.id, RECENT_RUNS, 0)
         return runs
+
+
+def _policy_fields(fields: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The job's policy after this request: given fields replace current ones; null removes one."""
+    merged = dict(current)
+    for key in POLICY_FIELDS:
+        if key in fields:
+            if fields[key] is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = fields[key]
+    parse_policy(merged)
+    return merged
+
+
+def first_run(schedule: Any, rules: Any, now: float, anchor: float, jitter_key: str) -> float | None:
+    """A new or rescheduled job's first run: its schedule's, shifted by jitter, inside its window."""
+    if isinstance(schedule, Once):
+        end_at = rules.catch_up.window.end_at
+        return schedule.at if end_at is None or schedule.at <= end_at else None
+    timing = job_timing(schedule, rules, jitter_key)
+    return rules.catch_up.window.next_after(timing, now, anchor)
+
+
+def preview(job: Job, count: int, now: float) -> list[float]:
+    """The job's next `count` run times after now (fewer when its schedule ends)."""
+    rules = parse_policy(job.policy)
+    schedule = parse_schedule(job.schedule, job.timezone)
+    if not job.enabled:
+        return []
+    if isinstance(schedule, Once):
+        return [job.next_run] if job.next_run is not None else []
+    timing = job_timing(schedule, rules, f"{job.user_id}/{job.name}")
+    window: Window = rules.catch_up.window
+    times: list[float] = []
+    at = now
+    while len(times) < count:
+        nxt = window.next_after(timing, at, job.anchor)
+        if nxt is None:
+            break
+        times.append(nxt)
+        at = nxt
+    return times

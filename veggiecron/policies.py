@@ -14,6 +14,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import urlsplit
+
+from .errors import Invalid
 
 # A slot this close to `now` is on time, whatever the catch-up policy.
 ON_TIME_SECONDS = 1.0
@@ -81,11 +84,11 @@ class Jittered:
         return None if candidate is None else candidate + self.offset
 
 
-def jitter_offset(job_id: int, jitter_seconds: float) -> float:
+def jitter_offset(job_key: int | str, jitter_seconds: float) -> float:
     """A stable offset in [0, jitter_seconds) for this job: the same job always gets the same one."""
     if jitter_seconds <= 0:
         return 0.0
-    digest = hashlib.sha256(f"veggiecron-jitter-{job_id}".encode()).digest()
+    digest = hashlib.sha256(f"veggiecron-jitter-{job_key}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
     return fraction * jitter_seconds
 
@@ -180,3 +183,117 @@ def is_retryable_status(status: int, retry_on: Collection[int] = ()) -> bool:
 
 def utc_iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+POLICY_FIELDS = (
+    "overlap",
+    "catch_up",
+    "max_catch_up",
+    "grace_seconds",
+    "jitter_seconds",
+    "start_at",
+    "end_at",
+    "pause_after_failures",
+    "notify_url",
+)
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """A job's policies, validated; `overlap` None means: follow data.enable_shadows."""
+
+    overlap: Overlap | None = None
+    catch_up: CatchUpPolicy = CatchUpPolicy()  # noqa: RUF009 - frozen, so sharing the default is safe
+    jitter_seconds: float = 0.0
+    pause_after_failures: int | None = None
+    notify_url: str | None = None
+
+    def overlap_for(self, enable_shadows: bool) -> Overlap:
+        if self.overlap is not None:
+            return self.overlap
+        return Overlap.ALLOW if enable_shadows else Overlap.SKIP
+
+
+def _number(raw: dict[str, object], name: str, low: float, high: float) -> float | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise Invalid(name, f"{name} must be a number") from None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise Invalid(name, f"{name} must be a number")
+    if not low <= value <= high:
+        raise Invalid(name, f"{name} must be between {low:g} and {high:g}")
+    return float(value)
+
+
+def _instant(raw: dict[str, object], name: str) -> float | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str) and not value.replace(".", "", 1).isdigit():
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(name, f"{name} must be epoch seconds or an ISO 8601 time with an offset") from None
+        if parsed.tzinfo is None:
+            raise Invalid(name, f"{name} needs an explicit UTC offset, e.g. 2030-01-01T00:00:00Z")
+        return parsed.timestamp()
+    return _number(raw, name, 0, 253402300799)
+
+
+def _choice(raw: dict[str, object], name: str, kind: type[StrEnum]) -> StrEnum | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    try:
+        return kind(str(value)) if isinstance(value, str) else kind("\x00")
+    except ValueError:
+        raise Invalid(name, f"{name} must be one of: {', '.join(m.value for m in kind)}") from None
+
+
+def parse_policy(raw: dict[str, object]) -> JobPolicy:
+    """Validate a job's policy fields (any subset of POLICY_FIELDS); raise Invalid naming the field."""
+    for key in raw:
+        if key not in POLICY_FIELDS:
+            raise Invalid(key, f"unknown policy field {key!r}")
+    overlap = _choice(raw, "overlap", Overlap)
+    catch_up = _choice(raw, "catch_up", CatchUp) or CatchUp.LATEST
+    max_catch_up = _number(raw, "max_catch_up", 1, 1000)
+    if max_catch_up is not None and max_catch_up != int(max_catch_up):
+        raise Invalid("max_catch_up", "max_catch_up must be a whole number")
+    grace = _number(raw, "grace_seconds", 0, 366 * 86400)
+    jitter = _number(raw, "jitter_seconds", 0, 86400) or 0.0
+    start_at, end_at = _instant(raw, "start_at"), _instant(raw, "end_at")
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        raise Invalid("end_at", "end_at must be after start_at")
+    pause = _number(raw, "pause_after_failures", 1, 10000)
+    if pause is not None and pause != int(pause):
+        raise Invalid("pause_after_failures", "pause_after_failures must be a whole number")
+    notify_url = raw.get("notify_url")
+    if notify_url is not None:
+        parts = urlsplit(notify_url) if isinstance(notify_url, str) and len(notify_url) <= 2048 else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Invalid("notify_url", "notify_url must be an http:// or https:// URL")
+    return JobPolicy(
+        overlap=Overlap(overlap) if overlap else None,
+        catch_up=CatchUpPolicy(
+            catch_up=CatchUp(catch_up),
+            max_catch_up=int(max_catch_up or 100),
+            grace_seconds=grace,
+            window=Window(start_at, end_at),
+        ),
+        jitter_seconds=jitter,
+        pause_after_failures=int(pause) if pause is not None else None,
+        notify_url=notify_url if isinstance(notify_url, str) else None,
+    )
+
+
+def job_timing(schedule: Timing, policy: JobPolicy, jitter_key: str) -> Timing:
+    """The schedule as the scheduler sees it: shifted by the job's stable jitter offset."""
+    if policy.jitter_seconds <= 0:
+        return schedule
+    return Jittered(schedule, jitter_offset(jitter_key, policy.jitter_seconds))

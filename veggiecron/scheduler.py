@@ -1,8 +1,9 @@
 """The scheduling loop: one asyncio task, a heap of next-run times, one timer; no task per job.
 
-Each pass reads the clock once, dispatches every entry that is due, computes each job's next
-run from `now` (so runs missed during downtime or a stall coalesce into one), and queues the
-new next-run times and finished runs for the store, which writes them in batches.
+Each pass reads the clock once and hands every due job to its policies: the catch-up plan says
+which slots run (after downtime, by default one run for all missed slots), the overlap policy
+says what happens while a run is still in flight, and the failure streak may pause the job.
+What the scheduler learns goes to a ProgressWriter, which writes it in batches.
 """
 
 from __future__ import annotations
@@ -14,19 +15,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
-from .errors import StoreUnavailable
 from .model import HttpTarget, Job, Run, RunOutcome
-from .runners.http import HttpResult
-from .schedules import Cron, DailyAt, Interval, Once, parse_schedule
+from .policies import JobPolicy, Overlap, Timing, job_timing, parse_policy, plan_slots, utc_iso
+from .progress import ProgressWriter
+from .runners.http import HttpResult, idempotency_key
+from .schedules import parse_schedule
 from .store import SqliteStore
 
 logger = logging.getLogger(__name__)
 
 MAX_IDLE_WAIT = 60.0  # the loop wakes at least this often even with nothing due
-PRUNE_EVERY = 60.0
-MAX_PENDING = 100_000  # writes kept in memory while the database refuses them
+NOTIFY_TIMEOUT = 10.0
 
 
 class Clock(Protocol):
@@ -42,14 +43,18 @@ class SystemClock:
 class Runner(Protocol):
     async def run(self, job_id: int, target: HttpTarget, due_at: float) -> HttpResult: ...
 
+    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class _Entry:
     """What the scheduler holds per scheduled job: the job and its parsed parts."""
 
     job: Job
-    schedule: Interval | DailyAt | Once | Cron
+    timing: Timing  # the schedule, shifted by the job's jitter
     target: HttpTarget
+    policy: JobPolicy
+    overlap: Overlap
 
 
 class Scheduler:
@@ -68,24 +73,19 @@ class Scheduler:
         self.runner = runner
         self.build_target = build_target
         self.clock: Clock = clock or SystemClock()
-        self.flush_interval = flush_interval
-        self.run_history_per_job = run_history_per_job
+        self.progress = ProgressWriter(store, flush_interval, run_history_per_job)
         self._entries: dict[int, _Entry] = {}
         self._heap: list[tuple[float, int, int]] = []  # (next_run, job_id, version)
-        self._in_flight: dict[int, int] = {}
-        self._tasks: set[asyncio.Task[Run]] = set()
-        self._pending_runs: list[Run] = []
-        self._pending_next: list[tuple[int, int, float | None]] = []
-        self._flush_lock = asyncio.Lock()
-        self._pending_counts: dict[int, int] = {}
-        self._pending_failures: list[tuple[int, str, float, str]] = []
+        self._running: dict[int, set[asyncio.Task[Run]]] = {}  # runs in flight per job
+        self._buffered: dict[int, tuple[_Entry, float]] = {}  # overlap=buffer_one: the run waiting
+        self._replaced: set[asyncio.Task[Run]] = set()  # runs cancelled by overlap=replace
+        self._streaks: dict[int, int] = {}  # consecutive failed runs per job
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.on_run: Callable[[Run], None] | None = None  # told of every recorded run (metrics)
-        # Jobs whose last run was dispatched but not yet written as done: job_id -> version.
-        self._finished: dict[int, int] = {}
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        self._flush_task: asyncio.Task[None] | None = None
+        self._writer_task: asyncio.Task[None] | None = None
         self.last_pass_at = 0.0
         self.dispatched = 0
 
@@ -100,7 +100,7 @@ class Scheduler:
                 logger.exception("job %d: cannot be scheduled, left as stored", job.id)
         logger.info("scheduler started with %d scheduled jobs", len(self._entries))
         self._loop_task = asyncio.create_task(self._loop(), name="veggiecron-scheduler")
-        self._flush_task = asyncio.create_task(self._flush_loop(), name="veggiecron-run-writer")
+        self._writer_task = asyncio.create_task(self.progress.run(self._stopping), name="veggiecron-writer")
 
     async def stop(self, grace: float) -> None:
         """Stop dispatching, give runs in flight `grace` seconds, then write what is pending."""
@@ -115,14 +115,24 @@ class Scheduler:
                 task.cancel()
             if still_running:
                 await asyncio.wait(still_running)
-        if self._flush_task is not None:
-            await self._flush_task
+        if self._writer_task is not None:
+            await self._writer_task
         await self.flush()
 
     def is_alive(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
 
+    async def flush(self) -> None:
+        await self.progress.flush()
+
     # changes from the API
+
+    def entry_for(self, job: Job) -> _Entry:
+        """Parse a job's schedule, target and policies (raises Invalid when they are bad)."""
+        policy = parse_policy(job.policy)
+        target = self.build_target(job)
+        timing = job_timing(parse_schedule(job.schedule, job.timezone), policy, f"{job.user_id}/{job.name}")
+        return _Entry(job, timing, target, policy, policy.overlap_for(target.enable_shadows))
 
     def upsert(self, job: Job, keep_progress: bool = False) -> None:
         """Take a created or changed job into account at once.
@@ -132,11 +142,12 @@ class Scheduler:
         """
         if keep_progress:
             job = self._with_progress(job)
+        else:
+            self._streaks[job.id] = job.consecutive_failures
         if not job.enabled or job.next_run is None:
             self.remove(job.id)
             return
-        schedule = parse_schedule(job.schedule, job.timezone)
-        self._entries[job.id] = _Entry(job, schedule, self.build_target(job))
+        self._entries[job.id] = self.entry_for(job)
         heapq.heappush(self._heap, (job.next_run, job.id, job.version))
         self._compact()
         self.wake()
@@ -148,22 +159,27 @@ class Scheduler:
                 job = replace(job, run_count=previous.job.run_count)
             if previous.job.next_run is not None and (job.next_run is None or previous.job.next_run > job.next_run):
                 return replace(job, next_run=previous.job.next_run)
-        elif self._finished.get(job.id) == job.version - 1:
+        elif self.progress.finished.get(job.id) == job.version - 1:
             return replace(job, next_run=None)  # its last run was dispatched; nothing is left
         return job
 
     def remove(self, job_id: int) -> None:
         # The heap entry goes stale and is dropped when it surfaces.
         self._entries.pop(job_id, None)
+        self._buffered.pop(job_id, None)
 
     def wake(self) -> None:
         self._wakeup.set()
 
     def run_now(self, job: Job) -> float:
-        """Fire a job at once, outside its schedule (its next run stays as it is)."""
+        """Fire a job at once, outside its schedule and its overlap policy (its next run stays)."""
         now = self.clock.now()
-        self._spawn(job, self.build_target(job), now)
+        self._spawn(self.entry_for(job), now)
         return now
+
+    async def deliver(self, job: Job) -> Run:
+        """Run a job once now, outside its schedule, and answer the recorded run."""
+        return await self._spawn(self.entry_for(job), self.clock.now())
 
     def current(self, job: Job) -> Job:
         """The job with the scheduler's next run time, which may be ahead of the stored one."""
@@ -176,7 +192,7 @@ class Scheduler:
         return len(self._entries)
 
     def in_flight_count(self) -> int:
-        return len(self._tasks)
+        return sum(len(tasks) for tasks in self._running.values())
 
     # the loop
 
@@ -197,54 +213,95 @@ class Scheduler:
                     pass
 
     def dispatch_due(self, now: float) -> int:
-        """Dispatch every entry due at `now`; answer how many runs were started or skipped."""
+        """Hand every job due at `now` to its policies; answer how many slots were handled."""
         count = 0
         while self._heap and self._heap[0][0] <= now:
             due, job_id, version = heapq.heappop(self._heap)
             entry = self._entries.get(job_id)
             if entry is None or entry.job.version != version or entry.job.next_run != due:
                 continue  # stale: the job changed, was removed, or was already advanced
-            job = entry.job
-            next_run = entry.schedule.next_after(now, job.anchor)
-            max_runs = job.max_runs
-            if max_runs is not None:
-                job = replace(job, run_count=job.run_count + 1)
-                self._pending_counts[job.id] = self._pending_counts.get(job.id, 0) + 1
-                if job.run_count >= max_runs:
-                    next_run = None  # the store disables the job when it writes the count
-            self._pending_next.append((job.id, job.version, next_run))
-            if next_run is None:
-                self._entries.pop(job.id, None)
-                self._finished[job.id] = job.version
-            else:
-                self._entries[job.id] = replace(entry, job=replace(job, next_run=next_run))
-                heapq.heappush(self._heap, (next_run, job.id, job.version))
-            if self._in_flight.get(job.id, 0) and not entry.target.enable_shadows:
-                logger.info("job %d: run due at %.3f skipped, the previous run is still in flight", job.id, due)
-                self._pending_runs.append(
-                    Run(job.id, due, now, 0.0, RunOutcome.SKIPPED, error="skipped: the previous run is still in flight")
-                )
-            else:
-                self._spawn(job, entry.target, due)
-            count += 1
+            try:
+                count += self._dispatch(entry, due, now)
+            except Exception:  # one job's bad data must not stop the others
+                logger.exception("job %d: dispatch failed; the job is left unscheduled", job_id)
+                self._entries.pop(job_id, None)
         self.dispatched += count
         return count
 
-    def _spawn(self, job: Job, target: HttpTarget, due: float) -> asyncio.Task[Run]:
-        task = asyncio.create_task(self._execute(job.id, target, due, job.keep_failures))
+    def _dispatch(self, entry: _Entry, due: float, now: float) -> int:
+        job = entry.job
+        plan = plan_slots(entry.timing, job.anchor, due, now, entry.policy.catch_up)
+        next_run, slots = plan.next_run, plan.run
+        max_runs = job.max_runs
+        if max_runs is not None:
+            slots = slots[: max(0, max_runs - job.run_count)]
+            job = replace(job, run_count=job.run_count + len(slots))
+            if slots:
+                self.progress.counts[job.id] = self.progress.counts.get(job.id, 0) + len(slots)
+            if job.run_count >= max_runs:
+                next_run = None  # the store disables the job when it writes the count
+        self.progress.next_runs.append((job.id, job.version, next_run))
+        if next_run is None:
+            self._entries.pop(job.id, None)
+            self.progress.finished[job.id] = job.version
+        else:
+            self._entries[job.id] = entry = replace(entry, job=replace(job, next_run=next_run))
+            heapq.heappush(self._heap, (next_run, job.id, job.version))
+        for slot in plan.missed:
+            self._record(Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=self._missed_reason(entry, slot, now)))
+        for slot in slots:
+            self._start(entry, slot, now)
+        return len(slots) + len(plan.missed)
+
+    @staticmethod
+    def _missed_reason(entry: _Entry, slot: float, now: float) -> str:
+        grace = entry.policy.catch_up.grace_seconds
+        if grace is not None and now - slot > grace:
+            return f"missed: {now - slot:.1f}s late, more than grace_seconds ({grace:g})"
+        return f"missed: passed over by catch_up={entry.policy.catch_up.catch_up.value}"
+
+    def _start(self, entry: _Entry, slot: float, now: float) -> None:
+        """Start a run of a due slot, as the job's overlap policy says."""
+        job_id = entry.job.id
+        running = self._running.get(job_id)
+        if not running or entry.overlap is Overlap.ALLOW:
+            self._spawn(entry, slot)
+        elif entry.overlap is Overlap.REPLACE:
+            for task in running:
+                self._replaced.add(task)
+                task.cancel()
+            self._spawn(entry, slot)
+        elif entry.overlap is Overlap.BUFFER_ONE and job_id not in self._buffered:
+            self._buffered[job_id] = (entry, slot)
+        else:
+            logger.info("job %d: run due at %.3f skipped, the previous run is still in flight", job_id, slot)
+            error = "skipped: the previous run is still in flight"
+            self._record(Run(job_id, slot, now, 0.0, RunOutcome.SKIPPED, error=error))
+
+    def _spawn(self, entry: _Entry, due: float) -> asyncio.Task[Run]:
+        task = asyncio.create_task(self._execute(entry, due))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._running.setdefault(entry.job.id, set()).add(task)
+        task.add_done_callback(lambda done: self._finished_task(entry.job.id, done))
         return task
 
-    async def deliver(self, job: Job) -> Run:
-        """Run a job once now, outside its schedule, and answer the recorded run."""
-        return await self._spawn(job, self.build_target(job), self.clock.now())
+    def _finished_task(self, job_id: int, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self._replaced.discard(task)
+        running = self._running.get(job_id)
+        if running is not None:
+            running.discard(task)
+            if not running:
+                del self._running[job_id]
+        waiting = self._buffered.pop(job_id, None) if not self._running.get(job_id) else None
+        if waiting is not None and not self._stopping.is_set():
+            self._spawn(*waiting)
 
-    async def _execute(self, job_id: int, target: HttpTarget, due: float, keep_failures: bool = False) -> Run:
-        self._in_flight[job_id] = self._in_flight.get(job_id, 0) + 1
+    async def _execute(self, entry: _Entry, due: float) -> Run:
+        job_id = entry.job.id
         started = self.clock.now()
         try:
-            result = await self.runner.run(job_id, target, due)
+            result = await self.runner.run(job_id, entry.target, due)
             run = Run(
                 job_id,
                 due,
@@ -255,38 +312,20 @@ class Scheduler:
                 result.status_code,
                 result.error,
                 result.response_excerpt,
+                error_class=result.error_class,
             )
         except asyncio.CancelledError:
-            self._record(
-                Run(
-                    job_id,
-                    due,
-                    started,
-                    (self.clock.now() - started) * 1000,
-                    RunOutcome.FAILED,
-                    error="cancelled: the server stopped before the run finished",
-                )
-            )
+            current = asyncio.current_task()
+            reason = "replaced by a newer run" if current in self._replaced else "the server stopped"
+            elapsed = (self.clock.now() - started) * 1000
+            self._record(Run(job_id, due, started, elapsed, RunOutcome.FAILED, error=f"cancelled: {reason}"))
             raise
         except Exception as exc:
             logger.exception("job %d: run failed inside veggiecron", job_id)
-            run = Run(
-                job_id,
-                due,
-                started,
-                (self.clock.now() - started) * 1000,
-                RunOutcome.FAILED,
-                error=f"internal error: {type(exc).__name__}",
-            )
-        finally:
-            remaining = self._in_flight.get(job_id, 1) - 1
-            if remaining:
-                self._in_flight[job_id] = remaining
-            else:
-                self._in_flight.pop(job_id, None)
+            elapsed = (self.clock.now() - started) * 1000
+            run = Run(job_id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
         self._record(run)
-        if keep_failures and run.outcome is RunOutcome.FAILED:
-            self._pending_failures.append((job_id, str(uuid.uuid4()), due, run.error or "failed"))
+        self._after_run(entry, run)
         return run
 
     def _record(self, run: Run) -> None:
@@ -296,50 +335,61 @@ class Scheduler:
             )
         else:
             logger.debug("job %d: run due at %.3f %s (%s)", run.job_id, run.due_at, run.outcome.value, run.status_code)
-        self._pending_runs.append(run)
+        self.progress.runs.append(run)
         if self.on_run is not None:
             self.on_run(run)
 
-    # persistence
+    # failure streaks: kept failures, pauses and notifications
 
-    async def _flush_loop(self) -> None:
-        last_prune = time.monotonic()
-        while not self._stopping.is_set():
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.flush_interval)
-            except TimeoutError:
-                pass
-            await self.flush()
-            if time.monotonic() - last_prune >= PRUNE_EVERY:
-                last_prune = time.monotonic()
-                try:
-                    await self.store.prune_runs(self.run_history_per_job)
-                except StoreUnavailable as exc:
-                    logger.warning("pruning run history failed: %s", exc.description)
+    def _after_run(self, entry: _Entry, run: Run) -> None:
+        job = entry.job
+        if job.keep_failures and run.outcome is RunOutcome.FAILED:
+            self.progress.failures.append((job.id, str(uuid.uuid4()), run.due_at, run.error or "failed"))
+        before = self._streaks.get(job.id, job.consecutive_failures)
+        streak = before + 1 if run.outcome is RunOutcome.FAILED else 0
+        if streak == before:
+            return
+        self._streaks[job.id] = streak
+        self.progress.streaks[job.id] = streak
+        if streak == 0:
+            self._notify(entry, run, "recovery")
+            return
+        if streak == 1:
+            self._notify(entry, run, "failure")
+        limit = entry.policy.pause_after_failures
+        current = self._entries.get(job.id)
+        if limit is not None and streak >= limit and current is not None and current.job.version == job.version:
+            reason = f"paused after {streak} consecutive failed runs; last error: {run.error}"
+            logger.warning("job %d: %s", job.id, reason)
+            self.remove(job.id)
+            self.progress.pauses.append((job.id, job.version, reason))
+            self._notify(entry, run, "paused", reason)
 
-    async def flush(self) -> None:
-        """Write pending runs and next-run times in one transaction; keep them if the write fails."""
-        # The lock makes a caller wait for a write already under way, so after flush() returns
-        # everything queued before the call is in the database.
-        async with self._flush_lock:
-            if not (self._pending_runs or self._pending_next or self._pending_counts or self._pending_failures):
-                return
-            runs, self._pending_runs = self._pending_runs, []
-            next_runs, self._pending_next = self._pending_next, []
-            counts, self._pending_counts = self._pending_counts, {}
-            failures, self._pending_failures = self._pending_failures, []
-            try:
-                await self.store.record_progress(runs, next_runs, list(counts.items()), failures)
-                for job_id, version, next_run in next_runs:
-                    if next_run is None and self._finished.get(job_id) == version:
-                        del self._finished[job_id]
-            except StoreUnavailable as exc:
-                logger.warning("could not record %d runs, will retry: %s", len(runs), exc.description)
-                self._pending_runs = (runs + self._pending_runs)[-MAX_PENDING:]
-                self._pending_next = (next_runs + self._pending_next)[-MAX_PENDING:]
-                self._pending_failures = (failures + self._pending_failures)[-MAX_PENDING:]
-                for job_id, count in counts.items():
-                    self._pending_counts[job_id] = self._pending_counts.get(job_id, 0) + count
+    def _notify(self, entry: _Entry, run: Run, event: str, reason: str | None = None) -> None:
+        url = entry.policy.notify_url
+        if url is None:
+            return
+        body = {
+            "event": event,
+            "job": entry.job.name,
+            "job_id": entry.job.id,
+            "run_id": idempotency_key(entry.job.id, run.due_at),
+            "scheduled_at": utc_iso(run.due_at),
+            "outcome": run.outcome.value,
+            "status_code": run.status_code,
+            "error": run.error,
+            "error_class": run.error_class,
+            "paused_reason": reason,
+        }
+        task = asyncio.create_task(self._send_notification(entry.job.id, url, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_notification(self, job_id: int, url: str, body: dict[str, Any]) -> None:
+        # A notification that fails is logged and dropped: it never feeds back into the job.
+        error = await self.runner.notify(url, body, {}, NOTIFY_TIMEOUT)
+        if error is not None:
+            logger.warning("job %d: %s notification to %s not delivered: %s", job_id, body["event"], url, error)
 
     def _compact(self) -> None:
         # Changes leave stale heap entries behind; rebuild once they outnumber the live ones.

@@ -11,7 +11,8 @@ import asyncio
 import logging
 import re
 import uuid as uuid_module
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -23,7 +24,7 @@ from .jobs import JobService
 from .model import FailedTask, Job, SeedFields, User, Webhook
 from .runners.http import HttpRunner
 from .scheduler import Clock
-from .schedules import Cron, parse_schedule
+from .schedules import MAX_INTERVAL_SECONDS, Cron, parse_schedule
 from .store import SqliteStore
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,32 @@ SCHEDULE_FIELDS = (
 )
 
 
+# Errors of the job underneath, named as the Seed field the client sent.
+SEED_FIELD_OF = {
+    "data.url": "endpoint",
+    "data.headers": "auth_token",
+    "data.json": "payload",
+    "max_runs": "frequency",
+}
+
+
 def job_name(schedule_uuid: str) -> str:
     return f"seed-{schedule_uuid}"
+
+
+@contextmanager
+def seed_fields(seed: SeedFields) -> Iterator[None]:
+    """Rename errors raised for the job underneath to the Seed fields they came from."""
+    try:
+        yield
+    except Invalid as exc:
+        if exc.field == "schedule":
+            field = "cron_definition" if seed.cron_definition is not None else "interval_definition"
+        else:
+            field = SEED_FIELD_OF.get(exc.field, exc.field)
+        if field == exc.field:
+            raise
+        raise Invalid(field, exc.description) from None
 
 
 def validate_email(value: object) -> str:
@@ -80,6 +105,8 @@ def interval_seconds(text: str) -> int:
     seconds = count * INTERVAL_UNITS[unit]
     if seconds < 1 or seconds.denominator != 1:
         raise Invalid("interval_definition", f"{text} must be a whole number of seconds, at least 1 second")
+    if seconds > MAX_INTERVAL_SECONDS:
+        raise Invalid("interval_definition", f"{text} is longer than {MAX_INTERVAL_SECONDS // 86400} days")
     return int(seconds)
 
 
@@ -123,6 +150,7 @@ def _endpoint(value: object) -> str:
         raise Invalid("endpoint", "Ensure this field has no more than 500 characters.")
     try:
         parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
         raise Invalid("endpoint", "Enter a valid URL.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c in value for c in " \r\n\t\x00"):
@@ -178,7 +206,7 @@ class SeedService:
         """Merge the request's fields over the current schedule (None: a new one) and validate them."""
         present = {k: v for k, v in fields.items() if k in SCHEDULE_FIELDS}
         base = current or SeedFields(str(uuid_module.uuid4()), None, None, "", None, {}, None, None)
-        endpoint = _endpoint(present["endpoint"]) if "endpoint" in present or current is None else base.endpoint
+        endpoint = _endpoint(present.get("endpoint")) if "endpoint" in present or current is None else base.endpoint
         cron = _optional_text(present, "cron_definition", 500) if "cron_definition" in present else base.cron_definition
         interval = (
             _optional_text(present, "interval_definition", 100)
@@ -186,6 +214,8 @@ class SeedService:
             else base.interval_definition
         )
         auth_token = _optional_text(present, "auth_token", 500) if "auth_token" in present else base.auth_token
+        if auth_token is not None and any(c in auth_token for c in "\r\n\x00"):
+            raise Invalid("auth_token", "auth_token must not contain line breaks.")
         payload = present.get("payload", base.payload)
         seed = replace(
             base,
@@ -205,16 +235,17 @@ class SeedService:
         """Create a schedule; its owner's schedule.added webhooks get `describe(job, seed)`."""
         seed, frequency, enabled = self._validated(fields, None)
         seed = replace(seed, created_by=user.id, updated_by=user.id)
-        job = await self.jobs.create_job(
-            user,
-            name=job_name(seed.uuid),
-            data=self._job_data(seed),
-            schedule=self._schedule_text(seed.cron_definition, seed.interval_definition),
-            enabled=enabled,
-            max_runs=frequency,
-            keep_failures=True,
-            seed=seed,
-        )
+        with seed_fields(seed):
+            job = await self.jobs.create_job(
+                user,
+                name=job_name(seed.uuid),
+                data=self._job_data(seed),
+                schedule=self._schedule_text(seed.cron_definition, seed.interval_definition),
+                enabled=enabled,
+                max_runs=frequency,
+                keep_failures=True,
+                seed=seed,
+            )
         self._spawn(self._announce(user, job, describe(job, seed)))
         return job, seed
 
@@ -235,15 +266,16 @@ class SeedService:
             raise Invalid("endpoint", "This field is required.")
         seed, frequency, enabled = self._validated(fields, current)
         seed = replace(seed, updated_by=user.id)
-        changed = await self.jobs.change(
-            job,
-            data=self._job_data(seed),
-            schedule=self._schedule_text(seed.cron_definition, seed.interval_definition),
-            zone="UTC",
-            enabled=enabled if "enabled" in fields else job.enabled,
-            max_runs=frequency if "frequency" in fields else job.max_runs,
-            seed=seed,
-        )
+        with seed_fields(seed):
+            changed = await self.jobs.change(
+                job,
+                data=self._job_data(seed),
+                schedule=self._schedule_text(seed.cron_definition, seed.interval_definition),
+                zone="UTC",
+                enabled=enabled if "enabled" in fields else job.enabled,
+                max_runs=frequency if "frequency" in fields else job.max_runs,
+                seed=seed,
+            )
         return changed, seed
 
     async def delete(self, user: User, schedule_id: str) -> None:

@@ -109,12 +109,14 @@ async def test_jobs_fire_and_survive_kill_and_restart(tmp_path: Path, sink: Sink
             assert status == 200 and body["data"]["schedule"] == "every second"
             assert body["data"]["data"]["url"] == sink.url + "/beat"
             await wait_for(lambda: len(sink.paths("/beat")) >= before_restart + 3, timeout=6)
-            # The slots missed while down coalesce into one run: exactly one request carries a due
-            # time from before the restart; every later one is on the grid after it.
+            # The slots missed while down coalesce into one run: at most one request after the
+            # restart is late (the catch-up run); a burst would deliver every missed slot late.
             after = [h for h in sink.paths("/beat") if h.arrived_at > killed_at]
             due_times = [datetime.fromisoformat(h.headers["X-Veggiecron-Scheduled-At"]).timestamp() for h in after]
             assert len(due_times) == len(set(due_times))
-            assert len([due for due in due_times if due < restarted_at]) == 1
+            late = [h for h, due in zip(after, due_times, strict=True) if h.arrived_at - due > 0.5]
+            assert len(late) <= 1
+            assert min(due_times) < restarted_at + 3  # the first run after the restart came promptly
             status, body = await api.call("GET", "/job/beat/runs")
             assert body["data"]["count"] >= 3
 

@@ -70,7 +70,11 @@ class BaseHandler(tornado.web.RequestHandler):
             raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
         if self.requires_auth:
             self.user = await self.authenticate()
+            await self.authorize(self.user)
         self._preparing = False
+
+    async def authorize(self, user: User) -> None:
+        """Refuse an authenticated caller that may not use this endpoint (raise Forbidden)."""
 
     async def authenticate(self) -> User:
         """The caller, from a token in X-Auth-Token or Authorization (Token or Bearer)."""

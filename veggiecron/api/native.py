@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
 from ..auth import token_from_headers
 from ..errors import Invalid
+from ..jobs import preview
 from .base import BaseHandler
 from .views import job_view, run_view, user_view
 
@@ -110,4 +113,25 @@ class JobRunsHandler(BaseHandler):
         self.answer(
             f'{count} runs of job "{job.name}"',
             {"count": count, "limit": limit, "offset": offset, "runs": [run_view(r) for r in runs]},
+        )
+
+
+class JobNextHandler(BaseHandler):
+    """GET /job/<name>/next?count=10 previews the next run times, in UTC and in the job's zone."""
+
+    async def get(self, name: str) -> None:
+        count = self.query_int("count", 10, 1, 1000)
+        job = await self.ctx.jobs.get(self.current_user_required, name)
+        zone = ZoneInfo(job.timezone)
+        times = preview(job, count, self.ctx.clock.now())
+        runs = [
+            {
+                "at": at,
+                "utc": datetime.fromtimestamp(at, UTC).isoformat(),
+                "local": datetime.fromtimestamp(at, zone).isoformat(),
+            }
+            for at in times
+        ]
+        self.answer(
+            f'Next {len(runs)} runs of job "{job.name}"', {"name": job.name, "timezone": job.timezone, "runs": runs}
         )

@@ -26,9 +26,8 @@ class SeedHandler(BaseHandler):
 
     requires_admin = False
 
-    async def prepare(self) -> None:
-        await super().prepare()
-        if self.requires_admin and (self.user is None or not self.user.is_admin):
+    async def authorize(self, user: User) -> None:
+        if self.requires_admin and not user.is_admin:
             raise Forbidden("You do not have permission to perform this action.")
 
     async def authenticate(self) -> User:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Job, Run, User
+from ..policies import POLICY_FIELDS
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -23,6 +24,9 @@ def job_view(job: Job) -> dict[str, Any]:
         "next_run": job.next_run,
         "date_created": job.date_created,
         "date_updated": job.date_updated,
+        **{key: job.policy.get(key) for key in POLICY_FIELDS},
+        "consecutive_failures": job.consecutive_failures,
+        "paused_reason": job.paused_reason,
     }
 
 
@@ -38,4 +42,5 @@ def run_view(run: Run) -> dict[str, Any]:
         "status_code": run.status_code,
         "error": run.error,
         "response_excerpt": run.response_excerpt,
+        "error_class": run.error_class,
     }

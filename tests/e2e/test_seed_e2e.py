@@ -1,0 +1,238 @@
+"""The Seed Scheduler API end to end: `python start.py` as a subprocess, used as a Seed Stack service would.
+
+An operator runs `create-admin`; the admin makes a token for a service's email; the service
+creates a cron schedule and an interval schedule aimed at a local sink, and a schedule aimed at
+an endpoint that fails, which is retried, becomes a failed task, and arrives once requeued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.helpers import Sink, start_sink, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
+
+pytestmark = pytest.mark.slow
+
+
+class SeedDaemon:
+    """One start.py process with its own config, its log in a file read while it runs."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.config = tmp_path / "config.yaml"
+        self.config.write_text(
+            "app:\n  env: test\n  key: seed-end-to-end-test-key-0123456789\n"
+            f"db_file: {tmp_path / 'seed-e2e.db'}\nhost: 127.0.0.1\nport: 0\nlog_level: INFO\n"
+            "security:\n  bcrypt_rounds: 4\n"
+            "scheduler:\n  flush_interval_seconds: 0.05\n  shutdown_grace_seconds: 2\n"
+            "http_client:\n  retry_backoff_seconds: 0.05\n  retry_backoff_max_seconds: 0.2\n"
+        )
+        self.log = tmp_path / "server.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self.port = 0
+
+    async def create_admin(self, name: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "start.py",
+            "create-admin",
+            name,
+            "--config",
+            str(self.config),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        assert process.returncode == 0, stderr.decode()
+        token = stdout.decode().strip().splitlines()[-1]
+        assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token), stdout
+        return token
+
+    async def start(self) -> int:
+        with self.log.open("a") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "start.py", "--config", str(self.config), cwd=ROOT, stdout=log, stderr=log
+            )
+
+        def port() -> int | None:
+            found = LISTENING.findall(self.log.read_text()) if self.log.exists() else []
+            return int(found[-1]) if found else None
+
+        self.port = await wait_for(port, timeout=20)
+        return self.port
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), timeout=15)
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+@pytest.fixture
+async def failing_sink() -> AsyncIterator[Sink]:
+    """A second sink: the service's endpoint that is down until the test brings it back."""
+    sink, runner = await start_sink()
+    sink.status = 500
+    yield sink
+    await runner.cleanup()
+
+
+class Service:
+    """A Seed Stack service's view of the API: one token, DRF answers."""
+
+    def __init__(self, base: str, session: aiohttp.ClientSession, token: str) -> None:
+        self.base = base
+        self.session = session
+        self.token = token
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        url = path if path.startswith("http") else self.base + path
+        headers = {"Authorization": f"Token {self.token}"}
+        async with self.session.request(method, url, json=body, headers=headers) as response:
+            raw = await response.read()
+            return response.status, json.loads(raw) if raw else None
+
+
+def parse_time(text: str) -> float:
+    assert text.endswith("Z"), text
+    return datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+
+
+def header(headers: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+async def test_a_seed_service_schedules_deliveries_end_to_end(tmp_path: Path, sink: Sink, failing_sink: Sink) -> None:
+    daemon = SeedDaemon(tmp_path)
+    try:
+        admin_token = await daemon.create_admin("ops")
+        port = await daemon.start()
+        async with aiohttp.ClientSession() as session:
+            base = f"http://127.0.0.1:{port}"
+            admin = Service(base, session, admin_token)
+
+            # The admin gives the service a token for its email address.
+            status, body = await admin.call("POST", "/api/v1/user/token/", {"email": "stage-based@example.org"})
+            assert status == 201, body
+            service = Service(base, session, body["token"])
+            status, body = await service.call("GET", "/api/v1/user/")
+            assert status == 200 and [u["username"] for u in body["results"]] == ["stage-based@example.org"]
+
+            # A cron schedule: due at the next whole minute.
+            before = time.time()
+            status, cron = await service.call(
+                "POST",
+                "/api/v1/schedule/",
+                {
+                    "cron_definition": "* * * * *",
+                    "endpoint": sink.url + "/cron",
+                    "payload": {"kind": "cron"},
+                    "auth_token": "cron-token",
+                },
+            )
+            assert status == 201, cron
+            next_send_at = parse_time(cron["next_send_at"])
+            assert next_send_at % 60 == 0 and before < next_send_at <= before + 60
+
+            # An interval schedule: delivered every second with the payload and the token.
+            payload = {"to": "+27820000000", "message": "Hello from the scheduler", "stage": 3}
+            status, interval = await service.call(
+                "POST",
+                "/api/v1/schedule/",
+                {
+                    "interval_definition": "1 seconds",
+                    "endpoint": sink.url + "/interval",
+                    "payload": payload,
+                    "auth_token": "interval-token",
+                },
+            )
+            assert status == 201, interval
+            await wait_for(lambda: len(sink.paths("/interval")) >= 2, timeout=6)
+            for hit in sink.paths("/interval"):
+                assert hit.method == "POST"
+                assert json.loads(hit.body) == payload
+                assert header(hit.headers, "Content-Type") == "application/json"
+                assert header(hit.headers, "Authorization") == "Token interval-token"
+            status, body = await service.call("GET", "/api/v1/schedule/")
+            assert status == 200 and body["count"] == 2
+            assert {s["id"] for s in body["results"]} == {cron["id"], interval["id"]}
+            status, _ = await service.call("DELETE", interval["url"])
+            assert status == 204
+
+            # A schedule aimed at an endpoint that fails: retried, then kept as a failed task.
+            status, flaky = await service.call(
+                "POST",
+                "/api/v1/schedule/",
+                {
+                    "interval_definition": "1 seconds",
+                    "frequency": 1,
+                    "endpoint": failing_sink.url + "/inbound",
+                    "payload": {"kind": "flaky"},
+                    "auth_token": "flaky-token",
+                },
+            )
+            assert status == 201, flaky
+
+            async def failed_tasks() -> list[dict[str, Any]] | None:
+                status, body = await service.call("GET", "/api/v1/failed-tasks/")
+                assert status == 200, body
+                results: list[dict[str, Any]] = body["results"]
+                return results if body["count"] else None
+
+            (failure,) = await wait_for(failed_tasks, timeout=8)
+            assert failure["schedule"] == flaky["url"]
+            assert "500" in failure["reason"]
+            assert len(failing_sink.paths("/inbound")) == 6  # the first attempt and 5 retries
+
+            async def finished() -> dict[str, Any] | None:
+                status, body = await service.call("GET", flaky["url"])
+                return body if status == 200 and body["enabled"] is False else None
+
+            done = await wait_for(finished, timeout=3)
+            assert done["triggered"] == 1
+
+            # The endpoint recovers; the requeued delivery arrives and nothing is left failed.
+            failing_sink.status = 201
+            status, body = await service.call("POST", "/api/v1/failed-tasks/")
+            assert status == 201 and body == {"requeued_failed_tasks": True}
+            await wait_for(lambda: len(failing_sink.paths("/inbound")) == 7, timeout=5)
+            delivered = failing_sink.paths("/inbound")[-1]
+            assert json.loads(delivered.body) == {"kind": "flaky"}
+            assert header(delivered.headers, "Authorization") == "Token flaky-token"
+            status, body = await service.call("GET", "/api/v1/failed-tasks/")
+            assert status == 200 and body["count"] == 0
+
+            # The server's own view of it.
+            status, health = await service.call("GET", "/api/health/")
+            assert status == 200 and health["up"] is True
+            async with session.get(base + "/metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+            assert re.search(r'^veggiecron_runs_total\{outcome="ok"\} [1-9]', text, re.M), text
+            assert re.search(r'^veggiecron_runs_total\{outcome="failed"\} [1-9]', text, re.M), text
+
+        assert await daemon.stop() == 0
+        log = daemon.log.read_text()
+        assert "stopped cleanly" in log
+        assert "Traceback" not in log
+    finally:
+        await daemon.kill()
