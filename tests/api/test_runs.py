@@ -14,8 +14,18 @@ from aiohttp import web
 from tests.helpers import Api, Hit, Sink, wait_for
 from veggiecron.app import Server
 
-RUN_FIELDS = {"id", "due_at", "started_at", "lateness_ms", "duration_ms", "outcome", "attempts", "status_code",
-              "error", "response_excerpt"}
+RUN_FIELDS = {
+    "id",
+    "due_at",
+    "started_at",
+    "lateness_ms",
+    "duration_ms",
+    "outcome",
+    "attempts",
+    "status_code",
+    "error",
+    "response_excerpt",
+}
 
 
 @pytest.fixture
@@ -46,7 +56,8 @@ def assert_error(status: int, body: dict[str, Any], expected_status: int, field:
 async def runs_of(api: Api, name: str, **params: Any) -> dict[str, Any]:
     status, body = await api.call("GET", f"/job/{name}/runs", params=params or None)
     assert status == 200, body
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 async def wait_for_runs(api: Api, name: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
@@ -62,7 +73,8 @@ async def run_now(api: Api, name: str) -> dict[str, Any]:
     status, body = await api.call("POST", f"/job/{name}/run")
     assert status == 202, body
     assert body["id"] == "success"
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def scheduled_at(hit: Hit) -> float:
@@ -172,8 +184,12 @@ async def test_scheduled_runs_are_recorded_at_their_slots(user_api: Api, sink: S
 
 
 async def test_verb_headers_and_body_arrive_as_configured(user_api: Api, sink: Sink) -> None:
-    data = {"url": sink.url + "/post?x=1", "verb": "post", "headers": {"X-Custom": "yes", "Content-Type": "text/plain"},
-            "body": "hello sink"}
+    data = {
+        "url": sink.url + "/post?x=1",
+        "verb": "post",
+        "headers": {"X-Custom": "yes", "Content-Type": "text/plain"},
+        "body": "hello sink",
+    }
     job = await user_api.create_job("poster", "", schedule="every 1 hours", data=data)
     await run_now(user_api, "poster")
     hit = (await wait_for(lambda: sink.paths("/post"), timeout=3))[0]
@@ -187,8 +203,9 @@ async def test_verb_headers_and_body_arrive_as_configured(user_api: Api, sink: S
 
 async def test_json_is_sent_with_a_json_content_type(user_api: Api, sink: Sink) -> None:
     payload = {"a": 1, "nested": {"list": [1, "two", None]}, "ok": True}
-    await user_api.create_job("jsoner", "", schedule="every 1 hours",
-                              data={"url": sink.url + "/json", "verb": "PUT", "json": payload})
+    await user_api.create_job(
+        "jsoner", "", schedule="every 1 hours", data={"url": sink.url + "/json", "verb": "PUT", "json": payload}
+    )
     await run_now(user_api, "jsoner")
     hit = (await wait_for(lambda: sink.paths("/json"), timeout=3))[0]
     assert hit.method == "PUT"
@@ -224,10 +241,15 @@ async def test_every_request_carries_the_veggiecron_headers(user_api: Api, sink:
 
 
 async def test_job_headers_cannot_replace_the_veggiecron_headers(user_api: Api, sink: Sink) -> None:
-    headers = {"idempotency-key": "mine", "x-veggiecron-job": "999", "X-Veggiecron-Scheduled-At": "never",
-               "X-Other": "kept"}
-    job = await user_api.create_job("spoof", "", schedule="every 1 hours",
-                                    data={"url": sink.url + "/spoof", "headers": headers})
+    headers = {
+        "idempotency-key": "mine",
+        "x-veggiecron-job": "999",
+        "X-Veggiecron-Scheduled-At": "never",
+        "X-Other": "kept",
+    }
+    job = await user_api.create_job(
+        "spoof", "", schedule="every 1 hours", data={"url": sink.url + "/spoof", "headers": headers}
+    )
     assert job["data"]["headers"] == headers
     data = await run_now(user_api, "spoof")
     hit = (await wait_for(lambda: sink.paths("/spoof"), timeout=3))[0]
@@ -238,8 +260,9 @@ async def test_job_headers_cannot_replace_the_veggiecron_headers(user_api: Api, 
 
 
 async def test_clones_send_several_requests_per_run(user_api: Api, sink: Sink) -> None:
-    await user_api.create_job("clones", "", schedule="every 1 hours",
-                              data={"url": sink.url + "/clone", "number_of_clones": 3})
+    await user_api.create_job(
+        "clones", "", schedule="every 1 hours", data={"url": sink.url + "/clone", "number_of_clones": 3}
+    )
     await run_now(user_api, "clones")
     runs = await wait_for_runs(user_api, "clones")
     hits = sink.paths("/clone")
@@ -298,8 +321,9 @@ async def test_a_500_without_retries_fails(user_api: Api, sink: Sink) -> None:
 
 async def test_success_codes_can_make_a_500_ok(user_api: Api, sink: Sink) -> None:
     sink.status = 500
-    await user_api.create_job("fine", "", schedule="every 1 hours",
-                              data={"url": sink.url + "/fine", "success_codes": [500]})
+    await user_api.create_job(
+        "fine", "", schedule="every 1 hours", data={"url": sink.url + "/fine", "success_codes": [500]}
+    )
     await run_now(user_api, "fine")
     run = (await wait_for_runs(user_api, "fine"))[0]
     assert run["outcome"] == "ok"
@@ -308,8 +332,9 @@ async def test_success_codes_can_make_a_500_ok(user_api: Api, sink: Sink) -> Non
 
 
 async def test_success_codes_exclude_the_default_2xx(user_api: Api, sink: Sink) -> None:
-    await user_api.create_job("strict", "", schedule="every 1 hours",
-                              data={"url": sink.url + "/strict", "success_codes": [204, "3xx"]})
+    await user_api.create_job(
+        "strict", "", schedule="every 1 hours", data={"url": sink.url + "/strict", "success_codes": [204, "3xx"]}
+    )
     await run_now(user_api, "strict")
     run = (await wait_for_runs(user_api, "strict"))[0]
     assert run["outcome"] == "failed"
@@ -318,8 +343,9 @@ async def test_success_codes_exclude_the_default_2xx(user_api: Api, sink: Sink) 
 
 async def test_a_slow_sink_times_out(user_api: Api, slow_sink: Sink) -> None:
     slow_sink.delay = 2
-    await user_api.create_job("slow", "", schedule="every 1 hours", data={"url": slow_sink.url + "/slow",
-                                                                          "timeout": 0.3})
+    await user_api.create_job(
+        "slow", "", schedule="every 1 hours", data={"url": slow_sink.url + "/slow", "timeout": 0.3}
+    )
     before = time.monotonic()
     await run_now(user_api, "slow")
     run = (await wait_for_runs(user_api, "slow", timeout=3))[0]
@@ -363,14 +389,15 @@ async def test_without_shadows_an_overlapping_slot_is_skipped(user_api: Api, slo
     assert run["error"] and "skip" in run["error"]
     hits = slow_sink.paths("/busy")
     assert scheduled_at(hits[0]) < run["due_at"] < hits[0].arrived_at + slow_sink.delay
-    gaps = [b.arrived_at - a.arrived_at for a, b in zip(hits, hits[1:])]
+    gaps = [b.arrived_at - a.arrived_at for a, b in zip(hits, hits[1:], strict=False)]
     assert all(gap >= slow_sink.delay - 0.2 for gap in gaps), f"requests overlapped: {gaps}"
 
 
 async def test_with_shadows_overlapping_requests_are_sent(user_api: Api, slow_sink: Sink) -> None:
     slow_sink.delay = 2.5
-    await user_api.create_job("shadow", "", schedule="every 1 seconds",
-                              data={"url": slow_sink.url + "/shadow", "enable_shadows": True})
+    await user_api.create_job(
+        "shadow", "", schedule="every 1 seconds", data={"url": slow_sink.url + "/shadow", "enable_shadows": True}
+    )
     await wait_for(lambda: len(slow_sink.paths("/shadow")) >= 2, timeout=4)
     first, second = slow_sink.paths("/shadow")[:2]
     assert second.arrived_at - first.arrived_at < slow_sink.delay, "the second request waited for the first"
