@@ -192,3 +192,40 @@ def test_once_fires_once_and_past_fires_at_once() -> None:
     assert schedule.first_run(utc(2026, 7, 1), 0) == utc(2026, 6, 1)  # in the past: due now
     assert schedule.next_after(utc(2026, 5, 1), 0) == utc(2026, 6, 1)
     assert schedule.next_after(utc(2026, 6, 1), 0) is None
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "at", "first_utc"),
+    [
+        # London repeats 01:00-02:00 on 2026-10-25: 01:30 fires once, at 01:30 BST (00:30 UTC).
+        ("Europe/London", (2026, 10, 25), (1, 30), utc(2026, 10, 25, 0, 30)),
+        # Lord Howe repeats 01:30-02:00 on 2026-04-05: 01:45 fires once, at 01:45 +11:00 (14:45 UTC the day before).
+        ("Australia/Lord_Howe", (2026, 4, 5), (1, 45), utc(2026, 4, 4, 14, 45)),
+    ],
+)
+def test_fall_back_fires_once_at_the_first_occurrence(
+    zone: str, day: tuple[int, int, int], at: tuple[int, int], first_utc: float
+) -> None:
+    schedule = DailyAt(1, *at, zone)
+    anchor = utc(day[0], day[1] - 1 if day[1] > 1 else 1, 1)
+    first = schedule.next_after(first_utc - 3600, anchor)
+    assert first == first_utc
+    following = schedule.next_after(first, anchor)
+    assert following - first > 23 * 3600  # no second run in the repeated half hour or hour
+
+
+def test_cron_in_london_and_lord_howe_across_their_gaps() -> None:
+    london = Cron("30 1 * * *", "Europe/London")
+    assert london.next_after(utc(2026, 3, 28, 23, 0), 0) == utc(2026, 3, 29, 1, 0)  # 01:30 does not exist
+    lord_howe = Cron("15 2 * * *", "Australia/Lord_Howe")
+    assert lord_howe.next_after(utc(2026, 10, 3, 12, 0), 0) == utc(2026, 10, 3, 15, 30)  # 02:15 does not exist
+
+
+@pytest.mark.parametrize("text", ["every 10 seconds", "every 3 days @ 07:30", "*/5 * * * *", "once @ 1770000000"])
+def test_latest_at_or_before_agrees_with_next_after(text: str) -> None:
+    schedule = parse_schedule(text, "America/New_York")
+    anchor = utc(2026, 1, 1)
+    t = utc(2026, 3, 8, 12, 0)
+    latest = schedule.latest_at_or_before(t, anchor)
+    assert latest is not None and latest <= t
+    assert schedule.next_after(latest, anchor) is None or schedule.next_after(latest, anchor) > t
