@@ -28,13 +28,20 @@ def validate_name(name: object) -> str:
     return name
 
 
-def _validate_enabled(value: object) -> bool:
+def parse_bool(value: object) -> bool | None:
+    """A JSON boolean, or its text as form posts carry it ("true", "false", "1", "0"); else None."""
     if isinstance(value, bool):
         return value
-    # Form posts carry text.
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
         return value.lower() in ("true", "1")
-    raise Invalid("enabled", "enabled must be true or false")
+    return None
+
+
+def _validate_enabled(value: object) -> bool:
+    enabled = parse_bool(value)
+    if enabled is None:
+        raise Invalid("enabled", "enabled must be true or false")
+    return enabled
 
 
 def _check_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from .config import Config
 from .errors import Invalid
-from .jobs import JobService
+from .jobs import JobService, parse_bool
 from .model import FailedTask, Job, SeedFields, User, Webhook
 from .runners.http import HttpRunner
 from .scheduler import Clock
@@ -134,11 +134,10 @@ def _frequency(value: object) -> int | None:
 
 
 def _enabled(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    raise Invalid("enabled", "Must be a valid boolean.")
+    enabled = parse_bool(value)
+    if enabled is None:
+        raise Invalid("enabled", "Must be a valid boolean.")
+    return enabled
 
 
 def _endpoint(value: object) -> str:

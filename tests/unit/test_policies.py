@@ -106,8 +106,16 @@ def test_retry_after_header_forms() -> None:
 
 @pytest.mark.parametrize(
     ("status", "retry_on", "expected"),
-    [(500, (), True), (503, (), True), (429, (), True), (408, (), True), (404, (), False), (400, (), False),
-     (401, (), False), (404, (404,), True)],
+    [
+        (500, (), True),
+        (503, (), True),
+        (429, (), True),
+        (408, (), True),
+        (404, (), False),
+        (400, (), False),
+        (401, (), False),
+        (404, (404,), True),
+    ],
 )
 def test_which_statuses_are_worth_retrying(status: int, retry_on: tuple[int, ...], expected: bool) -> None:
     assert is_retryable_status(status, retry_on) is expected

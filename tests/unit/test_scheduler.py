@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
-import pytest
-
-from veggiecron.config import load_config
+from tests.unit.conftest import T0, FakeClock, build_target
 from veggiecron.model import HttpTarget, Job, RunOutcome
-from veggiecron.runners.http import HttpResult, parse_http_data
+from veggiecron.runners.http import HttpResult
 from veggiecron.scheduler import Scheduler
 from veggiecron.schedules import parse_schedule
 from veggiecron.store import SqliteStore
-
-T0 = 1_800_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.value = now
-
-    def now(self) -> float:
-        return self.value
 
 
 class RecordingRunner:
@@ -39,20 +25,6 @@ class RecordingRunner:
         self.calls.append((job_id, due_at))
         await self.release.wait()
         return HttpResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(str(tmp_path / "t.db"))
-    await store.open()
-    user = await store.create_user("alice", "x", T0)
-    assert user.id == 1
-    yield store
-    await store.close()
-
-
-def build_target(job: Job) -> HttpTarget:
-    return parse_http_data(job.data, load_config(None).http_client)
 
 
 async def add_job(store: SqliteStore, name: str, schedule: str, now: float = T0, **data: object) -> Job:

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from veggiecron.config import load_config
+from tests.unit.conftest import T0, FakeClock, build_target
 from veggiecron.model import HttpTarget, Job, RunOutcome
-from veggiecron.runners.http import HttpResult, parse_http_data
+from veggiecron.runners.http import HttpResult
 from veggiecron.scheduler import Scheduler
 from veggiecron.schedules import parse_schedule
 from veggiecron.store import SqliteStore
-
-T0 = 1_800_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.value = now
-
-    def now(self) -> float:
-        return self.value
 
 
 class ScriptedRunner:
@@ -51,19 +37,6 @@ class ScriptedRunner:
         assert isinstance(body, dict)
         self.notifications.append({"url": url, **body})
         return None
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(str(tmp_path / "p.db"))
-    await store.open()
-    await store.create_user("alice", "x", T0)
-    yield store
-    await store.close()
-
-
-def build_target(job: Job) -> HttpTarget:
-    return parse_http_data(job.data, load_config(None).http_client)
 
 
 async def add_job(store: SqliteStore, name: str, schedule: str = "every 10 seconds", **policy: Any) -> Job:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 import orjson
@@ -16,6 +16,7 @@ from ..model import FailedTask, Job, Run, RunOutcome, SeedFields, User, Webhook
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _JOB_COLUMNS = (
     "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
@@ -194,6 +195,24 @@ class SqliteStore:
         async with self.db.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
+    async def _page(
+        self,
+        columns: str,
+        source: str,
+        where: str,
+        params: Sequence[Any],
+        order: str,
+        limit: int,
+        offset: int,
+        convert: Callable[[Any], T],
+    ) -> tuple[list[T], int]:
+        """One page of `source` rows matching `where`, converted, and how many match in all."""
+        rows = await self._fetchall(
+            f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, offset)
+        )
+        (count,) = await self._fetchone(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
+        return [convert(row) for row in rows], count
+
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         async with self.db.execute(sql, params) as cursor:
             return await cursor.fetchone()
@@ -229,21 +248,15 @@ class SqliteStore:
 
     async def list_users(self, only_id: int | None, limit: int, offset: int) -> tuple[list[User], int]:
         """Users newest first; only_id restricts the list to one user."""
-        where, params = ("WHERE id = ?", (only_id,)) if only_id is not None else ("", ())
-        rows = await self._fetchall(
-            f"SELECT {_USER_COLUMNS} FROM users {where} ORDER BY id DESC LIMIT ? OFFSET ?", (*params, limit, offset)
-        )
-        (count,) = await self._fetchone(f"SELECT COUNT(*) FROM users {where}", params)
-        return [_user(r) for r in rows], count
+        where, params = ("id = ?", (only_id,)) if only_id is not None else ("1", ())
+        return await self._page(_USER_COLUMNS, "users", where, params, "id DESC", limit, offset, _user)
 
     async def user_group_ids(self, user_id: int) -> list[int]:
         rows = await self._fetchall("SELECT group_id FROM user_groups WHERE user_id = ? ORDER BY group_id", (user_id,))
         return [r[0] for r in rows]
 
     async def list_groups(self, limit: int, offset: int) -> tuple[list[tuple[int, str]], int]:
-        rows = await self._fetchall("SELECT id, name FROM groups ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
-        (count,) = await self._fetchone("SELECT COUNT(*) FROM groups")
-        return [(r[0], r[1]) for r in rows], count
+        return await self._page("id, name", "groups", "1", (), "id DESC", limit, offset, lambda r: (r[0], r[1]))
 
     async def get_group(self, group_id: int) -> tuple[int, str] | None:
         row = await self._fetchone("SELECT id, name FROM groups WHERE id = ?", (group_id,))
@@ -360,11 +373,7 @@ class SqliteStore:
         return _job(row)
 
     async def list_jobs(self, user_id: int, limit: int, offset: int) -> tuple[list[Job], int]:
-        rows = await self._fetchall(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE user_id = ? ORDER BY id LIMIT ? OFFSET ?", (user_id, limit, offset)
-        )
-        (count,) = await self._fetchone("SELECT COUNT(*) FROM jobs WHERE user_id = ?", (user_id,))
-        return [_job(r) for r in rows], count
+        return await self._page(_JOB_COLUMNS, "jobs", "user_id = ?", (user_id,), "id", limit, offset, _job)
 
     async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
         """Write the owner's changes to a job (and its seed row) and bump its version."""
@@ -518,12 +527,7 @@ class SqliteStore:
         )
 
     async def list_runs(self, job_id: int, limit: int, offset: int) -> tuple[list[Run], int]:
-        rows = await self._fetchall(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-            (job_id, limit, offset),
-        )
-        (count,) = await self._fetchone("SELECT COUNT(*) FROM runs WHERE job_id = ?", (job_id,))
-        return [_run(r) for r in rows], count
+        return await self._page(_RUN_COLUMNS, "runs", "job_id = ?", (job_id,), "id DESC", limit, offset, _run)
 
     async def job_counts_by_state(self) -> dict[str, int]:
         row = await self._fetchone(
@@ -545,15 +549,16 @@ class SqliteStore:
         return _job(row), _seed(row[19:])
 
     async def list_seeds(self, user_id: int, limit: int, offset: int) -> tuple[list[tuple[Job, SeedFields]], int]:
-        rows = await self._fetchall(
-            f"SELECT {_JOB_COLUMNS_J}, {_SEED_COLUMNS} FROM seed_schedules s JOIN jobs j ON j.id = s.job_id "
-            "WHERE j.user_id = ? ORDER BY j.date_created DESC, j.id DESC LIMIT ? OFFSET ?",
-            (user_id, limit, offset),
+        return await self._page(
+            f"{_JOB_COLUMNS_J}, {_SEED_COLUMNS}",
+            "seed_schedules s JOIN jobs j ON j.id = s.job_id",
+            "j.user_id = ?",
+            (user_id,),
+            "j.date_created DESC, j.id DESC",
+            limit,
+            offset,
+            lambda r: (_job(r), _seed(r[19:])),
         )
-        (count,) = await self._fetchone(
-            "SELECT COUNT(*) FROM seed_schedules s JOIN jobs j ON j.id = s.job_id WHERE j.user_id = ?", (user_id,)
-        )
-        return [(_job(r), _seed(r[19:])) for r in rows], count
 
     async def seed_uuids(self, job_ids: Sequence[int]) -> dict[int, str]:
         if not job_ids:
@@ -565,15 +570,16 @@ class SqliteStore:
     # failed tasks
 
     async def list_failures(self, user_id: int, limit: int, offset: int) -> tuple[list[FailedTask], int]:
-        rows = await self._fetchall(
-            f"SELECT {_FAILED_COLUMNS} FROM failed_tasks f JOIN jobs j ON j.id = f.job_id WHERE j.user_id = ? "
-            "ORDER BY f.id DESC LIMIT ? OFFSET ?",
-            (user_id, limit, offset),
+        return await self._page(
+            _FAILED_COLUMNS,
+            "failed_tasks f JOIN jobs j ON j.id = f.job_id",
+            "j.user_id = ?",
+            (user_id,),
+            "f.id DESC",
+            limit,
+            offset,
+            _failed,
         )
-        (count,) = await self._fetchone(
-            "SELECT COUNT(*) FROM failed_tasks f JOIN jobs j ON j.id = f.job_id WHERE j.user_id = ?", (user_id,)
-        )
-        return [_failed(r) for r in rows], count
 
     async def get_failure(self, user_id: int, failure_id: int) -> FailedTask:
         row = await self._fetchone(
@@ -611,13 +617,16 @@ class SqliteStore:
         return Webhook(hook_id, user_id, event, target, now, now)
 
     async def list_webhooks(self, user_id: int, limit: int, offset: int) -> tuple[list[Webhook], int]:
-        rows = await self._fetchall(
-            "SELECT id, user_id, event, target, created, updated FROM webhooks WHERE user_id = ? "
-            "ORDER BY id DESC LIMIT ? OFFSET ?",
-            (user_id, limit, offset),
+        return await self._page(
+            "id, user_id, event, target, created, updated",
+            "webhooks",
+            "user_id = ?",
+            (user_id,),
+            "id DESC",
+            limit,
+            offset,
+            _webhook,
         )
-        (count,) = await self._fetchone("SELECT COUNT(*) FROM webhooks WHERE user_id = ?", (user_id,))
-        return [_webhook(r) for r in rows], count
 
     async def get_webhook(self, user_id: int, hook_id: int) -> Webhook:
         row = await self._fetchone(
