@@ -235,11 +235,11 @@ class Scheduler:
         max_runs = job.max_runs
         if max_runs is not None:
             slots = slots[: max(0, max_runs - job.run_count)]
+        if slots:
             job = replace(job, run_count=job.run_count + len(slots))
-            if slots:
-                self.progress.counts[job.id] = self.progress.counts.get(job.id, 0) + len(slots)
-            if job.run_count >= max_runs:
-                next_run = None  # the store disables the job when it writes the count
+            self.progress.counts[job.id] = self.progress.counts.get(job.id, 0) + len(slots)
+        if max_runs is not None and job.run_count >= max_runs:
+            next_run = None  # the store disables the job when it writes the count
         self.progress.next_runs.append((job.id, job.version, next_run))
         if next_run is None:
             self._entries.pop(job.id, None)

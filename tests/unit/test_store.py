@@ -71,3 +71,34 @@ async def test_prune_keeps_the_newest_runs_per_job(tmp_path: Path) -> None:
     await store.record_progress([Run(jobs[0].id, 11.0, 11.0, 1.0, RunOutcome.OK, 1, 200)], [(jobs[0].id, 1, 12.0)])
     assert (await store.list_runs(jobs[0].id, 10, 0))[1] == 0
     await store.close()
+
+
+async def test_ids_of_deleted_jobs_are_never_reused(tmp_path: Path) -> None:
+    """Runs queued for a deleted job must not land on a job created after it."""
+    store = SqliteStore(str(tmp_path / "ids.db"))
+    await store.open()
+    user = await store.create_user("alice", "hash", 1.0)
+
+    async def job(name: str) -> int:
+        created = await store.create_job(
+            user_id=user.id,
+            name=name,
+            type="http",
+            data={"url": "http://x/"},
+            schedule="every second",
+            timezone="UTC",
+            enabled=True,
+            next_run=2.0,
+            anchor=1.0,
+            now=1.0,
+        )
+        return created.id
+
+    first = await job("a")
+    await store.delete_job(first)
+    second = await job("b")
+    assert second != first
+    await store.record_progress([Run(first, 3.0, 3.0, 1.0, RunOutcome.OK, 1, 200)], [], [(first, 1)])
+    assert (await store.list_runs(second, 10, 0))[1] == 0
+    assert (await store.get_job(user.id, "b")).run_count == 0
+    await store.close()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 MIGRATIONS: list[str] = [
-    # 1: users, tokens, jobs, runs
+    # 1: users, tokens, jobs, runs. Ids are AUTOINCREMENT so a deleted row's id is never reused:
+    # writes still queued for a deleted job must not land on a newer one.
     """
     CREATE TABLE users (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         username TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
         is_admin INTEGER NOT NULL DEFAULT 0,
@@ -14,7 +15,7 @@ MIGRATIONS: list[str] = [
         date_updated REAL NOT NULL
     );
     CREATE TABLE tokens (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         token_hash TEXT NOT NULL UNIQUE,
         created_at REAL NOT NULL,
@@ -22,7 +23,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tokens_user ON tokens(user_id);
     CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         name TEXT NOT NULL,
         type TEXT NOT NULL,
@@ -39,7 +40,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_next_run ON jobs(next_run) WHERE enabled = 1 AND next_run IS NOT NULL;
     CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
         due_at REAL NOT NULL,
         started_at REAL NOT NULL,
@@ -70,7 +71,7 @@ MIGRATIONS: list[str] = [
         updated_by INTEGER REFERENCES users(id) ON DELETE SET NULL
     );
     CREATE TABLE failed_tasks (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
         task_id TEXT NOT NULL,
         initiated_at REAL NOT NULL,
@@ -78,7 +79,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX failed_tasks_job ON failed_tasks(job_id);
     CREATE TABLE webhooks (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
         event TEXT NOT NULL,
         target TEXT NOT NULL,
