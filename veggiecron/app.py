@@ -29,6 +29,7 @@ from .config import Config, log_level_number
 from .errors import Invalid
 from .jobs import JobService
 from .metrics import Metrics
+from .outbound import OutboundPolicy
 from .runners.http import HttpRunner
 from .scheduler import Clock, Scheduler, SystemClock
 from .seed import SeedService
@@ -67,7 +68,8 @@ class Server:
         self.config = config
         self.clock = clock or SystemClock()
         self.store = SqliteStore(config.db_file)
-        self.runner = HttpRunner(config.http_client)
+        self.outbound = OutboundPolicy(config.app.env, config.http_client.allow_networks)
+        self.runner = HttpRunner(config.http_client, self.outbound)
         self.scheduler: Scheduler | None = None
         self.http_server: tornado.httpserver.HTTPServer | None = None
         self.port: int | None = None
@@ -78,7 +80,7 @@ class Server:
         config = self.config
         await self.store.open()
         await self.runner.start()
-        jobs = JobService(self.store, None, config, self.clock)  # type: ignore[arg-type]
+        jobs = JobService(self.store, None, config, self.clock, self.outbound)  # type: ignore[arg-type]
         self.scheduler = Scheduler(
             self.store,
             self.runner,

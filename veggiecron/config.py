@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 import yaml
 
@@ -40,6 +41,8 @@ class HttpClientSection:
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
     max_clones: int = 100
+    # Outbound networks allowed even where the environment denies them (CIDRs, e.g. 10.1.0.0/16).
+    allow_networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,10 @@ def _coerce(value: Any, kind: Any, name: str) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
+    elif get_origin(kind) is tuple:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise ConfigError(f"config key {name} must be a list of strings, got {type(value).__name__}: {value!r}")
     kind_name = getattr(kind, "__name__", str(kind))
     raise ConfigError(f"config key {name} must be {kind_name}, got {type(value).__name__}: {value!r}")
 
@@ -192,6 +199,11 @@ def validate(config: Config) -> None:
         "http_client.retry_backoff_max_seconds must be >= http_client.retry_backoff_seconds",
     )
     _require(1 <= client.max_clones <= 1000, "http_client.max_clones must be between 1 and 1000")
+    for network in client.allow_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"http_client.allow_networks: {network!r} is not a network such as 10.0.0.0/8") from None
     sched = config.scheduler
     _require(sched.run_history_per_job >= 1, "scheduler.run_history_per_job must be >= 1")
     _require(sched.shutdown_grace_seconds >= 0, "scheduler.shutdown_grace_seconds must be >= 0")

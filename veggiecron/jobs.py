@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config import Config
 from .errors import Invalid
 from .model import HttpTarget, Job, Run, SeedFields, User
+from .outbound import OutboundPolicy
 from .policies import POLICY_FIELDS, Window, job_timing, parse_policy
 from .runners.http import parse_http_data
 from .scheduler import Clock, Scheduler
@@ -53,11 +55,25 @@ def _check_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
 class JobService:
     """Create, change, delete and trigger jobs; keeps the store and the scheduler in step."""
 
-    def __init__(self, store: SqliteStore, scheduler: Scheduler, config: Config, clock: Clock) -> None:
+    def __init__(
+        self, store: SqliteStore, scheduler: Scheduler, config: Config, clock: Clock, outbound: OutboundPolicy
+    ) -> None:
         self.store = store
         self.scheduler = scheduler
         self.config = config
         self.clock = clock
+        self.outbound = outbound
+
+    async def check_destinations(self, target: HttpTarget, policy: dict[str, Any]) -> None:
+        """Refuse URLs this environment may not call (checked again at every dispatch)."""
+        denied = await self.outbound.denies_name(target.host)
+        if denied is not None:
+            raise Invalid("data.url", f"data.url may not be called from here: {denied}")
+        notify_url = policy.get("notify_url")
+        if isinstance(notify_url, str):
+            denied = await self.outbound.denies_name(urlsplit(notify_url).hostname or "")
+            if denied is not None:
+                raise Invalid("notify_url", f"notify_url may not be called from here: {denied}")
 
     def build_target(self, job: Job) -> HttpTarget:
         return parse_http_data(job.data, self.config.http_client)
@@ -94,12 +110,13 @@ class JobService:
         policy: dict[str, Any] | None = None,
     ) -> Job:
         """Validate and store a new http job, and schedule it at once (both APIs end here)."""
-        parse_http_data(data, self.config.http_client)
+        target = parse_http_data(data, self.config.http_client)
         assert isinstance(data, dict)  # parse_http_data accepts only objects
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         parsed = parse_schedule(schedule, zone_name)
         policy = policy or {}
         rules = parse_policy(policy)
+        await self.check_destinations(target, policy)
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
         job = await self.store.create_job(
@@ -162,13 +179,14 @@ class JobService:
     ) -> Job:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
-        if data != job.data:
-            parse_http_data(data, self.config.http_client)
+        target = parse_http_data(data, self.config.http_client)
         assert isinstance(data, dict)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         parsed = parse_schedule(schedule, zone_name)
         policy = job.policy if policy is None else policy
         rules = parse_policy(policy)
+        if data != job.data or policy.get("notify_url") != job.policy.get("notify_url"):
+            await self.check_destinations(target, policy)
         jitter_key = f"{job.user_id}/{job.name}"
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True

@@ -72,6 +72,7 @@ class HttpTarget:
     """What one run of an http job sends; built from a job's validated `data`."""
 
     url: str
+    host: str = ""  # the URL's host name or address, checked against the outbound policy
     verb: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None

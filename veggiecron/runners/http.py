@@ -18,6 +18,7 @@ from .. import __version__
 from ..config import HttpClientSection
 from ..errors import Invalid
 from ..model import HttpTarget, RunOutcome
+from ..outbound import DestinationDenied, GuardedResolver, OutboundPolicy
 from ..policies import is_retryable_status, retry_after_seconds, retry_delay
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
 
     return HttpTarget(
         url=url,
+        host=parts.hostname,
         verb=verb.upper(),
         headers=tuple(header_items),
         body=body,
@@ -200,8 +202,9 @@ class Attempt:
 class HttpRunner:
     """Runs http jobs through one shared aiohttp ClientSession, created at start and closed at stop."""
 
-    def __init__(self, settings: HttpClientSection) -> None:
+    def __init__(self, settings: HttpClientSection, outbound: OutboundPolicy) -> None:
         self.settings = settings
+        self.outbound = outbound
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -210,6 +213,7 @@ class HttpRunner:
             ttl_dns_cache=60,
             keepalive_timeout=self.settings.keepalive_seconds or None,
             force_close=self.settings.keepalive_seconds == 0,
+            resolver=GuardedResolver(self.outbound),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -258,6 +262,9 @@ class HttpRunner:
         """POST a small JSON event once; answer None when delivered, else the reason it was not."""
         if self._session is None:
             return "the client is stopped"
+        denied = self.outbound.denies_host(urlsplit(url).hostname or "")
+        if denied is not None:
+            return f"destination denied: {denied}"
         try:
             async with self._session.post(
                 url,
@@ -292,6 +299,9 @@ class HttpRunner:
     async def _send(self, target: HttpTarget, headers: dict[str, str]) -> Attempt:
         if self._session is None:
             raise RuntimeError("HttpRunner is not started")
+        denied = self.outbound.denies_host(target.host)  # names are checked by the resolver
+        if denied is not None:
+            return Attempt(False, None, f"destination denied: {denied}", "denied")
         try:
             async with self._session.request(
                 target.verb,
@@ -327,6 +337,8 @@ class HttpRunner:
         except TimeoutError:
             return Attempt(False, None, f"timeout after {target.timeout:g}s", "timeout")
         except aiohttp.ClientConnectorDNSError as exc:
+            if isinstance(exc.os_error, DestinationDenied):
+                return Attempt(False, None, str(exc.os_error)[:500], "denied")
             return Attempt(False, None, f"dns: {exc.os_error}"[:500], "dns")
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, ssl.SSLError) as exc:
             return Attempt(False, None, f"tls: {exc}"[:500], "tls")
