@@ -22,7 +22,9 @@ class BenchServer:
         self.config.write_text(
             "app:\n  env: test\n  key: benchmark-key-0123456789abcdef\n"
             f"db_file: {path / 'bench.db'}\nlog_level: WARNING\n"
-            "security:\n  bcrypt_rounds: 4\n" + extra_config
+            "security:\n  bcrypt_rounds: 4\n"
+            # Benchmarks create more jobs than a user's default quotas allow.
+            "quotas:\n  max_jobs_per_user: 10000000\n  max_runs_per_minute: 1000000000\n" + extra_config
         )
         self.log = path / "server.log"
         self.process: asyncio.subprocess.Process | None = None

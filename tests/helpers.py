@@ -12,7 +12,15 @@ import aiohttp
 from aiohttp import web
 
 from veggiecron.app import Server
-from veggiecron.config import ApiSection, Config, HttpClientSection, SchedulerSection, SecuritySection, load_config
+from veggiecron.config import (
+    ApiSection,
+    Config,
+    HttpClientSection,
+    QuotasSection,
+    SchedulerSection,
+    SecuritySection,
+    load_config,
+)
 
 
 def test_config(db_file: str, **overrides: Any) -> Config:
@@ -28,6 +36,8 @@ def test_config(db_file: str, **overrides: Any) -> Config:
         http_client=HttpClientSection(timeout_seconds=5, retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.2),
         scheduler=SchedulerSection(flush_interval_seconds=0.05, shutdown_grace_seconds=2),
         api=ApiSection(max_body_bytes=64 * 1024),
+        # Generous, so tests that create many jobs are not refused; quota tests set their own.
+        quotas=QuotasSection(max_jobs_per_user=100_000, max_runs_per_minute=10_000_000),
     )
     return replace(config, **overrides)
 

@@ -21,6 +21,8 @@ from .api.native import (
     LoginHandler,
     LogoutHandler,
     RegisterHandler,
+    TokenHandler,
+    TokensHandler,
 )
 from .api.ops import HealthHandler, IndexHandler
 from .api.seed import routes as seed_routes
@@ -34,6 +36,7 @@ from .runners.http import HttpRunner
 from .scheduler import Clock, Scheduler, SystemClock
 from .seed import SeedService
 from .store import SqliteStore
+from .throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ def make_app(ctx: Context) -> tornado.web.Application:
         (r"/register", RegisterHandler, args),
         (r"/login", LoginHandler, args),
         (r"/logout", LogoutHandler, args),
+        (r"/tokens/?", TokensHandler, args),
+        (r"/tokens/([^/]+)", TokenHandler, args),
         (r"/job/?", JobsHandler, args),
         (rf"/job/{JOB_NAME}/run", JobRunHandler, args),
         (rf"/job/{JOB_NAME}/runs", JobRunsHandler, args),
@@ -91,12 +96,17 @@ class Server:
         )
         jobs.scheduler = self.scheduler
         self.scheduler.on_run = self.metrics.observe_run
+        security = config.security
+        throttle = LoginThrottle(
+            security.login_failures_per_user, security.login_failures_per_address, security.login_window_seconds
+        )
         accounts = Accounts(
             self.store,
             Passwords(config.security.bcrypt_rounds),
             Tokens(config.app.key),
             config.security.token_lifetime_days * 86400,
             self.clock,
+            throttle,
         )
         seed = SeedService(jobs, self.store, self.runner, config, self.clock)
         ctx = self.ctx = Context(config, self.store, self.scheduler, jobs, accounts, self.clock, seed, self.metrics)

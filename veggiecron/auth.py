@@ -8,12 +8,13 @@ import hmac
 import re
 import secrets
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import bcrypt
 
-from .errors import Conflict, Invalid, Unauthorized
+from .errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from .model import User
+from .throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from .scheduler import Clock
@@ -94,8 +95,15 @@ class Accounts:
     """Registration, login, logout and token checks over the store."""
 
     def __init__(
-        self, store: SqliteStore, passwords: Passwords, tokens: Tokens, token_lifetime: float, clock: Clock
+        self,
+        store: SqliteStore,
+        passwords: Passwords,
+        tokens: Tokens,
+        token_lifetime: float,
+        clock: Clock,
+        throttle: LoginThrottle | None = None,
     ) -> None:
+        self.throttle = throttle
         self.store = store
         self.passwords = passwords
         self.tokens = tokens
@@ -107,21 +115,35 @@ class Accounts:
         hashed = await self.passwords.hash(secret)
         return await self.store.create_user(name, hashed, self.clock.now(), is_admin=is_admin)
 
-    async def login(self, username: object, password: object) -> tuple[User, str, float]:
+    async def login(self, username: object, password: object, address: str = "") -> tuple[User, str, float]:
         """Answer (user, token, expires_at); unknown users and wrong passwords fail alike."""
-        user = await self.check_password(username, password)
+        user = await self.check_password(username, password, address)
         if user is None:
             raise Unauthorized("wrong username or password")
         token, expires_at = await self.issue_token(user)
         return user, token, expires_at
 
-    async def check_password(self, username: object, password: object) -> User | None:
-        """The user whose password this is, or None; costs one bcrypt check either way."""
+    async def check_password(self, username: object, password: object, address: str = "") -> User | None:
+        """The user whose password this is, or None; costs one bcrypt check either way.
+
+        Raises TooManyRequests while the username or the client address has failed too often.
+        """
         if not isinstance(username, str) or not isinstance(password, str) or not password:
             return None
+        now = self.clock.now()
+        if self.throttle is not None:
+            wait = self.throttle.retry_after(username, address, now)
+            if wait is not None:
+                raise TooManyRequests(f"too many failed logins; try again in {wait} seconds", wait)
         found = await self.store.user_credentials(username) if len(username) <= MAX_USERNAME_LENGTH else None
         ok = await self.passwords.check(password[:MAX_PASSWORD_BYTES], found[1] if found else None)
-        return found[0] if ok and found is not None else None
+        user = found[0] if ok and found is not None else None
+        if self.throttle is not None:
+            if user is None:
+                self.throttle.failed(username, address, now)
+            else:
+                self.throttle.succeeded(username)
+        return user
 
     async def issue_token(self, user: User, lifetime: float | None = None) -> tuple[str, float]:
         """A new random token for the user, stored only as its keyed hash."""
@@ -150,6 +172,13 @@ class Accounts:
             return await self.store.create_user(username, NO_PASSWORD, self.clock.now(), is_admin=True)
         await self.store.set_admin(found[0].id, True, self.clock.now())
         return replace(found[0], is_admin=True)
+
+    async def tokens_of(self, user: User, current: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        return await self.store.list_tokens(user.id, self.tokens.digest(current), self.clock.now(), limit, offset)
+
+    async def revoke(self, user: User, token_id: int) -> None:
+        if not await self.store.delete_user_token(user.id, token_id):
+            raise NotFound(f"you have no token {token_id}")
 
     async def logout(self, token: str) -> None:
         await self.store.delete_token(self.tokens.digest(token))

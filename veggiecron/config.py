@@ -65,6 +65,11 @@ class SecuritySection:
     token_lifetime_days: float = 30.0
     # Tokens for services: issued by create-admin and POST /api/v1/user/token/.
     service_token_lifetime_days: float = 365.0
+    # Password checks (login, token-auth, HTTP Basic) refused with 429 after this many failures
+    # in login_window_seconds, per username and per client address.
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 50
+    login_window_seconds: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,16 @@ class SeedSection:
     retries: int = 5
     # Sent as `Authorization: Token <hook_auth_token>` with every webhook POST, when set.
     hook_auth_token: str = ""
+
+
+@dataclass(frozen=True)
+class QuotasSection:
+    """Per-user limits (admins are exempt); clones per run are http_client.max_clones."""
+
+    max_jobs_per_user: int = 1000
+    min_interval_seconds: int = 1
+    # Projected from schedules and clones: what a user's enabled jobs may send per minute.
+    max_runs_per_minute: int = 6000
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class Config:
     api: ApiSection = field(default_factory=ApiSection)
     security: SecuritySection = field(default_factory=SecuritySection)
     seed: SeedSection = field(default_factory=SeedSection)
+    quotas: QuotasSection = field(default_factory=QuotasSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:
@@ -215,6 +231,12 @@ def validate(config: Config) -> None:
     _require(4 <= sec.bcrypt_rounds <= 31, "security.bcrypt_rounds must be between 4 and 31")
     _require(sec.token_lifetime_days > 0, "security.token_lifetime_days must be > 0")
     _require(sec.service_token_lifetime_days > 0, "security.service_token_lifetime_days must be > 0")
+    _require(sec.login_failures_per_user >= 1, "security.login_failures_per_user must be >= 1")
+    _require(sec.login_failures_per_address >= 1, "security.login_failures_per_address must be >= 1")
+    _require(0 < sec.login_window_seconds <= 86400, "security.login_window_seconds must be in (0, 86400]")
+    _require(config.quotas.max_jobs_per_user >= 1, "quotas.max_jobs_per_user must be >= 1")
+    _require(config.quotas.min_interval_seconds >= 1, "quotas.min_interval_seconds must be >= 1")
+    _require(config.quotas.max_runs_per_minute >= 1, "quotas.max_runs_per_minute must be >= 1")
     _require(0 < config.seed.request_timeout_seconds <= 3600, "seed.request_timeout_seconds must be in (0, 3600]")
     _require(0 <= config.seed.retries <= 10, "seed.retries must be between 0 and 10")
 

@@ -46,6 +46,16 @@ class PayloadTooLarge(VeggiecronError):
     status_code = 413
 
 
+class TooManyRequests(VeggiecronError):
+    """Throttled; `retry_after` seconds until a new attempt may succeed."""
+
+    status_code = 429
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__(description, {"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class StoreUnavailable(VeggiecronError):
     """The database cannot take writes right now (locked, full disk, read-only)."""
 

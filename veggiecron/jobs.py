@@ -8,13 +8,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .config import Config
-from .errors import Invalid
+from .errors import Forbidden, Invalid
 from .model import HttpTarget, Job, Run, SeedFields, User
 from .outbound import OutboundPolicy
 from .policies import POLICY_FIELDS, Window, job_timing, parse_policy
 from .runners.http import parse_http_data
 from .scheduler import Clock, Scheduler
-from .schedules import Once, get_zone, parse_schedule
+from .schedules import Cron, DailyAt, Interval, Once, get_zone, parse_schedule
 from .store import SqliteStore
 
 JOB_TYPES = ("http",)
@@ -63,6 +63,30 @@ class JobService:
         self.config = config
         self.clock = clock
         self.outbound = outbound
+
+    async def check_quotas(self, user: User, schedule: Any, clones: int, job_id: int | None = None) -> None:
+        """Refuse a job that would take the user past a quota (admins are exempt)."""
+        quotas = self.config.quotas
+        if isinstance(schedule, Interval) and schedule.seconds < quotas.min_interval_seconds:
+            raise Invalid("schedule", f"the shortest interval allowed is {quotas.min_interval_seconds} seconds")
+        if user.is_admin:
+            return
+        if job_id is None and await self.store.count_jobs(user.id) >= quotas.max_jobs_per_user:
+            raise Forbidden(
+                f"quota exceeded: at most {quotas.max_jobs_per_user} jobs per user",
+                {"quota": "max_jobs_per_user", "limit": quotas.max_jobs_per_user},
+            )
+        rate = runs_per_minute(schedule, clones)
+        for other_id, text, zone, data in await self.store.enabled_job_timings(user.id):
+            if other_id != job_id:
+                clones_of = data.get("number_of_clones", 1) if isinstance(data, dict) else 1
+                rate += runs_per_minute(parse_schedule(text, zone), clones_of if isinstance(clones_of, int) else 1)
+        if rate > quotas.max_runs_per_minute:
+            raise Forbidden(
+                f"quota exceeded: your enabled jobs would send {rate:.0f} requests a minute; "
+                f"the limit is {quotas.max_runs_per_minute}",
+                {"quota": "max_runs_per_minute", "limit": quotas.max_runs_per_minute},
+            )
 
     async def check_destinations(self, target: HttpTarget, policy: dict[str, Any]) -> None:
         """Refuse URLs this environment may not call (checked again at every dispatch)."""
@@ -117,6 +141,8 @@ class JobService:
         policy = policy or {}
         rules = parse_policy(policy)
         await self.check_destinations(target, policy)
+        if enabled:
+            await self.check_quotas(user, parsed, target.number_of_clones)
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
         job = await self.store.create_job(
@@ -187,6 +213,10 @@ class JobService:
         rules = parse_policy(policy)
         if data != job.data or policy.get("notify_url") != job.policy.get("notify_url"):
             await self.check_destinations(target, policy)
+        if enabled and (data != job.data or parsed.format() != job.schedule or not job.enabled):
+            owner = await self.store.get_user(job.user_id)
+            if owner is not None:
+                await self.check_quotas(owner, parsed, target.number_of_clones, job.id)
         jitter_key = f"{job.user_id}/{job.name}"
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True
@@ -282,3 +312,14 @@ def preview(job: Job, count: int, now: float) -> list[float]:
         times.append(nxt)
         at = nxt
     return times
+
+
+def runs_per_minute(schedule: Any, clones: int) -> float:
+    """An upper bound on the requests a minute a schedule sends (cron fires at most once a minute)."""
+    if isinstance(schedule, Interval):
+        return clones * 60.0 / schedule.seconds
+    if isinstance(schedule, DailyAt):
+        return clones / (1440.0 * schedule.days)
+    if isinstance(schedule, Cron):
+        return float(clones)
+    return 0.0

@@ -80,5 +80,6 @@ class ProgressWriter:
                 last_prune = time.monotonic()
                 try:
                     await self.store.prune_runs(self.run_history_per_job)
+                    await self.store.prune_tokens(time.time())
                 except StoreUnavailable as exc:
                     logger.warning("pruning run history failed: %s", exc.description)

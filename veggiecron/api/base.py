@@ -16,7 +16,7 @@ from tornado.httputil import parse_body_arguments
 
 from ..auth import Accounts, token_from_headers
 from ..config import Config
-from ..errors import Invalid, PayloadTooLarge, Unauthorized, VeggiecronError
+from ..errors import Invalid, PayloadTooLarge, TooManyRequests, Unauthorized, VeggiecronError
 from ..jobs import JobService
 from ..metrics import Metrics
 from ..model import User
@@ -173,6 +173,8 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_status(status_code)
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Token realm="veggiecron"')
+        if isinstance(exc, TooManyRequests):
+            self.set_header("Retry-After", str(exc.retry_after))
         self.close_if_body_unread()
         self.finish(orjson.dumps({"id": "error", "description": description, "data": data}))
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from ..auth import token_from_headers
-from ..errors import Invalid
+from ..errors import Invalid, NotFound
 from ..jobs import preview
 from .base import BaseHandler
 from .views import job_view, run_view, user_view
@@ -39,7 +39,9 @@ class LoginHandler(BaseHandler):
 
     async def post(self) -> None:
         fields = self.body_fields()
-        user, token, expires_at = await self.ctx.accounts.login(fields.get("username"), fields.get("password"))
+        user, token, expires_at = await self.ctx.accounts.login(
+            fields.get("username"), fields.get("password"), self.request.remote_ip or ""
+        )
         self.answer(
             "You have successfully generated an auth token! Check the data key.",
             {"token": token, "expires_at": expires_at, "username": user.username},
@@ -135,3 +137,25 @@ class JobNextHandler(BaseHandler):
         self.answer(
             f'Next {len(runs)} runs of job "{job.name}"', {"name": job.name, "timezone": job.timezone, "runs": runs}
         )
+
+
+class TokensHandler(BaseHandler):
+    """GET /tokens lists the caller's unexpired tokens (ids and times, never the tokens)."""
+
+    async def get(self) -> None:
+        limit, offset = self.page()
+        current = token_from_headers(
+            self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization")
+        )
+        tokens, count = await self.ctx.accounts.tokens_of(self.current_user_required, current or "", limit, offset)
+        self.answer(f"{count} tokens", {"count": count, "limit": limit, "offset": offset, "tokens": tokens})
+
+
+class TokenHandler(BaseHandler):
+    """DELETE /tokens/<id> revokes one of the caller's tokens."""
+
+    async def delete(self, token_id: str) -> None:
+        if not token_id.isdigit() or len(token_id) > 18:
+            raise NotFound(f"you have no token {token_id[:32]!r}")
+        await self.ctx.accounts.revoke(self.current_user_required, int(token_id))
+        self.answer(f"Token {token_id} revoked", {"id": int(token_id)})

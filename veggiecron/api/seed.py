@@ -12,7 +12,7 @@ import tornado.web
 
 from .. import __version__
 from ..auth import token_from_headers
-from ..errors import Forbidden, Invalid, NotFound, Unauthorized, VeggiecronError
+from ..errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized, VeggiecronError
 from ..model import User
 from ..seed import validate_email
 from .base import BaseHandler
@@ -38,7 +38,7 @@ class SeedHandler(BaseHandler):
             except (binascii.Error, UnicodeDecodeError):
                 raise Unauthorized("Invalid basic header. Credentials not correctly base64 encoded.") from None
             username, _, password = decoded.partition(":")
-            user = await self.ctx.accounts.check_password(username, password)
+            user = await self.ctx.accounts.check_password(username, password, self.request.remote_ip or "")
             if user is None:
                 raise Unauthorized("Invalid username/password.")
             return user
@@ -99,6 +99,8 @@ class SeedHandler(BaseHandler):
             body = {"detail": self._reason}
         self.close_if_body_unread()
         self.set_status(status_code)
+        if isinstance(exc, TooManyRequests):
+            self.set_header("Retry-After", str(exc.retry_after))
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Basic realm="api"')
         self.finish(orjson.dumps(body))
@@ -125,7 +127,9 @@ class TokenAuthHandler(SeedHandler):
         for name in ("username", "password"):
             if not fields.get(name):
                 raise Invalid(name, "This field is required.")
-        user = await self.ctx.accounts.check_password(fields["username"], fields["password"])
+        user = await self.ctx.accounts.check_password(
+            fields["username"], fields["password"], self.request.remote_ip or ""
+        )
         if user is None:
             raise Invalid("non_field_errors", "Unable to log in with provided credentials.")
         token, _expires = await self.ctx.accounts.issue_token(user)

@@ -205,10 +205,12 @@ class SqliteStore:
         limit: int,
         offset: int,
         convert: Callable[[Any], T],
+        column_params: Sequence[Any] = (),
     ) -> tuple[list[T], int]:
         """One page of `source` rows matching `where`, converted, and how many match in all."""
         rows = await self._fetchall(
-            f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?", (*params, limit, offset)
+            f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            (*column_params, *params, limit, offset),
         )
         (count,) = await self._fetchone(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
         return [convert(row) for row in rows], count
@@ -284,6 +286,32 @@ class SqliteStore:
             (token_hash, now),
         )
         return _user(row) if row else None
+
+    async def list_tokens(
+        self, user_id: int, current_hash: str, now: float, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The user's unexpired tokens (never their hashes), marking the one in use."""
+        return await self._page(
+            "id, created_at, expires_at, token_hash = ?",
+            "tokens",
+            "user_id = ? AND expires_at > ?",
+            (user_id, now),
+            "id DESC",
+            limit,
+            offset,
+            lambda r: {"id": r[0], "created_at": r[1], "expires_at": r[2], "current": bool(r[3])},
+            column_params=(current_hash,),
+        )
+
+    async def delete_user_token(self, user_id: int, token_id: int) -> bool:
+        async with self.db.execute("SELECT 1 FROM tokens WHERE id = ? AND user_id = ?", (token_id, user_id)) as cursor:
+            if await cursor.fetchone() is None:
+                return False
+        await self._write([("DELETE FROM tokens WHERE id = ? AND user_id = ?", (token_id, user_id), False)])
+        return True
+
+    async def prune_tokens(self, now: float) -> None:
+        await self._write([("DELETE FROM tokens WHERE expires_at <= ?", (now,), False)])
 
     async def delete_token(self, token_hash: str) -> None:
         await self._write([("DELETE FROM tokens WHERE token_hash = ?", (token_hash,), False)])
@@ -371,6 +399,17 @@ class SqliteStore:
         if row is None:
             raise NotFound(f"no job named {name!r}", {"name": name})
         return _job(row)
+
+    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+        """(id, schedule, timezone, data) of the user's enabled jobs: what quotas are computed from."""
+        rows = await self._fetchall(
+            "SELECT id, schedule, timezone, data FROM jobs WHERE user_id = ? AND enabled = 1", (user_id,)
+        )
+        return [(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+
+    async def count_jobs(self, user_id: int) -> int:
+        (count,) = await self._fetchone("SELECT COUNT(*) FROM jobs WHERE user_id = ?", (user_id,))
+        return int(count)
 
     async def list_jobs(self, user_id: int, limit: int, offset: int) -> tuple[list[Job], int]:
         return await self._page(_JOB_COLUMNS, "jobs", "user_id = ?", (user_id,), "id", limit, offset, _job)

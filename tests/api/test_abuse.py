@@ -1,0 +1,124 @@
+"""Abuse limits over HTTP: login throttling, token listing and revocation, per-user quotas."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import aiohttp
+import pytest
+
+from tests.helpers import Api, start_server, test_config
+from veggiecron.app import Server
+from veggiecron.config import QuotasSection, SecuritySection
+
+PASSWORD = "s3cret-pass"
+
+
+@pytest.fixture
+async def strict(db_file: str) -> AsyncIterator[Server]:
+    config = test_config(db_file)
+    config = replace(
+        config,
+        security=SecuritySection(bcrypt_rounds=4, login_failures_per_user=3, login_failures_per_address=6),
+        quotas=QuotasSection(max_jobs_per_user=3, min_interval_seconds=5, max_runs_per_minute=20),
+    )
+    server = await start_server(config)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def strict_api(strict: Server, session: aiohttp.ClientSession) -> Api:
+    return Api(f"http://127.0.0.1:{strict.port}", session)
+
+
+async def test_repeated_failed_logins_get_429_with_retry_after(strict_api: Api) -> None:
+    await strict_api.register_and_login("alice", PASSWORD)
+    for _ in range(3):
+        status, _ = await strict_api.call("POST", "/login", json={"username": "alice", "password": "wrong"})
+        assert status == 401
+    async with strict_api.session.post(
+        strict_api.base + "/login", json={"username": "alice", "password": PASSWORD}
+    ) as response:
+        body = await response.json()
+        assert response.status == 429 and int(response.headers["Retry-After"]) > 0
+        assert body["id"] == "error" and body["data"]["retry_after"] > 0
+    # The Seed API's password paths share the same limit.
+    status, body = await strict_api.call("POST", "/api/token-auth/", json={"username": "alice", "password": PASSWORD})
+    assert status == 429 and "detail" in body
+    basic = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    async with strict_api.session.get(
+        strict_api.base + "/api/v1/schedule/", headers={"Authorization": basic}
+    ) as response:
+        assert response.status == 429 and "Retry-After" in response.headers
+
+
+async def test_one_address_guessing_many_usernames_is_throttled(strict_api: Api) -> None:
+    await strict_api.register_and_login("bob", PASSWORD)
+    for i in range(6):
+        status, _ = await strict_api.call("POST", "/login", json={"username": f"nobody{i}", "password": "x"})
+        assert status == 401
+    status, _ = await strict_api.call("POST", "/login", json={"username": "bob", "password": PASSWORD})
+    assert status == 429
+
+
+async def test_users_list_and_revoke_their_own_tokens(api: Api) -> None:
+    first = await api.register_and_login("alice", PASSWORD)
+    status, body = await api.call("POST", "/login", json={"username": "alice", "password": PASSWORD})
+    other = body["data"]["token"]
+    status, body = await api.call("GET", "/tokens", token=first)
+    assert status == 200 and body["data"]["count"] == 2
+    tokens = body["data"]["tokens"]
+    assert all(set(t) == {"id", "created_at", "expires_at", "current"} for t in tokens)
+    assert [t["current"] for t in tokens].count(True) == 1
+    other_id = next(t["id"] for t in tokens if not t["current"])
+    status, _ = await api.call("DELETE", f"/tokens/{other_id}", token=first)
+    assert status == 200
+    status, _ = await api.call("GET", "/job", token=other)
+    assert status == 401
+    status, _ = await api.call("GET", "/job", token=first)
+    assert status == 200
+    # Another user's token cannot be seen or revoked.
+    status, body = await api.call("POST", "/register", json={"username": "mallory", "password": PASSWORD})
+    status, body = await api.call("POST", "/login", json={"username": "mallory", "password": PASSWORD})
+    mallory = body["data"]["token"]
+    status, body = await api.call("GET", "/tokens", token=mallory)
+    assert body["data"]["count"] == 1
+    first_id = next(t["id"] for t in tokens if t["current"])
+    status, body = await api.call("DELETE", f"/tokens/{first_id}", token=mallory)
+    assert status == 404
+    status, _ = await api.call("GET", "/job", token=first)
+    assert status == 200
+
+
+async def test_quotas_are_clear_4xx_and_admins_are_exempt(strict: Server, strict_api: Api) -> None:
+    await strict_api.register_and_login("carol", PASSWORD)
+    job = {"type": "http", "data": {"url": "http://127.0.0.1:9/"}}
+    status, body = await strict_api.call("POST", "/job", json={**job, "name": "fast", "schedule": "every 2 seconds"})
+    assert status == 400 and body["data"]["field"] == "schedule" and "5 seconds" in body["description"]
+    status, _ = await strict_api.call("POST", "/job", json={**job, "name": "a", "schedule": "every 10 seconds"})
+    assert status == 201  # 6 a minute
+    status, body = await strict_api.call(
+        "POST", "/job", json={**job, "name": "b", "schedule": "every 5 seconds"}
+    )  # 6 + 12 = 18 a minute
+    assert status == 201, body
+    status, body = await strict_api.call("POST", "/job", json={**job, "name": "c", "schedule": "every 20 seconds"})
+    assert status == 403 and body["data"]["quota"] == "max_runs_per_minute"  # 18 + 3 > 20
+    status, body = await strict_api.call("POST", "/job", json={**job, "name": "c", "schedule": "every day @ 01:00"})
+    assert status == 201
+    status, body = await strict_api.call("POST", "/job", json={**job, "name": "d", "schedule": "every day @ 02:00"})
+    assert status == 403 and body["data"]["quota"] == "max_jobs_per_user"
+    status, body = await strict_api.call("PATCH", "/job/a", json={"data": {**job["data"], "number_of_clones": 3}})
+    assert status == 403 and body["data"]["quota"] == "max_runs_per_minute"
+    status, body = await strict_api.call("GET", "/job")
+    assert body["data"]["count"] == 3
+    assert strict.ctx is not None
+    admin = await strict.ctx.accounts.ensure_admin("ops")
+    token, _ = await strict.ctx.accounts.issue_token(admin)
+    for i in range(4):
+        status, _ = await strict_api.call(
+            "POST", "/job", token=token, json={**job, "name": f"ops{i}", "schedule": "every 5 seconds"}
+        )
+        assert status == 201
