@@ -12,6 +12,7 @@ from datetime import datetime
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 DUE_HEADER = b"x-veggiecron-scheduled-at:"
+KEY_HEADER = b"idempotency-key:"
 
 
 class SinkProtocol(asyncio.Protocol):
@@ -33,16 +34,19 @@ class SinkProtocol(asyncio.Protocol):
             head = self.buffer[:end]
             length = 0
             due = None
+            key = None
             for line in head.split(b"\r\n")[1:]:
                 lower = line.lower()
                 if lower.startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
                 elif lower.startswith(DUE_HEADER):
                     due = line.split(b":", 1)[1].strip()
+                elif lower.startswith(KEY_HEADER):
+                    key = line.split(b":", 1)[1].strip()
             if len(self.buffer) < end + 4 + length:
                 return
             self.buffer = self.buffer[end + 4 + length :]
-            self.sink.record(arrived, due)
+            self.sink.record(arrived, due, key)
             assert self.transport is not None
             self.transport.write(RESPONSE)
 
@@ -52,11 +56,14 @@ class Sink:
 
     def __init__(self) -> None:
         self.records: list[tuple[float, bytes | None]] = []
+        self.keys: list[bytes] = []  # Idempotency-Key of each request: one per slot of one job
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    def record(self, arrived: float, due: bytes | None) -> None:
+    def record(self, arrived: float, due: bytes | None, key: bytes | None = None) -> None:
         self.records.append((arrived, due))
+        if key is not None:
+            self.keys.append(key)
 
     async def start(self, host: str = "127.0.0.1") -> None:
         loop = asyncio.get_running_loop()
