@@ -86,8 +86,6 @@ class Scheduler:
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
-        self.last_pass_at = 0.0
-        self.dispatched = 0
 
     # lifecycle
 
@@ -200,7 +198,6 @@ class Scheduler:
         while not self._stopping.is_set():
             self._wakeup.clear()
             now = self.clock.now()
-            self.last_pass_at = now
             try:
                 self.dispatch_due(now)
             except Exception:  # the loop must outlive any single bad job
@@ -225,13 +222,21 @@ class Scheduler:
             except Exception:  # one job's bad data must not stop the others
                 logger.exception("job %d: dispatch failed; the job is left unscheduled", job_id)
                 self._entries.pop(job_id, None)
-        self.dispatched += count
         return count
 
     def _dispatch(self, entry: _Entry, due: float, now: float) -> int:
         job = entry.job
         plan = plan_slots(entry.timing, job.anchor, due, now, entry.policy.catch_up)
         next_run, slots = plan.next_run, plan.run
+        if next_run is not None and next_run <= now:
+            # A schedule must move forward; if one ever does not, retry it shortly instead of spinning.
+            logger.error(
+                "job %d: schedule %r gave next run %.3f at or before now; retrying in 1 s",
+                job.id,
+                job.schedule,
+                next_run,
+            )
+            next_run = now + 1.0
         max_runs = job.max_runs
         if max_runs is not None:
             slots = slots[: max(0, max_runs - job.run_count)]

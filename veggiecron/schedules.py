@@ -15,7 +15,6 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -38,27 +37,13 @@ _ONCE = re.compile(r"^once\s*@\s*(\S.*)$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-#LW?]+$")
 
 
-class Schedule(Protocol):
-    def next_after(self, after: float, anchor: float) -> float | None:
-        """The first run time strictly after `after`, or None when nothing is left."""
-
-    def first_run(self, now: float, anchor: float) -> float | None:
-        """The run time a new or rescheduled job starts with."""
-
-    def latest_at_or_before(self, at: float, anchor: float) -> float | None:
-        """The last run time at or before `at` (after the anchor), or None."""
-
-    def format(self) -> str:
-        """The canonical text; parse_schedule(s.format()) == s."""
-
-
 def get_zone(name: str) -> ZoneInfo:
     """Resolve an IANA zone name or raise Invalid('timezone')."""
     if not isinstance(name, str) or not name or len(name) > 64 or ".." in name or name.startswith("/"):
         raise Invalid("timezone", "timezone must be an IANA time zone name such as 'Europe/London'")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tzdata folder such as 'America'
         raise Invalid("timezone", f"unknown time zone: {name!r}") from None
 
 
@@ -162,13 +147,15 @@ class Cron:
 
     def next_after(self, after: float, anchor: float) -> float | None:
         tz = ZoneInfo(self.zone)
-        # cronsim works at whole-minute resolution and returns times strictly after its start.
+        # cronsim steps through wall-clock times: in the second pass of a repeated (fall-back) hour
+        # it can offer a time of the first pass, which is already past. Walk on until truly after.
         start = datetime.fromtimestamp(math.floor(after), tz)
-        try:
-            candidate = next(iter(CronSim(self.expression, start)))
-        except StopIteration:
-            return None
-        return candidate.timestamp()
+        for step, candidate in enumerate(CronSim(self.expression, start)):
+            if candidate.timestamp() > after:
+                return candidate.timestamp()
+            if step > 1000:
+                break
+        return None
 
     def first_run(self, now: float, anchor: float) -> float | None:
         return self.next_after(now, anchor)
@@ -181,6 +168,10 @@ class Cron:
             candidate = next(iter(CronSim(self.expression, start, reverse=True))).timestamp()
         except StopIteration:
             return None
+        # In a repeated hour the backward wall-clock step can skip the first pass's run: step forward.
+        following = self.next_after(candidate, anchor)
+        while following is not None and following <= at:
+            candidate, following = following, self.next_after(following, anchor)
         return candidate if candidate > anchor else None
 
     def format(self) -> str:
