@@ -85,12 +85,6 @@ def token_from_headers(x_auth_token: str | None, authorization: str | None) -> s
     return None
 
 
-def require_user(user: User | None) -> User:
-    if user is None:
-        raise Unauthorized("a valid token is required: send it in the X-Auth-Token header")
-    return user
-
-
 class Accounts:
     """Registration, login, logout and token checks over the store."""
 

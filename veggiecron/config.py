@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import logging
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -243,7 +242,3 @@ def validate(config: Config) -> None:
 
 def log_level_number(config: Config) -> int:
     return int(getattr(logging, config.log_level.upper()))
-
-
-def as_dict(config: Config) -> dict[str, Any]:
-    return dataclasses.asdict(config)
