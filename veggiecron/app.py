@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import tornado.httpserver
 import tornado.netutil
@@ -83,6 +84,10 @@ class Server:
 
     async def start(self) -> None:
         config = self.config
+        # Blocking calls (DNS lookups above all) get threads enough that slow ones cannot starve the rest.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=config.http_client.resolver_threads, thread_name_prefix="veggiecron-io")
+        )
         await self.store.open()
         await self.runner.start()
         jobs = JobService(self.store, None, config, self.clock, self.outbound)  # type: ignore[arg-type]

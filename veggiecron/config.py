@@ -31,6 +31,10 @@ class AppSection:
 @dataclass(frozen=True)
 class HttpClientSection:
     pool_size: int = 100
+    # Connections one target (host and port) may hold, so a hanging target cannot take the pool.
+    pool_per_host: int = 50
+    # Threads for DNS lookups (and other blocking calls), so slow names cannot hold up the rest.
+    resolver_threads: int = 64
     # Idle pooled connections are kept this long, so jobs firing every minute reuse them.
     keepalive_seconds: float = 60.0
     timeout_seconds: float = 30.0
@@ -201,6 +205,8 @@ def validate(config: Config) -> None:
     _require(config.log_level.upper() in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
     client = config.http_client
     _require(1 <= client.pool_size <= 10_000, "http_client.pool_size must be between 1 and 10000")
+    _require(1 <= client.pool_per_host <= client.pool_size, "http_client.pool_per_host must be in [1, pool_size]")
+    _require(1 <= client.resolver_threads <= 1024, "http_client.resolver_threads must be between 1 and 1024")
     _require(0 <= client.keepalive_seconds <= 3600, "http_client.keepalive_seconds must be in [0, 3600]")
     _require(0 < client.timeout_seconds <= 3600, "http_client.timeout_seconds must be in (0, 3600]")
     _require(0 <= client.response_excerpt_bytes <= 65536, "http_client.response_excerpt_bytes must be in [0, 65536]")

@@ -89,8 +89,9 @@ def jitter_offset(job_key: int | str, jitter_seconds: float) -> float:
     if jitter_seconds <= 0:
         return 0.0
     digest = hashlib.sha256(f"veggiecron-jitter-{job_key}".encode()).digest()
-    fraction = int.from_bytes(digest[:8], "big") / 2**64
-    return fraction * jitter_seconds
+    fraction = (int.from_bytes(digest[:8], "big") >> 11) / 2**53  # exactly representable, below 1
+    offset = fraction * jitter_seconds
+    return offset if offset < jitter_seconds else 0.0
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ def plan_slots(schedule: Timing, anchor: float, due: float, now: float, policy: 
             candidate = window.next_after(schedule, candidate, anchor)
         eligible = [slot for slot in slots if within_grace(slot)]
         to_run = eligible[-policy.max_catch_up :] if policy.max_catch_up > 0 else []
-        not_run = [slot for slot in slots if slot not in to_run][-policy.max_catch_up or None :]
+        running = set(to_run)
+        not_run = [slot for slot in slots if slot not in running][-policy.max_catch_up or None :]
         return SlotPlan(tuple(to_run), tuple(not_run), next_run)
 
     latest = window.latest_at_or_before(schedule, now, anchor)

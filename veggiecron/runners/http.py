@@ -210,6 +210,7 @@ class HttpRunner:
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
             limit=self.settings.pool_size,
+            limit_per_host=self.settings.pool_per_host,
             ttl_dns_cache=60,
             keepalive_timeout=self.settings.keepalive_seconds or None,
             force_close=self.settings.keepalive_seconds == 0,
@@ -346,6 +347,8 @@ class HttpRunner:
             return Attempt(False, None, f"connect: {exc.strerror or exc}"[:500], "connect")
         except aiohttp.InvalidURL as exc:
             return Attempt(False, None, f"invalid url: {exc}"[:500], "invalid_url")
+        except aiohttp.ClientResponseError as exc:  # the target answered, but not in HTTP
+            return Attempt(False, None, f"protocol: {exc.message}"[:500], "protocol")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500], "connect")
 
