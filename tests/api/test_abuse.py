@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -122,3 +123,30 @@ async def test_quotas_are_clear_4xx_and_admins_are_exempt(strict: Server, strict
             "POST", "/job", token=token, json={**job, "name": f"ops{i}", "schedule": "every 5 seconds"}
         )
         assert status == 201
+
+
+async def test_tokens_and_passwords_never_reach_the_log(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    secret = "correct-horse-battery-staple"
+    token = await api.register_and_login("logged", secret)
+    await api.call("POST", "/login", json={"username": "logged", "password": "wrong-" + secret})
+    await api.call("GET", "/job", token=token)
+    await api.call("GET", "/job", token=token + "x")
+    await api.call("POST", "/logout", token=token)
+    assert caplog.records  # the server did log these requests
+    assert secret not in caplog.text and token not in caplog.text
+
+
+async def test_tokens_expire_after_their_lifetime(db_file: str, session: aiohttp.ClientSession) -> None:
+    config = replace(test_config(db_file), security=SecuritySection(bcrypt_rounds=4, token_lifetime_days=0.5 / 86400))
+    server = await start_server(config)
+    try:
+        api = Api(f"http://127.0.0.1:{server.port}", session)
+        token = await api.register_and_login("brief", PASSWORD)
+        status, _ = await api.call("GET", "/job", token=token)
+        assert status == 200
+        await asyncio.sleep(0.7)  # the lifetime passing is the point of the test
+        status, _ = await api.call("GET", "/job", token=token)
+        assert status == 401
+    finally:
+        await server.stop()

@@ -121,3 +121,22 @@ async def test_dispatch_checks_the_address_resolved_then(sink: Sink) -> None:
     for result in (by_name, by_address):
         assert result.outcome is RunOutcome.FAILED and result.error_class == "denied", result
     assert sink.hits == []
+
+
+async def test_redirects_are_not_followed(api: Api, sink: Sink) -> None:
+    """A 302 to an internal address is recorded as the answer, never followed."""
+    await api.register_and_login()
+    sink.status = 302
+    await api.create_job("moved", sink.url + "/moved", schedule="every 1 hours")
+    status, _ = await api.call("POST", "/job/moved/run")
+    assert status == 202
+
+    async def recorded() -> list[dict[str, object]]:
+        _, body = await api.call("GET", "/job/moved/runs")
+        return list(body["data"]["runs"])
+
+    from tests.helpers import wait_for
+
+    (run,) = await wait_for(recorded, timeout=5)
+    assert run["status_code"] == 302 and run["outcome"] == "failed"
+    assert [h.path for h in sink.hits] == ["/moved"]
