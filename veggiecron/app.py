@@ -25,6 +25,7 @@ from .api.native import (
     TokenHandler,
     TokensHandler,
 )
+from .api.openapi import routes as openapi_routes
 from .api.ops import HealthHandler, IndexHandler
 from .api.seed import routes as seed_routes
 from .auth import Accounts, Passwords, Tokens
@@ -61,6 +62,7 @@ def make_app(ctx: Context) -> tornado.web.Application:
         (rf"/job/{JOB_NAME}/next", JobNextHandler, args),
         (rf"/job/{JOB_NAME}", JobHandler, args),
         *seed_routes(args),
+        *openapi_routes(args),
     ]
     return tornado.web.Application(
         routes, default_handler_class=NotFoundHandler, default_handler_args=args, xheaders=False

@@ -100,3 +100,10 @@ async def test_hostile_seed_fields(user_api: Api) -> None:
         assert status == 400 and field in answer, (body, answer)
     _, answer = await user_api.call("GET", "/api/v1/schedule/")
     assert answer["count"] == 0
+
+
+async def test_a_405_names_the_allowed_methods(api: Api) -> None:
+    async with api.session.put(api.base + "/health") as response:
+        assert response.status == 405 and response.headers["Allow"] == "GET"
+    async with api.session.delete(api.base + "/api/v1/failed-tasks/") as response:
+        assert response.status in (401, 405)  # authentication is checked first on the Seed API

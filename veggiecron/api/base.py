@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import tornado.web
-from tornado.httputil import parse_body_arguments
+from tornado.httputil import HTTPInputError, parse_body_arguments
 
 from ..auth import Accounts, token_from_headers
 from ..config import Config
@@ -115,7 +115,10 @@ class BaseHandler(tornado.web.RequestHandler):
             fields = {}
         elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             arguments: dict[str, list[bytes]] = {}
-            parse_body_arguments(content_type, body, arguments, {})
+            try:
+                parse_body_arguments(content_type, body, arguments, {})
+            except HTTPInputError as exc:
+                raise Invalid("body", f"malformed form body: {exc}") from None
             fields = {}
             for key, values in arguments.items():
                 try:
@@ -171,12 +174,23 @@ class BaseHandler(tornado.web.RequestHandler):
         else:
             description = self._reason
         self.set_status(status_code)
+        if status_code == 405:
+            self.set_header("Allow", self.allowed_methods())
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Token realm="veggiecron"')
         if isinstance(exc, TooManyRequests):
             self.set_header("Retry-After", str(exc.retry_after))
         self.close_if_body_unread()
         self.finish(orjson.dumps({"id": "error", "description": description, "data": data}))
+
+    def allowed_methods(self) -> str:
+        """The methods this handler answers, for the Allow header of a 405."""
+        own = [
+            m
+            for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            if getattr(type(self), m.lower()) is not getattr(tornado.web.RequestHandler, m.lower())
+        ]
+        return ", ".join(own)
 
     def close_if_body_unread(self) -> None:
         """Tornado drops the connection when a streaming request ends in prepare(); say so."""

@@ -101,6 +101,8 @@ class SeedHandler(BaseHandler):
         self.set_status(status_code)
         if isinstance(exc, TooManyRequests):
             self.set_header("Retry-After", str(exc.retry_after))
+        if status_code == 405:
+            self.set_header("Allow", self.allowed_methods())
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Basic realm="api"')
         self.finish(orjson.dumps(body))

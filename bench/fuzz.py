@@ -1,0 +1,320 @@
+"""Fuzz both APIs with schemathesis against a real `python start.py`, for a bounded time, with a fixed seed.
+
+    python -m bench.fuzz                      # 180 s, every phase (examples, coverage, fuzzing, stateful)
+    python -m bench.fuzz --seconds 600 --seed 7 --phases fuzzing,stateful
+
+The server runs on a temporary config and database (as in bench/server.py), with outbound requests
+confined to loopback: every URL a generated request carries (data.url, notify_url, a Seed
+endpoint or webhook target) is rewritten to a local sink before it is sent, and the server itself
+refuses every non-loopback destination. schemathesis (`st run`) loads GET /openapi.json and checks
+that no answer is a 5xx and every answer conforms to the document (status code, content type,
+headers, body schema). The exit status is non-zero when it found a failure or the server logged a
+traceback. Its JUnit report, its cache and the server's log and database are kept in --report-dir
+(a new temporary directory unless given), so runs do not share state.
+
+The pieces shared with tests/api/test_openapi.py live here too: the URL confinement, the token
+auth provider and the loopback-only outbound policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+FUZZ_USER = "fuzzer"
+FUZZ_PASSWORD = "fuzz-pass-0123"
+DEFAULT_SEED = 20240601
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+)
+URL_FIELDS = ("url", "notify_url", "endpoint", "target")
+
+
+# ---------------------------------------------------------------------------------------------
+# Confinement: generated requests may only make the server call loopback
+# ---------------------------------------------------------------------------------------------
+
+
+def confine_url(value: Any, target: str) -> Any:
+    """An http(s) URL with a host, moved onto `target` (scheme://host:port); anything else as is.
+
+    What the server would refuse anyway (not a URL, another scheme, no host) is left alone so the
+    fuzzer still exercises validation.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return value
+    except ValueError:
+        return value
+    local = urlsplit(target)
+    return urlunsplit((local.scheme, local.netloc, parts.path, parts.query, parts.fragment))
+
+
+def confine_body(body: Any, target: str) -> Any:
+    """A request body whose URL-bearing fields (also inside `data`, as an object or JSON text) point at `target`."""
+    if not isinstance(body, dict):
+        return body
+    body = dict(body)
+    for key in URL_FIELDS:
+        if key in body:
+            body[key] = confine_url(body[key], target)
+    data = body.get("data")
+    if isinstance(data, dict):
+        body["data"] = confine_body(data, target)
+    elif isinstance(data, str):
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("url"), str):
+            body["data"] = orjson.dumps({**parsed, "url": confine_url(parsed["url"], target)}).decode()
+    return body
+
+
+def confine_case(case: Any, target: str) -> None:
+    """Rewrite a schemathesis Case's body in place (see confine_body)."""
+    if isinstance(case.body, dict):
+        confined = confine_body(case.body, target)
+        if confined != case.body:
+            case.body = confined
+
+
+def loopback_only(policy: Any) -> None:
+    """Make an OutboundPolicy refuse every destination but loopback (a fuzzed job may not call out)."""
+
+    def denies(address: Any) -> str | None:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return None if address.is_loopback else "fuzzing: only loopback destinations are allowed"
+
+    policy.denies = denies
+
+
+# ---------------------------------------------------------------------------------------------
+# Auth: log in as the fuzz user; schemathesis logs in again when an answer is 401
+# ---------------------------------------------------------------------------------------------
+
+
+class TokenAuth:
+    """A schemathesis auth provider: a token from POST /login, sent in X-Auth-Token.
+
+    Fuzzed requests may revoke it (POST /logout, DELETE /tokens/{id}); the 401 that follows makes
+    schemathesis fetch a new one.
+    """
+
+    base_url = ""
+    username = FUZZ_USER
+    password = FUZZ_PASSWORD
+
+    def get(self, case: Any, ctx: Any) -> str:
+        import requests
+
+        response = requests.post(
+            f"{self.base_url}/login", json={"username": self.username, "password": self.password}, timeout=30
+        )
+        response.raise_for_status()
+        return str(response.json()["data"]["token"])
+
+    def set(self, case: Any, data: str, ctx: Any) -> None:
+        case.headers = {**(case.headers or {}), "X-Auth-Token": data}
+
+
+def register(base_url: str, username: str = FUZZ_USER, password: str = FUZZ_PASSWORD) -> None:
+    import requests
+
+    response = requests.post(f"{base_url}/register", json={"username": username, "password": password}, timeout=30)
+    if response.status_code not in (201, 409):
+        raise RuntimeError(f"cannot register the fuzz user: {response.status_code} {response.text}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The long run: `python start.py` in a subprocess, `st run` against it
+# ---------------------------------------------------------------------------------------------
+
+# Run inside the server process: confine outbound requests to loopback, and serve /openapi.json
+# and /docs even before make_app lists them.
+LAUNCHER = """
+import logging, sys
+sys.argv[0] = "start.py"
+import start
+import veggiecron.app as app
+from veggiecron.api import openapi
+from veggiecron.outbound import OutboundPolicy
+from bench.fuzz import loopback_only
+
+make_app = app.make_app
+
+def make_app_with_docs(ctx):
+    application = make_app(ctx)
+    if openapi.OpenApiHandler not in {rule.target for rule in application.wildcard_router.rules}:
+        application.wildcard_router.add_rules(openapi.routes({"ctx": ctx}))
+    return application
+
+app.make_app = make_app_with_docs
+init = OutboundPolicy.__init__
+
+def confined_init(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    loopback_only(self)
+
+OutboundPolicy.__init__ = confined_init
+logging.getLogger("veggiecron.app").setLevel(logging.INFO)
+sys.exit(start.main())
+"""
+
+
+async def start_server(workdir: Path) -> tuple[asyncio.subprocess.Process, int, Path]:
+    """`python start.py` on a temporary config; answers (process, port, log file)."""
+    config = workdir / "config.yaml"
+    config.write_text(
+        "app:\n  env: test\n  key: fuzzing-key-0123456789abcdef\n"
+        f"db_file: {workdir / 'fuzz.db'}\nlog_level: WARNING\n"
+        # schemathesis reuses names it has seen (the fuzz user's) with wrong passwords: no lockouts.
+        "security:\n  bcrypt_rounds: 4\n  login_failures_per_user: 1000000\n  login_failures_per_address: 1000000\n"
+        "quotas:\n  max_jobs_per_user: 500\n  max_runs_per_minute: 1200\n"
+    )
+    log = workdir / "server.log"
+    with log.open("w") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            LAUNCHER,
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    deadline = time.monotonic() + 30
+    from bench.server import LISTENING
+
+    while time.monotonic() < deadline:
+        match = LISTENING.search(log.read_text())
+        if match:
+            return process, int(match.group(1)), log
+        if process.returncode is not None:
+            break
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+
+
+# Stateful sequences need resources to exist: they send valid data only (the other phases send both).
+ST_CONFIG = """
+[phases.stateful.generation]
+mode = "positive"
+"""
+
+
+def st_command(base_url: str, args: argparse.Namespace, report_dir: Path) -> list[str]:
+    st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st") or "st"
+    config = report_dir / "schemathesis.toml"
+    config.write_text(ST_CONFIG)
+    return [
+        st,
+        "--config-file",
+        str(config),
+        "--no-color",
+        "run",
+        f"{base_url}/openapi.json",
+        "--checks",
+        ",".join(CHECKS),
+        "--phases",
+        args.phases,
+        "--max-time",
+        str(args.seconds),
+        "--seed",
+        str(args.seed),
+        "--workers",
+        str(args.workers),
+        "--rate-limit",
+        args.rate_limit,
+        "--suppress-health-check",
+        "all",
+        "--request-timeout",
+        "30",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(report_dir),
+    ]
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    from tests.helpers import start_sink
+
+    report_dir = Path(args.report_dir or tempfile.mkdtemp(prefix="veggiecron-fuzz-")).resolve()
+    report_dir.mkdir(parents=True, exist_ok=True)
+    sink, sink_runner = await start_sink()
+    workdir = report_dir / "server"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir()
+    process, port, log = await start_server(workdir)
+    base_url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    try:
+        await asyncio.to_thread(register, base_url)
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            "SCHEMATHESIS_HOOKS": "bench.fuzz_hooks",
+            "VEGGIECRON_FUZZ_BASE_URL": base_url,
+            "VEGGIECRON_FUZZ_SINK_URL": sink.url,
+        }
+        command = st_command(base_url, args, report_dir)
+        print("$", " ".join(command), flush=True)
+        st = await asyncio.create_subprocess_exec(*command, cwd=report_dir, env=env)
+        code = await st.wait()
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), timeout=30)
+        await sink_runner.cleanup()
+    tracebacks = log.read_text().count("Traceback (most recent call last)")
+    print(
+        f"\nveggiecron fuzz: {time.monotonic() - started:.0f}s, seed {args.seed}, phases {args.phases}; "
+        f"schemathesis exit {code}; {len(sink.hits)} requests reached the loopback sink; "
+        f"{tracebacks} tracebacks in the server log ({log}); JUnit report in {report_dir}"
+    )
+    return code or (1 if tracebacks else 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=180, help="time budget of the schemathesis run (180)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed ({DEFAULT_SEED})")
+    parser.add_argument(
+        "--phases", default="examples,coverage,fuzzing,stateful", help="schemathesis phases (all of them)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="concurrent schemathesis workers (1)")
+    parser.add_argument("--rate-limit", default="100/s", help="request rate limit (100/s)")
+    parser.add_argument("--report-dir", help="where reports and the server log go (a new temporary directory)")
+    args = parser.parse_args(argv)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

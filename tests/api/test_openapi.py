@@ -1,0 +1,555 @@
+"""GET /openapi.json and GET /docs: a valid OpenAPI 3.1 document, in step with make_app's routes, honest
+about what the handlers answer (checked by hand and by a short, fixed-seed schemathesis run)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+import pytest
+import schemathesis
+import tornado.web
+
+from bench.fuzz import FUZZ_PASSWORD, FUZZ_USER, TokenAuth, confine_body, confine_case, loopback_only, register
+from tests.helpers import Api, Sink, start_sink, test_config
+from veggiecron.api import openapi
+from veggiecron.app import Server, make_app
+from veggiecron.config import Config, QuotasSection
+from veggiecron.jobs import CREATE_FIELDS, UPDATE_FIELDS
+from veggiecron.policies import POLICY_FIELDS
+from veggiecron.runners.http import FIELDS as HTTP_FIELDS
+from veggiecron.seed import SCHEDULE_FIELDS
+
+METHODS = ("get", "post", "put", "patch", "delete")
+DOC = openapi.document()
+
+
+# ---------------------------------------------------------------------------------------------
+# The app with /openapi.json and /docs, whether or not make_app lists them yet
+# ---------------------------------------------------------------------------------------------
+
+
+def with_openapi_routes(application: tornado.web.Application, ctx: Any) -> tornado.web.Application:
+    """Add openapi.routes to an application built by make_app, unless it already has them."""
+    targets = {rule.target for rule in application.wildcard_router.rules}
+    if openapi.OpenApiHandler not in targets:
+        application.wildcard_router.add_rules(openapi.routes({"ctx": ctx}))
+    return application
+
+
+def app_routes() -> list[tuple[re.Pattern[str], type[tornado.web.RequestHandler]]]:
+    """(compiled pattern, handler) of every route, in tornado's matching order."""
+    application = with_openapi_routes(make_app(None), None)  # type: ignore[arg-type]  # the table only
+    return [(rule.matcher.regex, rule.target) for rule in application.wildcard_router.rules]
+
+
+def handler_methods(handler: type[tornado.web.RequestHandler]) -> set[str]:
+    """The HTTP methods a handler implements (overrides of RequestHandler's 405-raising defaults)."""
+    return {m for m in METHODS if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)}
+
+
+def route_of(path: str) -> type[tornado.web.RequestHandler] | None:
+    """The handler tornado picks for a documented path, its parameters filled in."""
+    sample = re.sub(r"\{[^}]+\}", "1", path)
+    for pattern, handler in app_routes():
+        if pattern.fullmatch(sample):
+            return handler
+    return None
+
+
+async def add_openapi_routes(server: Server) -> str:
+    assert server.http_server is not None
+    with_openapi_routes(server.http_server.request_callback, server.ctx)  # type: ignore[arg-type]
+    return f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+async def base_url(server: Server) -> str:
+    return await add_openapi_routes(server)
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) a valid OpenAPI 3.1 document
+# ---------------------------------------------------------------------------------------------
+
+
+def test_document_is_valid_openapi_3_1() -> None:
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    assert DOC["openapi"].startswith("3.1.")
+    # Raises on any violation of the OpenAPI 3.1 schema, including the JSON Schemas inside.
+    OpenAPIV31SpecValidator(DOC).validate()
+
+
+def test_document_follows_the_configuration(db_file: str) -> None:
+    config = test_config(db_file)
+    config = replace(
+        config, api=replace(config.api, max_page_size=7), http_client=replace(config.http_client, max_clones=3)
+    )
+    doc = openapi.document(config)
+    limit = next(p for p in doc["paths"]["/job"]["get"]["parameters"] if p["name"] == "limit")
+    assert limit["schema"]["maximum"] == 7
+    assert doc["components"]["schemas"]["HttpJobData"]["properties"]["number_of_clones"]["maximum"] == 3
+
+
+def test_every_operation_has_an_id_a_summary_and_answers() -> None:
+    ids = []
+    for path, item in DOC["paths"].items():
+        for method, op in item.items():
+            ids.append(op["operationId"])
+            assert op["summary"], (method, path)
+            assert any(code.startswith("2") for code in op["responses"]), (method, path)
+            for parameter in op.get("parameters", []):
+                if parameter["in"] == "path":
+                    assert f"{{{parameter['name']}}}" in path
+    assert len(ids) == len(set(ids))
+    links = [
+        link
+        for item in DOC["paths"].values()
+        for op in item.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert links and all(link["operationId"] in ids for link in links)
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) in step with the code: routes, methods, fields
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_route_and_method_is_documented() -> None:
+    documented: dict[type[tornado.web.RequestHandler], set[str]] = {}
+    for path, item in DOC["paths"].items():
+        handler = route_of(path)
+        assert handler is not None, f"{path} is documented but no route of make_app answers it"
+        documented.setdefault(handler, set()).update(m for m in item if m in METHODS)
+    for pattern, handler in app_routes():
+        assert handler in documented, f"route {pattern.pattern} ({handler.__name__}) is not documented"
+        assert documented[handler] == handler_methods(handler), (
+            f"{handler.__name__}: documented {sorted(documented[handler])}, "
+            f"implemented {sorted(handler_methods(handler))}"
+        )
+
+
+def test_each_documented_path_maps_to_one_route() -> None:
+    handlers = [route_of(path) for path in DOC["paths"]]
+    # Two documented paths answered by the same handler would document one route twice.
+    assert len(handlers) == len(set(handlers))
+
+
+def test_body_schemas_list_the_fields_the_validators_take() -> None:
+    schemas = DOC["components"]["schemas"]
+    assert list(schemas["HttpJobData"]["properties"]) == list(HTTP_FIELDS)
+    assert set(openapi.http_field_schemas(openapi.Config())) == set(HTTP_FIELDS)
+    assert set(openapi.policy_field_schemas()) == set(POLICY_FIELDS)
+    assert list(schemas["JobCreate"]["properties"]) == list(CREATE_FIELDS)
+    assert list(schemas["JobCreateForm"]["properties"]) == list(CREATE_FIELDS)
+    assert list(schemas["JobUpdate"]["properties"]) == list(UPDATE_FIELDS)
+    assert list(schemas["ScheduleWrite"]["properties"]) == list(SCHEDULE_FIELDS)
+    job = schemas["Job"]["properties"]
+    assert set(POLICY_FIELDS) <= set(job)
+
+
+# ---------------------------------------------------------------------------------------------
+# Served, and honest about real answers (checked by hand; schemathesis checks many more below)
+# ---------------------------------------------------------------------------------------------
+
+
+def conforms(path: str, method: str, status: int, body: Any) -> None:
+    """Assert that an answer matches the document's schema for it."""
+    from jsonschema import Draft202012Validator
+
+    response = DOC["paths"][path][method]["responses"][str(status)]
+    schema = response["content"]["application/json"]["schema"]
+    # The document's "#/components/schemas/..." references resolve against this root.
+    validator = Draft202012Validator({**schema, "components": DOC["components"]})
+    errors = sorted(validator.iter_errors(body), key=str)
+    assert not errors, f"{method.upper()} {path} {status}: {errors[0].message}\n{body}"
+
+
+async def test_openapi_json_is_served_without_a_token(base_url: str, session: aiohttp.ClientSession) -> None:
+    async with session.get(f"{base_url}/openapi.json") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("application/json")
+        served = await response.json()
+    assert served["openapi"] == DOC["openapi"]
+    assert served["paths"].keys() == DOC["paths"].keys()
+
+
+async def test_answers_conform_to_the_document(base_url: str, user_api: Api, sink: Sink) -> None:
+    api = user_api
+    status, body = await api.call("GET", "/")
+    conforms("/", "get", status, body)
+    status, body = await api.call("GET", "/health")
+    conforms("/health", "get", status, body)
+    status, body = await api.call(
+        "POST",
+        "/job",
+        json={
+            "name": "ping",
+            "data": {"url": sink.url + "/p", "verb": "post", "json": [1]},
+            "schedule": "every 1 hours",
+            "overlap": "allow",
+            "start_at": "2020-01-01T00:00:00Z",
+        },
+    )
+    conforms("/job", "post", status, body)
+    status, body = await api.call(
+        "POST",
+        "/job",
+        data={"name": "form", "data": f'{{"url": "{sink.url}"}}', "schedule": "once @ 1", "max_catch_up": "5"},
+    )
+    conforms("/job", "post", status, body)
+    status, body = await api.call("POST", "/job/ping/run")
+    conforms("/job/{name}/run", "post", status, body)
+    await asyncio.sleep(0.3)
+    for path, route in (
+        ("/job", "/job"),
+        ("/job?name=ping", "/job"),
+        ("/job/ping", "/job/{name}"),
+        ("/job/ping/runs", "/job/{name}/runs"),
+        ("/job/ping/next?count=3", "/job/{name}/next"),
+        ("/tokens", "/tokens"),
+    ):
+        status, body = await api.call("GET", path)
+        conforms(route, "get", status, body)
+    status, body = await api.call("PATCH", "/job/ping", json={"enabled": False, "overlap": None})
+    conforms("/job/{name}", "patch", status, body)
+    for method, path, route, payload in (
+        ("POST", "/job", "/job", {"name": "bad name", "data": {}, "schedule": "x"}),
+        ("POST", "/job", "/job", {"name": "ping", "data": {"url": sink.url}, "schedule": "every 1 hours"}),
+        ("GET", "/job/none", "/job/{name}", None),
+        ("GET", "/job?limit=0", "/job", None),
+    ):
+        status, body = await api.call(method, path, json=payload)
+        conforms(route, method.lower(), status, body)
+    status, body = await api.call("GET", "/job", token="wrong")
+    conforms("/job", "get", status, body)
+    headers = {"Authorization": f"Token {api.token}"}
+    status, body = await api.call(
+        "POST",
+        "/api/v1/schedule/",
+        headers=headers,
+        json={"interval_definition": "1 minutes", "endpoint": sink.url, "payload": {"a": 1}, "auth_token": "t"},
+    )
+    conforms("/api/v1/schedule/", "post", status, body)
+    schedule = body["id"]
+    for path, route in (
+        ("/api/v1/schedule/", "/api/v1/schedule/"),
+        (f"/api/v1/schedule/{schedule}/", "/api/v1/schedule/{schedule_id}/"),
+        ("/api/v1/user/", "/api/v1/user/"),
+        ("/api/v1/group/", "/api/v1/group/"),
+        ("/api/v1/failed-tasks/", "/api/v1/failed-tasks/"),
+        ("/api/v1/", "/api/v1/"),
+        ("/api/health/", "/api/health/"),
+        ("/api/metrics/", "/api/metrics/"),
+    ):
+        status, body = await api.call("GET", path, headers=headers)
+        conforms(route, "get", status, body)
+    status, body = await api.call(
+        "POST", "/api/v1/webhook/", headers=headers, json={"event": "schedule.added", "target": sink.url}
+    )
+    conforms("/api/v1/webhook/", "post", status, body)
+    for method, path, route, payload in (
+        ("POST", "/api/v1/schedule/", "/api/v1/schedule/", {"endpoint": sink.url}),
+        ("GET", "/api/v1/schedule/nope/", "/api/v1/schedule/{schedule_id}/", None),
+        ("PUT", "/api/v1/webhook/1/", "/api/v1/webhook/{hook_id}/", {"event": "nope"}),
+        ("POST", "/api/v1/user/token/", "/api/v1/user/token/", {"email": "a@b.cd"}),
+    ):
+        status, body = await api.call(method, path, headers=headers, json=payload)
+        conforms(route, method.lower(), status, body)
+    status, body = await api.call("GET", "/api/v1/schedule/", headers={"Authorization": "Basic !!"})
+    conforms("/api/v1/schedule/", "get", status, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) the docs page: self-contained and complete
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_docs_page_is_self_contained_and_complete(base_url: str, session: aiohttp.ClientSession) -> None:
+    async with session.get(f"{base_url}/docs") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        page = await response.text()
+    assert page.startswith("<!DOCTYPE html>")
+    # No asset or link from another origin: every absolute URL is this server's own.
+    for url in re.findall(r"https?://[^\s\"'<>)]+", page):
+        assert url.startswith(base_url + "/"), url
+    assert "<script" not in page.lower()
+    assert "@import" not in page and "url(" not in page
+    for path, item in DOC["paths"].items():
+        assert f"> {path}</h3>" in page, path
+        for method, op in item.items():
+            assert f"{method.upper()}</span> {path}" in page
+            assert html.escape(op["summary"]) in page
+    for field in (*HTTP_FIELDS, *POLICY_FIELDS, *SCHEDULE_FIELDS, "limit", "offset", "count"):
+        assert f"<code>{field}</code>" in page or f"<code>data.{field}</code>" in page, field
+
+
+def test_docs_page_escapes_what_it_shows() -> None:
+    doc = openapi.document()
+    doc["paths"]["/"]["get"]["summary"] = "<script>alert(1)</script>"
+    page = openapi.render_docs(doc)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# A bug found by schemathesis, pinned down
+# ---------------------------------------------------------------------------------------------
+
+# BUG (api/base.py, BaseHandler.body_fields): a form body tornado cannot parse, such as
+# `Content-Type: multipart/form-data` without a boundary, or a multipart body without its final
+# boundary, raises tornado.httputil.HTTPInputError,
+# which is answered 500 with a traceback in the log instead of 400. While it stands, the
+# schemathesis run below does not send such requests (every other request is still checked), and
+# test_malformed_form_body_is_a_400 is a strict xfail. When it is fixed, set this to False.
+MALFORMED_FORM_BUG = False
+BODY_OPERATIONS = [
+    (path, method)
+    for path, item in DOC["paths"].items()
+    for method, op in item.items()
+    if "requestBody" in op and "/user/token/" not in path  # that one answers 403 first (not an admin)
+]
+
+
+@pytest.mark.xfail(
+    MALFORMED_FORM_BUG,
+    strict=True,
+    reason="BUG: a malformed multipart/form-data body is answered 500 (HTTPInputError from "
+    "parse_body_arguments escapes BaseHandler.body_fields) instead of 400",
+)
+@pytest.mark.parametrize(("path", "method"), BODY_OPERATIONS)
+async def test_malformed_form_body_is_a_400(base_url: str, user_api: Api, path: str, method: str) -> None:
+    url = base_url + re.sub(r"\{[^}]+\}", "1", path)
+    for content_type, body in (
+        ("multipart/form-data", b'{"a": 1}'),  # no boundary
+        ("multipart/form-data; boundary=xyz", b"no final boundary"),
+    ):
+        headers = {"X-Auth-Token": user_api.token or "", "Content-Type": content_type}
+        async with user_api.session.request(method, url, data=body, headers=headers) as response:
+            assert response.status == 400, (content_type, await response.text())
+
+
+def boundaryless_multipart(case: Any) -> bool:
+    headers = {k.lower(): v for k, v in (case.headers or {}).items()}
+    content_type = str(headers.get("content-type") or case.media_type or "").lower()
+    return content_type.startswith("multipart/") and "boundary=" not in content_type
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) schemathesis: a short, fixed-seed run against the in-process server
+# ---------------------------------------------------------------------------------------------
+
+
+def test_confinement_moves_every_url_onto_the_sink() -> None:
+    sink = "http://127.0.0.1:9"
+    body = {
+        "name": "x",
+        "data": {"url": "https://service.example/a?b=1", "headers": {}},
+        "notify_url": "http://10.0.0.1/n",
+        "endpoint": "HTTPS://other.example",
+        "target": "ftp://files.example/",
+    }
+    confined = confine_body(body, sink)
+    assert confined["data"]["url"] == "http://127.0.0.1:9/a?b=1"
+    assert confined["notify_url"] == "http://127.0.0.1:9/n"
+    assert confined["endpoint"] == "http://127.0.0.1:9"
+    assert confined["target"] == "ftp://files.example/"  # refused by the server anyway
+    form = confine_body({"data": '{"url": "http://service.example/x"}'}, sink)
+    assert form["data"] == '{"url":"http://127.0.0.1:9/x"}'
+
+
+def fuzz_config(db_file: str) -> Config:
+    config = test_config(db_file)
+    return replace(
+        config,
+        log_level="WARNING",
+        # schemathesis reuses names it has seen (the fuzz user's) with wrong passwords: no lockouts.
+        security=replace(config.security, login_failures_per_user=10**6, login_failures_per_address=10**6),
+        # Bound what generated jobs may send to the sink.
+        quotas=QuotasSection(max_jobs_per_user=200, max_runs_per_minute=600),
+    )
+
+
+class Tokens:
+    """The fuzz user's token, fetched again after a request that may have revoked it."""
+
+    def __init__(self, base_url: str) -> None:
+        self.auth = type("InProcessAuth", (TokenAuth,), {"base_url": base_url})()
+        self.token = ""
+
+    def headers(self) -> dict[str, str]:
+        if not self.token:
+            self.token = self.auth.get(None, None)
+        return {"X-Auth-Token": self.token}
+
+    def after(self, case: Any, response: Any) -> None:
+        if case.path in ("/logout", "/tokens/{token_id}") or response.status_code == 401:
+            self.token = ""
+
+
+class ThreadedServer:
+    """The real server in its own thread and event loop, for schemathesis's blocking client.
+
+    Every destination but loopback is refused, and every URL a request carries is moved onto a
+    local sink (confine_case), so generated jobs never call out.
+    """
+
+    def __init__(self, db_file: str) -> None:
+        self.db_file = db_file
+        self.config = fuzz_config(db_file)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="veggiecron-under-test", daemon=True)
+        self.server: Server | None = None
+        self.sink: Sink | None = None
+        self._sink_runner: Any = None
+        self.base_url = ""
+        self.tokens: Tokens | None = None
+        self.session: Any = None  # a requests.Session: one connection for many requests
+
+    async def _start(self) -> None:
+        self.sink, self._sink_runner = await start_sink()
+        self.server = Server(self.config)
+        loopback_only(self.server.outbound)
+        await self.server.start()
+        self.base_url = await add_openapi_routes(self.server)
+
+    async def _stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+        if self._sink_runner is not None:
+            await self._sink_runner.cleanup()
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=30)
+            self.loop.close()
+
+
+FUZZ_DOC = openapi.document(fuzz_config(""))
+# schemathesis.pytest.from_fixture (a schema loaded from the served URL) breaks on pytest 9 (it
+# sets Function._nodeid), so the schema is this document; the fixture checks the server serves it.
+schema = schemathesis.openapi.from_dict(FUZZ_DOC)
+# Stateful sequences need resources to exist: they send valid data only (the other phases send both).
+schema.config.phases.stateful.generation.modes = [schemathesis.GenerationMode.POSITIVE]
+
+
+@pytest.fixture(scope="module")
+def threaded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    import requests
+
+    with ThreadedServer(str(tmp_path_factory.mktemp("openapi") / "fuzz.db")) as running:
+        served = requests.get(f"{running.base_url}/openapi.json", timeout=30).json()
+        assert served == orjson.loads(orjson.dumps(FUZZ_DOC))
+        register(running.base_url, FUZZ_USER, FUZZ_PASSWORD)
+        running.tokens = Tokens(running.base_url)
+        with requests.Session() as running.session:
+            yield running
+
+
+def _checks() -> list[Any]:
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    return [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+
+
+def _settings(max_examples: int, **extra: Any) -> Any:
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,  # a fixed seed: the same examples on every run
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        **extra,
+    )
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@_settings(6)
+def test_schemathesis_every_operation(case: Any, threaded_server: ThreadedServer) -> None:
+    """Examples, coverage and fuzzing of each operation: no 5xx, and every answer conforms to the
+    document (status code, content type, headers, body schema)."""
+    assert threaded_server.sink is not None and threaded_server.tokens is not None
+    if MALFORMED_FORM_BUG and boundaryless_multipart(case):
+        return  # see test_malformed_form_body_is_a_400
+    confine_case(case, threaded_server.sink.url)
+    tokens = threaded_server.tokens
+    response = case.call(
+        base_url=threaded_server.base_url, session=threaded_server.session, headers=tokens.headers(), timeout=30
+    )
+    tokens.after(case, response)
+    case.validate_response(response, checks=_checks())
+
+
+@pytest.mark.slow
+def test_schemathesis_stateful(threaded_server: ThreadedServer) -> None:
+    """Sequences that follow the document's links (create a job, then read, change, run, delete it...)."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    assert threaded_server.sink is not None and threaded_server.tokens is not None
+    sink_url, base_url = threaded_server.sink.url, threaded_server.base_url
+    tokens, session, checks = threaded_server.tokens, threaded_server.session, _checks()
+
+    class StateMachine(schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: Any) -> None:
+            confine_case(case, sink_url)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": base_url, "session": session, "headers": tokens.headers(), "timeout": 30}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            tokens.after(case, response)
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            case.validate_response(response, checks=checks, transport_kwargs=kwargs)
+
+    run_state_machine_as_test(StateMachine, settings=_settings(20, stateful_step_count=6))
+
+
+@pytest.mark.slow
+def test_fuzzed_jobs_call_only_loopback(threaded_server: ThreadedServer) -> None:
+    """Whatever the runs above created, every destination stored is the loopback sink (or nothing)."""
+    with sqlite3.connect(threaded_server.db_file) as db:
+        urls = [orjson.loads(data).get("url") for (data,) in db.execute("SELECT data FROM jobs")]
+        urls += [orjson.loads(policy or "{}").get("notify_url") for (policy,) in db.execute("SELECT policy FROM jobs")]
+        urls += [target for (target,) in db.execute("SELECT target FROM webhooks")]
+    if not urls:
+        pytest.skip("nothing was created (run with the schemathesis tests above)")
+    hosts = {urlsplit(url).hostname for url in urls if isinstance(url, str)}
+    assert hosts <= {"127.0.0.1"}, hosts
