@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from bench.sink import Sink as RawSink
-from tests.e2e.test_daemon import Daemon
+from tests.e2e.daemon import Daemon
 from tests.helpers import Api
 
 pytestmark = pytest.mark.slow
@@ -44,10 +44,10 @@ def slots(keys: list[bytes]) -> Counter[tuple[int, float]]:
 async def test_kill_9_loses_no_job_and_runs_each_slot_once(tmp_path: Path) -> None:
     sink = RawSink()
     await sink.start()
-    daemon = Daemon(tmp_path)
-    daemon.config.write_text(
-        daemon.config.read_text().replace("flush_interval_seconds: 0.05", f"flush_interval_seconds: {FLUSH_INTERVAL}")
-        + "quotas:\n  max_jobs_per_user: 100000\n  max_runs_per_minute: 100000000\n"
+    daemon = Daemon(
+        tmp_path,
+        scheduler={"flush_interval_seconds": FLUSH_INTERVAL},
+        quotas={"max_jobs_per_user": 100000, "max_runs_per_minute": 100000000},
     )
     try:
         port = await daemon.start()
@@ -73,9 +73,7 @@ async def test_kill_9_loses_no_job_and_runs_each_slot_once(tmp_path: Path) -> No
         assert await daemon.stop(signal.SIGTERM) == 0
         ended = time.time()
     finally:
-        if daemon.process is not None and daemon.process.returncode is None:
-            daemon.process.kill()
-            await daemon.process.wait()
+        await daemon.kill()
         await sink.stop()
 
     counted = slots(sink.keys)

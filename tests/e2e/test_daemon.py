@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -13,58 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.e2e.daemon import Daemon
 from tests.helpers import Api, Sink, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
-
 pytestmark = pytest.mark.slow
-
-
-class Daemon:
-    """One start.py process whose log goes to a file we can read while it runs."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.config = tmp_path / "config.yaml"
-        self.config.write_text(
-            "app:\n  env: test\n  key: end-to-end-test-key-0123456789\n"
-            f"db_file: {tmp_path / 'e2e.db'}\nlog_level: INFO\n"
-            "security:\n  bcrypt_rounds: 4\n"
-            "scheduler:\n  flush_interval_seconds: 0.05\n  shutdown_grace_seconds: 2\n"
-        )
-        self.log = tmp_path / "server.log"
-        self.process: asyncio.subprocess.Process | None = None
-        self.port = 0
-
-    async def start(self) -> int:
-        before = len(LISTENING.findall(self.log.read_text())) if self.log.exists() else 0
-        with self.log.open("a") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "start.py",
-                "--config",
-                str(self.config),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                cwd=ROOT,
-                stdout=log,
-                stderr=log,
-            )
-
-        def new_port() -> int | None:
-            # The log is appended across restarts: wait for this start's own line.
-            matches = LISTENING.findall(self.log.read_text())
-            return int(matches[-1]) if len(matches) > before else None
-
-        self.port = await wait_for(new_port, timeout=20)
-        return self.port
-
-    async def stop(self, sig: int) -> int:
-        assert self.process is not None
-        self.process.send_signal(sig)
-        return await asyncio.wait_for(self.process.wait(), timeout=15)
 
 
 async def test_jobs_fire_and_survive_kill_and_restart(tmp_path: Path, sink: Sink) -> None:
@@ -124,6 +74,4 @@ async def test_jobs_fire_and_survive_kill_and_restart(tmp_path: Path, sink: Sink
         assert "stopped cleanly" in daemon.log.read_text()
         assert "Traceback" not in daemon.log.read_text()
     finally:
-        if daemon.process is not None and daemon.process.returncode is None:
-            daemon.process.kill()
-            await daemon.process.wait()
+        await daemon.kill()

@@ -7,11 +7,8 @@ an endpoint that fails, which is retried, becomes a failed task, and arrives onc
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -21,70 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.e2e.daemon import Daemon
 from tests.helpers import Sink, start_sink, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
-
 pytestmark = pytest.mark.slow
-
-
-class SeedDaemon:
-    """One start.py process with its own config, its log in a file read while it runs."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.config = tmp_path / "config.yaml"
-        self.config.write_text(
-            "app:\n  env: test\n  key: seed-end-to-end-test-key-0123456789\n"
-            f"db_file: {tmp_path / 'seed-e2e.db'}\nhost: 127.0.0.1\nport: 0\nlog_level: INFO\n"
-            "security:\n  bcrypt_rounds: 4\n"
-            "scheduler:\n  flush_interval_seconds: 0.05\n  shutdown_grace_seconds: 2\n"
-            "http_client:\n  retry_backoff_seconds: 0.05\n  retry_backoff_max_seconds: 0.2\n"
-        )
-        self.log = tmp_path / "server.log"
-        self.process: asyncio.subprocess.Process | None = None
-        self.port = 0
-
-    async def create_admin(self, name: str) -> str:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "start.py",
-            "create-admin",
-            name,
-            "--config",
-            str(self.config),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-        assert process.returncode == 0, stderr.decode()
-        token = stdout.decode().strip().splitlines()[-1]
-        assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token), stdout
-        return token
-
-    async def start(self) -> int:
-        with self.log.open("a") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "start.py", "--config", str(self.config), cwd=ROOT, stdout=log, stderr=log
-            )
-
-        def port() -> int | None:
-            found = LISTENING.findall(self.log.read_text()) if self.log.exists() else []
-            return int(found[-1]) if found else None
-
-        self.port = await wait_for(port, timeout=20)
-        return self.port
-
-    async def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), timeout=15)
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
 
 
 @pytest.fixture
@@ -122,7 +59,7 @@ def header(headers: dict[str, str], name: str) -> str | None:
 
 
 async def test_a_seed_service_schedules_deliveries_end_to_end(tmp_path: Path, sink: Sink, failing_sink: Sink) -> None:
-    daemon = SeedDaemon(tmp_path)
+    daemon = Daemon(tmp_path)
     try:
         admin_token = await daemon.create_admin("ops")
         port = await daemon.start()
