@@ -11,7 +11,7 @@ from .config import Config
 from .errors import Forbidden, Invalid
 from .model import HttpTarget, Job, Run, SeedFields, User
 from .outbound import OutboundPolicy
-from .policies import POLICY_FIELDS, Window, job_timing, parse_policy
+from .policies import POLICY_FIELDS, Window, jitter_key, job_timing, parse_policy
 from .runners.http import parse_http_data
 from .scheduler import Clock, Scheduler
 from .schedules import Cron, DailyAt, Interval, Once, get_zone, parse_schedule
@@ -153,7 +153,7 @@ class JobService:
             schedule=parsed.format(),
             timezone=zone_name,
             enabled=enabled,
-            next_run=first_run(parsed, rules, now, anchor, f"{user.id}/{name}"),
+            next_run=first_run(parsed, rules, now, anchor, jitter_key(user.id, name)),
             anchor=anchor,
             now=now,
             max_runs=max_runs,
@@ -217,7 +217,7 @@ class JobService:
             owner = await self.store.get_user(job.user_id)
             if owner is not None:
                 await self.check_quotas(owner, parsed, target.number_of_clones, job.id)
-        jitter_key = f"{job.user_id}/{job.name}"
+        key = jitter_key(job.user_id, job.name)
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True
         re_enabled = enabled and not job.enabled
@@ -226,10 +226,10 @@ class JobService:
         )
         if parsed.format() != job.schedule or zone_name != job.timezone:
             anchor = now  # the interval grid starts at the change
-            next_run = first_run(parsed, rules, now, anchor, jitter_key)
+            next_run = first_run(parsed, rules, now, anchor, key)
         elif (re_enabled or timing_changed) and not isinstance(parsed, Once):
             # Slots that passed while the job was disabled are not run.
-            next_run = first_run(parsed, rules, now, anchor, jitter_key)
+            next_run = first_run(parsed, rules, now, anchor, key)
         else:
             rescheduled = False
         changed = replace(
@@ -301,7 +301,7 @@ def preview(job: Job, count: int, now: float) -> list[float]:
         return []
     if isinstance(schedule, Once):
         return [job.next_run] if job.next_run is not None else []
-    timing = job_timing(schedule, rules, f"{job.user_id}/{job.name}")
+    timing = job_timing(schedule, rules, jitter_key(job.user_id, job.name))
     window: Window = rules.catch_up.window
     times: list[float] = []
     at = now

@@ -294,6 +294,11 @@ def parse_policy(raw: dict[str, object]) -> JobPolicy:
     )
 
 
+def jitter_key(user_id: int, name: str) -> str:
+    """What a job's jitter offset is drawn from: stable across restarts, known before the job is stored."""
+    return f"{user_id}/{name}"
+
+
 def job_timing(schedule: Timing, policy: JobPolicy, jitter_key: str) -> Timing:
     """The schedule as the scheduler sees it: shifted by the job's stable jitter offset."""
     if policy.jitter_seconds <= 0:

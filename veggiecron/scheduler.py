@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .model import HttpTarget, Job, Run, RunOutcome
-from .policies import JobPolicy, Overlap, Timing, job_timing, parse_policy, plan_slots, utc_iso
+from .policies import JobPolicy, Overlap, Timing, jitter_key, job_timing, parse_policy, plan_slots, utc_iso
 from .progress import ProgressWriter
 from .runners.http import HttpResult, idempotency_key
 from .schedules import parse_schedule
@@ -129,7 +129,7 @@ class Scheduler:
         """Parse a job's schedule, target and policies (raises Invalid when they are bad)."""
         policy = parse_policy(job.policy)
         target = self.build_target(job)
-        timing = job_timing(parse_schedule(job.schedule, job.timezone), policy, f"{job.user_id}/{job.name}")
+        timing = job_timing(parse_schedule(job.schedule, job.timezone), policy, jitter_key(job.user_id, job.name))
         return _Entry(job, timing, target, policy, policy.overlap_for(target.enable_shadows))
 
     def upsert(self, job: Job, keep_progress: bool = False) -> None:

@@ -46,6 +46,7 @@ class BaseHandler(tornado.web.RequestHandler):
     """Reads the body in chunks so an oversized one is refused without being held in memory."""
 
     requires_auth = True
+    auth_challenge = 'Token realm="veggiecron"'  # the WWW-Authenticate header of a 401
     ctx: Context
 
     def initialize(self, ctx: Context) -> None:
@@ -174,14 +175,26 @@ class BaseHandler(tornado.web.RequestHandler):
         else:
             description = self._reason
         self.set_status(status_code)
+        self.error_headers(exc, status_code)
+        self.finish(orjson.dumps({"id": "error", "description": description, "data": data}))
+
+    def error_headers(self, exc: BaseException | None, status_code: int) -> None:
+        """The headers an error answer owes the client, in both APIs."""
         if status_code == 405:
             self.set_header("Allow", self.allowed_methods())
         if status_code == 401:
-            self.set_header("WWW-Authenticate", 'Token realm="veggiecron"')
+            self.set_header("WWW-Authenticate", self.auth_challenge)
         if isinstance(exc, TooManyRequests):
             self.set_header("Retry-After", str(exc.retry_after))
         self.close_if_body_unread()
-        self.finish(orjson.dumps({"id": "error", "description": description, "data": data}))
+
+    async def probe_health(self) -> tuple[bool, bool]:
+        """(database answers, scheduler loop alive), for both APIs' health endpoints."""
+        try:
+            database = await self.ctx.store.ping()
+        except Exception:  # any database fault means unhealthy, and is answered, not raised
+            database = False
+        return database, self.ctx.scheduler.is_alive()
 
     def allowed_methods(self) -> str:
         """The methods this handler answers, for the Allow header of a 405."""

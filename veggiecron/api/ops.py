@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import orjson
 
 from .. import __version__
@@ -25,11 +23,7 @@ class HealthHandler(BaseHandler):
     requires_auth = False
 
     async def get(self) -> None:
-        try:
-            database = await self.ctx.store.ping()
-        except (sqlite3.Error, RuntimeError, ValueError):
-            database = False
-        scheduler = self.ctx.scheduler.is_alive()
+        database, scheduler = await self.probe_health()
         healthy = database and scheduler
         data = {
             "database": "ok" if database else "unavailable",

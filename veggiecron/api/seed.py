@@ -12,7 +12,7 @@ import tornado.web
 
 from .. import __version__
 from ..auth import token_from_headers
-from ..errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized, VeggiecronError
+from ..errors import Forbidden, Invalid, NotFound, Unauthorized, VeggiecronError
 from ..model import User
 from ..seed import validate_email
 from .base import BaseHandler
@@ -25,6 +25,7 @@ class SeedHandler(BaseHandler):
     """Token or HTTP Basic authentication; DRF error bodies such as {"detail": ...} or {"field": [...]}."""
 
     requires_admin = False
+    auth_challenge = 'Basic realm="api"'
 
     async def authorize(self, user: User) -> None:
         if self.requires_admin and not user.is_admin:
@@ -97,14 +98,8 @@ class SeedHandler(BaseHandler):
             body = {"detail": "A server error occurred."}
         else:
             body = {"detail": self._reason}
-        self.close_if_body_unread()
         self.set_status(status_code)
-        if isinstance(exc, TooManyRequests):
-            self.set_header("Retry-After", str(exc.retry_after))
-        if status_code == 405:
-            self.set_header("Allow", self.allowed_methods())
-        if status_code == 401:
-            self.set_header("WWW-Authenticate", 'Basic realm="api"')
+        self.error_headers(exc, status_code)
         self.finish(orjson.dumps(body))
 
     def pk(self, value: str) -> int:
@@ -292,11 +287,7 @@ class SeedHealthHandler(SeedHandler):
     """GET /api/health/: 200 when the database answers and the scheduler loop is alive, else 503."""
 
     async def get(self) -> None:
-        try:
-            database = await self.ctx.store.ping()
-        except Exception:  # any database fault means unhealthy, and is answered, not raised
-            database = False
-        scheduler = self.ctx.scheduler.is_alive()
+        database, scheduler = await self.probe_health()
         up = database and scheduler
         self.reply(
             {
