@@ -72,8 +72,10 @@ class BenchServer:
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
 
-    async def stop(self) -> None:
+    async def stop(self, keep_database: bool = False) -> None:
+        """Stop the server (SIGTERM); keep_database leaves its files for a restart."""
         if self.process is not None and self.process.returncode is None:
             self.process.terminate()
-            await asyncio.wait_for(self.process.wait(), timeout=30)
-        self.dir.cleanup()
+            await asyncio.wait_for(self.process.wait(), timeout=60)
+        if not keep_database:
+            self.dir.cleanup()

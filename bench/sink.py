@@ -86,6 +86,17 @@ class Sink:
                 values.append((arrived - due_at) * 1000.0)
         return values
 
+    def window(self, start: float, end: float) -> tuple[int, list[float]]:
+        """Requests that arrived in [start, end): their count and each one's lateness in ms."""
+        count = 0
+        lateness = []
+        for arrived, due in self.records:
+            if start <= arrived < end:
+                count += 1
+                if due is not None:
+                    lateness.append((arrived - datetime.fromisoformat(due.decode()).timestamp()) * 1000.0)
+        return count, lateness
+
 
 def percentile(values: list[float], fraction: float) -> float:
     if not values:

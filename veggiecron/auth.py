@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,11 @@ MAX_USERNAME_LENGTH = 254  # registered names are shorter; users made from email
 NO_PASSWORD = "!"  # the stored hash of users who log in only with tokens: matches no password
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything longer, so refuse it instead of truncating silently
 TOKEN_BYTES = 32  # 256 bits of randomness
+# A checked token is trusted for this long without asking the store again. Changes made through
+# Accounts drop their entries at once; this bounds how long a change made by another process
+# (`start.py create-admin`, a hand-edited database) can take to be seen.
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_ENTRIES = 10_000
 
 
 def validate_credentials(username: object, password: object) -> tuple[str, str]:
@@ -90,6 +96,56 @@ def token_from_headers(x_auth_token: str | None, authorization: str | None) -> s
     return None
 
 
+class TokenCache:
+    """Recently checked tokens: keyed hash -> (user, token's expires_at, cached_until).
+
+    Bounded (the oldest entry is evicted first) and short-lived. Only hits are kept, so a stream
+    of wrong tokens cannot push the good ones out. Every forget_* bumps a generation number: a
+    lookup that was in flight across an invalidation does not put what it read into the cache.
+    """
+
+    def __init__(self, ttl: float = TOKEN_CACHE_SECONDS, max_entries: int = TOKEN_CACHE_ENTRIES) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.generation = 0
+        self._entries: OrderedDict[str, tuple[User, float, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, digest: str, now: float) -> User | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        user, expires_at, cached_until = entry
+        # An expired token is refused even while cached; cached_until beyond now + ttl means the
+        # clock went backwards, and the entry must not outlive its intended few seconds.
+        if now < expires_at and now < cached_until <= now + self.ttl:
+            return user
+        del self._entries[digest]
+        return None
+
+    def put(self, digest: str, user: User, expires_at: float, now: float, generation: int) -> None:
+        """Remember a lookup made when self.generation was `generation`, unless something was forgotten since."""
+        if self.ttl <= 0 or generation != self.generation:
+            return
+        self._entries.pop(digest, None)  # re-inserted at the young end
+        self._entries[digest] = (user, expires_at, now + self.ttl)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def forget_token(self, digest: str) -> None:
+        self.generation += 1
+        self._entries.pop(digest, None)
+
+    def forget_user(self, user_id: int) -> None:
+        # A scan: users change and tokens are revoked rarely, and a per-user index would cost
+        # bookkeeping on every request instead.
+        self.generation += 1
+        for digest in [d for d, (user, _, _) in self._entries.items() if user.id == user_id]:
+            del self._entries[digest]
+
+
 class Accounts:
     """Registration, login, logout and token checks over the store."""
 
@@ -101,6 +157,7 @@ class Accounts:
         token_lifetime: float,
         clock: Clock,
         throttle: LoginThrottle | None = None,
+        token_cache: TokenCache | None = None,
     ) -> None:
         self.throttle = throttle
         self.store = store
@@ -108,6 +165,7 @@ class Accounts:
         self.tokens = tokens
         self.token_lifetime = token_lifetime
         self.clock = clock
+        self.token_cache = token_cache if token_cache is not None else TokenCache()
 
     async def register(self, username: object, password: object, is_admin: bool = False) -> User:
         name, secret = validate_credentials(username, password)
@@ -169,8 +227,17 @@ class Accounts:
         found = await self.store.user_credentials(username)
         if found is None:
             return await self.store.create_user(username, NO_PASSWORD, self.clock.now(), is_admin=True)
-        await self.store.set_admin(found[0].id, True, self.clock.now())
+        await self.set_admin(found[0].id, True)
         return replace(found[0], is_admin=True)
+
+    async def set_admin(self, user_id: int, is_admin: bool) -> None:
+        """Grant or withdraw admin rights; the user's next request already sees the change."""
+        await self.store.set_admin(user_id, is_admin, self.clock.now())
+        self.forget_user(user_id)
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop the user's cached token checks: call after any change to the user or their tokens."""
+        self.token_cache.forget_user(user_id)
 
     async def tokens_of(self, user: User, current: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         return await self.store.list_tokens(user.id, self.tokens.digest(current), self.clock.now(), limit, offset)
@@ -178,11 +245,27 @@ class Accounts:
     async def revoke(self, user: User, token_id: int) -> None:
         if not await self.store.delete_user_token(user.id, token_id):
             raise NotFound(f"you have no token {token_id}")
+        # Only the id is known here, not the hash the cache is keyed by.
+        self.forget_user(user.id)
 
     async def logout(self, token: str) -> None:
-        await self.store.delete_token(self.tokens.digest(token))
+        digest = self.tokens.digest(token)
+        await self.store.delete_token(digest)
+        self.token_cache.forget_token(digest)
 
     async def authenticate(self, token: str | None) -> User | None:
+        """The token's user, or None; answered from the cache for a few seconds after a store lookup."""
         if not token or len(token) > 256:
             return None
-        return await self.store.user_for_token(self.tokens.digest(token), self.clock.now())
+        digest = self.tokens.digest(token)
+        now = self.clock.now()
+        user = self.token_cache.get(digest, now)
+        if user is not None:
+            return user
+        generation = self.token_cache.generation
+        found = await self.store.user_for_token(digest, now)
+        if found is None:
+            return None
+        user, expires_at = found
+        self.token_cache.put(digest, user, expires_at, now, generation)
+        return user

@@ -63,30 +63,49 @@ class JobService:
         self.config = config
         self.clock = clock
         self.outbound = outbound
+        self.usage = QuotaUsage()
 
-    async def check_quotas(self, user: User, schedule: Any, clones: int, job_id: int | None = None) -> None:
-        """Refuse a job that would take the user past a quota (admins are exempt)."""
+    async def check_quotas(
+        self, user: User, schedule: Any, clones: int, job_id: int | None = None, current_rate: float = 0.0
+    ) -> float:
+        """Refuse a job that would take the user past a quota (admins are exempt).
+
+        current_rate: what the job sends now (0 for a new or disabled job). Answers the new job's
+        projected requests a minute, for `usage.add` once the job is stored.
+        """
         quotas = self.config.quotas
         if isinstance(schedule, Interval) and schedule.seconds < quotas.min_interval_seconds:
             raise Invalid("schedule", f"the shortest interval allowed is {quotas.min_interval_seconds} seconds")
+        rate = runs_per_minute(schedule, clones)
         if user.is_admin:
-            return
-        if job_id is None and await self.store.count_jobs(user.id) >= quotas.max_jobs_per_user:
+            return rate
+        jobs, projected = self.usage.get(user.id)
+        new_jobs = 1 if job_id is None else 0
+        if jobs + new_jobs > quotas.max_jobs_per_user or projected - current_rate + rate > quotas.max_runs_per_minute:
+            jobs, projected = await self._count_usage(user.id)  # the remembered totals may be stale: recount
+        if jobs + new_jobs > quotas.max_jobs_per_user:
             raise Forbidden(
                 f"quota exceeded: at most {quotas.max_jobs_per_user} jobs per user",
                 {"quota": "max_jobs_per_user", "limit": quotas.max_jobs_per_user},
             )
-        rate = runs_per_minute(schedule, clones)
-        for other_id, text, zone, data in await self.store.enabled_job_timings(user.id):
-            if other_id != job_id:
-                clones_of = data.get("number_of_clones", 1) if isinstance(data, dict) else 1
-                rate += runs_per_minute(parse_schedule(text, zone), clones_of if isinstance(clones_of, int) else 1)
-        if rate > quotas.max_runs_per_minute:
+        total = projected - current_rate + rate
+        if total > quotas.max_runs_per_minute:
             raise Forbidden(
-                f"quota exceeded: your enabled jobs would send {rate:.0f} requests a minute; "
+                f"quota exceeded: your enabled jobs would send {total:.0f} requests a minute; "
                 f"the limit is {quotas.max_runs_per_minute}",
                 {"quota": "max_runs_per_minute", "limit": quotas.max_runs_per_minute},
             )
+        return rate
+
+    async def _count_usage(self, user_id: int) -> tuple[int, float]:
+        generation = self.usage.generation(user_id)
+        jobs = await self.store.count_jobs(user_id)
+        projected = 0.0
+        for _job_id, text, zone, data in await self.store.enabled_job_timings(user_id):
+            clones = data.get("number_of_clones", 1) if isinstance(data, dict) else 1
+            projected += runs_per_minute(parse_schedule(text, zone), clones if isinstance(clones, int) else 1)
+        self.usage.recounted(user_id, generation, jobs, projected)
+        return jobs, projected
 
     async def check_destinations(self, target: HttpTarget, policy: dict[str, Any]) -> None:
         """Refuse URLs this environment may not call (checked again at every dispatch)."""
@@ -141,8 +160,8 @@ class JobService:
         policy = policy or {}
         rules = parse_policy(policy)
         await self.check_destinations(target, policy)
-        if enabled:
-            await self.check_quotas(user, parsed, target.number_of_clones)
+        # A disabled job counts towards the number of jobs, not towards the requests a minute.
+        rate = await self.check_quotas(user, parsed, target.number_of_clones if enabled else 0)
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
         job = await self.store.create_job(
@@ -161,6 +180,7 @@ class JobService:
             seed=seed,
             policy=policy,
         )
+        self.usage.add(user.id, 1, rate)
         self.scheduler.upsert(job)
         return job
 
@@ -213,10 +233,12 @@ class JobService:
         rules = parse_policy(policy)
         if data != job.data or policy.get("notify_url") != job.policy.get("notify_url"):
             await self.check_destinations(target, policy)
+        old_rate = self.rate_of(job) if job.enabled else 0.0
+        new_rate = old_rate if enabled else 0.0
         if enabled and (data != job.data or parsed.format() != job.schedule or not job.enabled):
             owner = await self.store.get_user(job.user_id)
             if owner is not None:
-                await self.check_quotas(owner, parsed, target.number_of_clones, job.id)
+                new_rate = await self.check_quotas(owner, parsed, target.number_of_clones, job.id, old_rate)
         key = jitter_key(job.user_id, job.name)
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True
@@ -248,6 +270,7 @@ class JobService:
             consecutive_failures=0 if re_enabled else job.consecutive_failures,
         )
         updated = await self.store.update_job(changed, seed)
+        self.usage.add(job.user_id, 0, new_rate - old_rate)
         self.scheduler.upsert(updated, keep_progress=not rescheduled)
         return self.scheduler.current(updated)
 
@@ -255,7 +278,16 @@ class JobService:
         job = await self.store.get_job(user.id, name)
         self.scheduler.remove(job.id)
         await self.store.delete_job(job.id)
+        self.usage.add(job.user_id, -1, -self.rate_of(job) if job.enabled else 0.0)
         return job
+
+    def rate_of(self, job: Job) -> float:
+        """The requests a minute a stored job is projected to send while enabled."""
+        clones = job.data.get("number_of_clones", 1)
+        try:
+            return runs_per_minute(parse_schedule(job.schedule, job.timezone), clones if isinstance(clones, int) else 1)
+        except Invalid:
+            return 0.0
 
     async def run_now(self, user: User, name: str) -> tuple[Job, float]:
         job = await self.store.get_job(user.id, name)
@@ -312,6 +344,37 @@ def preview(job: Job, count: int, now: float) -> list[float]:
         times.append(nxt)
         at = nxt
     return times
+
+
+class QuotaUsage:
+    """Each user's job count and projected requests a minute, remembered between requests.
+
+    Counting them means reading all of a user's jobs, which made every create cost O(jobs).
+    The remembered totals may run high (a job that paused or finished itself still counts), never
+    low: a request that would exceed a quota recounts before it is refused. A recount that ran
+    while another request changed the totals is discarded, so no change is ever lost.
+    """
+
+    def __init__(self) -> None:
+        self._totals: dict[int, tuple[int, float]] = {}
+        self._generations: dict[int, int] = {}
+
+    def get(self, user_id: int) -> tuple[int, float]:
+        """The remembered (jobs, requests a minute); unknown totals are too high, which forces a recount."""
+        return self._totals.get(user_id, (1 << 62, float("inf")))
+
+    def generation(self, user_id: int) -> int:
+        return self._generations.get(user_id, 0)
+
+    def recounted(self, user_id: int, generation: int, jobs: int, rate: float) -> None:
+        if self._generations.get(user_id, 0) == generation:
+            self._totals[user_id] = (jobs, rate)
+
+    def add(self, user_id: int, jobs: int, rate: float) -> None:
+        self._generations[user_id] = self._generations.get(user_id, 0) + 1
+        known = self._totals.get(user_id)
+        if known is not None:
+            self._totals[user_id] = (known[0] + jobs, known[1] + rate)
 
 
 def runs_per_minute(schedule: Any, clones: int) -> float:

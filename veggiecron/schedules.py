@@ -11,6 +11,7 @@ the first instant after the gap; a wall time that occurs twice fires once, at th
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -202,6 +203,14 @@ def parse_schedule(text: object, zone: str = "UTC") -> Interval | DailyAt | Once
     """Parse a schedule string; raise Invalid('schedule') whose description shows the grammar."""
     if not isinstance(text, str):
         raise _invalid("schedule must be a string")
+    if not isinstance(zone, str):
+        raise Invalid("timezone", "timezone must be an IANA time zone name such as 'Europe/London'")
+    return _parse_schedule(text, zone)
+
+
+# Schedules are immutable, and most jobs share a few schedule strings: one object serves them all.
+@functools.lru_cache(maxsize=4096)
+def _parse_schedule(text: str, zone: str) -> Interval | DailyAt | Once | Cron:
     if len(text) > 200:
         raise _invalid("schedule is too long (200 characters at most)")
     normalized = " ".join(text.strip().split()).lower()

@@ -125,6 +125,43 @@ async def test_quotas_are_clear_4xx_and_admins_are_exempt(strict: Server, strict
         assert status == 201
 
 
+async def test_quota_totals_follow_deletes_disables_and_changes_made_elsewhere(strict: Server, strict_api: Api) -> None:
+    # Quotas are remembered between requests; every way a total can shrink must show.
+    await strict_api.register_and_login("dave", PASSWORD)
+    job = {"type": "http", "data": {"url": "http://127.0.0.1:9/"}}
+    for name in ("a", "b"):
+        status, _ = await strict_api.call("POST", "/job", json={**job, "name": name, "schedule": "every 6 seconds"})
+        assert status == 201  # 10 + 10 = 20 a minute: at the limit
+    status, body = await strict_api.call(
+        "POST", "/job", json={**job, "name": "c", "enabled": False, "schedule": "every hour"}
+    )
+    assert status == 201  # a disabled job sends nothing but counts as a job
+    status, body = await strict_api.call(
+        "POST", "/job", json={**job, "name": "d", "enabled": False, "schedule": "every hour"}
+    )
+    assert status == 403 and body["data"]["quota"] == "max_jobs_per_user"
+    status, _ = await strict_api.call("DELETE", "/job/c")
+    assert status == 200
+    status, body = await strict_api.call("POST", "/job", json={**job, "name": "d", "schedule": "every 6 seconds"})
+    assert status == 403 and body["data"]["quota"] == "max_runs_per_minute"
+    status, _ = await strict_api.call("PATCH", "/job/a", json={"enabled": False})
+    assert status == 200
+    status, body = await strict_api.call("POST", "/job", json={**job, "name": "d", "schedule": "every 6 seconds"})
+    assert status == 201, body
+    # A job that stops behind the API's back (here: disabled straight in the store, as a pause
+    # after failures does) is found by the recount before a request is refused.
+    assert strict.ctx is not None
+    store = strict.ctx.store
+    found = await store.user_credentials("dave")
+    assert found is not None
+    stored = await store.get_job(found[0].id, "b")
+    await store.record_progress([], [], [], [], [], [(stored.id, stored.version, "paused for the test")])
+    status, body = await strict_api.call("PATCH", "/job/a", json={"enabled": True})
+    assert status == 200, body  # b no longer sends, so a fits again
+    status, body = await strict_api.call("PATCH", "/job/b", json={"enabled": True})
+    assert status == 403 and body["data"]["quota"] == "max_runs_per_minute"
+
+
 async def test_tokens_and_passwords_never_reach_the_log(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG")
     secret = "correct-horse-battery-staple"

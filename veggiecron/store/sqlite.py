@@ -208,11 +208,13 @@ class SqliteStore:
         column_params: Sequence[Any] = (),
     ) -> tuple[list[T], int]:
         """One page of `source` rows matching `where`, converted, and how many match in all."""
+        # Counted first: rows written between the two reads then show in the page, not only in
+        # the count, so a client that saw `count` rows announced always finds them.
+        (count,) = await self._fetchone(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
         rows = await self._fetchall(
             f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
             (*column_params, *params, limit, offset),
         )
-        (count,) = await self._fetchone(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
         return [convert(row) for row in rows], count
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -279,13 +281,14 @@ class SqliteStore:
             ]
         )
 
-    async def user_for_token(self, token_hash: str, now: float) -> User | None:
+    async def user_for_token(self, token_hash: str, now: float) -> tuple[User, float] | None:
+        """The unexpired token's user and the token's expires_at (callers that cache it must honour it)."""
         row = await self._fetchone(
-            f"SELECT {', '.join('u.' + c.strip() for c in _USER_COLUMNS.split(','))} FROM tokens t "
+            f"SELECT {', '.join('u.' + c.strip() for c in _USER_COLUMNS.split(','))}, t.expires_at FROM tokens t "
             "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.expires_at > ?",
             (token_hash, now),
         )
-        return _user(row) if row else None
+        return (_user(row), row[6]) if row else None
 
     async def list_tokens(
         self, user_id: int, current_hash: str, now: float, limit: int, offset: int

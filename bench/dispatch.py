@@ -1,0 +1,277 @@
+"""Dispatch throughput and lateness, side by side with the bare-client ceiling and APScheduler 3.
+
+    python -m bench.dispatch                  # N = 1,000 / 10,000 / 50,000 and a 10,000-job herd
+    python -m bench.dispatch --quick          # N = 1,000 and a 1,000-job herd, under a minute
+    python -m bench.dispatch --sizes 1000 10000 --herds 10000 --seconds 20 --json
+
+Needs requirements-bench.txt (APScheduler 3.x). Every phase aims at one raw sink in this
+process (bench/sink.py), which records each request's arrival and due time:
+
+- ceiling: a bare aiohttp ClientSession in its own process, with veggiecron's pool size
+  (100 connections), sending as fast as the sink answers;
+- apscheduler N: APScheduler 3's AsyncIOScheduler firing N `every 1 seconds` jobs through
+  one aiohttp session, in its own process (bench/peers.py);
+- veggiecron N: `start.py` as a subprocess with its own database; N `every 1 seconds` jobs
+  created through the API, then the server is restarted so its memory holds what a long-running
+  daemon holds (not the garbage of 50,000 API calls), and every run is recorded in SQLite;
+- herd N: N jobs all due at the same instant (`once @ T`); the drain time is the last arrival
+  minus T.
+
+Dispatch rate counts arrivals at the sink during the window; lateness is arrival minus due.
+Bytes per job: RSS while firing minus the RSS of the same program holding no jobs, over N.
+When N jobs a second exceed what a process can send, the rate is the saturated rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from bench.server import ROOT, BenchServer
+from bench.sink import Sink, percentile
+
+POOL = 100  # veggiecron's default http_client.pool_size
+WARM_UP = 4.0  # seconds after jobs start firing before a window opens
+
+
+def lateness_figures(prefix: str, lateness: list[float]) -> dict[str, float]:
+    return {
+        f"{prefix}lateness_p50_ms": round(percentile(lateness, 0.50), 2),
+        f"{prefix}lateness_p99_ms": round(percentile(lateness, 0.99), 2),
+        f"{prefix}lateness_max_ms": round(max(lateness), 2) if lateness else float("nan"),
+    }
+
+
+async def run_peer(*args: str) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.peers", *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"bench.peers {args[0]} failed with exit code {process.returncode}")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+async def measure_ceiling(sink: Sink, seconds: float) -> dict[str, Any]:
+    sink.records.clear()
+    peer = await run_peer("ceiling", "--url", f"http://127.0.0.1:{sink.port}/ceiling", "--seconds", str(seconds))
+    rate = peer["sent"] / peer["seconds"]
+    return {
+        "ceiling_per_second": round(rate),
+        "ceiling_cpu_percent": round(100 * peer["cpu_seconds"] / peer["seconds"]),
+    }
+
+
+async def measure_apscheduler(sink: Sink, jobs: int, seconds: float) -> dict[str, Any]:
+    sink.records.clear()
+    url = f"http://127.0.0.1:{sink.port}"
+    total = seconds + WARM_UP + 2 + jobs / 20_000  # adding jobs takes about 50 us each
+    started = time.time()
+    peer = await run_peer("apscheduler", "--url", url, "--jobs", str(jobs), "--seconds", str(total))
+    # The window: the last `seconds` before the peer stopped.
+    end = started + total
+    count, lateness = sink.window(end - seconds - 0.5, end - 0.5)
+    return {
+        "rate_per_second": round(count / seconds),
+        **lateness_figures("", lateness),
+        "cpu_percent": round(100 * peer["cpu_seconds"] / total),
+        "bytes_per_job": round((peer["rss_after_mib"] - peer["rss_before_mib"]) * 2**20 / jobs),
+    }
+
+
+async def create_jobs(base: str, token: str, jobs: list[dict[str, Any]], connections: int = 8) -> None:
+    """Create jobs through the API over a few keep-alive connections."""
+    headers = {"X-Auth-Token": token}
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        queue = iter(jobs)
+
+        async def worker() -> None:
+            for job in queue:
+                async with session.post(base + "/job", json=job, headers=headers) as response:
+                    if response.status != 201:
+                        raise RuntimeError(f"creating a job failed: {response.status} {await response.text()}")
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+
+
+async def log_in(base: str) -> str:
+    async with aiohttp.ClientSession() as session:
+        credentials = {"username": "bench", "password": "bench-password"}
+        async with session.post(base + "/register", json=credentials) as response:
+            assert response.status == 201, await response.text()
+        async with session.post(base + "/login", json=credentials) as response:
+            token: str = (await response.json())["data"]["token"]
+    return token
+
+
+async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str, Any]:
+    server = BenchServer()
+    try:
+        port = await server.start()
+        await asyncio.sleep(1.0)
+        rss_empty = server.rss_mib()
+        base = f"http://127.0.0.1:{port}"
+        token = await log_in(base)
+        url = f"http://127.0.0.1:{sink.port}"
+        created = time.monotonic()
+        # Intervals are anchored at each job's creation, so jobs created over time spread out.
+        await create_jobs(base, token, [job(f"j{i}", url, "every 1 seconds") for i in range(jobs)])
+        create_rate = jobs / (time.monotonic() - created)
+        await server.stop(keep_database=True)
+        await server.start()
+        await asyncio.sleep(WARM_UP)
+        sink.records.clear()
+        cpu_before, start = server.cpu_seconds(), time.time()
+        await asyncio.sleep(seconds)
+        end = time.time()
+        cpu, rss = server.cpu_seconds() - cpu_before, server.rss_mib()
+        count, lateness = sink.window(start, end)
+        return {
+            "rate_per_second": round(count / (end - start)),
+            **lateness_figures("", lateness),
+            "cpu_percent": round(100 * cpu / (end - start)),
+            "rss_mib": round(rss, 1),
+            "bytes_per_job": round((rss - rss_empty) * 2**20 / jobs),
+            "api_creates_per_second": round(create_rate),
+        }
+    finally:
+        await server.stop()
+
+
+def job(name: str, url: str, schedule: str) -> dict[str, Any]:
+    return {"name": name, "type": "http", "data": {"url": f"{url}/{name}"}, "schedule": schedule}
+
+
+async def measure_herds(sink: Sink, jobs: int, create_rate: float) -> dict[str, Any]:
+    """Drain time of N jobs due at one instant, for APScheduler and veggiecron."""
+    url = f"http://127.0.0.1:{sink.port}"
+    sink.records.clear()
+    herd_at = round(time.time() + 3 + jobs / 10_000)
+    await run_peer(
+        "apscheduler",
+        "--url",
+        url,
+        "--jobs",
+        str(jobs),
+        "--seconds",
+        str(herd_at - time.time() + 5),
+        "--herd-at",
+        str(herd_at),
+    )
+    aps_count, aps_lateness = sink.window(herd_at - 1, herd_at + 60)
+
+    server = BenchServer()
+    try:
+        port = await server.start()
+        base = f"http://127.0.0.1:{port}"
+        token = await log_in(base)
+        # Creating the jobs must finish before the herd is due: allow twice the time it took before.
+        herd_at = round(time.time() + 3 + 2 * jobs / create_rate)
+        await create_jobs(base, token, [job(f"h{i}", url, f"once @ {herd_at}") for i in range(jobs)])
+        if time.time() > herd_at - 0.5:
+            raise RuntimeError("creating the herd took longer than planned; the herd would not be one instant")
+        sink.records.clear()
+        await asyncio.sleep(herd_at - time.time() + 5)
+        vc_count, vc_lateness = sink.window(herd_at - 1, herd_at + 60)
+    finally:
+        await server.stop()
+    return {
+        "jobs": jobs,
+        "apscheduler_delivered": aps_count,
+        "apscheduler_drain_seconds": round(max(aps_lateness) / 1000, 3) if aps_lateness else None,
+        "veggiecron_delivered": vc_count,
+        "veggiecron_drain_seconds": round(max(vc_lateness) / 1000, 3) if vc_lateness else None,
+        **lateness_figures("veggiecron_", vc_lateness),
+    }
+
+
+async def bench(sizes: list[int], herds: list[int], seconds: float) -> dict[str, Any]:
+    sink = Sink()
+    await sink.start()
+    try:
+        figures: dict[str, Any] = await measure_ceiling(sink, seconds)
+        ceiling = figures["ceiling_per_second"]
+        for jobs in sizes:
+            aps = await measure_apscheduler(sink, jobs, seconds)
+            vc = await measure_veggiecron(sink, jobs, seconds)
+            figures[f"steady_{jobs}"] = {
+                "jobs": jobs,
+                "apscheduler": aps,
+                "veggiecron": vc,
+                "veggiecron_over_ceiling": round(vc["rate_per_second"] / ceiling, 2),
+                "veggiecron_over_apscheduler": round(vc["rate_per_second"] / max(1, aps["rate_per_second"]), 2),
+            }
+        create_rate = min(
+            [300.0] + [row["veggiecron"]["api_creates_per_second"] for row in figures.values() if isinstance(row, dict)]
+        )
+        for jobs in herds:
+            figures[f"herd_{jobs}"] = await measure_herds(sink, jobs, create_rate)
+        return figures
+    finally:
+        await sink.stop()
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    print(f"ceiling (bare aiohttp, pool {POOL}): {figures['ceiling_per_second']} req/s")
+    print()
+    header = f"{'N every 1 s':>12} {'who':>12} {'disp/s':>8} {'disp/min':>10} {'p50 ms':>9} {'p99 ms':>9} "
+    header += f"{'max ms':>9} {'CPU %':>6} {'B/job':>7}"
+    print(header)
+    for key, row in figures.items():
+        if not key.startswith("steady_"):
+            continue
+        for who in ("apscheduler", "veggiecron"):
+            f = row[who]
+            print(
+                f"{row['jobs']:>12} {who:>12} {f['rate_per_second']:>8} {f['rate_per_second'] * 60:>10} "
+                f"{f['lateness_p50_ms']:>9} {f['lateness_p99_ms']:>9} {f['lateness_max_ms']:>9} "
+                f"{f['cpu_percent']:>6} {f['bytes_per_job']:>7}"
+            )
+        print(
+            f"{'':>12} {'ratios':>12} veggiecron/ceiling {row['veggiecron_over_ceiling']}, "
+            f"veggiecron/APScheduler {row['veggiecron_over_apscheduler']}"
+        )
+    for key, row in figures.items():
+        if key.startswith("herd_"):
+            print()
+            print(
+                f"herd of {row['jobs']} due at one instant: APScheduler drained {row['apscheduler_delivered']} "
+                f"in {row['apscheduler_drain_seconds']} s; veggiecron drained {row['veggiecron_delivered']} "
+                f"in {row['veggiecron_drain_seconds']} s (p50 {row['veggiecron_lateness_p50_ms']} ms)"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=None, help="jobs per steady run")
+    parser.add_argument("--herds", type=int, nargs="*", default=None, help="jobs per herd")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each measured window")
+    parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short windows")
+    parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
+    args = parser.parse_args()
+    sizes = args.sizes if args.sizes is not None else ([1000] if args.quick else [1000, 10_000, 50_000])
+    herds = args.herds if args.herds is not None else ([1000] if args.quick else [10_000])
+    seconds = args.seconds if args.seconds is not None else (6.0 if args.quick else 15.0)
+    try:
+        import uvloop
+    except ImportError:
+        pass
+    else:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    figures = asyncio.run(bench(sizes, herds, seconds))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print_table(figures)
+
+
+if __name__ == "__main__":
+    main()
