@@ -38,6 +38,9 @@ from bench.sink import Sink, percentile
 
 POOL = 100  # veggiecron's default http_client.pool_size
 WARM_UP = 4.0  # seconds after jobs start firing before a window opens
+# Every peer sends to one sink: let veggiecron use its whole pool there too (by default one host
+# may take only half of it).
+SAME_POOL = f"http_client:\n  pool_size: {POOL}\n  pool_per_host: {POOL}\n"
 
 
 def lateness_figures(prefix: str, lateness: list[float]) -> dict[str, float]:
@@ -113,7 +116,7 @@ async def log_in(base: str) -> str:
 
 
 async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str, Any]:
-    server = BenchServer()
+    server = BenchServer(SAME_POOL)
     try:
         port = await server.start()
         await asyncio.sleep(1.0)
@@ -123,11 +126,15 @@ async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str,
         url = f"http://127.0.0.1:{sink.port}"
         created = time.monotonic()
         # Intervals are anchored at each job's creation, so jobs created over time spread out.
-        await create_jobs(base, token, [job(f"j{i}", url, "every 1 seconds") for i in range(jobs)])
+        # start_at holds them back until every job exists (creating them is not what is measured).
+        start_at = time.time() + 5 + jobs / 400
+        await create_jobs(
+            base, token, [{**job(f"j{i}", url, "every 1 seconds"), "start_at": start_at} for i in range(jobs)]
+        )
         create_rate = jobs / (time.monotonic() - created)
         await server.stop(keep_database=True)
         await server.start()
-        await asyncio.sleep(WARM_UP)
+        await asyncio.sleep(max(0.0, start_at - time.time()) + WARM_UP)
         sink.records.clear()
         cpu_before, start = server.cpu_seconds(), time.time()
         await asyncio.sleep(seconds)
@@ -168,7 +175,7 @@ async def measure_herds(sink: Sink, jobs: int, create_rate: float) -> dict[str, 
     )
     aps_count, aps_lateness = sink.window(herd_at - 1, herd_at + 60)
 
-    server = BenchServer()
+    server = BenchServer(SAME_POOL)
     try:
         port = await server.start()
         base = f"http://127.0.0.1:{port}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import resource
 import sys
 import time
@@ -128,6 +129,7 @@ async def apscheduler(url: str, jobs: int, seconds: float, herd_at: float | None
         "cpu_seconds": cpu_seconds() - cpu_before,
         "errors": errors,
     }
+    logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # runs cut off by the stop are expected
     scheduler.shutdown(wait=False)
     await session.close()
     return figures
@@ -152,8 +154,6 @@ def main() -> None:
     parser.add_argument("--herd-at", type=float, default=None)
     parser.add_argument("--pool", type=int, default=100)
     args = parser.parse_args()
-    import logging
-
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     uvloop = use_uvloop()
     if args.peer == "ceiling":

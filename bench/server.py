@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -12,6 +14,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
+
+
+def die_with_parent() -> None:
+    """In the child: have Linux send SIGTERM when the benchmark dies, so no server outlives it."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class BenchServer:
@@ -47,6 +58,7 @@ class BenchServer:
                 stdout=log,
                 stderr=log,
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -28,6 +28,7 @@ class OutboundPolicy:
     def __init__(self, env: str, allow_networks: tuple[str, ...] = ()) -> None:
         self.allow_loopback = env != "production"
         self.allowed = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
+        self._host_answers: dict[str, str | None] = {}
 
     def denies(self, address: IPAddress) -> str | None:
         """Why the address is refused, or None when jobs may call it."""
@@ -43,6 +44,18 @@ class OutboundPolicy:
 
     def denies_host(self, host: str) -> str | None:
         """For an IP literal, why it is refused; None for allowed literals and for names."""
+        # Asked before every request: the answer for a host never changes, so it is remembered.
+        try:
+            return self._host_answers[host]
+        except KeyError:
+            pass
+        answer = self._denies_host(host)
+        if len(self._host_answers) >= 65536:
+            self._host_answers.clear()
+        self._host_answers[host] = answer
+        return answer
+
+    def _denies_host(self, host: str) -> str | None:
         try:
             address = ipaddress.ip_address(host.strip("[]"))
         except ValueError:

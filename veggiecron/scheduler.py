@@ -46,15 +46,21 @@ class Runner(Protocol):
     async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class _Entry:
-    """What the scheduler holds per scheduled job: the job and its parsed parts."""
+    """What the scheduler holds per scheduled job: the job, its parsed parts and its progress.
+
+    `job` is the job as its owner last wrote it; the scheduler's progress since then lives in
+    `next_run` and `run_count`, updated in place on every dispatch (no copy per run).
+    """
 
     job: Job
     timing: Timing  # the schedule, shifted by the job's jitter
     target: HttpTarget
     policy: JobPolicy
     overlap: Overlap
+    next_run: float | None
+    run_count: int
 
 
 class Scheduler:
@@ -130,7 +136,8 @@ class Scheduler:
         policy = parse_policy(job.policy)
         target = self.build_target(job)
         timing = job_timing(parse_schedule(job.schedule, job.timezone), policy, jitter_key(job.user_id, job.name))
-        return _Entry(job, timing, target, policy, policy.overlap_for(target.enable_shadows))
+        overlap = policy.overlap_for(target.enable_shadows)
+        return _Entry(job, timing, target, policy, overlap, job.next_run, job.run_count)
 
     def upsert(self, job: Job, keep_progress: bool = False) -> None:
         """Take a created or changed job into account at once.
@@ -153,10 +160,10 @@ class Scheduler:
     def _with_progress(self, job: Job) -> Job:
         previous = self._entries.get(job.id)
         if previous is not None and previous.job.version == job.version - 1:
-            if previous.job.run_count > job.run_count:
-                job = replace(job, run_count=previous.job.run_count)
-            if previous.job.next_run is not None and (job.next_run is None or previous.job.next_run > job.next_run):
-                return replace(job, next_run=previous.job.next_run)
+            if previous.run_count > job.run_count:
+                job = replace(job, run_count=previous.run_count)
+            if previous.next_run is not None and (job.next_run is None or previous.next_run > job.next_run):
+                return replace(job, next_run=previous.next_run)
         elif self.progress.finished.get(job.id) == job.version - 1:
             return replace(job, next_run=None)  # its last run was dispatched; nothing is left
         return job
@@ -182,8 +189,8 @@ class Scheduler:
     def current(self, job: Job) -> Job:
         """The job with the scheduler's next run time, which may be ahead of the stored one."""
         entry = self._entries.get(job.id)
-        if entry is not None and entry.job.version == job.version and entry.job.next_run != job.next_run:
-            return replace(job, next_run=entry.job.next_run)
+        if entry is not None and entry.job.version == job.version and entry.next_run != job.next_run:
+            return replace(job, next_run=entry.next_run)
         return job
 
     def scheduled_count(self) -> int:
@@ -215,7 +222,7 @@ class Scheduler:
         while self._heap and self._heap[0][0] <= now:
             due, job_id, version = heapq.heappop(self._heap)
             entry = self._entries.get(job_id)
-            if entry is None or entry.job.version != version or entry.job.next_run != due:
+            if entry is None or entry.job.version != version or entry.next_run != due:
                 continue  # stale: the job changed, was removed, or was already advanced
             try:
                 count += self._dispatch(entry, due, now)
@@ -239,18 +246,18 @@ class Scheduler:
             next_run = now + 1.0
         max_runs = job.max_runs
         if max_runs is not None:
-            slots = slots[: max(0, max_runs - job.run_count)]
+            slots = slots[: max(0, max_runs - entry.run_count)]
         if slots:
-            job = replace(job, run_count=job.run_count + len(slots))
+            entry.run_count += len(slots)
             self.progress.counts[job.id] = self.progress.counts.get(job.id, 0) + len(slots)
-        if max_runs is not None and job.run_count >= max_runs:
+        if max_runs is not None and entry.run_count >= max_runs:
             next_run = None  # the store disables the job when it writes the count
         self.progress.next_runs.append((job.id, job.version, next_run))
+        entry.next_run = next_run
         if next_run is None:
             self._entries.pop(job.id, None)
             self.progress.finished[job.id] = job.version
         else:
-            self._entries[job.id] = entry = replace(entry, job=replace(job, next_run=next_run))
             heapq.heappush(self._heap, (next_run, job.id, job.version))
         for slot in plan.missed:
             self._record(Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=self._missed_reason(entry, slot, now)))
@@ -400,6 +407,6 @@ class Scheduler:
         # Changes leave stale heap entries behind; rebuild once they outnumber the live ones.
         if len(self._heap) > 2 * len(self._entries) + 1024:
             self._heap = [
-                (e.job.next_run, e.job.id, e.job.version) for e in self._entries.values() if e.job.next_run is not None
+                (e.next_run, e.job.id, e.job.version) for e in self._entries.values() if e.next_run is not None
             ]
             heapq.heapify(self._heap)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import ssl
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+import yarl
 
 from .. import __version__
 from ..config import HttpClientSection
@@ -306,21 +308,28 @@ class HttpRunner:
         try:
             async with self._session.request(
                 target.verb,
-                target.url,
+                _url(target.url),
                 headers=headers,
                 data=target.body,
-                timeout=aiohttp.ClientTimeout(total=target.timeout),
+                timeout=_timeout(target.timeout),
                 allow_redirects=False,
             ) as response:
-                excerpt_bytes = await response.content.read(self.settings.response_excerpt_bytes)
+                length = response.content_length
+                if length is not None and length <= self.settings.max_response_bytes:
+                    # The usual case: a short body of announced length, read in one go.
+                    body = await response.read()
+                    excerpt_bytes = body[: self.settings.response_excerpt_bytes]
+                    remaining = self.settings.max_response_bytes - len(body)
+                else:
+                    excerpt_bytes = await response.content.read(self.settings.response_excerpt_bytes)
+                    # Drain the rest (bounded) so the connection can be reused; an endless body fails the run.
+                    remaining = self.settings.max_response_bytes - len(excerpt_bytes)
+                    while remaining >= 0 and not response.content.at_eof():
+                        chunk = await response.content.read(min(65536, remaining + 1))
+                        if not chunk:
+                            break
+                        remaining -= len(chunk)
                 excerpt = excerpt_bytes.decode("utf-8", errors="replace") if excerpt_bytes else None
-                # Drain the rest (bounded) so the connection can be reused; an endless body fails the run.
-                remaining = self.settings.max_response_bytes - len(excerpt_bytes)
-                while remaining >= 0 and not response.content.at_eof():
-                    chunk = await response.content.read(min(65536, remaining + 1))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
                 if remaining < 0:
                     return Attempt(
                         False,
@@ -351,6 +360,17 @@ class HttpRunner:
             return Attempt(False, None, f"protocol: {exc.message}"[:500], "protocol")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500], "connect")
+
+
+@functools.lru_cache(maxsize=65536)
+def _url(url: str) -> yarl.URL:
+    """The parsed URL of a job (jobs fire again and again: parse each URL once)."""
+    return yarl.URL(url)
+
+
+@functools.lru_cache(maxsize=256)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def idempotency_key(job_id: int, due_at: float) -> str:

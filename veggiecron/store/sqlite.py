@@ -18,6 +18,16 @@ from .migrations import MIGRATIONS, SCHEMA_VERSION
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+_RUN_INSERT_COLUMNS = (
+    "job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt, error_class"
+)
+
+
+def _json_columns(*names: str) -> str:
+    """Select the items of each JSON array row of json_each as named columns."""
+    return ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names))
+
+
 _JOB_COLUMNS = (
     "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
     "date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason"
@@ -501,13 +511,17 @@ class SqliteStore:
                     True,
                 )
             )
+        # The large batches (runs, next runs, counts) travel as one JSON parameter each and are
+        # unpacked by SQLite's json_each: one statement per batch instead of one per row, so
+        # the database thread barely needs the interpreter while it writes.
         if run_counts:
             statements.append(
                 (
-                    "UPDATE jobs SET run_count = run_count + ?, enabled = CASE WHEN max_runs IS NOT NULL "
-                    "AND run_count + ? >= max_runs THEN 0 ELSE enabled END WHERE id = ?",
-                    [(count, count, job_id) for job_id, count in run_counts],
-                    True,
+                    "UPDATE jobs SET run_count = run_count + u.n, enabled = CASE WHEN max_runs IS NOT NULL "
+                    "AND run_count + u.n >= max_runs THEN 0 ELSE enabled END "
+                    f"FROM (SELECT {_json_columns('id', 'n')} FROM json_each(?)) AS u WHERE jobs.id = u.id",
+                    (orjson.dumps(run_counts).decode(),),
+                    False,
                 )
             )
         if failures:
@@ -520,36 +534,41 @@ class SqliteStore:
                 )
             )
         if next_runs:
+            # One row per (job, version): the newest. UPDATE ... FROM applies one arbitrary match
+            # per row, so a job advanced twice in one batch must appear once.
+            newest = {(job_id, version): next_run for job_id, version, next_run in next_runs}
             statements.append(
                 (
-                    "UPDATE jobs SET next_run = ? WHERE id = ? AND version = ?",
-                    [(next_run, job_id, version) for job_id, version, next_run in next_runs],
-                    True,
+                    "UPDATE jobs SET next_run = u.next_run "
+                    f"FROM (SELECT {_json_columns('id', 'version', 'next_run')} FROM json_each(?)) AS u "
+                    "WHERE jobs.id = u.id AND jobs.version = u.version",
+                    (orjson.dumps([(*key, next_run) for key, next_run in newest.items()]).decode(),),
+                    False,
                 )
             )
         if runs:
+            rows = [
+                (
+                    r.job_id,
+                    r.due_at,
+                    r.started_at,
+                    r.duration_ms,
+                    r.outcome.value,
+                    r.attempts,
+                    r.status_code,
+                    r.error,
+                    r.response_excerpt,
+                    r.error_class,
+                )
+                for r in runs
+            ]
             statements.append(
                 (
-                    "INSERT INTO runs (job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, "
-                    "error, response_excerpt, error_class) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
-                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
-                    [
-                        (
-                            r.job_id,
-                            r.due_at,
-                            r.started_at,
-                            r.duration_ms,
-                            r.outcome.value,
-                            r.attempts,
-                            r.status_code,
-                            r.error,
-                            r.response_excerpt,
-                            r.error_class,
-                            r.job_id,
-                        )
-                        for r in runs
-                    ],
-                    True,
+                    f"INSERT INTO runs ({_RUN_INSERT_COLUMNS}) SELECT * FROM "
+                    f"(SELECT {_json_columns(*_RUN_INSERT_COLUMNS.split(', '))} FROM json_each(?)) AS r "
+                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = r.job_id)",
+                    (orjson.dumps(rows).decode(),),
+                    False,
                 )
             )
         if statements:
