@@ -100,6 +100,7 @@ class Server:
             self.clock,
             flush_interval=config.scheduler.flush_interval_seconds,
             run_history_per_job=config.scheduler.run_history_per_job,
+            window=config.scheduler.window_seconds,
         )
         jobs.scheduler = self.scheduler
         self.scheduler.on_run = self.metrics.observe_run

@@ -53,6 +53,8 @@ class SchedulerSection:
     run_history_per_job: int = 100
     shutdown_grace_seconds: float = 10.0
     flush_interval_seconds: float = 0.2
+    # Jobs due within this many seconds are held in memory; later ones wait in the store.
+    window_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,7 @@ def validate(config: Config) -> None:
     _require(sched.run_history_per_job >= 1, "scheduler.run_history_per_job must be >= 1")
     _require(sched.shutdown_grace_seconds >= 0, "scheduler.shutdown_grace_seconds must be >= 0")
     _require(0 < sched.flush_interval_seconds <= 10, "scheduler.flush_interval_seconds must be in (0, 10]")
+    _require(10 <= sched.window_seconds <= 86400, "scheduler.window_seconds must be in [10, 86400]")
     api = config.api
     _require(api.max_body_bytes >= 1024, "api.max_body_bytes must be >= 1024")
     _require(1 <= api.default_page_size <= api.max_page_size, "api.default_page_size must be in [1, api.max_page_size]")

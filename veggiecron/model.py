@@ -67,7 +67,7 @@ class FailedTask:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpTarget:
     """What one run of an http job sends; built from a job's validated `data`."""
 
@@ -86,7 +86,7 @@ class HttpTarget:
     retry_on: frozenset[int] = frozenset()  # 4xx answers retried anyway (5xx, 408 and 429 always are)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     id: int
     user_id: int

@@ -36,13 +36,16 @@ class ProgressWriter:
     def pending(self) -> bool:
         return bool(self.runs or self.next_runs or self.counts or self.failures or self.streaks or self.pauses)
 
-    async def flush(self) -> None:
-        """Write everything pending in one transaction; keep it for the next try if the write fails."""
+    async def flush(self) -> bool:
+        """Write everything pending in one transaction; keep it for the next try if the write fails.
+
+        Answers False when the database refused the write.
+        """
         # The lock makes a caller wait for a write already under way, so after flush() returns
         # everything queued before the call is in the database.
         async with self._lock:
             if not self.pending():
-                return
+                return True
             runs, self.runs = self.runs, []
             next_runs, self.next_runs = self.next_runs, []
             counts, self.counts = self.counts, {}
@@ -62,10 +65,11 @@ class ProgressWriter:
                 for job_id, count in counts.items():
                     self.counts[job_id] = self.counts.get(job_id, 0) + count
                 self.streaks = {**streaks, **self.streaks}
-                return
+                return False
             for job_id, version, next_run in next_runs:
                 if next_run is None and self.finished.get(job_id) == version:
                     del self.finished[job_id]
+            return True
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Flush every flush_interval and prune old runs every minute, until `stopping` is set."""

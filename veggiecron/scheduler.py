@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from .errors import StoreUnavailable
 from .model import HttpTarget, Job, Run, RunOutcome
 from .policies import JobPolicy, Overlap, Timing, jitter_key, job_timing, parse_policy, plan_slots, utc_iso
 from .progress import ProgressWriter
@@ -27,6 +29,9 @@ from .store import SqliteStore
 logger = logging.getLogger(__name__)
 
 MAX_IDLE_WAIT = 60.0  # the loop wakes at least this often even with nothing due
+LOAD_CHUNK = 2000  # jobs read from the store per step of loading the window
+REFILL_AT = 0.9  # load the next part of the window once less than this fraction of it is held
+REFILL_RETRY = 5.0  # seconds between tries while the store cannot be read
 NOTIFY_TIMEOUT = 10.0
 
 
@@ -64,7 +69,12 @@ class _Entry:
 
 
 class Scheduler:
-    """Fires due jobs; owns the in-memory view of every scheduled job."""
+    """Fires due jobs; holds in memory the jobs due within the next `window` seconds.
+
+    Jobs due later wait in the store, found by its index on next_run: every so often the
+    scheduler moves its horizon forward and loads the jobs that came within it. A job whose next
+    run falls beyond the horizon leaves memory once its next run time is written.
+    """
 
     def __init__(
         self,
@@ -74,6 +84,7 @@ class Scheduler:
         clock: Clock | None = None,
         flush_interval: float = 0.2,
         run_history_per_job: int = 100,
+        window: float = 300.0,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -88,6 +99,12 @@ class Scheduler:
         self._streaks: dict[int, int] = {}  # consecutive failed runs per job
         self._tasks: set[asyncio.Task[Any]] = set()
         self.on_run: Callable[[Run], None] | None = None  # told of every recorded run (metrics)
+        self.window = window
+        # Jobs due at or before the horizon are in memory, later ones only in the store.
+        self._horizon = self.clock.now() + window
+        self._refill_task: asyncio.Task[None] | None = None
+        self._refill_not_before = -math.inf  # after a failed load, when to try again
+        self._touched: set[int] | None = None  # jobs the API changed while a load was reading
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -96,13 +113,21 @@ class Scheduler:
     # lifecycle
 
     async def start(self) -> None:
-        """Load every scheduled job from the store and start the loop and the writer."""
-        for job in await self.store.scheduled_jobs():
-            try:
-                self.upsert(job)
-            except Exception:  # one unreadable job must not keep the others from running
-                logger.exception("job %d: cannot be scheduled, left as stored", job.id)
-        logger.info("scheduler started with %d scheduled jobs", len(self._entries))
+        """Load the jobs due within the window and start the loop and the writer."""
+        self._horizon = self.clock.now() + self.window
+        # The earliest jobs are read before anything starts (a store that cannot be read fails
+        # the start); the rest of the window loads while the first ones already fire.
+        first = await self.store.due_jobs(self._horizon, None, LOAD_CHUNK)
+        for job in first:
+            self._hold_unless_bad(job)
+        if len(first) == LOAD_CHUNK:
+            last = first[-1]
+            assert last.next_run is not None
+            self._touched = set()
+            self._refill_task = asyncio.create_task(
+                self._refill((last.next_run, last.id), self._horizon), name="veggiecron-window"
+            )
+        logger.info("scheduler started; loading the jobs due within %.0f s", self.window)
         self._loop_task = asyncio.create_task(self._loop(), name="veggiecron-scheduler")
         self._writer_task = asyncio.create_task(self.progress.run(self._stopping), name="veggiecron-writer")
 
@@ -112,6 +137,9 @@ class Scheduler:
         self._wakeup.set()
         if self._loop_task is not None:
             await self._loop_task
+        if self._refill_task is not None:
+            self._refill_task.cancel()
+            await asyncio.gather(self._refill_task, return_exceptions=True)
         if self._tasks:
             logger.info("waiting up to %.1fs for %d runs in flight", grace, len(self._tasks))
             _done, still_running = await asyncio.wait(set(self._tasks), timeout=grace)
@@ -122,6 +150,70 @@ class Scheduler:
         if self._writer_task is not None:
             await self._writer_task
         await self.flush()
+
+    async def _load(self, after: tuple[float, int] | None, until: float) -> None:
+        """Hold every job due in (after, until] that is not held yet, a chunk at a time."""
+        while True:
+            jobs = await self.store.due_jobs(until, after, LOAD_CHUNK)
+            for job in jobs:
+                if job.id in self._entries or (self._touched is not None and job.id in self._touched):
+                    continue  # what memory holds is newer than the row read
+                self._hold_unless_bad(job)
+            self.wake()
+            if len(jobs) < LOAD_CHUNK:
+                return
+            last = jobs[-1]
+            assert last.next_run is not None
+            after = (last.next_run, last.id)
+            await asyncio.sleep(0)  # let due jobs fire between chunks
+
+    def _start_refill(self, now: float) -> None:
+        """Move the horizon to now + window, then load the jobs that came within it."""
+        old, new = self._horizon, now + self.window
+        self._horizon = new  # from here on, a dispatched job due before `new` stays in memory
+        self._touched = set()
+        self._refill_task = asyncio.create_task(self._refill((old, 1 << 62), new), name="veggiecron-window")
+
+    async def refill(self, now: float) -> None:
+        """Move the window to end at now + window and load what came within it (the loop does this)."""
+        if self._refill_task is None:
+            self._start_refill(now)
+        assert self._refill_task is not None
+        await asyncio.shield(self._refill_task)
+
+    def horizon(self) -> float:
+        return self._horizon
+
+    def _refill_at(self) -> float:
+        return max(self._horizon - self.window * REFILL_AT, self._refill_not_before)
+
+    async def _refill(self, after: tuple[float, int], new: float) -> None:
+        """Load the jobs due in (after, new]; on failure, the horizon falls back to `after`."""
+        try:
+            # Jobs that left memory before the horizon moved must have their next run in the
+            # store before it is read, or they would be passed over.
+            if not await self.progress.flush():
+                raise StoreUnavailable("the next run times could not be written")
+            await self._load(after, new)
+        except Exception as exc:
+            logger.warning("loading jobs due before %.0f failed, will retry: %s", new, exc)
+            # Jobs already loaded stay (reading them again skips them); the next try reads on
+            # from just before `after`, so jobs sharing its next run time are not passed over.
+            self._horizon = math.nextafter(after[0], -math.inf)
+            self._refill_not_before = self.clock.now() + REFILL_RETRY
+        finally:
+            self._touched = None
+            self._refill_task = None
+
+    def _hold_unless_bad(self, job: Job) -> None:
+        try:
+            self._hold(job)
+        except Exception:  # one unreadable job must not keep the others from running
+            logger.exception("job %d: cannot be scheduled, left as stored", job.id)
+
+    def _hold(self, job: Job) -> None:
+        self._entries[job.id] = self.entry_for(job)
+        heapq.heappush(self._heap, (job.next_run or 0.0, job.id, job.version))
 
     def is_alive(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
@@ -147,12 +239,20 @@ class Scheduler:
         """
         if keep_progress:
             job = self._with_progress(job)
-        else:
+        elif job.consecutive_failures:
             self._streaks[job.id] = job.consecutive_failures
+        else:
+            self._streaks.pop(job.id, None)
         if not job.enabled or job.next_run is None:
             self.remove(job.id)
             return
-        self._entries[job.id] = self.entry_for(job)
+        entry = self.entry_for(job)  # parsed first: a bad job raises before anything changes
+        if self._touched is not None:
+            self._touched.add(job.id)
+        if job.next_run > self._horizon:
+            self._entries.pop(job.id, None)  # due after the window: the store holds it until then
+            return
+        self._entries[job.id] = entry
         heapq.heappush(self._heap, (job.next_run, job.id, job.version))
         self._compact()
         self.wake()
@@ -170,6 +270,8 @@ class Scheduler:
 
     def remove(self, job_id: int) -> None:
         # The heap entry goes stale and is dropped when it surfaces.
+        if self._touched is not None:
+            self._touched.add(job_id)
         self._entries.pop(job_id, None)
         self._buffered.pop(job_id, None)
 
@@ -194,6 +296,7 @@ class Scheduler:
         return job
 
     def scheduled_count(self) -> int:
+        """Jobs held in memory: those due within the window."""
         return len(self._entries)
 
     def in_flight_count(self) -> int:
@@ -209,7 +312,9 @@ class Scheduler:
                 self.dispatch_due(now)
             except Exception:  # the loop must outlive any single bad job
                 logger.exception("scheduler pass failed")
-            delay = self._heap[0][0] - self.clock.now() if self._heap else MAX_IDLE_WAIT
+            if self._refill_task is None and now >= self._refill_at():
+                self._start_refill(now)
+            delay = min(self._heap[0][0] if self._heap else math.inf, self._refill_at()) - self.clock.now()
             if delay > 0:
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=min(delay, MAX_IDLE_WAIT))
@@ -257,6 +362,8 @@ class Scheduler:
         if next_run is None:
             self._entries.pop(job.id, None)
             self.progress.finished[job.id] = job.version
+        elif next_run > self._horizon:
+            self._entries.pop(job.id, None)  # back to the store until its window comes
         else:
             heapq.heappush(self._heap, (next_run, job.id, job.version))
         for slot in plan.missed:
@@ -370,7 +477,9 @@ class Scheduler:
             self._notify(entry, run, "failure")
         limit = entry.policy.pause_after_failures
         current = self._entries.get(job.id)
-        if limit is not None and streak >= limit and current is not None and current.job.version == job.version:
+        # A job not in memory may be waiting in the store for its window: pause it there too
+        # (the store ignores the pause if the owner changed or deleted the job meanwhile).
+        if limit is not None and streak >= limit and (current is None or current.job.version == job.version):
             reason = f"paused after {streak} consecutive failed runs; last error: {run.error}"
             logger.warning("job %d: %s", job.id, reason)
             self.remove(job.id)

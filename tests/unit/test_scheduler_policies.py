@@ -63,7 +63,7 @@ async def settle() -> None:
 
 async def make(store: SqliteStore, *jobs: Job) -> tuple[Scheduler, ScriptedRunner, FakeClock]:
     clock, runner = FakeClock(T0), ScriptedRunner()
-    scheduler = Scheduler(store, runner, build_target, clock)
+    scheduler = Scheduler(store, runner, build_target, clock, window=86400)
     for job in jobs:
         scheduler.upsert(job)
     return scheduler, runner, clock

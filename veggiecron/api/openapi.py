@@ -552,7 +552,11 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             {
                 "database": {"type": "string", "enum": ["ok", "unavailable"]},
                 "scheduler": {"type": "string", "enum": ["ok", "stopped"]},
-                "scheduled_jobs": INTEGER,
+                "scheduled_jobs": {"type": ["integer", "null"], "description": "enabled jobs with a next run"},
+                "jobs_in_window": {
+                    "type": "integer",
+                    "description": "jobs due within scheduler.window_seconds, held in memory",
+                },
                 "runs_in_flight": INTEGER,
             },
             ("database", "scheduler"),

@@ -25,10 +25,17 @@ class HealthHandler(BaseHandler):
     async def get(self) -> None:
         database, scheduler = await self.probe_health()
         healthy = database and scheduler
+        scheduled = None
+        if database:
+            try:
+                scheduled = await self.ctx.store.count_scheduled()
+            except Exception:  # the database failed since the probe: the count is unknown, not an error
+                database, healthy = False, False
         data = {
             "database": "ok" if database else "unavailable",
             "scheduler": "ok" if scheduler else "stopped",
-            "scheduled_jobs": self.ctx.scheduler.scheduled_count(),
+            "scheduled_jobs": scheduled,
+            "jobs_in_window": self.ctx.scheduler.scheduled_count(),
             "runs_in_flight": self.ctx.scheduler.in_flight_count(),
         }
         self.set_status(200 if healthy else 503)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -170,6 +171,11 @@ class SqliteStore:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    async def count_scheduled(self) -> int:
+        """Enabled jobs with a next run (counted on the partial index over next_run)."""
+        (count,) = await self._fetchone("SELECT COUNT(*) FROM jobs WHERE enabled = 1 AND next_run IS NOT NULL")
+        return int(count)
+
     async def ping(self) -> bool:
         async with self.db.execute("SELECT 1") as cursor:
             return (await cursor.fetchone()) is not None
@@ -331,6 +337,27 @@ class SqliteStore:
 
     # jobs
 
+    async def import_jobs(
+        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float
+    ) -> None:
+        """Insert many already-validated http jobs (name, data, schedule, next_run, anchor) in one transaction.
+
+        For bulk loads such as bench/scale.py; the API creates jobs one at a time with create_job.
+        """
+        await self._write(
+            [
+                (
+                    "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
+                    "version, date_created, date_updated) VALUES (?, ?, 'http', ?, ?, 'UTC', 1, ?, ?, 1, ?, ?)",
+                    [
+                        (user_id, name, orjson.dumps(data).decode(), schedule, next_run, anchor, now, now)
+                        for name, data, schedule, next_run, anchor in jobs
+                    ],
+                    True,
+                )
+            ]
+        )
+
     async def create_job(
         self,
         *,
@@ -429,7 +456,7 @@ class SqliteStore:
 
     async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
         """Write the owner's changes to a job (and its seed row) and bump its version."""
-        updated = Job(**{**job.__dict__, "version": job.version + 1})
+        updated = replace(job, version=job.version + 1)
         seed_statements: list[tuple[str, Any, bool]] = []
         if seed is not None:
             seed_statements.append(
@@ -471,11 +498,20 @@ class SqliteStore:
     async def delete_job(self, job_id: int) -> None:
         await self._write([("DELETE FROM jobs WHERE id = ?", (job_id,), False)])
 
-    async def scheduled_jobs(self) -> list[Job]:
-        """Every enabled job with a next run: what the scheduler loads at start."""
-        rows = await self._fetchall(
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE enabled = 1 AND next_run IS NOT NULL ORDER BY next_run"
-        )
+    async def due_jobs(self, until: float, after: tuple[float, int] | None, limit: int) -> list[Job]:
+        """Enabled jobs whose next run is at or before `until`, in (next_run, id) order.
+
+        after: the (next_run, id) of the last job of the previous chunk, or None to start from
+        the earliest. The partial index on next_run serves both the range and the order.
+        """
+        scheduled = "enabled = 1 AND next_run IS NOT NULL AND next_run <= ?"
+        params: tuple[float, ...]
+        if after is None:
+            sql, params = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {scheduled}", (until,)
+        else:
+            sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {scheduled} AND (next_run > ? OR (next_run = ? AND id > ?))"
+            params = (until, after[0], after[0], after[1])
+        rows = await self._fetchall(sql + " ORDER BY next_run, id LIMIT ?", (*params, limit))
         return [_job(r) for r in rows]
 
     # runs
