@@ -216,6 +216,9 @@ class JobPolicy:
         return Overlap.ALLOW if enable_shadows else Overlap.SKIP
 
 
+DEFAULT_POLICY = JobPolicy()
+
+
 def _number(raw: dict[str, object], name: str, low: float, high: float) -> float | None:
     value = raw.get(name)
     if value is None:
@@ -259,6 +262,8 @@ def _choice(raw: dict[str, object], name: str, kind: type[StrEnum]) -> StrEnum |
 
 def parse_policy(raw: dict[str, object]) -> JobPolicy:
     """Validate a job's policy fields (any subset of POLICY_FIELDS); raise Invalid naming the field."""
+    if not raw:
+        return DEFAULT_POLICY  # most jobs set no policy: they share one object
     for key in raw:
         if key not in POLICY_FIELDS:
             raise Invalid(key, f"unknown policy field {key!r}")

@@ -15,6 +15,7 @@ from veggiecron.policies import (
     Window,
     is_retryable_status,
     jitter_offset,
+    parse_policy,
     plan_slots,
     retry_after_seconds,
     retry_delay,
@@ -119,3 +120,10 @@ def test_retry_after_header_forms() -> None:
 )
 def test_which_statuses_are_worth_retrying(status: int, retry_on: tuple[int, ...], expected: bool) -> None:
     assert is_retryable_status(status, retry_on) is expected
+
+
+def test_a_job_without_policies_gets_the_defaults_a_full_parse_gives() -> None:
+    # Jobs with no policy fields share one object; it must equal what parsing the defaults gives.
+    explicit = parse_policy({"catch_up": "latest", "max_catch_up": 100, "jitter_seconds": 0})
+    assert parse_policy({}) == explicit
+    assert parse_policy({}) is parse_policy({})

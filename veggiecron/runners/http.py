@@ -160,6 +160,18 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
 
 
 def _parse_success_codes(value: object) -> frozenset[int]:
+    if isinstance(value, list) and all(isinstance(item, (int, str)) for item in value):
+        # Shared between jobs: a set of 100 codes is kilobytes, and nearly every job says "2xx".
+        return _success_codes(tuple(value))
+    return _success_codes_uncached(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _success_codes(value: tuple[int | str, ...]) -> frozenset[int]:
+    return _success_codes_uncached(list(value))
+
+
+def _success_codes_uncached(value: object) -> frozenset[int]:
     message = 'data.success_codes must be a list of status codes (100-599) or classes such as "2xx"'
     if not isinstance(value, list) or not value or len(value) > 500:
         raise Invalid("data.success_codes", message)
