@@ -13,4 +13,6 @@ test:
 	python -m pytest
 
 bench:
-	python -m bench.precision --jobs 200 --seconds 30
+	python -m bench.dispatch --quick
+	python -m bench.scale --quick
+	python -m bench.api --quick

@@ -5,15 +5,15 @@
 
 Starts a raw sink (bench/sink.py) and `start.py` on a temporary database (bench/server.py). The
 user "bench" gets its token from `start.py create-admin` and owns --jobs jobs aimed at the sink,
-created through a few concurrent connections; it is an admin so that setting up is not slowed by
-the quota check, which reads every job of a user on each create. 10,000 jobs on `every 10 seconds`
+created through a few concurrent connections (an admin, so that no quota limits the setup).
+10,000 jobs on `every 10 seconds`
 (or --quick's 1,000 on `every 1 seconds`) fire about 1,000 times a second. Once every job has
 fired, three phases run one after the other:
 
     idle   no API load (half as long as the others, at least one period of the jobs): the baseline
     read   "bench" reads GET /job/job<i>, i cycling over its jobs, with X-Auth-Token
     write  "writer", an ordinary registered user, creates jobs with new names on POST /job, on
-           `every 1 hours` so they add no dispatch load (its quota check reads the jobs it has)
+           `every 1 hours` so they add no dispatch load (its quotas are checked as usual)
 
 The load comes from a spawned process (bench/load.py: raw asyncio, uvloop when installed) holding
 --connections keep-alive connections, each with one request in flight. Per phase it prints
