@@ -46,6 +46,7 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
         ("colour: blue\n", "unknown config key: colour"),
         ("app:\n  nmae: x\n", "unknown config key: app.nmae"),
         ("http_client:\n  pool_size: true\n", "http_client.pool_size must be int"),
+        ("scheduler:\n  window_seconds: 5\n", "scheduler.window_seconds must be in"),
         ("app: [1, 2]\n", "app must be a mapping"),
         ("port: [1\n", "line"),
         ("- a\n- b\n", "top level must be a mapping"),

@@ -213,6 +213,45 @@ class Attempt:
     retry_after: float | None = None  # seconds the target asked us to wait (429/503 Retry-After)
 
 
+class HostSlots:
+    """At most `limit` requests in flight per target (scheme, host, port); the others wait here.
+
+    aiohttp enforces the same limit, but a request waiting inside it already holds its whole
+    request object; under overload thousands wait, so they wait here, before any is built.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._users: dict[str, int] = {}  # requests holding or waiting for each host's semaphore
+
+    async def acquire(self, host: str) -> None:
+        semaphore = self._semaphores.get(host)
+        if semaphore is None:
+            semaphore = self._semaphores[host] = asyncio.Semaphore(self.limit)
+        self._users[host] = self._users.get(host, 0) + 1
+        try:
+            await semaphore.acquire()
+        except BaseException:
+            self._leave(host)
+            raise
+
+    def release(self, host: str) -> None:
+        self._semaphores[host].release()
+        self._leave(host)
+
+    def _leave(self, host: str) -> None:
+        users = self._users[host] - 1
+        if users:
+            self._users[host] = users
+        else:  # nobody holds or waits: forget the host
+            del self._users[host]
+            del self._semaphores[host]
+
+    def in_use(self) -> int:
+        return sum(self._users.values())
+
+
 class HttpRunner:
     """Runs http jobs through one shared aiohttp ClientSession, created at start and closed at stop."""
 
@@ -220,6 +259,7 @@ class HttpRunner:
         self.settings = settings
         self.outbound = outbound
         self._session: aiohttp.ClientSession | None = None
+        self._slots = HostSlots(settings.pool_per_host)
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -318,44 +358,53 @@ class HttpRunner:
         if denied is not None:
             return Attempt(False, None, f"destination denied: {denied}", "denied")
         try:
-            async with self._session.request(
-                target.verb,
-                _url(target.url),
-                headers=headers,
-                data=target.body,
-                timeout=_timeout(target.timeout),
-                allow_redirects=False,
-            ) as response:
-                length = response.content_length
-                if length is not None and length <= self.settings.max_response_bytes:
-                    # The usual case: a short body of announced length, read in one go.
-                    body = await response.read()
-                    excerpt_bytes = body[: self.settings.response_excerpt_bytes]
-                    remaining = self.settings.max_response_bytes - len(body)
-                else:
-                    excerpt_bytes = await response.content.read(self.settings.response_excerpt_bytes)
-                    # Drain the rest (bounded) so the connection can be reused; an endless body fails the run.
-                    remaining = self.settings.max_response_bytes - len(excerpt_bytes)
-                    while remaining >= 0 and not response.content.at_eof():
-                        chunk = await response.content.read(min(65536, remaining + 1))
-                        if not chunk:
-                            break
-                        remaining -= len(chunk)
-                excerpt = excerpt_bytes.decode("utf-8", errors="replace") if excerpt_bytes else None
-                if remaining < 0:
-                    return Attempt(
-                        False,
-                        response.status,
-                        f"response body over {self.settings.max_response_bytes} bytes",
-                        "body_too_large",
-                        excerpt,
-                    )
-                if response.status in target.success_codes:
-                    return Attempt(True, response.status, None, None, excerpt)
-                retry_after = None
-                if response.status in (429, 503):
-                    retry_after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
-                return Attempt(False, response.status, f"HTTP {response.status}", "http_status", excerpt, retry_after)
+            # The job's timeout covers the wait for a connection as well as the request.
+            async with asyncio.timeout(target.timeout):
+                key = _connection_key(target.url)
+                await self._slots.acquire(key)
+                try:
+                    async with self._session.request(
+                        target.verb,
+                        _url(target.url),
+                        headers=headers,
+                        data=target.body,
+                        timeout=_timeout(target.timeout),
+                        allow_redirects=False,
+                    ) as response:
+                        length = response.content_length
+                        if length is not None and length <= self.settings.max_response_bytes:
+                            # The usual case: a short body of announced length, read in one go.
+                            body = await response.read()
+                            excerpt_bytes = body[: self.settings.response_excerpt_bytes]
+                            remaining = self.settings.max_response_bytes - len(body)
+                        else:
+                            excerpt_bytes = await response.content.read(self.settings.response_excerpt_bytes)
+                            # Drain the rest (bounded) so the connection can be reused; an endless body fails the run.
+                            remaining = self.settings.max_response_bytes - len(excerpt_bytes)
+                            while remaining >= 0 and not response.content.at_eof():
+                                chunk = await response.content.read(min(65536, remaining + 1))
+                                if not chunk:
+                                    break
+                                remaining -= len(chunk)
+                        excerpt = excerpt_bytes.decode("utf-8", errors="replace") if excerpt_bytes else None
+                        if remaining < 0:
+                            return Attempt(
+                                False,
+                                response.status,
+                                f"response body over {self.settings.max_response_bytes} bytes",
+                                "body_too_large",
+                                excerpt,
+                            )
+                        if response.status in target.success_codes:
+                            return Attempt(True, response.status, None, None, excerpt)
+                        retry_after = None
+                        if response.status in (429, 503):
+                            retry_after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
+                        return Attempt(
+                            False, response.status, f"HTTP {response.status}", "http_status", excerpt, retry_after
+                        )
+                finally:
+                    self._slots.release(key)
         except TimeoutError:
             return Attempt(False, None, f"timeout after {target.timeout:g}s", "timeout")
         except aiohttp.ClientConnectorDNSError as exc:
@@ -378,6 +427,13 @@ class HttpRunner:
 def _url(url: str) -> yarl.URL:
     """The parsed URL of a job (jobs fire again and again: parse each URL once)."""
     return yarl.URL(url)
+
+
+@functools.lru_cache(maxsize=65536)
+def _connection_key(url: str) -> str:
+    """What aiohttp's per-host limit counts by: scheme, host and port."""
+    parsed = _url(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port}"
 
 
 @functools.lru_cache(maxsize=256)

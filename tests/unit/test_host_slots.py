@@ -1,0 +1,44 @@
+"""HostSlots: a per-target cap on requests in flight, with waiting done before a request exists."""
+
+from __future__ import annotations
+
+import asyncio
+
+from veggiecron.runners.http import HostSlots
+
+
+async def test_at_most_limit_hold_a_target_and_others_wait_in_order() -> None:
+    slots = HostSlots(2)
+    order: list[int] = []
+    release = asyncio.Event()
+
+    async def request(i: int, key: str) -> None:
+        await slots.acquire(key)
+        try:
+            order.append(i)
+            await release.wait()
+        finally:
+            slots.release(key)
+
+    tasks = [asyncio.create_task(request(i, "http://a:80")) for i in range(4)]
+    other = asyncio.create_task(request(9, "http://b:80"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert order == [0, 1, 9]  # a third request to "a" waits; "b" has slots of its own
+    assert slots.in_use() == 5
+    release.set()
+    await asyncio.gather(*tasks, other)
+    assert order == [0, 1, 9, 2, 3]
+    assert slots.in_use() == 0 and not slots._semaphores  # idle targets are forgotten
+
+
+async def test_a_request_cancelled_while_waiting_gives_up_its_place() -> None:
+    slots = HostSlots(1)
+    await slots.acquire("k")
+    waiting = asyncio.create_task(slots.acquire("k"))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert slots.in_use() == 1
+    slots.release("k")
+    assert slots.in_use() == 0 and not slots._semaphores
