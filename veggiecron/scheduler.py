@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 MAX_IDLE_WAIT = 60.0  # the loop wakes at least this often even with nothing due
 LOAD_CHUNK = 2000  # jobs read from the store per step of loading the window
 REFILL_AT = 0.9  # load the next part of the window once less than this fraction of it is held
+MAX_JOBS_PER_PASS = 1000  # then the loop yields, so I/O and the API keep moving under overload
 REFILL_RETRY = 5.0  # seconds between tries while the store cannot be read
 NOTIFY_TIMEOUT = 10.0
 
@@ -309,7 +310,7 @@ class Scheduler:
             self._wakeup.clear()
             now = self.clock.now()
             try:
-                self.dispatch_due(now)
+                self.dispatch_due(now, MAX_JOBS_PER_PASS)
             except Exception:  # the loop must outlive any single bad job
                 logger.exception("scheduler pass failed")
             if self._refill_task is None and now >= self._refill_at():
@@ -320,15 +321,21 @@ class Scheduler:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=min(delay, MAX_IDLE_WAIT))
                 except TimeoutError:
                     pass
+            else:
+                # Behind schedule: let the runs just started, and the API, take a turn before the
+                # next pass. Without this, a loop that cannot catch up would never yield at all.
+                await asyncio.sleep(0)
 
-    def dispatch_due(self, now: float) -> int:
-        """Hand every job due at `now` to its policies; answer how many slots were handled."""
+    def dispatch_due(self, now: float, limit: int | None = None) -> int:
+        """Hand the jobs due at `now` (at most `limit`) to their policies; answer how many slots were handled."""
         count = 0
-        while self._heap and self._heap[0][0] <= now:
+        jobs = 0
+        while self._heap and self._heap[0][0] <= now and (limit is None or jobs < limit):
             due, job_id, version = heapq.heappop(self._heap)
             entry = self._entries.get(job_id)
             if entry is None or entry.job.version != version or entry.next_run != due:
                 continue  # stale: the job changed, was removed, or was already advanced
+            jobs += 1
             try:
                 count += self._dispatch(entry, due, now)
             except Exception:  # one job's bad data must not stop the others

@@ -205,3 +205,37 @@ async def test_owner_change_racing_a_dispatch_does_not_rerun_the_slot(store: Sql
     assert scheduler.dispatch_due(T0 + 20) == 1
     await settle()
     assert [c[1] for c in runner.calls].count(T0 + 10) == 2 and len(runner.calls) == 3
+
+
+class RunawayClock:
+    """Each read is two seconds after the last: the loop is always behind its jobs."""
+
+    def __init__(self, now: float) -> None:
+        self.value = now
+
+    def now(self) -> float:
+        self.value += 2.0
+        return self.value
+
+
+async def test_a_loop_that_cannot_catch_up_still_lets_runs_and_requests_proceed(store: SqliteStore) -> None:
+    runner = RecordingRunner()
+    await add_job(store, "a", "every 1 seconds")
+    scheduler = Scheduler(store, runner, build_target, RunawayClock(T0), flush_interval=0.01, window=1e9)
+    await scheduler.start()
+    try:
+        # Without a yield between passes this sleep would never end: the loop would hold the thread.
+        await asyncio.wait_for(asyncio.sleep(0.05), timeout=5)
+        assert len(runner.calls) >= 2  # runs the loop started got to run
+    finally:
+        await scheduler.stop(grace=1)
+
+
+async def test_a_pass_handles_at_most_its_limit_and_leaves_the_rest_due(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    scheduler = make_scheduler(store, clock, runner)
+    for name in ("a", "b", "c"):
+        scheduler.upsert(await add_job(store, name, "every 10 seconds"))
+    assert scheduler.dispatch_due(T0 + 10, limit=2) == 2
+    assert scheduler.dispatch_due(T0 + 10, limit=2) == 1
+    assert scheduler.dispatch_due(T0 + 10) == 0
