@@ -102,8 +102,7 @@ class JobService:
         jobs = await self.store.count_jobs(user_id)
         projected = 0.0
         for _job_id, text, zone, data in await self.store.enabled_job_timings(user_id):
-            clones = data.get("number_of_clones", 1) if isinstance(data, dict) else 1
-            projected += runs_per_minute(parse_schedule(text, zone), clones if isinstance(clones, int) else 1)
+            projected += stored_rate(text, zone, data)
         self.usage.recounted(user_id, generation, jobs, projected)
         return jobs, projected
 
@@ -283,9 +282,8 @@ class JobService:
 
     def rate_of(self, job: Job) -> float:
         """The requests a minute a stored job is projected to send while enabled."""
-        clones = job.data.get("number_of_clones", 1)
         try:
-            return runs_per_minute(parse_schedule(job.schedule, job.timezone), clones if isinstance(clones, int) else 1)
+            return stored_rate(job.schedule, job.timezone, job.data)
         except Invalid:
             return 0.0
 
@@ -375,6 +373,12 @@ class QuotaUsage:
         known = self._totals.get(user_id)
         if known is not None:
             self._totals[user_id] = (known[0] + jobs, known[1] + rate)
+
+
+def stored_rate(schedule: str, zone: str, data: object) -> float:
+    """The requests a minute a stored job sends while enabled, from its schedule and clones."""
+    clones = data.get("number_of_clones", 1) if isinstance(data, dict) else 1
+    return runs_per_minute(parse_schedule(schedule, zone), clones if isinstance(clones, int) else 1)
 
 
 def runs_per_minute(schedule: Any, clones: int) -> float:

@@ -118,16 +118,10 @@ class Scheduler:
         self._horizon = self.clock.now() + self.window
         # The earliest jobs are read before anything starts (a store that cannot be read fails
         # the start); the rest of the window loads while the first ones already fire.
-        first = await self.store.due_jobs(self._horizon, None, LOAD_CHUNK)
-        for job in first:
-            self._hold_unless_bad(job)
-        if len(first) == LOAD_CHUNK:
-            last = first[-1]
-            assert last.next_run is not None
+        after = self._hold_chunk(await self.store.due_jobs(self._horizon, None, LOAD_CHUNK))
+        if after is not None:
             self._touched = set()
-            self._refill_task = asyncio.create_task(
-                self._refill((last.next_run, last.id), self._horizon), name="veggiecron-window"
-            )
+            self._refill_task = asyncio.create_task(self._refill(after, self._horizon), name="veggiecron-window")
         logger.info("scheduler started; loading the jobs due within %.0f s", self.window)
         self._loop_task = asyncio.create_task(self._loop(), name="veggiecron-scheduler")
         self._writer_task = asyncio.create_task(self.progress.run(self._stopping), name="veggiecron-writer")
@@ -154,19 +148,21 @@ class Scheduler:
 
     async def _load(self, after: tuple[float, int] | None, until: float) -> None:
         """Hold every job due in (after, until] that is not held yet, a chunk at a time."""
-        while True:
-            jobs = await self.store.due_jobs(until, after, LOAD_CHUNK)
-            for job in jobs:
-                if job.id in self._entries or (self._touched is not None and job.id in self._touched):
-                    continue  # what memory holds is newer than the row read
-                self._hold_unless_bad(job)
-            self.wake()
-            if len(jobs) < LOAD_CHUNK:
-                return
-            last = jobs[-1]
-            assert last.next_run is not None
-            after = (last.next_run, last.id)
+        while (after := self._hold_chunk(await self.store.due_jobs(until, after, LOAD_CHUNK))) is not None:
             await asyncio.sleep(0)  # let due jobs fire between chunks
+
+    def _hold_chunk(self, jobs: list[Job]) -> tuple[float, int] | None:
+        """Hold one chunk read from the store; answer where the next chunk starts, None after the last."""
+        for job in jobs:
+            if job.id in self._entries or (self._touched is not None and job.id in self._touched):
+                continue  # what memory holds is newer than the row read
+            self._hold_unless_bad(job)
+        self.wake()
+        if len(jobs) < LOAD_CHUNK:
+            return None
+        last = jobs[-1]
+        assert last.next_run is not None
+        return (last.next_run, last.id)
 
     def _start_refill(self, now: float) -> None:
         """Move the horizon to now + window, then load the jobs that came within it."""
