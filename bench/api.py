@@ -33,67 +33,17 @@ import argparse
 import asyncio
 import json
 import signal
-import sys
 import time
-from collections.abc import Coroutine
 from datetime import datetime
-from typing import Any, TypeVar
-
-import aiohttp
+from typing import Any
 
 from bench.load import LoadPlan, LoadProcess, LoadResult
-from bench.server import ROOT, BenchServer
+from bench.server import BenchServer, create_jobs, http_job, register_and_log_in
 from bench.sink import Sink, percentile
+from start import run
 from veggiecron.schedules import parse_schedule
 
-T = TypeVar("T")
 SETUP_CONNECTIONS = 8  # enough to create 10,000 jobs in seconds, few enough not to queue in SQLite
-
-
-async def register(base: str, username: str) -> str:
-    """Register an ordinary user and log in: its token."""
-    credentials = {"username": username, "password": "bench-password"}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(base + "/register", json=credentials) as response:
-            assert response.status == 201, await response.text()
-        async with session.post(base + "/login", json=credentials) as response:
-            assert response.status == 200, await response.text()
-            token: str = (await response.json())["data"]["token"]
-            return token
-
-
-async def create_admin(server: BenchServer, username: str) -> str:
-    """`start.py create-admin` against the running server's database, as an operator would: its token."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "start.py",
-        "create-admin",
-        username,
-        "--config",
-        str(server.config),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"create-admin failed: {err.decode()}")
-    return out.decode().strip()
-
-
-async def create_jobs(base: str, token: str, sink_url: str, count: int, schedule: str) -> None:
-    """Create job0..job<count-1> through SETUP_CONNECTIONS connections at once."""
-    numbers = iter(range(count))
-    connector = aiohttp.TCPConnector(limit=SETUP_CONNECTIONS)
-    async with aiohttp.ClientSession(connector=connector, headers={"X-Auth-Token": token}) as session:
-
-        async def creator() -> None:
-            for i in numbers:  # one shared iterator: each number is taken once
-                job = {"name": f"job{i}", "type": "http", "data": {"url": f"{sink_url}/j{i}"}, "schedule": schedule}
-                async with session.post(base + "/job", json=job) as response:
-                    assert response.status == 201, await response.text()
-
-        await asyncio.gather(*(creator() for _ in range(SETUP_CONNECTIONS)))
 
 
 def period_of(schedule: str) -> float:
@@ -157,9 +107,15 @@ async def set_up(server: BenchServer, sink: Sink, jobs: int, schedule: str) -> t
     """Start the sink and the server, create the jobs and wait until each has fired: (port, token, figures)."""
     await sink.start()
     port = await server.start()
-    token = await create_admin(server, "bench")
+    token = await server.create_admin("bench")
     began = time.monotonic()
-    await create_jobs(f"http://127.0.0.1:{port}", token, f"http://127.0.0.1:{sink.port}", jobs, schedule)
+    sink_url = f"http://127.0.0.1:{sink.port}"
+    await create_jobs(
+        f"http://127.0.0.1:{port}",
+        token,
+        (http_job(f"job{i}", f"{sink_url}/j{i}", schedule) for i in range(jobs)),
+        SETUP_CONNECTIONS,
+    )
     took = time.monotonic() - began
     await asyncio.sleep(period_of(schedule) + 0.5)
     return port, token, {"setup_seconds": round(took, 1), "setup_jobs_per_second": round(jobs / took, 1)}
@@ -170,7 +126,7 @@ async def measure(jobs: int, connections: int, seconds: float, schedule: str) ->
     server = BenchServer()
     try:
         port, token, setup = await set_up(server, sink, jobs, schedule)
-        writer = await register(f"http://127.0.0.1:{port}", "writer")
+        writer = await register_and_log_in(f"http://127.0.0.1:{port}", "writer")
         reads = LoadPlan(port, token, "read", connections, seconds, jobs=jobs)
         writes = LoadPlan(port, writer, "write", connections, seconds, target_url=f"http://127.0.0.1:{sink.port}/new")
         idle = max(seconds / 2, period_of(schedule))
@@ -233,15 +189,6 @@ def table(figures: dict[str, Any]) -> str:
     for name, values in figures["phases"].items():
         lines.append(f"{name:<6}" + "".join(f"{values.get(key, '-'):>10}" for key, _ in COLUMNS))
     return "\n".join(lines)
-
-
-def run(main: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run, on uvloop where installed: the sink in this process then costs less CPU."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 def main() -> None:

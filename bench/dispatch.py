@@ -31,10 +31,9 @@ import sys
 import time
 from typing import Any
 
-import aiohttp
-
-from bench.server import ROOT, BenchServer
+from bench.server import ROOT, BenchServer, create_jobs, http_job, register_and_log_in
 from bench.sink import Sink, percentile
+from start import run
 
 POOL = 100  # veggiecron's default http_client.pool_size
 WARM_UP = 4.0  # seconds after jobs start firing before a window opens
@@ -89,32 +88,6 @@ async def measure_apscheduler(sink: Sink, jobs: int, seconds: float) -> dict[str
     }
 
 
-async def create_jobs(base: str, token: str, jobs: list[dict[str, Any]], connections: int = 8) -> None:
-    """Create jobs through the API over a few keep-alive connections."""
-    headers = {"X-Auth-Token": token}
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        queue = iter(jobs)
-
-        async def worker() -> None:
-            for job in queue:
-                async with session.post(base + "/job", json=job, headers=headers) as response:
-                    if response.status != 201:
-                        raise RuntimeError(f"creating a job failed: {response.status} {await response.text()}")
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
-
-
-async def log_in(base: str) -> str:
-    async with aiohttp.ClientSession() as session:
-        credentials = {"username": "bench", "password": "bench-password"}
-        async with session.post(base + "/register", json=credentials) as response:
-            assert response.status == 201, await response.text()
-        async with session.post(base + "/login", json=credentials) as response:
-            token: str = (await response.json())["data"]["token"]
-    return token
-
-
 async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str, Any]:
     server = BenchServer(SAME_POOL)
     try:
@@ -122,14 +95,16 @@ async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str,
         await asyncio.sleep(1.0)
         rss_empty = server.rss_mib()
         base = f"http://127.0.0.1:{port}"
-        token = await log_in(base)
+        token = await register_and_log_in(base)
         url = f"http://127.0.0.1:{sink.port}"
         created = time.monotonic()
         # Intervals are anchored at each job's creation, so jobs created over time spread out.
         # start_at holds them back until every job exists (creating them is not what is measured).
         start_at = time.time() + 5 + jobs / 400
         await create_jobs(
-            base, token, [{**job(f"j{i}", url, "every 1 seconds"), "start_at": start_at} for i in range(jobs)]
+            base,
+            token,
+            [{**http_job(f"j{i}", f"{url}/j{i}", "every 1 seconds"), "start_at": start_at} for i in range(jobs)],
         )
         create_rate = jobs / (time.monotonic() - created)
         await server.stop(keep_database=True)
@@ -151,10 +126,6 @@ async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str,
         }
     finally:
         await server.stop()
-
-
-def job(name: str, url: str, schedule: str) -> dict[str, Any]:
-    return {"name": name, "type": "http", "data": {"url": f"{url}/{name}"}, "schedule": schedule}
 
 
 async def measure_herds(sink: Sink, jobs: int, create_rate: float) -> dict[str, Any]:
@@ -179,10 +150,10 @@ async def measure_herds(sink: Sink, jobs: int, create_rate: float) -> dict[str, 
     try:
         port = await server.start()
         base = f"http://127.0.0.1:{port}"
-        token = await log_in(base)
+        token = await register_and_log_in(base)
         # Creating the jobs must finish before the herd is due: allow twice the time it took before.
         herd_at = round(time.time() + 3 + 2 * jobs / create_rate)
-        await create_jobs(base, token, [job(f"h{i}", url, f"once @ {herd_at}") for i in range(jobs)])
+        await create_jobs(base, token, [http_job(f"h{i}", f"{url}/h{i}", f"once @ {herd_at}") for i in range(jobs)])
         if time.time() > herd_at - 0.5:
             raise RuntimeError("creating the herd took longer than planned; the herd would not be one instant")
         sink.records.clear()
@@ -267,13 +238,7 @@ def main() -> None:
     sizes = args.sizes if args.sizes is not None else ([1000] if args.quick else [1000, 10_000, 50_000])
     herds = args.herds if args.herds is not None else ([1000] if args.quick else [10_000])
     seconds = args.seconds if args.seconds is not None else (6.0 if args.quick else 15.0)
-    try:
-        import uvloop
-    except ImportError:
-        pass
-    else:
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    figures = asyncio.run(bench(sizes, herds, seconds))
+    figures = run(bench(sizes, herds, seconds))
     if args.json:
         print(json.dumps(figures))
     else:

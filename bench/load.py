@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bench.sink import percentile
+from start import run
 
 
 @dataclass(frozen=True)
@@ -186,12 +187,7 @@ def _process_main(plan: LoadPlan, pipe: Connection) -> None:
     async def main() -> LoadResult:
         return await generate(plan, lambda at: pipe.send(("started", at)))
 
-    try:
-        import uvloop
-    except ImportError:
-        result = asyncio.run(main())
-    else:
-        result = uvloop.run(main())
+    result = run(main())
     pipe.send(("done", result))
     pipe.close()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import logging
 import resource
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from start import run
 
 
 def rss_mib() -> float:
@@ -135,16 +138,6 @@ async def apscheduler(url: str, jobs: int, seconds: float, herd_at: float | None
     return figures
 
 
-def use_uvloop() -> bool:
-    """Both peers run on uvloop when it is installed, as veggiecron does."""
-    try:
-        import uvloop
-    except ImportError:
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("peer", choices=("ceiling", "apscheduler"))
@@ -155,12 +148,12 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=100)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
-    uvloop = use_uvloop()
+    # Both peers run on uvloop when it is installed, as veggiecron does (start.run).
     if args.peer == "ceiling":
-        figures = asyncio.run(ceiling(args.url, args.seconds, args.pool))
+        figures = run(ceiling(args.url, args.seconds, args.pool))
     else:
-        figures = asyncio.run(apscheduler(args.url, args.jobs, args.seconds, args.herd_at, args.pool))
-    print(json.dumps({**figures, "uvloop": uvloop}))
+        figures = run(apscheduler(args.url, args.jobs, args.seconds, args.herd_at, args.pool))
+    print(json.dumps({**figures, "uvloop": importlib.util.find_spec("uvloop") is not None}))
 
 
 if __name__ == "__main__":

@@ -12,24 +12,17 @@ import asyncio
 import json
 import time
 
-import aiohttp
-
-from bench.server import BenchServer
+from bench.server import BenchServer, http_job, register_and_log_in
+from bench.server import create_jobs as create_jobs_through_api
 from bench.sink import Sink, percentile
 
 
 async def create_jobs(base: str, sink_url: str, count: int, schedule: str = "every 1 seconds") -> None:
-    async with aiohttp.ClientSession() as session:
-        credentials = {"username": "bench", "password": "bench-password"}
-        async with session.post(base + "/register", json=credentials) as response:
-            assert response.status == 201, await response.text()
-        async with session.post(base + "/login", json=credentials) as response:
-            token = (await response.json())["data"]["token"]
-        headers = {"X-Auth-Token": token}
-        for i in range(count):
-            job = {"name": f"job{i}", "type": "http", "data": {"url": f"{sink_url}/j{i}"}, "schedule": schedule}
-            async with session.post(base + "/job", json=job, headers=headers) as response:
-                assert response.status == 201, await response.text()
+    """Register "bench" and create job0..job<count-1> one after the other."""
+    token = await register_and_log_in(base)
+    await create_jobs_through_api(
+        base, token, (http_job(f"job{i}", f"{sink_url}/j{i}", schedule) for i in range(count)), connections=1
+    )
 
 
 async def measure(jobs: int, seconds: float, schedule: str = "every 1 seconds") -> dict[str, object]:

@@ -70,7 +70,8 @@ async def measure(jobs: int, minutes: float) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, process_start + minutes * 60 + 2 - time.time()))
         rss = server.rss_mib()
         window_end = process_start + 60
-        before_ready, after_ready = [], []
+        before_ready: list[float] = []
+        after_ready: list[float] = []
         for arrived, due in sink.records:
             if due is None:
                 continue

@@ -10,7 +10,11 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"listening on http://[^:]+:(\d+)")
@@ -91,3 +95,52 @@ class BenchServer:
             await asyncio.wait_for(self.process.wait(), timeout=60)
         if not keep_database:
             self.dir.cleanup()
+
+    async def create_admin(self, username: str) -> str:
+        """`start.py create-admin` on this server's database, as an operator would: its token."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "start.py",
+            "create-admin",
+            username,
+            "--config",
+            str(self.config),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"create-admin failed: {err.decode()}")
+        return out.decode().strip()
+
+
+async def register_and_log_in(base: str, username: str = "bench") -> str:
+    """Register a user (password "bench-password") and log in: its token."""
+    credentials = {"username": username, "password": "bench-password"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(base + "/register", json=credentials) as response:
+            assert response.status == 201, await response.text()
+        async with session.post(base + "/login", json=credentials) as response:
+            assert response.status == 200, await response.text()
+            token: str = (await response.json())["data"]["token"]
+    return token
+
+
+def http_job(name: str, url: str, schedule: str) -> dict[str, Any]:
+    return {"name": name, "type": "http", "data": {"url": url}, "schedule": schedule}
+
+
+async def create_jobs(base: str, token: str, jobs: Iterable[dict[str, Any]], connections: int = 8) -> None:
+    """Create jobs through the API over `connections` keep-alive connections at once."""
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, headers={"X-Auth-Token": token}) as session:
+        queue = iter(jobs)  # one shared iterator: each job is taken once
+
+        async def creator() -> None:
+            for job in queue:
+                async with session.post(base + "/job", json=job) as response:
+                    if response.status != 201:
+                        raise RuntimeError(f"creating a job failed: {response.status} {await response.text()}")
+
+        await asyncio.gather(*(creator() for _ in range(connections)))
