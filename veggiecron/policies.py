@@ -127,11 +127,7 @@ def plan_slots(schedule: Timing, anchor: float, due: float, now: float, policy: 
         return grace is None or now - slot <= grace
 
     if policy.catch_up is CatchUp.ALL:
-        slots = [due]
-        candidate = window.next_after(schedule, due, anchor)
-        while candidate is not None and candidate <= now and len(slots) < MAX_SLOTS_EXAMINED:
-            slots.append(candidate)
-            candidate = window.next_after(schedule, candidate, anchor)
+        slots = slots_through(schedule, window, anchor, due, now)
         eligible = [slot for slot in slots if within_grace(slot)]
         to_run = eligible[-policy.max_catch_up :] if policy.max_catch_up > 0 else []
         running = set(to_run)
@@ -150,6 +146,16 @@ def plan_slots(schedule: Timing, anchor: float, due: float, now: float, policy: 
     # Under latest, slots folded into the run are not missed; under none they are.
     missed = (due,) if skipped_any and (policy.catch_up is CatchUp.NONE or not runnable) else ()
     return SlotPlan(run, missed, next_run)
+
+
+def slots_through(schedule: Timing, window: Window, anchor: float, first: float, now: float) -> list[float]:
+    """The slots from `first` (included) through `now`, oldest first, at most MAX_SLOTS_EXAMINED."""
+    slots = [first]
+    candidate = window.next_after(schedule, first, anchor)
+    while candidate is not None and candidate <= now and len(slots) < MAX_SLOTS_EXAMINED:
+        slots.append(candidate)
+        candidate = window.next_after(schedule, candidate, anchor)
+    return slots
 
 
 def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:

@@ -20,7 +20,17 @@ from typing import Any, Protocol
 
 from .errors import StoreUnavailable
 from .model import HttpTarget, Job, Run, RunOutcome
-from .policies import JobPolicy, Overlap, Timing, jitter_key, job_timing, parse_policy, plan_slots, utc_iso
+from .policies import (
+    JobPolicy,
+    Overlap,
+    Timing,
+    jitter_key,
+    job_timing,
+    parse_policy,
+    plan_slots,
+    slots_through,
+    utc_iso,
+)
 from .progress import ProgressWriter
 from .runners.http import HttpResult, idempotency_key
 from .schedules import parse_schedule
@@ -96,6 +106,10 @@ class Scheduler:
         self._heap: list[tuple[float, int, int]] = []  # (next_run, job_id, version)
         self._running: dict[int, set[asyncio.Task[Run]]] = {}  # runs in flight per job
         self._buffered: dict[int, tuple[_Entry, float]] = {}  # overlap=buffer_one: the run waiting
+        # Jobs whose due slot waits for the run in flight (overlap skip, or buffer_one with one
+        # run already waiting). They leave the heap: the slots that pass meanwhile are summed up
+        # once the run ends, not handled one by one, so an overloaded target costs one step per run.
+        self._parked: set[int] = set()
         self._replaced: set[asyncio.Task[Run]] = set()  # runs cancelled by overlap=replace
         self._streaks: dict[int, int] = {}  # consecutive failed runs per job
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -246,6 +260,7 @@ class Scheduler:
         entry = self.entry_for(job)  # parsed first: a bad job raises before anything changes
         if self._touched is not None:
             self._touched.add(job.id)
+        self._parked.discard(job.id)  # the new entry goes on the heap (and parks again if it must)
         if job.next_run > self._horizon:
             self._entries.pop(job.id, None)  # due after the window: the store holds it until then
             return
@@ -271,6 +286,7 @@ class Scheduler:
             self._touched.add(job_id)
         self._entries.pop(job_id, None)
         self._buffered.pop(job_id, None)
+        self._parked.discard(job_id)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -341,8 +357,29 @@ class Scheduler:
 
     def _dispatch(self, entry: _Entry, due: float, now: float) -> int:
         job = entry.job
+        if self._must_wait(entry):
+            # Parked off the heap with next_run = due; _resume sums up what passed once the run ends.
+            self._parked.add(job.id)
+            return 0
         plan = plan_slots(entry.timing, job.anchor, due, now, entry.policy.catch_up)
-        next_run, slots = plan.next_run, plan.run
+        slots = self._advance(entry, plan.next_run, plan.run, now)
+        for slot in plan.missed:
+            self._record(Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=self._missed_reason(entry, slot, now)))
+        for slot in slots:
+            self._start(entry, slot, now)
+        return len(slots) + len(plan.missed)
+
+    def _must_wait(self, entry: _Entry) -> bool:
+        """Whether the job's next slot can only be skipped, because of the runs in flight."""
+        if entry.overlap is Overlap.SKIP:
+            return entry.job.id in self._running
+        if entry.overlap is Overlap.BUFFER_ONE:
+            return entry.job.id in self._buffered
+        return False
+
+    def _advance(self, entry: _Entry, next_run: float | None, slots: tuple[float, ...], now: float) -> tuple[float, ...]:
+        """Count `slots` as handled and move the job on to `next_run`; answer the slots max_runs leaves."""
+        job = entry.job
         if next_run is not None and next_run <= now:
             # A schedule must move forward; if one ever does not, retry it shortly instead of spinning.
             logger.error(
@@ -369,11 +406,29 @@ class Scheduler:
             self._entries.pop(job.id, None)  # back to the store until its window comes
         else:
             heapq.heappush(self._heap, (next_run, job.id, job.version))
-        for slot in plan.missed:
-            self._record(Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=self._missed_reason(entry, slot, now)))
-        for slot in slots:
-            self._start(entry, slot, now)
-        return len(slots) + len(plan.missed)
+        return slots
+
+    def _resume(self, entry: _Entry) -> None:
+        """A parked job's wait is over: record the slots that passed as one skipped run, go on."""
+        job = entry.job
+        first = entry.next_run
+        assert first is not None
+        # The parked slot was due when it parked, so it is not after the present.
+        now = max(self.clock.now(), first)
+        window = entry.policy.catch_up.window
+        passed = slots_through(entry.timing, window, job.anchor, first, now)
+        skipped = self._advance(entry, window.next_after(entry.timing, now, job.anchor), tuple(passed), now)
+        if not skipped:
+            return
+        if len(skipped) == 1:
+            error = "skipped: the previous run was still in flight"
+        else:
+            error = (
+                f"skipped {len(skipped)} slots due from {utc_iso(skipped[0])} to {utc_iso(skipped[-1])}:"
+                " the previous run was still in flight"
+            )
+        logger.info("job %d: %s", job.id, error)
+        self._record(Run(job.id, skipped[0], now, 0.0, RunOutcome.SKIPPED, error=error))
 
     @staticmethod
     def _missed_reason(entry: _Entry, slot: float, now: float) -> str:
@@ -396,8 +451,8 @@ class Scheduler:
         elif entry.overlap is Overlap.BUFFER_ONE and job_id not in self._buffered:
             self._buffered[job_id] = (entry, slot)
         else:
-            logger.info("job %d: run due at %.3f skipped, the previous run is still in flight", job_id, slot)
-            error = "skipped: the previous run is still in flight"
+            logger.info("job %d: run due at %.3f skipped, the previous run was still in flight", job_id, slot)
+            error = "skipped: the previous run was still in flight"
             self._record(Run(job_id, slot, now, 0.0, RunOutcome.SKIPPED, error=error))
 
     def _spawn(self, entry: _Entry, due: float) -> asyncio.Task[Run]:
@@ -418,6 +473,18 @@ class Scheduler:
         waiting = self._buffered.pop(job_id, None) if not self._running.get(job_id) else None
         if waiting is not None and not self._stopping.is_set():
             self._spawn(*waiting)
+        if job_id in self._parked:
+            entry = self._entries.get(job_id)
+            if entry is None:
+                self._parked.discard(job_id)
+            elif not self._must_wait(entry):
+                self._parked.discard(job_id)
+                try:
+                    self._resume(entry)
+                except Exception:  # as in dispatch_due: one job's bad data must not stop the others
+                    logger.exception("job %d: resuming after its run failed; the job is left unscheduled", job_id)
+                    self._entries.pop(job_id, None)
+                self.wake()
 
     async def _execute(self, entry: _Entry, due: float) -> Run:
         job_id = entry.job.id
@@ -519,6 +586,8 @@ class Scheduler:
         # Changes leave stale heap entries behind; rebuild once they outnumber the live ones.
         if len(self._heap) > 2 * len(self._entries) + 1024:
             self._heap = [
-                (e.next_run, e.job.id, e.job.version) for e in self._entries.values() if e.next_run is not None
+                (e.next_run, e.job.id, e.job.version)
+                for e in self._entries.values()
+                if e.next_run is not None and e.job.id not in self._parked
             ]
             heapq.heapify(self._heap)

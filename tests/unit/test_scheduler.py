@@ -101,6 +101,56 @@ async def test_overlapping_run_is_skipped_unless_shadows_enabled(store: SqliteSt
     assert [r.outcome for r in shadow_runs] == [RunOutcome.OK, RunOutcome.OK]
 
 
+async def test_slots_passing_during_a_long_run_are_one_skipped_run_and_cost_no_pass(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    runner.release.clear()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "slow", "every 1 seconds")
+    scheduler.upsert(job)
+    assert scheduler.dispatch_due(T0 + 1) == 1
+    await settle()
+    # While the run is in flight, the job waits off the heap: later passes do not touch it.
+    for second in range(2, 6):
+        clock.value = T0 + second
+        assert scheduler.dispatch_due(T0 + second) == 0
+    clock.value = T0 + 5.5
+    runner.release.set()
+    await settle()
+    assert runner.calls == [(job.id, T0 + 1)]
+    assert scheduler.current(job).next_run == T0 + 6  # back on the grid, after the present
+    assert scheduler.dispatch_due(T0 + 6) == 1
+    await settle()
+    await scheduler.flush()
+    runs, _ = await store.list_runs(job.id, 10, 0)
+    skipped = [r for r in runs if r.outcome is RunOutcome.SKIPPED]
+    assert len(skipped) == 1, "four slots passed during one run: one record, not four"
+    assert skipped[0].due_at == T0 + 2
+    assert skipped[0].error is not None and "skipped 4 slots" in skipped[0].error
+    assert sorted(r.outcome for r in runs if r.outcome is not RunOutcome.SKIPPED) == [RunOutcome.OK, RunOutcome.OK]
+    stored = await store.get_job(1, "slow")
+    assert stored.run_count == 6  # slots handled: 2 runs and 4 skipped
+
+
+async def test_a_job_changed_while_parked_is_scheduled_as_changed(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    runner.release.clear()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "slow", "every 1 seconds")
+    scheduler.upsert(job)
+    scheduler.dispatch_due(T0 + 1)
+    await settle()
+    assert scheduler.dispatch_due(T0 + 2) == 0  # parked behind the run in flight
+    changed = await store.update_job(replace(job, schedule="every 10 seconds", next_run=T0 + 10))
+    scheduler.upsert(changed)
+    assert scheduler.dispatch_due(T0 + 9) == 0
+    runner.release.set()
+    await settle()
+    clock.value = T0 + 10
+    assert scheduler.dispatch_due(T0 + 10) == 1  # the new schedule, not the parked slot
+    await settle()
+    assert runner.calls == [(job.id, T0 + 1), (job.id, T0 + 10)]
+
+
 async def test_once_job_fires_once_and_is_done_in_the_store(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = make_scheduler(store, clock, runner)
