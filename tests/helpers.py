@@ -78,6 +78,7 @@ class Sink:
     delay: float = 0.0
     body: bytes = b"sink ok"
     fail_first: int = 0
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     def paths(self, path: str) -> list[Hit]:
         return [h for h in self.hits if h.path == path]
@@ -90,7 +91,7 @@ class Sink:
         if self.fail_first > 0:
             self.fail_first -= 1
             return web.Response(status=503, body=b"not yet")
-        return web.Response(status=self.status, body=self.body)
+        return web.Response(status=self.status, body=self.body, headers=self.response_headers)
 
 
 async def start_sink() -> tuple[Sink, web.AppRunner]:

@@ -125,3 +125,26 @@ async def test_nothing_of_another_user_is_readable_changeable_or_triggerable(
     assert tokens_after["data"]["count"] == tokens["data"]["count"]
     assert len(sink.hits) == hits_before
     assert sink.paths("/stolen") == [] and sink.paths("/hook") == []
+
+
+async def test_a_cookie_one_target_sets_never_reaches_another_request(
+    server: Server, session: aiohttp.ClientSession, sink: Sink
+) -> None:
+    base = f"http://127.0.0.1:{server.port}"
+    alice, mallory = Api(base, session), Api(base, session)
+    await alice.register_and_login("alice", PASSWORD)
+    await mallory.register_and_login("mallory", PASSWORD)
+    sink.response_headers = {"Set-Cookie": "session=alice-secret; Path=/"}
+    named = sink.url.replace("127.0.0.1", "localhost")  # a jar keeps no cookie of an IP address
+    await alice.create_job("login", named + "/alice", schedule="every 1 hours")
+    status, _ = await alice.call("POST", "/job/login/run")
+    assert status == 202
+    await wait_for(lambda: sink.paths("/alice"), timeout=5)
+    await mallory.create_job("probe", named + "/mallory", schedule="every 1 hours")
+    status, _ = await mallory.call("POST", "/job/probe/run")
+    assert status == 202
+    status, _ = await alice.call("POST", "/job/login/run")
+    assert status == 202
+    await wait_for(lambda: sink.paths("/mallory") and len(sink.paths("/alice")) == 2, timeout=5)
+    # The runner keeps no cookie jar: neither another user's job nor the same job sends it back.
+    assert all("Cookie" not in hit.headers for hit in sink.hits), [hit.headers.get("Cookie") for hit in sink.hits]

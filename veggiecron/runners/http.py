@@ -274,6 +274,9 @@ class HttpRunner:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds),
             headers={"User-Agent": f"veggiecron/{__version__}"},
+            # One session serves every user's jobs: a cookie one target sets must never reach
+            # another job's request.
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             skip_auto_headers=("Content-Type",),
         )
