@@ -29,13 +29,13 @@ class Metrics:
         self.requests = Counter(
             "veggiecron_api_requests", "API requests answered, by status code.", ["status"], registry=self.registry
         )
-        for outcome in RunOutcome:
-            self.runs.labels(outcome.value)
+        # One child per outcome, looked up once: labels() takes a lock and builds a key per call.
+        self._runs_by_outcome = {outcome: self.runs.labels(outcome.value) for outcome in RunOutcome}
         for state in JobState:
             self.jobs.labels(state.value)
 
     def observe_run(self, run: Run) -> None:
-        self.runs.labels(run.outcome.value).inc()
+        self._runs_by_outcome[run.outcome].inc()
         if run.outcome is not RunOutcome.SKIPPED:
             self.lateness.observe(max(0.0, run.started_at - run.due_at))
 

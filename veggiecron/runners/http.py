@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import re
 import ssl
 import time
@@ -291,7 +292,7 @@ class HttpRunner:
         started = time.time()
         headers = dict(target.headers)
         headers["X-Veggiecron-Job"] = str(job_id)
-        headers["X-Veggiecron-Scheduled-At"] = datetime.fromtimestamp(due_at, UTC).isoformat(timespec="microseconds")
+        headers["X-Veggiecron-Scheduled-At"] = scheduled_at_header(due_at)
         # The same for every attempt and clone of one slot, different for every slot.
         headers["Idempotency-Key"] = idempotency_key(job_id, due_at)
         if target.number_of_clones == 1:
@@ -371,7 +372,7 @@ class HttpRunner:
                         _url(target.url),
                         headers=headers,
                         data=target.body,
-                        timeout=_timeout(target.timeout),
+                        timeout=NO_CLIENT_TIMEOUT,  # asyncio.timeout above is the one deadline
                         allow_redirects=False,
                     ) as response:
                         length = response.content_length
@@ -439,9 +440,22 @@ def _connection_key(url: str) -> str:
     return f"{parsed.scheme}://{parsed.host}:{parsed.port}"
 
 
-@functools.lru_cache(maxsize=256)
-def _timeout(seconds: float) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=seconds)
+NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
+
+
+def scheduled_at_header(due_at: float) -> str:
+    """ISO 8601 UTC with microseconds, as datetime.isoformat writes it, for X-Veggiecron-Scheduled-At."""
+    seconds = math.floor(due_at)
+    micros = round((due_at - seconds) * 1_000_000)
+    if micros == 1_000_000:
+        seconds, micros = seconds + 1, 0
+    return f"{_whole_second(seconds)}.{micros:06d}+00:00"
+
+
+@functools.lru_cache(maxsize=64)
+def _whole_second(seconds: int) -> str:
+    # Runs due in the same second share the formatting of the date and time.
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def idempotency_key(job_id: int, due_at: float) -> str:
