@@ -201,6 +201,15 @@ async def test_verb_headers_and_body_arrive_as_configured(user_api: Api, sink: S
     assert job["data"]["verb"] == "post"
 
 
+async def test_a_body_without_a_content_type_is_sent_without_one(user_api: Api, sink: Sink) -> None:
+    data = {"url": sink.url + "/plain", "verb": "POST", "body": "raw bytes"}
+    await user_api.create_job("plain", "", schedule="every 1 hours", data=data)
+    await run_now(user_api, "plain")
+    hit = (await wait_for(lambda: sink.paths("/plain"), timeout=3))[0]
+    assert hit.body == b"raw bytes"
+    assert "Content-Type" not in hit.headers  # not a guessed application/octet-stream
+
+
 async def test_json_is_sent_with_a_json_content_type(user_api: Api, sink: Sink) -> None:
     payload = {"a": 1, "nested": {"list": [1, "two", None]}, "ok": True}
     await user_api.create_job(

@@ -279,7 +279,6 @@ class HttpRunner:
             # another job's request.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            skip_auto_headers=("Content-Type",),
         )
 
     async def stop(self) -> None:
@@ -372,6 +371,9 @@ class HttpRunner:
                         _url(target.url),
                         headers=headers,
                         data=target.body,
+                        # A body goes out with the job's Content-Type or none, never a guessed one
+                        # (asked per request: a session-wide skip list costs every request a copy).
+                        skip_auto_headers=NO_CONTENT_TYPE if target.body is not None else None,
                         timeout=NO_CLIENT_TIMEOUT,  # asyncio.timeout above is the one deadline
                         allow_redirects=False,
                     ) as response:
@@ -441,6 +443,7 @@ def _connection_key(url: str) -> str:
 
 
 NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
+NO_CONTENT_TYPE = ("Content-Type",)
 
 
 def scheduled_at_header(due_at: float) -> str:
