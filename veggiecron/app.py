@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -165,6 +166,19 @@ def configure_logging(config: Config) -> None:
     logging.getLogger("tornado.access").setLevel(max(logging.WARNING, log_level_number(config)))
 
 
+# Every run allocates a few dozen short-lived objects, and at thousands of runs a second the
+# default thresholds (700, 10, 10) start a collection every few runs, each walking every live task
+# and held job: 15-20% of the loop's time at saturation, and pauses in the lateness tail. Cycles
+# are rare here, so the youngest generation is collected after 50,000 allocations instead.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_garbage_collection() -> None:
+    """Raise the collector's thresholds; objects alive after start-up are left out of collections."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve(config: Config) -> None:
     """Run until SIGTERM or SIGINT, then stop cleanly."""
     server = Server(config)
@@ -173,6 +187,7 @@ async def serve(config: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    tune_garbage_collection()
     try:
         await stop.wait()
     finally:
