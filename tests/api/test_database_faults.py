@@ -30,6 +30,35 @@ async def test_a_briefly_locked_database_is_waited_for(server: Server, user_api:
     assert waited >= 0.5  # it waited for the lock instead of failing
 
 
+async def test_reads_answer_while_a_write_waits_for_the_lock(server: Server, user_api: Api) -> None:
+    await user_api.create_job("present", "http://127.0.0.1:9/", schedule="every hour")
+
+    def hold_the_write_lock() -> None:
+        other = sqlite3.connect(server.config.db_file, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        time.sleep(1.5)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = asyncio.create_task(asyncio.to_thread(hold_the_write_lock))
+    await asyncio.sleep(0.2)
+    write = asyncio.create_task(
+        user_api.call(
+            "POST", "/job", json={"name": "queued", "data": {"url": "http://127.0.0.1:9/"}, "schedule": "every hour"}
+        )
+    )
+    await asyncio.sleep(0.1)  # the write now waits for the lock in the database's writing thread
+    started = time.monotonic()
+    status, body = await user_api.call("GET", "/job/present")
+    read_took = time.monotonic() - started
+    assert status == 200 and body["data"]["name"] == "present"
+    assert not write.done()
+    assert read_took < 0.5, f"the read waited {read_took:.2f} s behind the write"
+    status, _ = await write
+    await holder
+    assert status == 201
+
+
 async def test_writes_fail_clearly_while_reads_work_and_queued_runs_survive(
     server: Server, user_api: Api, sink: Sink
 ) -> None:

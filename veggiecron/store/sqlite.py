@@ -130,6 +130,9 @@ class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        # Reads go through a connection (and thread) of their own: in WAL mode they see every
+        # committed write and never wait behind a batch of run records being written.
+        self._reader: aiosqlite.Connection | None = None
         # One writer at a time: aiosqlite shares one connection, so transactions must not interleave.
         self._write_lock = asyncio.Lock()
 
@@ -147,8 +150,15 @@ class SqliteStore:
         await self.db.execute("PRAGMA synchronous = NORMAL")
         await self.db.execute("PRAGMA foreign_keys = ON")
         await self._migrate()
+        if self.path != ":memory:" and not self.path.startswith("file:"):
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._reader.execute("PRAGMA busy_timeout = 5000")
+            await self._reader.execute("PRAGMA query_only = ON")
 
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -208,8 +218,8 @@ class SqliteStore:
                 raise StoreUnavailable("the database cannot take writes right now", {"reason": str(exc)}) from exc
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the reading thread (execute, fetch and close there), not three.
+        return list(await (self._reader or self.db).execute_fetchall(sql, params))
 
     async def _page(
         self,
@@ -234,8 +244,9 @@ class SqliteStore:
         return [convert(row) for row in rows], count
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self.db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        """The first row of a query that selects one row (by a unique key, or an aggregate)."""
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     # users and tokens
 
