@@ -377,7 +377,9 @@ class Scheduler:
             return entry.job.id in self._buffered
         return False
 
-    def _advance(self, entry: _Entry, next_run: float | None, slots: tuple[float, ...], now: float) -> tuple[float, ...]:
+    def _advance(
+        self, entry: _Entry, next_run: float | None, slots: tuple[float, ...], now: float
+    ) -> tuple[float, ...]:
         """Count `slots` as handled and move the job on to `next_run`; answer the slots max_runs leaves."""
         job = entry.job
         if next_run is not None and next_run <= now:
