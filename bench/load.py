@@ -30,7 +30,9 @@ class LoadPlan:
 
     port: int
     token: str
-    mode: str  # "read": GET /job/job<i> over the first `jobs` jobs; "write": POST /job, new names
+    # "read": GET /job/job<i> over the first `jobs` jobs; "write": POST /job, new names;
+    # "sink": the request veggiecron sends for a job (bench/sink.py measures itself with it)
+    mode: str
     connections: int
     seconds: float
     jobs: int = 1
@@ -80,6 +82,13 @@ def request_maker(plan: LoadPlan) -> Callable[[], bytes]:
             return head.encode() + body
 
         return write
+    if plan.mode == "sink":
+        request = (
+            f"GET /j1 HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\nUser-Agent: veggiecron/bench\r\n"
+            "X-Veggiecron-Job: 1\r\nX-Veggiecron-Scheduled-At: 2026-01-01T00:00:00.000000+00:00\r\n"
+            "Idempotency-Key: 1-1767225600000000\r\nAccept: */*\r\n\r\n"
+        ).encode()
+        return lambda: request
     raise ValueError(f"unknown mode {plan.mode!r}")
 
 

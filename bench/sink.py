@@ -2,11 +2,18 @@
 
 Every request veggiecron sends carries X-Veggiecron-Scheduled-At (the slot's due time), so
 lateness = arrival - due needs no coordination with the server.
+
+    python -m bench.sink [--connections 50] [--seconds 5] [--json]
+
+measures the sink itself: bench/load.py, in a process of its own, sends veggiecron's request over
+keep-alive connections, one request in flight on each, as fast as the answers come back.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import time
 from datetime import datetime
 
@@ -104,3 +111,46 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+async def capacity(connections: int, seconds: float) -> dict[str, float]:
+    """Requests a second the sink answered (and recorded) from one load process."""
+    from bench.load import LoadPlan, LoadProcess  # bench.load imports this module
+
+    sink = Sink()
+    await sink.start()
+    try:
+        load = LoadProcess(LoadPlan(port=sink.port, token="", mode="sink", connections=connections, seconds=seconds))
+        await load.started()
+        result = await load.result()
+    finally:
+        await sink.stop()
+    if result.non_2xx or result.connection_errors or len(sink.records) < result.requests:
+        raise RuntimeError(f"the sink lost requests: {result}")
+    return {
+        "requests_per_second": round(result.requests / result.seconds),
+        "latency_p99_ms": round(result.latency_p99_ms, 2),
+        "connections": connections,
+    }
+
+
+def main() -> None:
+    from start import run
+
+    parser = argparse.ArgumentParser(description="How many requests a second the benchmark sink takes.")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
+    args = parser.parse_args()
+    figures = run(capacity(args.connections, args.seconds))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(
+            f"sink: {figures['requests_per_second']} requests a second over {args.connections} connections "
+            f"(p99 {figures['latency_p99_ms']} ms); the load process, not the sink, may be the limit"
+        )
+
+
+if __name__ == "__main__":
+    main()
