@@ -44,6 +44,7 @@ REFILL_AT = 0.9  # load the next part of the window once less than this fraction
 MAX_JOBS_PER_PASS = 1000  # then the loop yields, so I/O and the API keep moving under overload
 REFILL_RETRY = 5.0  # seconds between tries while the store cannot be read
 NOTIFY_TIMEOUT = 10.0
+_PARSED: dict[str, Any] = {}  # stands for a held job's data and policy, kept parsed in its entry (never mutated)
 
 
 class Clock(Protocol):
@@ -240,7 +241,9 @@ class Scheduler:
         target = self.build_target(job)
         timing = job_timing(parse_schedule(job.schedule, job.timezone), policy, jitter_key(job.user_id, job.name))
         overlap = policy.overlap_for(target.enable_shadows)
-        return _Entry(job, timing, target, policy, overlap, job.next_run, job.run_count)
+        # The raw data and policy live on parsed in target and policy: the held job drops them.
+        held = replace(job, data=_PARSED, policy=_PARSED)
+        return _Entry(held, timing, target, policy, overlap, job.next_run, job.run_count)
 
     def upsert(self, job: Job, keep_progress: bool = False) -> None:
         """Take a created or changed job into account at once.

@@ -8,6 +8,7 @@ import logging
 import math
 import re
 import ssl
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ MAX_URL_LENGTH = 2048
 MAX_RETRIES = 10
 MAX_TIMEOUT = 3600.0
 MAX_RETRY_AFTER = 3600.0  # a longer Retry-After is capped: the run would outlive its purpose
+NO_CODES: frozenset[int] = frozenset()  # shared: each empty frozenset built from a list is 216 bytes
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 
@@ -145,7 +147,7 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
 
     return HttpTarget(
         url=url,
-        host=parts.hostname,
+        host=sys.intern(parts.hostname),  # jobs aiming at one host share its name
         verb=verb.upper(),
         headers=tuple(header_items),
         body=body,
@@ -156,7 +158,7 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
         success_codes=success_codes,
         retry_backoff_seconds=float(backoff),
         retry_backoff_max_seconds=float(backoff_max),
-        retry_on=frozenset(retry_on),
+        retry_on=frozenset(retry_on) if retry_on else NO_CODES,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -44,14 +45,15 @@ class SchemaTooNew(Exception):
 
 
 def _job(row: Sequence[Any]) -> Job:
+    # Type, schedule and timezone repeat across jobs: interned, a million jobs share a few strings.
     return Job(
         id=row[0],
         user_id=row[1],
         name=row[2],
-        type=row[3],
+        type=sys.intern(row[3]),
         data=orjson.loads(row[4]),
-        schedule=row[5],
-        timezone=row[6],
+        schedule=sys.intern(row[5]),
+        timezone=sys.intern(row[6]),
         enabled=bool(row[7]),
         next_run=row[8],
         anchor=row[9],
