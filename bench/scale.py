@@ -10,8 +10,9 @@ insert begins, so about jobs/3600 fall due every second (278/s for a million), a
 during the insert and the start are overdue when the server starts.
 Then `start.py` starts on that database, with the default scheduler window (300 s), and the raw
 sink records every request. Reported: seconds from process start to the first request at the
-sink, RSS after the measured minutes, and the lateness of the requests due in the first minute,
-split into those due before the server was ready (they wait for the start) and those after.
+sink, RSS after the measured minutes (and above an empty server's, per job held in the window and
+per job stored), and the lateness of the requests due in the first minute, split into those due
+before the server was ready (they wait for the start) and those after.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bench.server import BenchServer
 from bench.sink import Sink, percentile
+from start import run
 from veggiecron.store import SqliteStore
 
 CHUNK = 50_000
@@ -56,6 +60,11 @@ async def measure(jobs: int, minutes: float) -> dict[str, Any]:
     await sink.start()
     server = BenchServer()
     try:
+        # The same program holding no job: what the held jobs add is measured against it.
+        await server.start()
+        await asyncio.sleep(1.0)
+        rss_empty = server.rss_mib()
+        await server.stop(keep_database=True)
         db_file = Path(server.dir.name) / "bench.db"
         # Due from now on: those that fall due during the insert and the start are overdue when
         # the server starts, so the first dispatch measures the start itself.
@@ -69,6 +78,9 @@ async def measure(jobs: int, minutes: float) -> dict[str, Any]:
         first_dispatch = sink.records[0][0] - process_start if sink.records else float("nan")
         await asyncio.sleep(max(0.0, process_start + minutes * 60 + 2 - time.time()))
         rss = server.rss_mib()
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{server.port}/health") as response:
+                health = (await response.json())["data"]
         window_end = process_start + 60
         before_ready: list[float] = []
         after_ready: list[float] = []
@@ -85,6 +97,11 @@ async def measure(jobs: int, minutes: float) -> dict[str, Any]:
             "seconds_to_listening": round(ready - process_start, 2),
             "seconds_to_first_dispatch": round(first_dispatch, 2),
             "rss_mib": round(rss, 1),
+            "rss_empty_mib": round(rss_empty, 1),
+            "jobs_in_window": health["jobs_in_window"],
+            # Everything the running server holds beyond an empty one, over the jobs it holds.
+            "bytes_per_held_job": round((rss - rss_empty) * 2**20 / max(1, health["jobs_in_window"])),
+            "bytes_per_stored_job": round((rss - rss_empty) * 2**20 / jobs),
             "first_minute_requests": len(before_ready) + len(after_ready),
             "due_before_ready": len(before_ready),
             "due_after_ready_lateness_p50_ms": round(percentile(after_ready, 0.5), 2),
@@ -105,7 +122,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
     args = parser.parse_args()
     jobs = args.jobs if args.jobs is not None else (100_000 if args.quick else 1_000_000)
-    figures = asyncio.run(measure(jobs, args.minutes))
+    figures = run(measure(jobs, args.minutes))
     if args.json:
         print(json.dumps(figures))
     else:
