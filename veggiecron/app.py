@@ -102,6 +102,7 @@ class Server:
             flush_interval=config.scheduler.flush_interval_seconds,
             run_history_per_job=config.scheduler.run_history_per_job,
             window=config.scheduler.window_seconds,
+            lane_limit=config.http_client.pool_per_host,
         )
         jobs.scheduler = self.scheduler
         self.scheduler.on_run = self.metrics.observe_run

@@ -14,6 +14,7 @@ import logging
 import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from .policies import (
     utc_iso,
 )
 from .progress import ProgressWriter
-from .runners.http import HttpResult, idempotency_key
+from .runners.http import HttpResult, connection_key, idempotency_key
 from .schedules import parse_schedule
 from .store import SqliteStore
 
@@ -78,6 +79,18 @@ class _Entry:
     overlap: Overlap
     next_run: float | None
     run_count: int
+    lane: str  # the target's scheme, host and port: runs to one target share its connection slots
+
+
+@dataclass(slots=True, eq=False)
+class _Waiting:
+    """A due run waiting in its lane for a connection slot: a few bytes, not a task."""
+
+    entry: _Entry
+    due: float
+    since: float
+    timer: asyncio.TimerHandle | None = None  # fails the run when its timeout passes first
+    done: bool = False  # started, timed out or cancelled: left in the lane's deque until it surfaces
 
 
 class Scheduler:
@@ -97,6 +110,7 @@ class Scheduler:
         flush_interval: float = 0.2,
         run_history_per_job: int = 100,
         window: float = 300.0,
+        lane_limit: int | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -114,6 +128,13 @@ class Scheduler:
         self._replaced: set[asyncio.Task[Run]] = set()  # runs cancelled by overlap=replace
         self._streaks: dict[int, int] = {}  # consecutive failed runs per job
         self._tasks: set[asyncio.Task[Any]] = set()
+        # At most lane_limit scheduled runs in flight per target (the runner's per-host pool); the
+        # rest wait in their lane, first in first out, so an overloaded or hanging target holds
+        # due runs as small records instead of thousands of tasks. None: no lanes (tests).
+        self.lane_limit = lane_limit
+        self._lanes: dict[str, deque[_Waiting]] = {}
+        self._lane_runs: dict[str, int] = {}  # runs started per lane and not yet finished
+        self._waiting: dict[int, list[_Waiting]] = {}  # per job
         self.on_run: Callable[[Run], None] | None = None  # told of every recorded run (metrics)
         self.window = window
         # Jobs due at or before the horizon are in memory, later ones only in the store.
@@ -150,6 +171,11 @@ class Scheduler:
         if self._refill_task is not None:
             self._refill_task.cancel()
             await asyncio.gather(self._refill_task, return_exceptions=True)
+        for lane in self._lanes.values():
+            for waiting in lane:
+                if not waiting.done:
+                    self._give_up(waiting, "cancelled: the server stopped")
+        self._lanes.clear()
         if self._tasks:
             logger.info("waiting up to %.1fs for %d runs in flight", grace, len(self._tasks))
             _done, still_running = await asyncio.wait(set(self._tasks), timeout=grace)
@@ -243,7 +269,7 @@ class Scheduler:
         overlap = policy.overlap_for(target.enable_shadows)
         # The raw data and policy live on parsed in target and policy: the held job drops them.
         held = replace(job, data=_PARSED, policy=_PARSED)
-        return _Entry(held, timing, target, policy, overlap, job.next_run, job.run_count)
+        return _Entry(held, timing, target, policy, overlap, job.next_run, job.run_count, connection_key(target.url))
 
     def upsert(self, job: Job, keep_progress: bool = False) -> None:
         """Take a created or changed job into account at once.
@@ -297,7 +323,7 @@ class Scheduler:
     def run_now(self, job: Job) -> float:
         """Fire a job at once, outside its schedule and its overlap policy (its next run stays)."""
         now = self.clock.now()
-        self._spawn(self.entry_for(job), now)
+        self._admit(self.entry_for(job), now)
         return now
 
     async def deliver(self, job: Job) -> Run:
@@ -316,7 +342,8 @@ class Scheduler:
         return len(self._entries)
 
     def in_flight_count(self) -> int:
-        return sum(len(tasks) for tasks in self._running.values())
+        """Runs started or waiting in their lane."""
+        return sum(len(tasks) for tasks in self._running.values()) + sum(map(len, self._waiting.values()))
 
     # the loop
 
@@ -375,7 +402,7 @@ class Scheduler:
     def _must_wait(self, entry: _Entry) -> bool:
         """Whether the job's next slot can only be skipped, because of the runs in flight."""
         if entry.overlap is Overlap.SKIP:
-            return entry.job.id in self._running
+            return self._in_flight(entry.job.id)
         if entry.overlap is Overlap.BUFFER_ONE:
             return entry.job.id in self._buffered
         return False
@@ -445,14 +472,15 @@ class Scheduler:
     def _start(self, entry: _Entry, slot: float, now: float) -> None:
         """Start a run of a due slot, as the job's overlap policy says."""
         job_id = entry.job.id
-        running = self._running.get(job_id)
-        if not running or entry.overlap is Overlap.ALLOW:
-            self._spawn(entry, slot)
+        if not self._in_flight(job_id) or entry.overlap is Overlap.ALLOW:
+            self._admit(entry, slot)
         elif entry.overlap is Overlap.REPLACE:
-            for task in running:
+            for task in self._running.get(job_id, ()):
                 self._replaced.add(task)
                 task.cancel()
-            self._spawn(entry, slot)
+            for waiting in list(self._waiting.get(job_id, ())):
+                self._give_up(waiting, "cancelled: replaced by a newer run")
+            self._admit(entry, slot)
         elif entry.overlap is Overlap.BUFFER_ONE and job_id not in self._buffered:
             self._buffered[job_id] = (entry, slot)
         else:
@@ -460,14 +488,89 @@ class Scheduler:
             error = "skipped: the previous run was still in flight"
             self._record(Run(job_id, slot, now, 0.0, RunOutcome.SKIPPED, error=error))
 
-    def _spawn(self, entry: _Entry, due: float) -> asyncio.Task[Run]:
+    def _in_flight(self, job_id: int) -> bool:
+        return job_id in self._running or job_id in self._waiting
+
+    def _admit(self, entry: _Entry, due: float) -> None:
+        """Start a scheduled run now if its lane has a free slot, else queue it in the lane."""
+        if self.lane_limit is None:
+            self._spawn(entry, due)
+            return
+        lane = entry.lane
+        started = self._lane_runs.get(lane, 0)
+        if started < self.lane_limit and not self._lanes.get(lane):
+            self._lane_runs[lane] = started + 1
+            self._spawn(entry, due, lane)
+            return
+        waiting = _Waiting(entry, due, self.clock.now())
+        # A run that gets no slot within the job's timeout fails unsent; one that gets a slot has
+        # the whole timeout for its attempt.
+        waiting.timer = asyncio.get_running_loop().call_later(entry.target.timeout, self._expire, waiting)
+        self._lanes.setdefault(lane, deque()).append(waiting)
+        self._waiting.setdefault(entry.job.id, []).append(waiting)
+
+    def _lane_freed(self, lane: str) -> None:
+        """A run of the lane ended: hand its slot to the first run still waiting, or free it."""
+        queue = self._lanes.get(lane)
+        while queue:
+            waiting = queue.popleft()
+            if waiting.done:
+                continue
+            if self._stopping.is_set():
+                self._give_up(waiting, "cancelled: the server stopped")
+                continue
+            if self.clock.now() - waiting.since >= waiting.entry.target.timeout:
+                self._expire(waiting)  # its timer is due in this very pass
+                continue
+            self._unwait(waiting)
+            self._spawn(waiting.entry, waiting.due, lane)
+            return
+        self._lanes.pop(lane, None)
+        started = self._lane_runs.get(lane, 0) - 1
+        if started > 0:
+            self._lane_runs[lane] = started
+        else:
+            self._lane_runs.pop(lane, None)
+
+    def _unwait(self, waiting: _Waiting) -> None:
+        waiting.done = True
+        if waiting.timer is not None:
+            waiting.timer.cancel()
+        job_id = waiting.entry.job.id
+        of_job = self._waiting.get(job_id)
+        if of_job is not None:
+            of_job.remove(waiting)
+            if not of_job:
+                del self._waiting[job_id]
+
+    def _expire(self, waiting: _Waiting) -> None:
+        """Its timeout passed before its lane had a slot: the run fails without being sent."""
+        if waiting.done:
+            return
+        timeout = waiting.entry.target.timeout
+        self._give_up(waiting, f"timeout after {timeout:g}s waiting for a connection", "timeout")
+
+    def _give_up(self, waiting: _Waiting, error: str, error_class: str | None = None) -> None:
+        """Record a waiting run that will not be sent, and let its job go on."""
+        if not waiting.done:
+            self._unwait(waiting)
+        now = self.clock.now()
+        entry = waiting.entry
+        elapsed = (now - waiting.since) * 1000
+        run = Run(entry.job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
+        self._record(run)
+        if error_class is not None:  # a timeout counts towards the job's failures; a cancellation does not
+            self._after_run(entry, run)
+        self._settled(entry.job.id)
+
+    def _spawn(self, entry: _Entry, due: float, lane: str | None = None) -> asyncio.Task[Run]:
         task = asyncio.create_task(self._execute(entry, due))
         self._tasks.add(task)
         self._running.setdefault(entry.job.id, set()).add(task)
-        task.add_done_callback(lambda done: self._finished_task(entry.job.id, done))
+        task.add_done_callback(lambda done: self._finished_task(entry.job.id, done, lane))
         return task
 
-    def _finished_task(self, job_id: int, task: asyncio.Task[Any]) -> None:
+    def _finished_task(self, job_id: int, task: asyncio.Task[Any], lane: str | None) -> None:
         self._tasks.discard(task)
         self._replaced.discard(task)
         running = self._running.get(job_id)
@@ -475,9 +578,15 @@ class Scheduler:
             running.discard(task)
             if not running:
                 del self._running[job_id]
-        waiting = self._buffered.pop(job_id, None) if not self._running.get(job_id) else None
+        if lane is not None:
+            self._lane_freed(lane)
+        self._settled(job_id)
+
+    def _settled(self, job_id: int) -> None:
+        """A run of the job ended: start its buffered run, or resume it if it was parked."""
+        waiting = self._buffered.pop(job_id, None) if not self._in_flight(job_id) else None
         if waiting is not None and not self._stopping.is_set():
-            self._spawn(*waiting)
+            self._admit(*waiting)
         if job_id in self._parked:
             entry = self._entries.get(job_id)
             if entry is None:

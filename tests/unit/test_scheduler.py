@@ -151,6 +151,54 @@ async def test_a_job_changed_while_parked_is_scheduled_as_changed(store: SqliteS
     assert runner.calls == [(job.id, T0 + 1), (job.id, T0 + 10)]
 
 
+async def test_runs_beyond_a_targets_slots_wait_in_its_lane_first_in_first_out(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    runner.release.clear()
+    scheduler = Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400, lane_limit=2)
+    jobs = [await add_job(store, f"j{i}", "every 10 seconds", url=f"http://127.0.0.1:9/{i}") for i in range(5)]
+    other = await add_job(store, "other", "every 10 seconds", url="http://127.0.0.1:10/")
+    for job in [*jobs, other]:
+        scheduler.upsert(job)
+    assert scheduler.dispatch_due(T0 + 10) == 6
+    await settle()
+    # Two runs hold the slots of 127.0.0.1:9; three wait as records, not tasks. Another target
+    # has a lane of its own.
+    assert sorted(job_id for job_id, _ in runner.calls) == sorted([jobs[0].id, jobs[1].id, other.id])
+    assert scheduler.in_flight_count() == 6
+    # Each run that ends hands its slot to the oldest waiting one.
+    runner.release.set()
+    await settle()
+    await settle()
+    assert [job_id for job_id, _ in runner.calls][3:] == [jobs[2].id, jobs[3].id, jobs[4].id]
+    assert scheduler.in_flight_count() == 0
+    await scheduler.flush()
+    for job in jobs:
+        runs, _ = await store.list_runs(job.id, 10, 0)
+        assert [r.outcome for r in runs] == [RunOutcome.OK]
+
+
+async def test_a_job_waiting_in_its_lane_counts_as_in_flight_for_its_overlap(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    runner.release.clear()
+    scheduler = Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400, lane_limit=1)
+    first = await add_job(store, "first", "every 10 seconds")
+    queued = await add_job(store, "queued", "every 10 seconds")
+    scheduler.upsert(first)
+    scheduler.upsert(queued)
+    scheduler.dispatch_due(T0 + 10)
+    await settle()
+    assert [job_id for job_id, _ in runner.calls] == [first.id]
+    clock.value = T0 + 20
+    assert scheduler.dispatch_due(T0 + 20) == 0  # both still in flight (one waiting): both park
+    runner.release.set()
+    await settle()
+    await settle()
+    assert [job_id for job_id, _ in runner.calls] == [first.id, queued.id]
+    await scheduler.flush()
+    runs, _ = await store.list_runs(queued.id, 10, 0)
+    assert sorted(r.outcome for r in runs) == [RunOutcome.OK, RunOutcome.SKIPPED]
+
+
 async def test_once_job_fires_once_and_is_done_in_the_store(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = make_scheduler(store, clock, runner)

@@ -365,7 +365,7 @@ class HttpRunner:
         try:
             # The job's timeout covers the wait for a connection as well as the request.
             async with asyncio.timeout(target.timeout):
-                key = _connection_key(target.url)
+                key = connection_key(target.url)
                 await self._slots.acquire(key)
                 try:
                     async with self._session.request(
@@ -438,8 +438,8 @@ def _url(url: str) -> yarl.URL:
 
 
 @functools.lru_cache(maxsize=65536)
-def _connection_key(url: str) -> str:
-    """What aiohttp's per-host limit counts by: scheme, host and port."""
+def connection_key(url: str) -> str:
+    """What aiohttp's per-host limit counts by: scheme, host and port (the scheduler's lanes too)."""
     parsed = _url(url)
     return f"{parsed.scheme}://{parsed.host}:{parsed.port}"
 
