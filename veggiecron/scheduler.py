@@ -128,6 +128,7 @@ class Scheduler:
         self._replaced: set[asyncio.Task[Run]] = set()  # runs cancelled by overlap=replace
         self._streaks: dict[int, int] = {}  # consecutive failed runs per job
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._begun: set[asyncio.Task[Any]] = set()  # runs whose coroutine has started
         # At most lane_limit scheduled runs in flight per target (the runner's per-host pool); the
         # rest wait in their lane, first in first out, so an overloaded or hanging target holds
         # due runs as small records instead of thousands of tasks. None: no lanes (tests).
@@ -493,7 +494,11 @@ class Scheduler:
 
     def _admit(self, entry: _Entry, due: float) -> None:
         """Start a scheduled run now if its lane has a free slot, else queue it in the lane."""
-        if self.lane_limit is None:
+        target = entry.target
+        if self.lane_limit is None or target.retries or target.number_of_clones > 1:
+            # A run with retries sleeps between attempts and clones use several connections:
+            # such runs take the runner's per-host slots attempt by attempt, not a lane's slot
+            # for their whole length (a Retry-After could hold one for an hour).
             self._spawn(entry, due)
             return
         lane = entry.lane
@@ -567,10 +572,17 @@ class Scheduler:
         task = asyncio.create_task(self._execute(entry, due))
         self._tasks.add(task)
         self._running.setdefault(entry.job.id, set()).add(task)
-        task.add_done_callback(lambda done: self._finished_task(entry.job.id, done, lane))
+        task.add_done_callback(lambda done: self._finished_task(entry, due, done, lane))
         return task
 
-    def _finished_task(self, job_id: int, task: asyncio.Task[Any], lane: str | None) -> None:
+    def _finished_task(self, entry: _Entry, due: float, task: asyncio.Task[Any], lane: str | None) -> None:
+        job_id = entry.job.id
+        if task in self._begun:
+            self._begun.discard(task)
+        elif task.cancelled():
+            # Cancelled before its first step (replace, or a stop): _execute never ran to record it.
+            reason = "replaced by a newer run" if task in self._replaced else "the server stopped"
+            self._record(Run(job_id, due, self.clock.now(), 0.0, RunOutcome.FAILED, error=f"cancelled: {reason}"))
         self._tasks.discard(task)
         self._replaced.discard(task)
         running = self._running.get(job_id)
@@ -585,8 +597,12 @@ class Scheduler:
     def _settled(self, job_id: int) -> None:
         """A run of the job ended: start its buffered run, or resume it if it was parked."""
         waiting = self._buffered.pop(job_id, None) if not self._in_flight(job_id) else None
-        if waiting is not None and not self._stopping.is_set():
-            self._admit(*waiting)
+        if waiting is not None:
+            if self._stopping.is_set():
+                error = "cancelled: the server stopped"
+                self._record(Run(job_id, waiting[1], self.clock.now(), 0.0, RunOutcome.FAILED, error=error))
+            else:
+                self._admit(*waiting)
         if job_id in self._parked:
             entry = self._entries.get(job_id)
             if entry is None:
@@ -603,6 +619,9 @@ class Scheduler:
     async def _execute(self, entry: _Entry, due: float) -> Run:
         job_id = entry.job.id
         started = self.clock.now()
+        task = asyncio.current_task()
+        if task is not None:
+            self._begun.add(task)
         try:
             result = await self.runner.run(job_id, entry.target, due)
             run = Run(

@@ -177,6 +177,24 @@ async def test_runs_beyond_a_targets_slots_wait_in_its_lane_first_in_first_out(s
         assert [r.outcome for r in runs] == [RunOutcome.OK]
 
 
+async def test_runs_with_retries_or_clones_do_not_hold_a_lane_slot(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    runner.release.clear()
+    scheduler = Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400, lane_limit=1)
+    # A run that retries may sleep for a Retry-After between attempts: it takes the runner's
+    # per-host slots attempt by attempt, so it neither waits in nor blocks the lane.
+    retrying = await add_job(store, "retrying", "every 10 seconds", retries=3)
+    cloned = await add_job(store, "cloned", "every 10 seconds", number_of_clones=2)
+    plain = await add_job(store, "plain", "every 10 seconds")
+    for job in (retrying, cloned, plain):
+        scheduler.upsert(job)
+    scheduler.dispatch_due(T0 + 10)
+    await settle()
+    assert sorted(job_id for job_id, _ in runner.calls) == sorted([retrying.id, cloned.id, plain.id])
+    runner.release.set()
+    await settle()
+
+
 async def test_a_job_waiting_in_its_lane_counts_as_in_flight_for_its_overlap(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()

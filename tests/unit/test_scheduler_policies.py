@@ -106,6 +106,21 @@ async def test_replace_cancels_the_run_in_flight(store: SqliteStore) -> None:
     assert replaced[0].outcome is RunOutcome.FAILED and "replaced" in (replaced[0].error or "")
 
 
+async def test_a_run_replaced_before_it_began_is_recorded(store: SqliteStore) -> None:
+    job = await add_job(store, "rc", overlap="replace", catch_up="all")
+    scheduler, runner, _ = await make(store, job)
+    # Two slots due in one pass: the second replaces the first before the first took a step.
+    assert scheduler.dispatch_due(T0 + 25) == 2
+    await settle()
+    assert runner.calls == [(job.id, T0 + 20)]
+    await scheduler.flush()
+    runs, _ = await store.list_runs(job.id, 10, 0)
+    by_due = {r.due_at: r for r in runs}
+    assert by_due[T0 + 20].outcome is RunOutcome.OK
+    first = by_due[T0 + 10]
+    assert first.outcome is RunOutcome.FAILED and first.error == "cancelled: replaced by a newer run"
+
+
 async def test_allow_overlaps_and_skip_skips(store: SqliteStore) -> None:
     allow = await add_job(store, "a", overlap="allow")
     skip = await add_job(store, "s")  # the default: enable_shadows false means skip
