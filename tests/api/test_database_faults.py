@@ -10,15 +10,17 @@ from tests.helpers import Api, Sink, wait_for
 from veggiecron.app import Server
 
 
-async def test_a_briefly_locked_database_is_waited_for(server: Server, user_api: Api) -> None:
-    def hold_the_write_lock() -> None:
-        other = sqlite3.connect(server.config.db_file, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        time.sleep(1.0)
-        other.execute("COMMIT")
-        other.close()
+def hold_the_write_lock(db_file: str, seconds: float) -> None:
+    """Another process's writer: hold SQLite's write lock for `seconds` (run it in a thread)."""
+    other = sqlite3.connect(db_file, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    time.sleep(seconds)
+    other.execute("COMMIT")
+    other.close()
 
-    holder = asyncio.create_task(asyncio.to_thread(hold_the_write_lock))
+
+async def test_a_briefly_locked_database_is_waited_for(server: Server, user_api: Api) -> None:
+    holder = asyncio.create_task(asyncio.to_thread(hold_the_write_lock, server.config.db_file, 1.0))
     await asyncio.sleep(0.2)  # the other writer now holds the lock
     started = time.monotonic()
     status, body = await user_api.call(
@@ -32,15 +34,7 @@ async def test_a_briefly_locked_database_is_waited_for(server: Server, user_api:
 
 async def test_reads_answer_while_a_write_waits_for_the_lock(server: Server, user_api: Api) -> None:
     await user_api.create_job("present", "http://127.0.0.1:9/", schedule="every hour")
-
-    def hold_the_write_lock() -> None:
-        other = sqlite3.connect(server.config.db_file, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        time.sleep(1.5)
-        other.execute("COMMIT")
-        other.close()
-
-    holder = asyncio.create_task(asyncio.to_thread(hold_the_write_lock))
+    holder = asyncio.create_task(asyncio.to_thread(hold_the_write_lock, server.config.db_file, 1.5))
     await asyncio.sleep(0.2)
     write = asyncio.create_task(
         user_api.call(

@@ -242,11 +242,11 @@ async def test_a_5xx_is_a_failed_run_with_its_status(user_api: Api, status: int)
 CAP = 64 * 1024
 
 
-@pytest.fixture
-async def capped_api(db_file: str, session: aiohttp.ClientSession) -> AsyncIterator[Api]:
-    client = HttpClientSection(
-        timeout_seconds=5, retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.2, max_response_bytes=CAP
-    )
+@asynccontextmanager
+async def api_of_server_with(
+    db_file: str, session: aiohttp.ClientSession, client: HttpClientSection
+) -> AsyncIterator[Api]:
+    """A server with these http_client settings, and a registered user's client of it."""
     server = await start_server(test_config(db_file, http_client=client))
     try:
         api = Api(f"http://127.0.0.1:{server.port}", session)
@@ -254,6 +254,15 @@ async def capped_api(db_file: str, session: aiohttp.ClientSession) -> AsyncItera
         yield api
     finally:
         await server.stop()
+
+
+@pytest.fixture
+async def capped_api(db_file: str, session: aiohttp.ClientSession) -> AsyncIterator[Api]:
+    client = HttpClientSection(
+        timeout_seconds=5, retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.2, max_response_bytes=CAP
+    )
+    async with api_of_server_with(db_file, session, client) as api:
+        yield api
 
 
 async def test_an_endless_body_is_capped_promptly(capped_api: Api, sink: Sink) -> None:
@@ -274,13 +283,8 @@ async def test_an_endless_body_is_capped_promptly(capped_api: Api, sink: Sink) -
 
 @pytest.fixture
 async def two_slot_api(db_file: str, session: aiohttp.ClientSession) -> AsyncIterator[Api]:
-    server = await start_server(test_config(db_file, http_client=HttpClientSection(pool_size=4, pool_per_host=2)))
-    try:
-        api = Api(f"http://127.0.0.1:{server.port}", session)
-        await api.register_and_login()
+    async with api_of_server_with(db_file, session, HttpClientSection(pool_size=4, pool_per_host=2)) as api:
         yield api
-    finally:
-        await server.stop()
 
 
 async def test_runs_waiting_for_a_hanging_targets_slots_time_out_unsent(
