@@ -72,6 +72,9 @@ class HttpTarget:
     """What one run of an http job sends; built from a job's validated `data`."""
 
     url: str
+    # scheme://host:port, what per-target connection limits count by (the runner's slots and
+    # the scheduler's lanes); computed once when the target is built.
+    connection_key: str
     host: str = ""  # the URL's host name or address, checked against the outbound policy
     verb: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()

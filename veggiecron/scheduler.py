@@ -33,7 +33,7 @@ from .policies import (
     utc_iso,
 )
 from .progress import ProgressWriter
-from .runners.http import HttpResult, connection_key, idempotency_key
+from .runners.http import HttpResult, idempotency_key
 from .schedules import parse_schedule
 from .store import SqliteStore
 
@@ -79,7 +79,6 @@ class _Entry:
     overlap: Overlap
     next_run: float | None
     run_count: int
-    lane: str  # the target's scheme, host and port: runs to one target share its connection slots
 
 
 @dataclass(slots=True, eq=False)
@@ -270,7 +269,7 @@ class Scheduler:
         overlap = policy.overlap_for(target.enable_shadows)
         # The raw data and policy live on parsed in target and policy: the held job drops them.
         held = replace(job, data=_PARSED, policy=_PARSED)
-        return _Entry(held, timing, target, policy, overlap, job.next_run, job.run_count, connection_key(target.url))
+        return _Entry(held, timing, target, policy, overlap, job.next_run, job.run_count)
 
     def upsert(self, job: Job, keep_progress: bool = False) -> None:
         """Take a created or changed job into account at once.
@@ -501,7 +500,7 @@ class Scheduler:
             # for their whole length (a Retry-After could hold one for an hour).
             self._spawn(entry, due)
             return
-        lane = entry.lane
+        lane = target.connection_key  # runs to one target share its connection slots
         started = self._lane_runs.get(lane, 0)
         if started < self.lane_limit and not self._lanes.get(lane):
             self._lane_runs[lane] = started + 1

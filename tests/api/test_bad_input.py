@@ -32,6 +32,7 @@ JSON_BODIES = [
     ("NUL in the schedule", {**GOOD, "schedule": "every\x00hour"}, "schedule"),
     ("NUL in a header", with_data(headers={"X-A": "a\x00b"}), "data.headers"),
     ("NUL in the url", with_data(url="http://127.0.0.1:9/\x00"), "data.url"),
+    ("a host name IDNA cannot decode", with_data(url="http://xn--a.com/"), "data.url"),
     ("a negative timeout", with_data(timeout=-1), "data.timeout"),
     ("an enormous timeout", with_data(timeout=10**30), "data.timeout"),
     ("negative clones", with_data(number_of_clones=-5), "data.number_of_clones"),

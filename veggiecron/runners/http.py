@@ -80,6 +80,10 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
         raise Invalid("data.url", "data.url is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid("data.url", "data.url must start with http:// or https:// and name a host")
+    try:
+        key = connection_key(url)
+    except ValueError:  # yarl, which aiohttp sends with, refuses some names urlsplit takes (bad IDNA)
+        raise Invalid("data.url", "data.url is not a valid URL") from None
 
     verb = data.get("verb", "GET")
     if not isinstance(verb, str) or verb.upper() not in VERBS:
@@ -147,6 +151,7 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
 
     return HttpTarget(
         url=url,
+        connection_key=key,
         host=sys.intern(parts.hostname),  # jobs aiming at one host share its name
         verb=verb.upper(),
         headers=tuple(header_items),
@@ -365,7 +370,7 @@ class HttpRunner:
         try:
             # The job's timeout covers the wait for a connection as well as the request.
             async with asyncio.timeout(target.timeout):
-                key = connection_key(target.url)
+                key = target.connection_key
                 await self._slots.acquire(key)
                 try:
                     async with self._session.request(
@@ -437,11 +442,13 @@ def _url(url: str) -> yarl.URL:
     return yarl.URL(url)
 
 
-@functools.lru_cache(maxsize=65536)
 def connection_key(url: str) -> str:
-    """What aiohttp's per-host limit counts by: scheme, host and port (the scheduler's lanes too)."""
-    parsed = _url(url)
-    return f"{parsed.scheme}://{parsed.host}:{parsed.port}"
+    """What aiohttp's per-host limit counts by: scheme, host and port (the scheduler's lanes too).
+
+    Interned: every target on one host shares the string.
+    """
+    parsed = yarl.URL(url)
+    return sys.intern(f"{parsed.scheme}://{parsed.host}:{parsed.port}")
 
 
 NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
