@@ -127,7 +127,7 @@ class Scheduler:
         self._replaced: set[asyncio.Task[Run]] = set()  # runs cancelled by overlap=replace
         self._streaks: dict[int, int] = {}  # consecutive failed runs per job
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._begun: set[asyncio.Task[Any]] = set()  # runs whose coroutine has started
+        self._began: dict[asyncio.Task[Any], float] = {}  # run tasks whose coroutine started, and when
         # At most lane_limit scheduled runs in flight per target (the runner's per-host pool); the
         # rest wait in their lane, first in first out, so an overloaded or hanging target holds
         # due runs as small records instead of thousands of tasks. None: no lanes (tests).
@@ -576,12 +576,15 @@ class Scheduler:
 
     def _finished_task(self, entry: _Entry, due: float, task: asyncio.Task[Any], lane: str | None) -> None:
         job_id = entry.job.id
-        if task in self._begun:
-            self._begun.discard(task)
-        elif task.cancelled():
-            # Cancelled before its first step (replace, or a stop): _execute never ran to record it.
+        began = self._began.pop(task, None)
+        if task.cancelled():
+            # Recorded here, not in _execute: a task cancelled before its first step never ran it.
+            now = self.clock.now()
+            started = now if began is None else began
             reason = "replaced by a newer run" if task in self._replaced else "the server stopped"
-            self._record(Run(job_id, due, self.clock.now(), 0.0, RunOutcome.FAILED, error=f"cancelled: {reason}"))
+            self._record(
+                Run(job_id, due, started, (now - started) * 1000, RunOutcome.FAILED, error=f"cancelled: {reason}")
+            )
         self._tasks.discard(task)
         self._replaced.discard(task)
         running = self._running.get(job_id)
@@ -620,7 +623,7 @@ class Scheduler:
         started = self.clock.now()
         task = asyncio.current_task()
         if task is not None:
-            self._begun.add(task)
+            self._began[task] = started
         try:
             result = await self.runner.run(job_id, entry.target, due)
             run = Run(
@@ -635,12 +638,6 @@ class Scheduler:
                 result.response_excerpt,
                 error_class=result.error_class,
             )
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            reason = "replaced by a newer run" if current in self._replaced else "the server stopped"
-            elapsed = (self.clock.now() - started) * 1000
-            self._record(Run(job_id, due, started, elapsed, RunOutcome.FAILED, error=f"cancelled: {reason}"))
-            raise
         except Exception as exc:
             logger.exception("job %d: run failed inside veggiecron", job_id)
             elapsed = (self.clock.now() - started) * 1000
