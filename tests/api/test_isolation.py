@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.helpers import Api, Sink, wait_for
 from veggiecron.app import Server
@@ -12,13 +13,21 @@ from veggiecron.app import Server
 PASSWORD = "s3cret-pass"
 
 
-async def test_nothing_of_another_user_is_readable_changeable_or_triggerable(
-    server: Server, session: aiohttp.ClientSession, sink: Sink
-) -> None:
+@pytest.fixture
+async def two_users(server: Server, session: aiohttp.ClientSession) -> tuple[Api, Api]:
+    """Alice, whose things are at stake, and mallory, who tries to reach them."""
     base = f"http://127.0.0.1:{server.port}"
     alice, mallory = Api(base, session), Api(base, session)
     await alice.register_and_login("alice", PASSWORD)
     await mallory.register_and_login("mallory", PASSWORD)
+    return alice, mallory
+
+
+async def test_nothing_of_another_user_is_readable_changeable_or_triggerable(
+    two_users: tuple[Api, Api], sink: Sink
+) -> None:
+    alice, mallory = two_users
+    base = alice.base
 
     # Alice's things: a job with runs, a Seed schedule with a failed task, a webhook, a token.
     await alice.create_job("secret", sink.url + "/secret", schedule="every 1 hours")
@@ -84,7 +93,7 @@ async def test_nothing_of_another_user_is_readable_changeable_or_triggerable(
     ]
     for method, path, body in seed:
         url = path if path.startswith("http") else base + path
-        async with session.request(method, url, json=body, headers=mallory.headers()) as response:
+        async with mallory.session.request(method, url, json=body, headers=mallory.headers()) as response:
             assert response.status == 404, (method, path, response.status, await response.text())
 
     # Lists show mallory nothing of alice's, and a requeue by mallory leaves alice's failure alone.
@@ -127,13 +136,8 @@ async def test_nothing_of_another_user_is_readable_changeable_or_triggerable(
     assert sink.paths("/stolen") == [] and sink.paths("/hook") == []
 
 
-async def test_a_cookie_one_target_sets_never_reaches_another_request(
-    server: Server, session: aiohttp.ClientSession, sink: Sink
-) -> None:
-    base = f"http://127.0.0.1:{server.port}"
-    alice, mallory = Api(base, session), Api(base, session)
-    await alice.register_and_login("alice", PASSWORD)
-    await mallory.register_and_login("mallory", PASSWORD)
+async def test_a_cookie_one_target_sets_never_reaches_another_request(two_users: tuple[Api, Api], sink: Sink) -> None:
+    alice, mallory = two_users
     sink.response_headers = {"Set-Cookie": "session=alice-secret; Path=/"}
     named = sink.url.replace("127.0.0.1", "localhost")  # a jar keeps no cookie of an IP address
     await alice.create_job("login", named + "/alice", schedule="every 1 hours")

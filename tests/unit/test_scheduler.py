@@ -44,9 +44,11 @@ async def add_job(store: SqliteStore, name: str, schedule: str, now: float = T0,
     )
 
 
-def make_scheduler(store: SqliteStore, clock: FakeClock, runner: RecordingRunner) -> Scheduler:
+def make_scheduler(
+    store: SqliteStore, clock: FakeClock, runner: RecordingRunner, lane_limit: int | None = None
+) -> Scheduler:
     # A day-long window: these tests move the clock by hours without running the loop.
-    return Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400)
+    return Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400, lane_limit=lane_limit)
 
 
 async def settle() -> None:
@@ -154,7 +156,7 @@ async def test_a_job_changed_while_parked_is_scheduled_as_changed(store: SqliteS
 async def test_runs_beyond_a_targets_slots_wait_in_its_lane_first_in_first_out(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()
-    scheduler = Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400, lane_limit=2)
+    scheduler = make_scheduler(store, clock, runner, lane_limit=2)
     jobs = [await add_job(store, f"j{i}", "every 10 seconds", url=f"http://127.0.0.1:9/{i}") for i in range(5)]
     other = await add_job(store, "other", "every 10 seconds", url="http://127.0.0.1:10/")
     for job in [*jobs, other]:
@@ -180,7 +182,7 @@ async def test_runs_beyond_a_targets_slots_wait_in_its_lane_first_in_first_out(s
 async def test_runs_with_retries_or_clones_do_not_hold_a_lane_slot(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()
-    scheduler = Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400, lane_limit=1)
+    scheduler = make_scheduler(store, clock, runner, lane_limit=1)
     # A run that retries may sleep for a Retry-After between attempts: it takes the runner's
     # per-host slots attempt by attempt, so it neither waits in nor blocks the lane.
     retrying = await add_job(store, "retrying", "every 10 seconds", retries=3)
@@ -198,7 +200,7 @@ async def test_runs_with_retries_or_clones_do_not_hold_a_lane_slot(store: Sqlite
 async def test_a_job_waiting_in_its_lane_counts_as_in_flight_for_its_overlap(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()
-    scheduler = Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400, lane_limit=1)
+    scheduler = make_scheduler(store, clock, runner, lane_limit=1)
     first = await add_job(store, "first", "every 10 seconds")
     queued = await add_job(store, "queued", "every 10 seconds")
     scheduler.upsert(first)
