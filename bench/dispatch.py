@@ -19,6 +19,8 @@ process (bench/sink.py), which records each request's arrival and due time:
 
 Dispatch rate counts arrivals at the sink during the window; lateness is arrival minus due.
 Bytes per job: RSS while firing minus the RSS of the same program holding no jobs, over N.
+Bytes per held job: the same, measured once every job is scheduled in memory and none is due yet
+(APScheduler: once its jobs are added, before they start firing).
 When N jobs a second exceed what a process can send, the rate is the saturated rate.
 """
 
@@ -30,6 +32,8 @@ import json
 import sys
 import time
 from typing import Any
+
+import aiohttp
 
 from bench.server import ROOT, BenchServer, create_jobs, http_job, register_and_log_in
 from bench.sink import Sink, percentile
@@ -85,6 +89,7 @@ async def measure_apscheduler(sink: Sink, jobs: int, seconds: float) -> dict[str
         **lateness_figures("", lateness),
         "cpu_percent": round(100 * peer["cpu_seconds"] / total),
         "bytes_per_job": round((peer["rss_after_mib"] - peer["rss_before_mib"]) * 2**20 / jobs),
+        "bytes_per_held_job": round((peer["rss_loaded_mib"] - peer["rss_before_mib"]) * 2**20 / jobs),
     }
 
 
@@ -100,7 +105,9 @@ async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str,
         created = time.monotonic()
         # Intervals are anchored at each job's creation, so jobs created over time spread out.
         # start_at holds them back until every job exists (creating them is not what is measured).
-        start_at = time.time() + 5 + jobs / 400
+        # (API creates run at 300-500 a second here: 1/250 s a job leaves time to restart and
+        # weigh the server holding every job before the first one is due.)
+        start_at = time.time() + 10 + jobs / 250
         await create_jobs(
             base,
             token,
@@ -108,7 +115,8 @@ async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str,
         )
         create_rate = jobs / (time.monotonic() - created)
         await server.stop(keep_database=True)
-        await server.start()
+        port = await server.start()
+        rss_held = await held_rss(server, f"http://127.0.0.1:{port}", jobs, start_at)
         await asyncio.sleep(max(0.0, start_at - time.time()) + WARM_UP)
         sink.records.clear()
         cpu_before, start = server.cpu_seconds(), time.time()
@@ -122,10 +130,40 @@ async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str,
             "cpu_percent": round(100 * cpu / (end - start)),
             "rss_mib": round(rss, 1),
             "bytes_per_job": round((rss - rss_empty) * 2**20 / jobs),
+            "bytes_per_held_job": round((rss_held - rss_empty) * 2**20 / jobs) if rss_held else None,
             "api_creates_per_second": round(create_rate),
         }
     finally:
         await server.stop()
+
+
+def marginal_held_bytes(figures: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
+    """What one more held job costs: the slope of held memory between the smallest and largest N.
+
+    At small N, fixed costs (SQLite's page cache, the connection pool) dominate bytes per job.
+    """
+    low, high = min(sizes), max(sizes)
+    if low == high:
+        return {}
+    slopes: dict[str, Any] = {"jobs_from": low, "jobs_to": high}
+    for who in ("apscheduler", "veggiecron"):
+        a = figures[f"steady_{low}"][who]["bytes_per_held_job"]
+        b = figures[f"steady_{high}"][who]["bytes_per_held_job"]
+        slopes[who] = round((b * high - a * low) / (high - low)) if a is not None and b is not None else None
+    return {"marginal_bytes_per_held_job": slopes}
+
+
+async def held_rss(server: BenchServer, base: str, jobs: int, due_at: float) -> float | None:
+    """The RSS of a server holding all `jobs` in memory, none yet due (None if they fell due first)."""
+    async with aiohttp.ClientSession() as session:
+        while time.time() < due_at - 1.0:
+            async with session.get(f"{base}/health") as response:
+                held = (await response.json())["data"]["jobs_in_window"]
+            if held >= jobs:
+                await asyncio.sleep(0.5)  # what loading left behind is collected
+                return server.rss_mib() if time.time() < due_at else None
+            await asyncio.sleep(0.1)
+    return None
 
 
 async def measure_herds(sink: Sink, jobs: int, create_rate: float) -> dict[str, Any]:
@@ -187,6 +225,7 @@ async def bench(sizes: list[int], herds: list[int], seconds: float) -> dict[str,
                 "veggiecron_over_ceiling": round(vc["rate_per_second"] / ceiling, 2),
                 "veggiecron_over_apscheduler": round(vc["rate_per_second"] / max(1, aps["rate_per_second"]), 2),
             }
+        figures.update(marginal_held_bytes(figures, sizes))
         create_rate = min(
             [300.0] + [row["veggiecron"]["api_creates_per_second"] for row in figures.values() if isinstance(row, dict)]
         )
@@ -201,7 +240,7 @@ def print_table(figures: dict[str, Any]) -> None:
     print(f"ceiling (bare aiohttp, pool {POOL}): {figures['ceiling_per_second']} req/s")
     print()
     header = f"{'N every 1 s':>12} {'who':>12} {'disp/s':>8} {'disp/min':>10} {'p50 ms':>9} {'p99 ms':>9} "
-    header += f"{'max ms':>9} {'CPU %':>6} {'B/job':>7}"
+    header += f"{'max ms':>9} {'CPU %':>6} {'B/job':>7} {'B/held':>7}"
     print(header)
     for key, row in figures.items():
         if not key.startswith("steady_"):
@@ -211,11 +250,18 @@ def print_table(figures: dict[str, Any]) -> None:
             print(
                 f"{row['jobs']:>12} {who:>12} {f['rate_per_second']:>8} {f['rate_per_second'] * 60:>10} "
                 f"{f['lateness_p50_ms']:>9} {f['lateness_p99_ms']:>9} {f['lateness_max_ms']:>9} "
-                f"{f['cpu_percent']:>6} {f['bytes_per_job']:>7}"
+                f"{f['cpu_percent']:>6} {f['bytes_per_job']:>7} {f['bytes_per_held_job'] or '-':>7}"
             )
         print(
             f"{'':>12} {'ratios':>12} veggiecron/ceiling {row['veggiecron_over_ceiling']}, "
             f"veggiecron/APScheduler {row['veggiecron_over_apscheduler']}"
+        )
+    marginal = figures.get("marginal_bytes_per_held_job")
+    if marginal:
+        print()
+        print(
+            f"memory per held job, marginal from {marginal['jobs_from']} to {marginal['jobs_to']} jobs: "
+            f"APScheduler {marginal['apscheduler']} B, veggiecron {marginal['veggiecron']} B"
         )
     for key, row in figures.items():
         if key.startswith("herd_"):

@@ -5,6 +5,7 @@ The scheduler and the runner call these; tests call them with plain numbers, no 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -43,7 +44,7 @@ class Timing(Protocol):
     def latest_at_or_before(self, at: float, anchor: float) -> float | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Window:
     """start_at / end_at: the job fires only inside [start_at, end_at]."""
 
@@ -68,7 +69,7 @@ class Window:
         return candidate
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Jittered:
     """A schedule shifted later by a fixed offset (the job's jitter)."""
 
@@ -94,14 +95,14 @@ def jitter_offset(job_key: int | str, jitter_seconds: float) -> float:
     return offset if offset < jitter_seconds else 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SlotPlan:
     run: tuple[float, ...]  # slots to run now, oldest first
     missed: tuple[float, ...]  # slots recorded as missed and not run
     next_run: float | None  # the first slot after now
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CatchUpPolicy:
     catch_up: CatchUp = CatchUp.LATEST
     max_catch_up: int = 100
@@ -206,7 +207,7 @@ POLICY_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobPolicy:
     """A job's policies, validated; `overlap` None means: follow data.enable_shadows."""
 
@@ -270,6 +271,21 @@ def parse_policy(raw: dict[str, object]) -> JobPolicy:
     """Validate a job's policy fields (any subset of POLICY_FIELDS); raise Invalid naming the field."""
     if not raw:
         return DEFAULT_POLICY  # most jobs set no policy: they share one object
+    # Jobs giving the same policy share one parsed object (it is frozen). The key holds each
+    # value's type, so that true and 1, which are equal in Python, are told apart.
+    key = tuple((name, type(value), value) for name, value in raw.items())
+    try:
+        return _shared_policy(key)
+    except TypeError:  # a list or object where a scalar belongs: unhashable, parsed to name it
+        return _parse_policy(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_policy(key: tuple[tuple[str, type, object], ...]) -> JobPolicy:
+    return _parse_policy({name: value for name, _, value in key})
+
+
+def _parse_policy(raw: dict[str, object]) -> JobPolicy:
     for key in raw:
         if key not in POLICY_FIELDS:
             raise Invalid(key, f"unknown policy field {key!r}")

@@ -267,8 +267,9 @@ class Scheduler:
         target = self.build_target(job)
         timing = job_timing(parse_schedule(job.schedule, job.timezone), policy, jitter_key(job.user_id, job.name))
         overlap = policy.overlap_for(target.enable_shadows)
-        # The raw data and policy live on parsed in target and policy: the held job drops them.
-        held = replace(job, data=_PARSED, policy=_PARSED)
+        # The raw data and policy live on parsed in target and policy: the held job drops them,
+        # and the dates the scheduler never reads (the API reads jobs from the store).
+        held = replace(job, data=_PARSED, policy=_PARSED, date_created=0.0, date_updated=0.0)
         return _Entry(held, timing, target, policy, overlap, job.next_run, job.run_count)
 
     def upsert(self, job: Job, keep_progress: bool = False) -> None:

@@ -48,7 +48,7 @@ def get_zone(name: str) -> ZoneInfo:
         raise Invalid("timezone", f"unknown time zone: {name!r}") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interval:
     """Every `seconds`, on a grid anchored at the job's anchor, so runs never drift."""
 
@@ -79,7 +79,7 @@ class Interval:
         return "every second" if self.seconds == 1 else f"every {self.seconds} seconds"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DailyAt:
     """Every `days` days at a wall-clock time, counted from the anchor's local date."""
 
@@ -119,7 +119,7 @@ class DailyAt:
         return f"every day @ {at}" if self.days == 1 else f"every {self.days} days @ {at}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Once:
     """A single run at `at`; a time already past runs at once."""
 
@@ -139,7 +139,7 @@ class Once:
         return f"once @ {text}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cron:
     """A standard 5-field cron expression evaluated in the job's zone (Debian cron DST rules)."""
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from veggiecron.errors import Invalid
 from veggiecron.policies import (
     ON_TIME_SECONDS,
     CatchUp,
@@ -127,3 +128,21 @@ def test_a_job_without_policies_gets_the_defaults_a_full_parse_gives() -> None:
     explicit = parse_policy({"catch_up": "latest", "max_catch_up": 100, "jitter_seconds": 0})
     assert parse_policy({}) == explicit
     assert parse_policy({}) is parse_policy({})
+
+
+def test_jobs_giving_the_same_policy_share_one_parsed_object() -> None:
+    first = parse_policy({"overlap": "allow", "start_at": 2_000_000_000})
+    assert parse_policy({"overlap": "allow", "start_at": 2_000_000_000}) is first
+    assert parse_policy({"overlap": "allow", "start_at": 2_000_000_001}) is not first
+
+
+def test_a_shared_policy_never_stands_for_a_value_that_only_compares_equal() -> None:
+    # true == 1 in Python: a cached parse of 1 must not let true through.
+    assert parse_policy({"pause_after_failures": 1}).pause_after_failures == 1
+    with pytest.raises(Invalid, match="pause_after_failures"):
+        parse_policy({"pause_after_failures": True})
+
+
+def test_an_unhashable_policy_value_is_refused_by_name() -> None:
+    with pytest.raises(Invalid, match="jitter_seconds"):
+        parse_policy({"jitter_seconds": [1]})

@@ -48,6 +48,10 @@ MAX_RETRIES = 10
 MAX_TIMEOUT = 3600.0
 MAX_RETRY_AFTER = 3600.0  # a longer Retry-After is capped: the run would outlive its purpose
 NO_CODES: frozenset[int] = frozenset()  # shared: each empty frozenset built from a list is 216 bytes
+# Held jobs share these rather than each holding its own copy: a timeout or backoff of 30
+# seconds is one float object across a million jobs (the cache keys 30 and 30.0 alike).
+_shared_float = functools.lru_cache(maxsize=256)(float)
+
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 
@@ -153,16 +157,16 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
         url=url,
         connection_key=key,
         host=sys.intern(parts.hostname),  # jobs aiming at one host share its name
-        verb=verb.upper(),
+        verb=VERBS[VERBS.index(verb.upper())],  # the constant, not a new string per job
         headers=tuple(header_items),
         body=body,
         number_of_clones=clones,
         enable_shadows=shadows,
-        timeout=float(timeout),
+        timeout=_shared_float(timeout),
         retries=retries,
         success_codes=success_codes,
-        retry_backoff_seconds=float(backoff),
-        retry_backoff_max_seconds=float(backoff_max),
+        retry_backoff_seconds=_shared_float(backoff),
+        retry_backoff_max_seconds=_shared_float(backoff_max),
         retry_on=frozenset(retry_on) if retry_on else NO_CODES,
     )
 
