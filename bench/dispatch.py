@@ -227,7 +227,8 @@ async def bench(sizes: list[int], herds: list[int], seconds: float) -> dict[str,
             }
         figures.update(marginal_held_bytes(figures, sizes))
         create_rate = min(
-            [300.0] + [row["veggiecron"]["api_creates_per_second"] for row in figures.values() if isinstance(row, dict)]
+            [300.0]
+            + [row["veggiecron"]["api_creates_per_second"] for key, row in figures.items() if key.startswith("steady_")]
         )
         for jobs in herds:
             figures[f"herd_{jobs}"] = await measure_herds(sink, jobs, create_rate)
