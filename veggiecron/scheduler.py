@@ -45,7 +45,6 @@ REFILL_AT = 0.9  # load the next part of the window once less than this fraction
 MAX_JOBS_PER_PASS = 1000  # then the loop yields, so I/O and the API keep moving under overload
 REFILL_RETRY = 5.0  # seconds between tries while the store cannot be read
 NOTIFY_TIMEOUT = 10.0
-_PARSED: dict[str, Any] = {}  # stands for a held job's data and policy, kept parsed in its entry (never mutated)
 
 
 class Clock(Protocol):
@@ -66,13 +65,22 @@ class Runner(Protocol):
 
 @dataclass(slots=True, eq=False)
 class _Entry:
-    """What the scheduler holds per scheduled job: the job, its parsed parts and its progress.
+    """What the scheduler holds per scheduled job: the fields of the job it reads, its parsed
+    parts and its progress. Not the Job itself: a million held jobs would each carry their raw
+    data, policy and dates, which live parsed here or only in the store.
 
-    `job` is the job as its owner last wrote it; the scheduler's progress since then lives in
-    `next_run` and `run_count`, updated in place on every dispatch (no copy per run).
+    The job fields are as its owner last wrote them; the scheduler's progress since then lives
+    in `next_run` and `run_count`, updated in place on every dispatch (no copy per run).
     """
 
-    job: Job
+    id: int
+    version: int
+    name: str
+    schedule: str
+    anchor: float
+    max_runs: int | None
+    keep_failures: bool
+    consecutive_failures: int  # as stored when the job was loaded; the scheduler's own count is _streaks
     timing: Timing  # the schedule, shifted by the job's jitter
     target: HttpTarget
     policy: JobPolicy
@@ -267,10 +275,22 @@ class Scheduler:
         target = self.build_target(job)
         timing = job_timing(parse_schedule(job.schedule, job.timezone), policy, jitter_key(job.user_id, job.name))
         overlap = policy.overlap_for(target.enable_shadows)
-        # The raw data and policy live on parsed in target and policy: the held job drops them,
-        # and the dates the scheduler never reads (the API reads jobs from the store).
-        held = replace(job, data=_PARSED, policy=_PARSED, date_created=0.0, date_updated=0.0)
-        return _Entry(held, timing, target, policy, overlap, job.next_run, job.run_count)
+        return _Entry(
+            job.id,
+            job.version,
+            job.name,
+            job.schedule,
+            job.anchor,
+            job.max_runs,
+            job.keep_failures,
+            job.consecutive_failures,
+            timing,
+            target,
+            policy,
+            overlap,
+            job.next_run,
+            job.run_count,
+        )
 
     def upsert(self, job: Job, keep_progress: bool = False) -> None:
         """Take a created or changed job into account at once.
@@ -301,7 +321,7 @@ class Scheduler:
 
     def _with_progress(self, job: Job) -> Job:
         previous = self._entries.get(job.id)
-        if previous is not None and previous.job.version == job.version - 1:
+        if previous is not None and previous.version == job.version - 1:
             if previous.run_count > job.run_count:
                 job = replace(job, run_count=previous.run_count)
             if previous.next_run is not None and (job.next_run is None or previous.next_run > job.next_run):
@@ -334,7 +354,7 @@ class Scheduler:
     def current(self, job: Job) -> Job:
         """The job with the scheduler's next run time, which may be ahead of the stored one."""
         entry = self._entries.get(job.id)
-        if entry is not None and entry.job.version == job.version and entry.next_run != job.next_run:
+        if entry is not None and entry.version == job.version and entry.next_run != job.next_run:
             return replace(job, next_run=entry.next_run)
         return job
 
@@ -376,7 +396,7 @@ class Scheduler:
         while self._heap and self._heap[0][0] <= now and (limit is None or jobs < limit):
             due, job_id, version = heapq.heappop(self._heap)
             entry = self._entries.get(job_id)
-            if entry is None or entry.job.version != version or entry.next_run != due:
+            if entry is None or entry.version != version or entry.next_run != due:
                 continue  # stale: the job changed, was removed, or was already advanced
             jobs += 1
             try:
@@ -387,15 +407,14 @@ class Scheduler:
         return count
 
     def _dispatch(self, entry: _Entry, due: float, now: float) -> int:
-        job = entry.job
         if self._must_wait(entry):
             # Parked off the heap with next_run = due; _resume sums up what passed once the run ends.
-            self._parked.add(job.id)
+            self._parked.add(entry.id)
             return 0
-        plan = plan_slots(entry.timing, job.anchor, due, now, entry.policy.catch_up)
+        plan = plan_slots(entry.timing, entry.anchor, due, now, entry.policy.catch_up)
         slots = self._advance(entry, plan.next_run, plan.run, now)
         for slot in plan.missed:
-            self._record(Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=self._missed_reason(entry, slot, now)))
+            self._record(Run(entry.id, slot, now, 0.0, RunOutcome.MISSED, error=self._missed_reason(entry, slot, now)))
         for slot in slots:
             self._start(entry, slot, now)
         return len(slots) + len(plan.missed)
@@ -403,54 +422,52 @@ class Scheduler:
     def _must_wait(self, entry: _Entry) -> bool:
         """Whether the job's next slot can only be skipped, because of the runs in flight."""
         if entry.overlap is Overlap.SKIP:
-            return self._in_flight(entry.job.id)
+            return self._in_flight(entry.id)
         if entry.overlap is Overlap.BUFFER_ONE:
-            return entry.job.id in self._buffered
+            return entry.id in self._buffered
         return False
 
     def _advance(
         self, entry: _Entry, next_run: float | None, slots: tuple[float, ...], now: float
     ) -> tuple[float, ...]:
         """Count `slots` as handled and move the job on to `next_run`; answer the slots max_runs leaves."""
-        job = entry.job
         if next_run is not None and next_run <= now:
             # A schedule must move forward; if one ever does not, retry it shortly instead of spinning.
             logger.error(
                 "job %d: schedule %r gave next run %.3f at or before now; retrying in 1 s",
-                job.id,
-                job.schedule,
+                entry.id,
+                entry.schedule,
                 next_run,
             )
             next_run = now + 1.0
-        max_runs = job.max_runs
+        max_runs = entry.max_runs
         if max_runs is not None:
             slots = slots[: max(0, max_runs - entry.run_count)]
         if slots:
             entry.run_count += len(slots)
-            self.progress.counts[job.id] = self.progress.counts.get(job.id, 0) + len(slots)
+            self.progress.counts[entry.id] = self.progress.counts.get(entry.id, 0) + len(slots)
         if max_runs is not None and entry.run_count >= max_runs:
             next_run = None  # the store disables the job when it writes the count
-        self.progress.next_runs.append((job.id, job.version, next_run))
+        self.progress.next_runs.append((entry.id, entry.version, next_run))
         entry.next_run = next_run
         if next_run is None:
-            self._entries.pop(job.id, None)
-            self.progress.finished[job.id] = job.version
+            self._entries.pop(entry.id, None)
+            self.progress.finished[entry.id] = entry.version
         elif next_run > self._horizon:
-            self._entries.pop(job.id, None)  # back to the store until its window comes
+            self._entries.pop(entry.id, None)  # back to the store until its window comes
         else:
-            heapq.heappush(self._heap, (next_run, job.id, job.version))
+            heapq.heappush(self._heap, (next_run, entry.id, entry.version))
         return slots
 
     def _resume(self, entry: _Entry) -> None:
         """A parked job's wait is over: record the slots that passed as one skipped run, go on."""
-        job = entry.job
         first = entry.next_run
         assert first is not None
         # The parked slot was due when it parked, so it is not after the present.
         now = max(self.clock.now(), first)
         window = entry.policy.catch_up.window
-        passed = slots_through(entry.timing, window, job.anchor, first, now)
-        skipped = self._advance(entry, window.next_after(entry.timing, now, job.anchor), tuple(passed), now)
+        passed = slots_through(entry.timing, window, entry.anchor, first, now)
+        skipped = self._advance(entry, window.next_after(entry.timing, now, entry.anchor), tuple(passed), now)
         if not skipped:
             return
         if len(skipped) == 1:
@@ -460,8 +477,8 @@ class Scheduler:
                 f"skipped {len(skipped)} slots due from {utc_iso(skipped[0])} to {utc_iso(skipped[-1])}:"
                 " the previous run was still in flight"
             )
-        logger.info("job %d: %s", job.id, error)
-        self._record(Run(job.id, skipped[0], now, 0.0, RunOutcome.SKIPPED, error=error))
+        logger.info("job %d: %s", entry.id, error)
+        self._record(Run(entry.id, skipped[0], now, 0.0, RunOutcome.SKIPPED, error=error))
 
     @staticmethod
     def _missed_reason(entry: _Entry, slot: float, now: float) -> str:
@@ -472,7 +489,7 @@ class Scheduler:
 
     def _start(self, entry: _Entry, slot: float, now: float) -> None:
         """Start a run of a due slot, as the job's overlap policy says."""
-        job_id = entry.job.id
+        job_id = entry.id
         if not self._in_flight(job_id) or entry.overlap is Overlap.ALLOW:
             self._admit(entry, slot)
         elif entry.overlap is Overlap.REPLACE:
@@ -512,7 +529,7 @@ class Scheduler:
         # the whole timeout for its attempt.
         waiting.timer = asyncio.get_running_loop().call_later(entry.target.timeout, self._expire, waiting)
         self._lanes.setdefault(lane, deque()).append(waiting)
-        self._waiting.setdefault(entry.job.id, []).append(waiting)
+        self._waiting.setdefault(entry.id, []).append(waiting)
 
     def _lane_freed(self, lane: str) -> None:
         """A run of the lane ended: hand its slot to the first run still waiting, or free it."""
@@ -541,7 +558,7 @@ class Scheduler:
         waiting.done = True
         if waiting.timer is not None:
             waiting.timer.cancel()
-        job_id = waiting.entry.job.id
+        job_id = waiting.entry.id
         of_job = self._waiting.get(job_id)
         if of_job is not None:
             of_job.remove(waiting)
@@ -562,21 +579,21 @@ class Scheduler:
         now = self.clock.now()
         entry = waiting.entry
         elapsed = (now - waiting.since) * 1000
-        run = Run(entry.job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
+        run = Run(entry.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
         self._record(run)
         if error_class is not None:  # a timeout counts towards the job's failures; a cancellation does not
             self._after_run(entry, run)
-        self._settled(entry.job.id)
+        self._settled(entry.id)
 
     def _spawn(self, entry: _Entry, due: float, lane: str | None = None) -> asyncio.Task[Run]:
         task = asyncio.create_task(self._execute(entry, due))
         self._tasks.add(task)
-        self._running.setdefault(entry.job.id, set()).add(task)
+        self._running.setdefault(entry.id, set()).add(task)
         task.add_done_callback(lambda done: self._finished_task(entry, due, done, lane))
         return task
 
     def _finished_task(self, entry: _Entry, due: float, task: asyncio.Task[Any], lane: str | None) -> None:
-        job_id = entry.job.id
+        job_id = entry.id
         began = self._began.pop(task, None)
         if task.cancelled():
             # Recorded here, not in _execute: a task cancelled before its first step never ran it.
@@ -620,7 +637,7 @@ class Scheduler:
                 self.wake()
 
     async def _execute(self, entry: _Entry, due: float) -> Run:
-        job_id = entry.job.id
+        job_id = entry.id
         started = self.clock.now()
         task = asyncio.current_task()
         if task is not None:
@@ -661,29 +678,28 @@ class Scheduler:
     # failure streaks: kept failures, pauses and notifications
 
     def _after_run(self, entry: _Entry, run: Run) -> None:
-        job = entry.job
-        if job.keep_failures and run.outcome is RunOutcome.FAILED:
-            self.progress.failures.append((job.id, str(uuid.uuid4()), run.due_at, run.error or "failed"))
-        before = self._streaks.get(job.id, job.consecutive_failures)
+        if entry.keep_failures and run.outcome is RunOutcome.FAILED:
+            self.progress.failures.append((entry.id, str(uuid.uuid4()), run.due_at, run.error or "failed"))
+        before = self._streaks.get(entry.id, entry.consecutive_failures)
         streak = before + 1 if run.outcome is RunOutcome.FAILED else 0
         if streak == before:
             return
-        self._streaks[job.id] = streak
-        self.progress.streaks[job.id] = streak
+        self._streaks[entry.id] = streak
+        self.progress.streaks[entry.id] = streak
         if streak == 0:
             self._notify(entry, run, "recovery")
             return
         if streak == 1:
             self._notify(entry, run, "failure")
         limit = entry.policy.pause_after_failures
-        current = self._entries.get(job.id)
+        current = self._entries.get(entry.id)
         # A job not in memory may be waiting in the store for its window: pause it there too
         # (the store ignores the pause if the owner changed or deleted the job meanwhile).
-        if limit is not None and streak >= limit and (current is None or current.job.version == job.version):
+        if limit is not None and streak >= limit and (current is None or current.version == entry.version):
             reason = f"paused after {streak} consecutive failed runs; last error: {run.error}"
-            logger.warning("job %d: %s", job.id, reason)
-            self.remove(job.id)
-            self.progress.pauses.append((job.id, job.version, reason))
+            logger.warning("job %d: %s", entry.id, reason)
+            self.remove(entry.id)
+            self.progress.pauses.append((entry.id, entry.version, reason))
             self._notify(entry, run, "paused", reason)
 
     def _notify(self, entry: _Entry, run: Run, event: str, reason: str | None = None) -> None:
@@ -692,9 +708,9 @@ class Scheduler:
             return
         body = {
             "event": event,
-            "job": entry.job.name,
-            "job_id": entry.job.id,
-            "run_id": idempotency_key(entry.job.id, run.due_at),
+            "job": entry.name,
+            "job_id": entry.id,
+            "run_id": idempotency_key(entry.id, run.due_at),
             "scheduled_at": utc_iso(run.due_at),
             "outcome": run.outcome.value,
             "status_code": run.status_code,
@@ -702,7 +718,7 @@ class Scheduler:
             "error_class": run.error_class,
             "paused_reason": reason,
         }
-        task = asyncio.create_task(self._send_notification(entry.job.id, url, body))
+        task = asyncio.create_task(self._send_notification(entry.id, url, body))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -716,8 +732,8 @@ class Scheduler:
         # Changes leave stale heap entries behind; rebuild once they outnumber the live ones.
         if len(self._heap) > 2 * len(self._entries) + 1024:
             self._heap = [
-                (e.next_run, e.job.id, e.job.version)
+                (e.next_run, e.id, e.version)
                 for e in self._entries.values()
-                if e.next_run is not None and e.job.id not in self._parked
+                if e.next_run is not None and e.id not in self._parked
             ]
             heapq.heapify(self._heap)
