@@ -20,6 +20,7 @@ from veggiecron.policies import (
     plan_slots,
     retry_after_seconds,
     retry_delay,
+    utc_iso,
 )
 from veggiecron.schedules import Cron, Interval
 
@@ -146,3 +147,10 @@ def test_a_shared_policy_never_stands_for_a_value_that_only_compares_equal() -> 
 def test_an_unhashable_policy_value_is_refused_by_name() -> None:
     with pytest.raises(Invalid, match="jitter_seconds"):
         parse_policy({"jitter_seconds": [1]})
+
+
+@pytest.mark.parametrize("epoch", [T0, T0 + 0.25, T0 + 0.1234567, T0 + 0.9999996, 0.0, 1_700_000_000.000001])
+def test_utc_iso_names_the_same_instant_to_the_microsecond(epoch: float) -> None:
+    text = utc_iso(epoch)
+    assert text.endswith("+00:00") and "." in text
+    assert datetime.fromisoformat(text) == datetime.fromtimestamp(epoch, UTC)

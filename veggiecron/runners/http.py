@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import re
 import ssl
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,7 +21,7 @@ from ..config import HttpClientSection
 from ..errors import Invalid
 from ..model import HttpTarget, RunOutcome
 from ..outbound import DestinationDenied, GuardedResolver, OutboundPolicy
-from ..policies import is_retryable_status, retry_after_seconds, retry_delay
+from ..policies import is_retryable_status, retry_after_seconds, retry_delay, utc_iso
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +300,7 @@ class HttpRunner:
         started = time.time()
         headers = dict(target.headers)
         headers["X-Veggiecron-Job"] = str(job_id)
-        headers["X-Veggiecron-Scheduled-At"] = scheduled_at_header(due_at)
+        headers["X-Veggiecron-Scheduled-At"] = utc_iso(due_at)
         # The same for every attempt and clone of one slot, different for every slot.
         headers["Idempotency-Key"] = idempotency_key(job_id, due_at)
         if target.number_of_clones == 1:
@@ -457,21 +455,6 @@ def connection_key(url: str) -> str:
 
 NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
 NO_CONTENT_TYPE = ("Content-Type",)
-
-
-def scheduled_at_header(due_at: float) -> str:
-    """ISO 8601 UTC with microseconds, as datetime.isoformat writes it, for X-Veggiecron-Scheduled-At."""
-    seconds = math.floor(due_at)
-    micros = round((due_at - seconds) * 1_000_000)
-    if micros == 1_000_000:
-        seconds, micros = seconds + 1, 0
-    return f"{_whole_second(seconds)}.{micros:06d}+00:00"
-
-
-@functools.lru_cache(maxsize=64)
-def _whole_second(seconds: int) -> str:
-    # Runs due in the same second share the formatting of the date and time.
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def idempotency_key(job_id: int, due_at: float) -> str:
