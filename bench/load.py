@@ -1,7 +1,8 @@
 """A closed-loop HTTP/1.1 load generator on raw asyncio (uvloop when installed), run in a process of its own.
 
 Each of `connections` keep-alive connections sends one request, waits for the whole answer,
-records its latency and sends the next, until `seconds` have passed. Requests are prebuilt bytes
+records its latency and sends the next, until `seconds` have passed (with `pipeline` above 1, it
+writes that many requests at once and waits for all their answers). Requests are prebuilt bytes
 and answers are framed by Content-Length only (what tornado sends for a finished handler), so the
 client costs a small fraction of what the server does and the figures are the server's.
 """
@@ -39,6 +40,9 @@ class LoadPlan:
     target_url: str = "http://127.0.0.1:9/"  # the url of the jobs that "write" creates
     schedule: str = "every 1 hours"  # of created jobs: rare enough not to add dispatch load
     host: str = "127.0.0.1"
+    # Requests written back to back on a connection before its answers are read (HTTP/1.1
+    # pipelining): lets one load process offer the sink more than it can send one at a time.
+    pipeline: int = 1
 
 
 @dataclass
@@ -93,12 +97,14 @@ def request_maker(plan: LoadPlan) -> Callable[[], bytes]:
 
 
 class ClientConnection(asyncio.Protocol):
-    """One keep-alive connection with at most one request in flight."""
+    """One keep-alive connection with one batch of requests (usually one) in flight."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.waiter: asyncio.Future[int] | None = None
+        self.waiter: asyncio.Future[list[int]] | None = None
+        self.expected = 0
+        self.statuses: list[int] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -110,32 +116,34 @@ class ClientConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        if self.waiter is None:
-            return
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = bytes(self.buffer[:end]).lower()
-        at = head.find(b"\r\ncontent-length:")
-        if at < 0:
-            self.waiter.set_exception(ConnectionError("answer without Content-Length"))
-            return
-        line_end = head.find(b"\r\n", at + 2)
-        length = int(head[at + 17 : line_end if line_end >= 0 else len(head)])
-        total = end + 4 + length
-        if len(self.buffer) < total:
-            return
-        status = int(head[9:12])
-        del self.buffer[:total]
-        waiter, self.waiter = self.waiter, None
-        waiter.set_result(status)
+        while self.waiter is not None:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self.buffer[:end]).lower()
+            at = head.find(b"\r\ncontent-length:")
+            if at < 0:
+                self.waiter.set_exception(ConnectionError("answer without Content-Length"))
+                self.waiter = None
+                return
+            line_end = head.find(b"\r\n", at + 2)
+            length = int(head[at + 17 : line_end if line_end >= 0 else len(head)])
+            total = end + 4 + length
+            if len(self.buffer) < total:
+                return
+            self.statuses.append(int(head[9:12]))
+            del self.buffer[:total]
+            if len(self.statuses) == self.expected:
+                waiter, self.waiter = self.waiter, None
+                waiter.set_result(self.statuses)
 
-    async def send(self, request: bytes) -> int:
-        """Send one request; answer the response's status once all of it has arrived."""
+    async def send(self, requests: list[bytes]) -> list[int]:
+        """Send requests back to back; answer their statuses once every response has arrived."""
         if self.transport is None:
             raise ConnectionError("connection closed")
         self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(request)
+        self.expected, self.statuses = len(requests), []
+        self.transport.write(b"".join(requests))
         return await self.waiter
 
     def close(self) -> None:
@@ -165,11 +173,11 @@ async def generate(plan: LoadPlan, started: Callable[[float], None]) -> LoadResu
         while time.perf_counter() < deadline:
             try:
                 while time.perf_counter() < deadline:
-                    request = next_request()
+                    batch = [next_request() for _ in range(plan.pipeline)]
                     sent = time.perf_counter()
-                    status = await connection.send(request)
+                    answered = await connection.send(batch)
                     latencies.append((time.perf_counter() - sent) * 1000.0)
-                    statuses[status] += 1
+                    statuses.update(answered)
             except (ConnectionError, OSError):
                 errors += 1
                 connection.close()
@@ -180,7 +188,7 @@ async def generate(plan: LoadPlan, started: Callable[[float], None]) -> LoadResu
     await asyncio.gather(*(worker(c) for c in connections))
     elapsed = time.perf_counter() - begin
     return LoadResult(
-        requests=len(latencies),
+        requests=sum(statuses.values()),
         seconds=elapsed,
         latency_p50_ms=percentile(latencies, 0.50),
         latency_p99_ms=percentile(latencies, 0.99),
