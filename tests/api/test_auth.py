@@ -71,6 +71,23 @@ async def test_register_with_a_form_body(api: Api) -> None:
     assert status == 200, body
 
 
+async def test_a_json_body_curl_labels_as_a_form_is_read_as_json(api: Api) -> None:
+    # What `curl -d '{"username": ...}'` sends: JSON under the form content type.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    credentials = f'{{"username": "carol", "password": "{PASSWORD}"}}'.encode()
+    async with api.session.post(api.base + "/register", data=credentials, headers=form) as response:
+        assert response.status == 201, await response.text()
+    async with api.session.post(api.base + "/login", data=b" " + credentials, headers=form) as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["data"]["token"]
+    # A body that is a form still reads as one, and bad JSON under that label is a 400.
+    status, _ = await api.call("POST", "/login", data={"username": "carol", "password": PASSWORD})
+    assert status == 200
+    async with api.session.post(api.base + "/login", data=b'{"username": ', headers=form) as response:
+        assert response.status == 400
+        assert (await response.json())["data"]["field"] == "body"
+
+
 async def test_register_a_taken_username_is_409(api: Api) -> None:
     status, _ = await api.call("POST", "/register", json={"username": "alice", "password": PASSWORD})
     assert status == 201
