@@ -354,8 +354,17 @@ class Scheduler:
     def current(self, job: Job) -> Job:
         """The job with the scheduler's next run time, which may be ahead of the stored one."""
         entry = self._entries.get(job.id)
-        if entry is not None and entry.version == job.version and entry.next_run != job.next_run:
-            return replace(job, next_run=entry.next_run)
+        if entry is None or entry.version != job.version:
+            return job
+        next_run = entry.next_run
+        if next_run is not None and entry.id in self._parked:
+            # Parked behind its run in flight: the slots until that run ends are skipped, so the
+            # earliest it can run is the first slot after now, not the past slot it parked on.
+            now = self.clock.now()
+            if next_run <= now:
+                next_run = entry.policy.catch_up.window.next_after(entry.timing, now, entry.anchor) or next_run
+        if next_run != job.next_run:
+            return replace(job, next_run=next_run)
         return job
 
     def scheduled_count(self) -> int:

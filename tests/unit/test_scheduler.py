@@ -133,6 +133,23 @@ async def test_slots_passing_during_a_long_run_are_one_skipped_run_and_cost_no_p
     assert stored.run_count == 6  # slots handled: 2 runs and 4 skipped
 
 
+async def test_a_parked_job_shows_its_next_possible_slot_not_a_past_one(store: SqliteStore) -> None:
+    clock, runner = FakeClock(T0), RecordingRunner()
+    runner.release.clear()
+    scheduler = make_scheduler(store, clock, runner)
+    job = await add_job(store, "slow", "every 1 seconds")
+    scheduler.upsert(job)
+    scheduler.dispatch_due(T0 + 1)
+    await settle()
+    clock.value = T0 + 2
+    assert scheduler.dispatch_due(T0 + 2) == 0  # parked on the slot due at T0 + 2
+    clock.value = T0 + 4.5
+    assert scheduler.current(job).next_run == T0 + 5
+    runner.release.set()
+    await settle()
+    assert scheduler.current(job).next_run == T0 + 5  # resumed: the same slot, now on the heap
+
+
 async def test_a_job_changed_while_parked_is_scheduled_as_changed(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()
