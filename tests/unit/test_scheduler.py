@@ -103,7 +103,8 @@ async def test_overlapping_run_is_skipped_unless_shadows_enabled(store: SqliteSt
     assert [r.outcome for r in shadow_runs] == [RunOutcome.OK, RunOutcome.OK]
 
 
-async def test_slots_passing_during_a_long_run_are_one_skipped_run_and_cost_no_pass(store: SqliteStore) -> None:
+async def slow_run_in_flight(store: SqliteStore) -> tuple[FakeClock, RecordingRunner, Scheduler, Job]:
+    """A job on `every 1 seconds` whose run due at T0 + 1 is in flight until runner.release is set."""
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()
     scheduler = make_scheduler(store, clock, runner)
@@ -111,6 +112,11 @@ async def test_slots_passing_during_a_long_run_are_one_skipped_run_and_cost_no_p
     scheduler.upsert(job)
     assert scheduler.dispatch_due(T0 + 1) == 1
     await settle()
+    return clock, runner, scheduler, job
+
+
+async def test_slots_passing_during_a_long_run_are_one_skipped_run_and_cost_no_pass(store: SqliteStore) -> None:
+    clock, runner, scheduler, job = await slow_run_in_flight(store)
     # While the run is in flight, the job waits off the heap: later passes do not touch it.
     for second in range(2, 6):
         clock.value = T0 + second
@@ -134,13 +140,7 @@ async def test_slots_passing_during_a_long_run_are_one_skipped_run_and_cost_no_p
 
 
 async def test_a_parked_job_shows_its_next_possible_slot_not_a_past_one(store: SqliteStore) -> None:
-    clock, runner = FakeClock(T0), RecordingRunner()
-    runner.release.clear()
-    scheduler = make_scheduler(store, clock, runner)
-    job = await add_job(store, "slow", "every 1 seconds")
-    scheduler.upsert(job)
-    scheduler.dispatch_due(T0 + 1)
-    await settle()
+    clock, runner, scheduler, job = await slow_run_in_flight(store)
     clock.value = T0 + 2
     assert scheduler.dispatch_due(T0 + 2) == 0  # parked on the slot due at T0 + 2
     clock.value = T0 + 4.5
@@ -151,13 +151,7 @@ async def test_a_parked_job_shows_its_next_possible_slot_not_a_past_one(store: S
 
 
 async def test_a_job_changed_while_parked_is_scheduled_as_changed(store: SqliteStore) -> None:
-    clock, runner = FakeClock(T0), RecordingRunner()
-    runner.release.clear()
-    scheduler = make_scheduler(store, clock, runner)
-    job = await add_job(store, "slow", "every 1 seconds")
-    scheduler.upsert(job)
-    scheduler.dispatch_due(T0 + 1)
-    await settle()
+    clock, runner, scheduler, job = await slow_run_in_flight(store)
     assert scheduler.dispatch_due(T0 + 2) == 0  # parked behind the run in flight
     changed = await store.update_job(replace(job, schedule="every 10 seconds", next_run=T0 + 10))
     scheduler.upsert(changed)
