@@ -362,7 +362,7 @@ class Scheduler:
             # earliest it can run is the first slot after now, not the past slot it parked on.
             now = self.clock.now()
             if next_run <= now:
-                next_run = entry.policy.catch_up.window.next_after(entry.timing, now, entry.anchor) or next_run
+                next_run = self._first_slot_after(entry, now) or next_run
         if next_run != job.next_run:
             return replace(job, next_run=next_run)
         return job
@@ -474,9 +474,8 @@ class Scheduler:
         assert first is not None
         # The parked slot was due when it parked, so it is not after the present.
         now = max(self.clock.now(), first)
-        window = entry.policy.catch_up.window
-        passed = slots_through(entry.timing, window, entry.anchor, first, now)
-        skipped = self._advance(entry, window.next_after(entry.timing, now, entry.anchor), tuple(passed), now)
+        passed = slots_through(entry.timing, entry.policy.catch_up.window, entry.anchor, first, now)
+        skipped = self._advance(entry, self._first_slot_after(entry, now), tuple(passed), now)
         if not skipped:
             return
         if len(skipped) == 1:
@@ -488,6 +487,11 @@ class Scheduler:
             )
         logger.info("job %d: %s", entry.id, error)
         self._record(Run(entry.id, skipped[0], now, 0.0, RunOutcome.SKIPPED, error=error))
+
+    @staticmethod
+    def _first_slot_after(entry: _Entry, now: float) -> float | None:
+        """The job's first slot after `now` inside its start_at/end_at window (where a parked job resumes)."""
+        return entry.policy.catch_up.window.next_after(entry.timing, now, entry.anchor)
 
     @staticmethod
     def _missed_reason(entry: _Entry, slot: float, now: float) -> str:

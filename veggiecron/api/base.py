@@ -112,7 +112,7 @@ class BaseHandler(tornado.web.RequestHandler):
         body = b"".join(self._chunks)
         content_type = self.request.headers.get("Content-Type", "")
         is_form = content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
-        if is_form and content_type.startswith("application/x-www-form-urlencoded") and body.lstrip()[:1] == b"{":
+        if content_type.startswith("application/x-www-form-urlencoded") and body.lstrip()[:1] == b"{":
             # `curl -d '{"username": ...}'` labels a JSON body as a form. No field name starts
             # with "{", so such a body is read as the JSON it is.
             is_form = False
