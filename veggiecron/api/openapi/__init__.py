@@ -18,17 +18,17 @@ from typing import Any
 import orjson
 import tornado.web
 
-from .. import __version__
-from ..auth import MAX_PASSWORD_BYTES, USERNAME_PATTERN
-from ..config import Config
-from ..jobs import CREATE_FIELDS, JOB_TYPES, NAME_PATTERN, UPDATE_FIELDS
-from ..model import JobState, RunOutcome
-from ..policies import POLICY_FIELDS, CatchUp, Overlap
-from ..runners.http import FIELDS as HTTP_FIELDS
-from ..runners.http import MAX_RETRIES, MAX_TIMEOUT, MAX_URL_LENGTH, VERBS
-from ..schedules import GRAMMAR, MAX_EPOCH
-from ..seed import INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
-from .base import BaseHandler
+from ... import __version__
+from ...auth import MAX_PASSWORD_BYTES, USERNAME_PATTERN
+from ...config import Config
+from ...jobs import CREATE_FIELDS, JOB_TYPES, NAME_PATTERN, UPDATE_FIELDS
+from ...model import JobState, RunOutcome
+from ...policies import POLICY_FIELDS, CatchUp, Overlap
+from ...runners.http import FIELDS as HTTP_FIELDS
+from ...runners.http import MAX_RETRIES, MAX_TIMEOUT, MAX_URL_LENGTH, VERBS
+from ...schedules import GRAMMAR, MAX_EPOCH
+from ...seed import INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
+from ..base import BaseHandler
 
 Schema = dict[str, Any]
 
