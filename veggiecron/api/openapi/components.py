@@ -1,0 +1,233 @@
+"""The document's component schemas: the request schemas and what the views answer.
+
+Response schemas (api/views.py, api/seed_views.py) are deliberately at least as wide as what the
+handlers answer: a client (or schemathesis) validating answers against them never sees a
+conforming answer refused.
+"""
+
+from __future__ import annotations
+
+from ...config import Config
+from ...jobs import CREATE_FIELDS, UPDATE_FIELDS
+from ...model import JobState, RunOutcome
+from ...policies import POLICY_FIELDS
+from .request_schemas import (
+    CREDENTIALS,
+    LOGIN,
+    http_data_schema,
+    job_body_schema,
+    job_form_schema,
+    seed_schedule_schema,
+    webhook_schema,
+)
+from .schemas import ANY, BOOLEAN, INTEGER, NUMBER, STRING, Schema, array_of, nullable, obj
+
+
+def policy_value_schemas() -> dict[str, Schema]:
+    """Policy fields as answered: the values as given (a form post gives text), or null."""
+    loose = {"type": ["number", "string", "null"]}
+    return {
+        name: ({"type": ["string", "null"]} if name in ("overlap", "catch_up", "notify_url") else loose)
+        for name in POLICY_FIELDS
+    }
+
+
+def component_schemas(config: Config) -> dict[str, Schema]:
+    epoch = {"type": "number", "description": "Epoch seconds."}
+    iso = {"type": "string", "description": "ISO 8601, UTC."}
+    job = obj(
+        {
+            "name": STRING,
+            "type": STRING,
+            "data": {"type": "object", "description": "The job's data as given (for http jobs: HttpJobData)."},
+            "schedule": STRING,
+            "timezone": STRING,
+            "enabled": BOOLEAN,
+            "state": {"type": "string", "enum": [s.value for s in JobState]},
+            "next_run": nullable(epoch),
+            "date_created": epoch,
+            "date_updated": epoch,
+            **policy_value_schemas(),
+            "consecutive_failures": INTEGER,
+            "paused_reason": nullable(STRING),
+        },
+        ("name", "type", "data", "schedule", "timezone", "enabled", "state", "next_run", "date_created"),
+    )
+    run = obj(
+        {
+            "id": nullable(INTEGER),
+            "due_at": epoch,
+            "started_at": epoch,
+            "lateness_ms": NUMBER,
+            "duration_ms": NUMBER,
+            "outcome": {"type": "string", "enum": [o.value for o in RunOutcome]},
+            "attempts": INTEGER,
+            "status_code": nullable(INTEGER),
+            "error": nullable(STRING),
+            "response_excerpt": nullable(STRING),
+            "error_class": nullable(STRING),
+        },
+        ("due_at", "started_at", "outcome"),
+    )
+    page = {"count": INTEGER, "limit": INTEGER, "offset": INTEGER}
+    seed_page = {
+        "count": INTEGER,
+        "next": nullable({"type": "string", "description": "Absolute URL of the next page."}),
+        "previous": nullable({"type": "string", "description": "Absolute URL of the previous page."}),
+    }
+    schedule = obj(
+        {
+            "url": STRING,
+            "id": {"type": "string", "format": "uuid"},
+            "frequency": nullable(INTEGER),
+            "triggered": INTEGER,
+            "cron_definition": nullable(STRING),
+            "interval_definition": nullable(STRING),
+            "endpoint": STRING,
+            "payload": ANY,
+            "auth_token": nullable(STRING),
+            "next_send_at": nullable(iso),
+            "enabled": BOOLEAN,
+            "created_at": iso,
+            "created_by": nullable(STRING),
+            "updated_at": iso,
+            "updated_by": nullable(STRING),
+        },
+        ("url", "id", "endpoint", "enabled"),
+    )
+    return {
+        "HttpJobData": http_data_schema(config),
+        "JobCreate": job_body_schema(config, CREATE_FIELDS, ("name", "data", "schedule")),
+        "JobCreateForm": job_form_schema(CREATE_FIELDS, ("name", "data", "schedule")),
+        "JobUpdate": job_body_schema(config, UPDATE_FIELDS, ()),
+        "JobUpdateForm": job_form_schema(UPDATE_FIELDS, ()),
+        "Credentials": CREDENTIALS,
+        "Login": LOGIN,
+        "Job": job,
+        "Run": run,
+        "JobWithRuns": {"allOf": [{"$ref": "#/components/schemas/Job"}, obj({"runs": array_of("Run")}, ("runs",))]},
+        "JobPage": obj({**page, "jobs": array_of("Job")}, ("count", "limit", "offset", "jobs")),
+        "RunPage": obj({**page, "runs": array_of("Run")}, ("count", "limit", "offset", "runs")),
+        "NextRuns": obj(
+            {
+                "name": STRING,
+                "timezone": STRING,
+                "runs": {
+                    "type": "array",
+                    "items": obj({"at": epoch, "utc": iso, "local": STRING}, ("at", "utc", "local")),
+                },
+            },
+            ("name", "timezone", "runs"),
+        ),
+        "User": obj({"username": STRING, "date_created": epoch, "date_updated": epoch}, ("username",)),
+        "LoginAnswer": obj({"token": STRING, "expires_at": epoch, "username": STRING}, ("token", "expires_at")),
+        "TokenPage": obj(
+            {
+                **page,
+                "tokens": {
+                    "type": "array",
+                    "items": obj(
+                        {"id": INTEGER, "created_at": epoch, "expires_at": epoch, "current": BOOLEAN},
+                        ("id", "created_at", "expires_at", "current"),
+                    ),
+                },
+            },
+            ("count", "limit", "offset", "tokens"),
+        ),
+        "Health": obj(
+            {
+                "database": {"type": "string", "enum": ["ok", "unavailable"]},
+                "scheduler": {"type": "string", "enum": ["ok", "stopped"]},
+                "scheduled_jobs": {"type": ["integer", "null"], "description": "enabled jobs with a next run"},
+                "jobs_in_window": {
+                    "type": "integer",
+                    "description": "jobs due within scheduler.window_seconds, held in memory",
+                },
+                "runs_in_flight": INTEGER,
+            },
+            ("database", "scheduler"),
+        ),
+        "ErrorData": {
+            "type": "object",
+            "properties": {"field": {"type": "string", "description": "The field at fault."}},
+            "additionalProperties": True,
+        },
+        "Error": obj(
+            {"id": {"const": "error"}, "description": STRING, "data": {"$ref": "#/components/schemas/ErrorData"}},
+            ("id", "description", "data"),
+        ),
+        "SeedError": {
+            "description": 'Django REST Framework errors: {"detail": "..."} or {"<field>": ["message", ...]}.',
+            "anyOf": [
+                obj({"detail": STRING}, ("detail",)),
+                {"type": "object", "minProperties": 1, "additionalProperties": {"type": "array", "items": STRING}},
+            ],
+        },
+        "SeedToken": obj({"token": STRING}, ("token",)),
+        "SeedHealth": obj(
+            {
+                "up": BOOLEAN,
+                "result": obj(
+                    {
+                        "database": {"type": "string", "enum": ["Accessible", "Inaccessible"]},
+                        "scheduler": {"type": "string", "enum": ["Running", "Stopped"]},
+                        "version": STRING,
+                    },
+                    ("database", "scheduler"),
+                ),
+            },
+            ("up", "result"),
+        ),
+        "SeedUser": obj(
+            {
+                "url": nullable(STRING),
+                "username": STRING,
+                "email": STRING,
+                "groups": {"type": "array", "items": STRING},
+            },
+            ("url", "username", "groups"),
+        ),
+        "SeedGroup": obj({"url": STRING, "name": STRING}, ("url", "name")),
+        "Schedule": schedule,
+        "FailedTask": obj(
+            {
+                "url": STRING,
+                "id": INTEGER,
+                "schedule": nullable(STRING),
+                "task_id": STRING,
+                "initiated_at": nullable(iso),
+                "reason": STRING,
+            },
+            ("url", "id", "task_id"),
+        ),
+        "Webhook": obj(
+            {
+                "id": INTEGER,
+                "created": nullable(iso),
+                "updated": nullable(iso),
+                "event": STRING,
+                "target": STRING,
+                "user": INTEGER,
+            },
+            ("id", "event", "target"),
+        ),
+        "SeedUserPage": obj({**seed_page, "results": array_of("SeedUser")}, ("count", "next", "previous", "results")),
+        "SeedGroupPage": obj({**seed_page, "results": array_of("SeedGroup")}, ("count", "next", "previous", "results")),
+        "SchedulePage": obj({**seed_page, "results": array_of("Schedule")}, ("count", "next", "previous", "results")),
+        "FailedTaskPage": obj(
+            {**seed_page, "results": array_of("FailedTask")}, ("count", "next", "previous", "results")
+        ),
+        "WebhookPage": obj({**seed_page, "results": array_of("Webhook")}, ("count", "next", "previous", "results")),
+        "ScheduleCreate": {
+            **seed_schedule_schema(("endpoint",)),
+            # Exactly one of the two definitions is a non-empty string (null and "" count as absent).
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+                for name in ("cron_definition", "interval_definition")
+            ],
+        },
+        "ScheduleWrite": seed_schedule_schema(("endpoint",)),
+        "SchedulePatch": seed_schedule_schema(()),
+        "WebhookWrite": webhook_schema(("event", "target")),
+        "WebhookPatch": webhook_schema(()),
+    }
