@@ -150,7 +150,7 @@ def test_each_documented_path_maps_to_one_route() -> None:
 def test_body_schemas_list_the_fields_the_validators_take() -> None:
     schemas = DOC["components"]["schemas"]
     assert list(schemas["HttpJobData"]["properties"]) == list(HTTP_FIELDS)
-    assert set(openapi.http_field_schemas(openapi.Config())) == set(HTTP_FIELDS)
+    assert set(openapi.http_field_schemas(Config())) == set(HTTP_FIELDS)
     assert set(openapi.policy_field_schemas()) == set(POLICY_FIELDS)
     assert list(schemas["JobCreate"]["properties"]) == list(CREATE_FIELDS)
     assert list(schemas["JobCreateForm"]["properties"]) == list(CREATE_FIELDS)
