@@ -306,16 +306,11 @@ def test_docs_page_escapes_what_it_shows() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# A bug found by schemathesis, pinned down
+# A malformed form body is a 400
 # ---------------------------------------------------------------------------------------------
 
-# BUG (api/base.py, BaseHandler.body_fields): a form body tornado cannot parse, such as
-# `Content-Type: multipart/form-data` without a boundary, or a multipart body without its final
-# boundary, raises tornado.httputil.HTTPInputError,
-# which is answered 500 with a traceback in the log instead of 400. While it stands, the
-# schemathesis run below does not send such requests (every other request is still checked), and
-# test_malformed_form_body_is_a_400 is a strict xfail. When it is fixed, set this to False.
-MALFORMED_FORM_BUG = False
+# A form body tornado cannot parse (multipart/form-data without a boundary, or without its final
+# boundary) raises tornado.httputil.HTTPInputError; found by schemathesis, it must stay a 400, not a 500.
 BODY_OPERATIONS = [
     (path, method)
     for path, item in DOC["paths"].items()
@@ -324,12 +319,6 @@ BODY_OPERATIONS = [
 ]
 
 
-@pytest.mark.xfail(
-    MALFORMED_FORM_BUG,
-    strict=True,
-    reason="BUG: a malformed multipart/form-data body is answered 500 (HTTPInputError from "
-    "parse_body_arguments escapes BaseHandler.body_fields) instead of 400",
-)
 @pytest.mark.parametrize(("path", "method"), BODY_OPERATIONS)
 async def test_malformed_form_body_is_a_400(base_url: str, user_api: Api, path: str, method: str) -> None:
     url = base_url + re.sub(r"\{[^}]+\}", "1", path)
@@ -340,12 +329,6 @@ async def test_malformed_form_body_is_a_400(base_url: str, user_api: Api, path: 
         headers = {"X-Auth-Token": user_api.token or "", "Content-Type": content_type}
         async with user_api.session.request(method, url, data=body, headers=headers) as response:
             assert response.status == 400, (content_type, await response.text())
-
-
-def boundaryless_multipart(case: Any) -> bool:
-    headers = {k.lower(): v for k, v in (case.headers or {}).items()}
-    content_type = str(headers.get("content-type") or case.media_type or "").lower()
-    return content_type.startswith("multipart/") and "boundary=" not in content_type
 
 
 # ---------------------------------------------------------------------------------------------
@@ -506,8 +489,6 @@ def test_schemathesis_every_operation(case: Any, threaded_server: ThreadedServer
     """Examples, coverage and fuzzing of each operation: no 5xx, and every answer conforms to the
     document (status code, content type, headers, body schema)."""
     assert threaded_server.sink is not None and threaded_server.tokens is not None
-    if MALFORMED_FORM_BUG and boundaryless_multipart(case):
-        return  # see test_malformed_form_body_is_a_400
     confine_case(case, threaded_server.sink.url)
     tokens = threaded_server.tokens
     response = case.call(
