@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from veggiecron.app import configure_logging, create_admin, serve
 from veggiecron.config import ConfigError, load_config
 from veggiecron.errors import VeggiecronError
-from veggiecron.store.sqlite import SchemaTooNew
+from veggiecron.store import SchemaTooNew
 
 T = TypeVar("T")
 

@@ -30,7 +30,7 @@ import aiohttp
 from bench.server import BenchServer
 from bench.sink import Sink, percentile
 from start import run
-from veggiecron.store import SqliteStore
+from veggiecron.store.sqlite import SqliteStore
 
 CHUNK = 50_000
 HOUR = 3600.0

@@ -27,18 +27,22 @@ from .api.native import (
     TokensHandler,
 )
 from .api.openapi import routes as openapi_routes
-from .api.ops import HealthHandler, IndexHandler
+from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
 from .auth import Accounts, Passwords, Tokens
+from .clock import Clock, SystemClock
 from .config import Config, log_level_number
 from .errors import Invalid
+from .health import Health
 from .jobs import JobService
+from .maintenance import Maintenance
 from .metrics import Metrics
 from .outbound import OutboundPolicy
 from .runners.http import HttpRunner
-from .scheduler import Clock, Scheduler, SystemClock
+from .scheduler import Scheduler
 from .seed import SeedService
-from .store import SqliteStore
+from .store import Store
+from .store.sqlite import SqliteStore
 from .throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ def make_app(ctx: Context) -> tornado.web.Application:
     routes = [
         (r"/", IndexHandler, args),
         (r"/health", HealthHandler, args),
+        (r"/metrics", PrometheusHandler, args),
         (r"/register", RegisterHandler, args),
         (r"/login", LoginHandler, args),
         (r"/logout", LogoutHandler, args),
@@ -71,19 +76,51 @@ def make_app(ctx: Context) -> tornado.web.Application:
 
 
 class Server:
-    """The whole daemon: store, runner, scheduler and HTTP API, started and stopped in order."""
+    """The whole daemon: store, runner, scheduler and HTTP API, started and stopped in order.
+
+    The composition root: the only place that names a concrete store.
+    """
 
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.store = SqliteStore(config.db_file)
+        self.store: Store = SqliteStore(config.db_file)
         self.outbound = OutboundPolicy(config.app.env, config.http_client.allow_networks)
         self.runner = HttpRunner(config.http_client, self.outbound)
-        self.scheduler: Scheduler | None = None
+        self.metrics = Metrics()
+        self.scheduler = Scheduler(
+            self.store,
+            self.runner,
+            config.http_client,
+            self.clock,
+            flush_interval=config.scheduler.flush_interval_seconds,
+            window=config.scheduler.window_seconds,
+            lane_limit=config.http_client.pool_per_host,
+            run_listeners=[self.metrics.observe_run],
+        )
+        self.maintenance = Maintenance(self.store, self.store, self.clock, config.scheduler.run_history_per_job)
         self.http_server: tornado.httpserver.HTTPServer | None = None
         self.port: int | None = None
-        self.metrics = Metrics()
-        self.ctx: Context | None = None
+        self.ctx = self._context()
+
+    def _context(self) -> Context:
+        config = self.config
+        security = config.security
+        jobs = JobService(self.store, self.store, self.scheduler, config, self.clock, self.outbound)
+        throttle = LoginThrottle(
+            security.login_failures_per_user, security.login_failures_per_address, security.login_window_seconds
+        )
+        accounts = Accounts(
+            self.store,
+            Passwords(security.bcrypt_rounds),
+            Tokens(config.app.key),
+            security.token_lifetime_days * 86400,
+            self.clock,
+            throttle,
+        )
+        seed = SeedService(jobs, self.store, self.runner, config, self.clock)
+        health = Health(self.store, self.store, self.scheduler, self.metrics)
+        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock)
 
     async def start(self) -> None:
         config = self.config
@@ -93,38 +130,12 @@ class Server:
         )
         await self.store.open()
         await self.runner.start()
-        jobs = JobService(self.store, None, config, self.clock, self.outbound)  # type: ignore[arg-type]
-        self.scheduler = Scheduler(
-            self.store,
-            self.runner,
-            jobs.build_target,
-            self.clock,
-            flush_interval=config.scheduler.flush_interval_seconds,
-            run_history_per_job=config.scheduler.run_history_per_job,
-            window=config.scheduler.window_seconds,
-            lane_limit=config.http_client.pool_per_host,
-        )
-        jobs.scheduler = self.scheduler
-        self.scheduler.on_run = self.metrics.observe_run
-        security = config.security
-        throttle = LoginThrottle(
-            security.login_failures_per_user, security.login_failures_per_address, security.login_window_seconds
-        )
-        accounts = Accounts(
-            self.store,
-            Passwords(config.security.bcrypt_rounds),
-            Tokens(config.app.key),
-            config.security.token_lifetime_days * 86400,
-            self.clock,
-            throttle,
-        )
-        seed = SeedService(jobs, self.store, self.runner, config, self.clock)
-        ctx = self.ctx = Context(config, self.store, self.scheduler, jobs, accounts, self.clock, seed, self.metrics)
         await self.scheduler.start()
+        self.maintenance.start()
         # Streaming handlers answer bodies over api.max_body_bytes with a 413, discarding what
         # they receive past the limit; this larger bound only stops endless uploads.
         self.http_server = tornado.httpserver.HTTPServer(
-            make_app(ctx),
+            make_app(self.ctx),
             max_body_size=max(8 * config.api.max_body_bytes, 16 * 1024 * 1024),
             idle_connection_timeout=75,
         )
@@ -143,16 +154,14 @@ class Server:
 
     async def stop(self) -> None:
         """Stop accepting requests, let runs in flight finish within the grace period, close the database."""
-        logger.info(
-            "stopping: no new requests; giving runs in flight %.1fs", self.config.scheduler.shutdown_grace_seconds
-        )
+        grace = self.config.scheduler.shutdown_grace_seconds
+        logger.info("stopping: no new requests; giving runs in flight %.1fs", grace)
         if self.http_server is not None:
             self.http_server.stop()
             await self.http_server.close_all_connections()
-        if self.ctx is not None:
-            await self.ctx.seed.stop(self.config.scheduler.shutdown_grace_seconds)
-        if self.scheduler is not None:
-            await self.scheduler.stop(self.config.scheduler.shutdown_grace_seconds)
+        await self.ctx.seed.stop(grace)
+        await self.maintenance.stop()
+        await self.scheduler.stop(grace)
         await self.runner.stop()
         await self.store.close()
         logger.info("stopped cleanly")
@@ -199,7 +208,7 @@ async def create_admin(config: Config, username: str) -> str:
     """Create (or promote) an admin user and answer a new service token for it."""
     if not username or len(username) > 254 or any(c.isspace() for c in username):
         raise Invalid("name", "the admin's name must be 1 to 254 characters without spaces")
-    store = SqliteStore(config.db_file)
+    store: Store = SqliteStore(config.db_file)
     await store.open()
     try:
         accounts = Accounts(

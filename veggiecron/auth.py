@@ -10,17 +10,14 @@ import secrets
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
 
 import bcrypt
 
+from .clock import Clock
 from .errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
-from .model import User
+from .model import Group, TokenInfo, User
+from .store import AccountStore
 from .throttle import LoginThrottle
-
-if TYPE_CHECKING:
-    from .scheduler import Clock
-    from .store import SqliteStore
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9]{1,64}$")
 MAX_USERNAME_LENGTH = 254  # registered names are shorter; users made from emails may be this long
@@ -151,7 +148,7 @@ class Accounts:
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: AccountStore,
         passwords: Passwords,
         tokens: Tokens,
         token_lifetime: float,
@@ -239,7 +236,7 @@ class Accounts:
         """Drop the user's cached token checks: call after any change to the user or their tokens."""
         self.token_cache.forget_user(user_id)
 
-    async def tokens_of(self, user: User, current: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    async def tokens_of(self, user: User, current: str, limit: int, offset: int) -> tuple[list[TokenInfo], int]:
         return await self.store.list_tokens(user.id, self.tokens.digest(current), self.clock.now(), limit, offset)
 
     async def revoke(self, user: User, token_id: int) -> None:
@@ -269,3 +266,24 @@ class Accounts:
         user, expires_at = found
         self.token_cache.put(digest, user, expires_at, now, generation)
         return user
+
+    async def visible_users(self, user: User, limit: int, offset: int) -> tuple[list[tuple[User, list[int]]], int]:
+        """The users this user may see (admins see all, others themselves), each with their group ids."""
+        users, count = await self.store.list_users(None if user.is_admin else user.id, limit, offset)
+        return [(u, await self.store.user_group_ids(u.id)) for u in users], count
+
+    async def visible_user(self, user: User, user_id: int) -> tuple[User, list[int]]:
+        """One user this user may see, with their group ids; NotFound for anyone else."""
+        found = await self.store.get_user(user_id) if user_id == user.id or user.is_admin else None
+        if found is None:
+            raise NotFound("Not found.")
+        return found, await self.store.user_group_ids(found.id)
+
+    async def groups(self, limit: int, offset: int) -> tuple[list[Group], int]:
+        return await self.store.list_groups(limit, offset)
+
+    async def group(self, group_id: int) -> Group:
+        found = await self.store.get_group(group_id)
+        if found is None:
+            raise NotFound("Not found.")
+        return found

@@ -1,27 +1,51 @@
-"""The jobs service: validation and the rules of a job's life, shared by every API."""
+"""The jobs service: validation and the rules of a job's life, shared by every API and the dashboard.
+
+A request is validated into its parsed parts (target, schedule, policy) once; the stored job
+and those parts become the CompiledJob the scheduler holds.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from .clock import Clock
+from .compiler import compile_job, compile_parts, first_run
 from .config import Config
 from .errors import Forbidden, Invalid
-from .model import HttpTarget, Job, Run, SeedFields, User
+from .model import CompiledJob, HttpTarget, Job, NewJob, Run, SeedFields, User
 from .outbound import OutboundPolicy
-from .policies import POLICY_FIELDS, Window, jitter_key, job_timing, parse_policy
-from .runners.http import parse_http_data
-from .scheduler import Clock, Scheduler
-from .schedules import Cron, DailyAt, Interval, Once, get_zone, parse_schedule
-from .store import SqliteStore
+from .policies import POLICY_FIELDS, JobPolicy, jitter_key, parse_policy
+from .quotas import QuotaUsage, runs_per_minute, stored_rate
+from .schedules import Interval, Once, Schedule, get_zone, parse_schedule
+from .store import JobStore, RunHistory
+from .targets import parse_http_data
 
 JOB_TYPES = ("http",)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
 CREATE_FIELDS = ("name", "type", "data", "schedule", "timezone", "enabled", *POLICY_FIELDS)
 UPDATE_FIELDS = ("data", "schedule", "timezone", "enabled", *POLICY_FIELDS)
 RECENT_RUNS = 10
+
+
+class JobScheduler(Protocol):
+    """What the service asks of the scheduler."""
+
+    def upsert(self, job: CompiledJob, keep_progress: bool = False) -> None: ...
+
+    def remove(self, job_id: int) -> None: ...
+
+    def current(self, job: Job) -> Job:
+        """The job with the scheduler's next run time, which may be ahead of the stored one."""
+
+    def run_now(self, job: CompiledJob) -> float: ...
+
+    async def deliver(self, job: CompiledJob) -> Run: ...
+
+    async def flush(self) -> bool:
+        """Write the progress the scheduler holds back (next run times above all)."""
 
 
 def validate_name(name: object) -> str:
@@ -56,9 +80,16 @@ class JobService:
     """Create, change, delete and trigger jobs; keeps the store and the scheduler in step."""
 
     def __init__(
-        self, store: SqliteStore, scheduler: Scheduler, config: Config, clock: Clock, outbound: OutboundPolicy
+        self,
+        jobs: JobStore,
+        runs: RunHistory,
+        scheduler: JobScheduler,
+        config: Config,
+        clock: Clock,
+        outbound: OutboundPolicy,
     ) -> None:
-        self.store = store
+        self.jobs = jobs
+        self.history = runs
         self.scheduler = scheduler
         self.config = config
         self.clock = clock
@@ -66,7 +97,7 @@ class JobService:
         self.usage = QuotaUsage()
 
     async def check_quotas(
-        self, user: User, schedule: Any, clones: int, job_id: int | None = None, current_rate: float = 0.0
+        self, user: User, schedule: Schedule, clones: int, job_id: int | None = None, current_rate: float = 0.0
     ) -> float:
         """Refuse a job that would take the user past a quota (admins are exempt).
 
@@ -99,26 +130,22 @@ class JobService:
 
     async def _count_usage(self, user_id: int) -> tuple[int, float]:
         generation = self.usage.generation(user_id)
-        jobs = await self.store.count_jobs(user_id)
+        jobs = await self.jobs.count_jobs(user_id)
         projected = 0.0
-        for _job_id, text, zone, data in await self.store.enabled_job_timings(user_id):
+        for _job_id, text, zone, data in await self.jobs.enabled_job_timings(user_id):
             projected += stored_rate(text, zone, data)
         self.usage.recounted(user_id, generation, jobs, projected)
         return jobs, projected
 
-    async def check_destinations(self, target: HttpTarget, policy: dict[str, Any]) -> None:
+    async def check_destinations(self, target: HttpTarget, policy: JobPolicy) -> None:
         """Refuse URLs this environment may not call (checked again at every dispatch)."""
         denied = await self.outbound.denies_name(target.host)
         if denied is not None:
             raise Invalid("data.url", f"data.url may not be called from here: {denied}")
-        notify_url = policy.get("notify_url")
-        if isinstance(notify_url, str):
-            denied = await self.outbound.denies_name(urlsplit(notify_url).hostname or "")
+        if policy.notify_url is not None:
+            denied = await self.outbound.denies_name(urlsplit(policy.notify_url).hostname or "")
             if denied is not None:
                 raise Invalid("notify_url", f"notify_url may not be called from here: {denied}")
-
-    def build_target(self, job: Job) -> HttpTarget:
-        return parse_http_data(job.data, self.config.http_client)
 
     async def create(self, user: User, fields: dict[str, Any]) -> Job:
         """Create a job from the native API's fields."""
@@ -158,12 +185,12 @@ class JobService:
         parsed = parse_schedule(schedule, zone_name)
         policy = policy or {}
         rules = parse_policy(policy)
-        await self.check_destinations(target, policy)
+        await self.check_destinations(target, rules)
         # A disabled job counts towards the number of jobs, not towards the requests a minute.
         rate = await self.check_quotas(user, parsed, target.number_of_clones if enabled else 0)
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
-        job = await self.store.create_job(
+        new = NewJob(
             user_id=user.id,
             name=name,
             type="http",
@@ -173,21 +200,25 @@ class JobService:
             enabled=enabled,
             next_run=first_run(parsed, rules, now, anchor, jitter_key(user.id, name)),
             anchor=anchor,
-            now=now,
+            created_at=now,
             max_runs=max_runs,
             keep_failures=keep_failures,
-            seed=seed,
             policy=policy,
         )
+        job = await self.jobs.create_job(new, seed)
         self.usage.add(user.id, 1, rate)
-        self.scheduler.upsert(job)
+        self.scheduler.upsert(compile_parts(job, parsed, rules, target))
         return job
 
     async def get(self, user: User, name: str) -> Job:
-        return self.scheduler.current(await self.store.get_job(user.id, name))
+        return self.scheduler.current(await self.jobs.get_job(user.id, name))
+
+    def current(self, job: Job) -> Job:
+        """A job read from the store, with the scheduler's progress since it was written."""
+        return self.scheduler.current(job)
 
     async def list_jobs(self, user: User, limit: int, offset: int) -> tuple[list[Job], int]:
-        jobs, count = await self.store.list_jobs(user.id, limit, offset)
+        jobs, count = await self.jobs.list_jobs(user.id, limit, offset)
         return [self.scheduler.current(job) for job in jobs], count
 
     async def update(self, user: User, name: str, fields: dict[str, Any]) -> Job:
@@ -197,6 +228,7 @@ class JobService:
             raise Invalid("body", f"nothing to change; send any of: {', '.join(UPDATE_FIELDS)}")
         job = await self.get_for_update(user, name)
         return await self.change(
+            user,
             job,
             data=fields.get("data", job.data),
             schedule=fields.get("schedule", job.schedule),
@@ -206,12 +238,16 @@ class JobService:
         )
 
     async def get_for_update(self, user: User, name: str) -> Job:
-        # Write the scheduler's queued next-run times first, so this read sees where the job stands.
+        await self.flush()
+        return await self.jobs.get_job(user.id, name)
+
+    async def flush(self) -> None:
+        """Write the scheduler's queued next-run times, so a read that follows sees where jobs stand."""
         await self.scheduler.flush()
-        return await self.store.get_job(user.id, name)
 
     async def change(
         self,
+        owner: User,
         job: Job,
         *,
         data: object,
@@ -231,13 +267,11 @@ class JobService:
         policy = job.policy if policy is None else policy
         rules = parse_policy(policy)
         if data != job.data or policy.get("notify_url") != job.policy.get("notify_url"):
-            await self.check_destinations(target, policy)
+            await self.check_destinations(target, rules)
         old_rate = self.rate_of(job) if job.enabled else 0.0
         new_rate = old_rate if enabled else 0.0
         if enabled and (data != job.data or parsed.format() != job.schedule or not job.enabled):
-            owner = await self.store.get_user(job.user_id)
-            if owner is not None:
-                new_rate = await self.check_quotas(owner, parsed, target.number_of_clones, job.id, old_rate)
+            new_rate = await self.check_quotas(owner, parsed, target.number_of_clones, job.id, old_rate)
         key = jitter_key(job.user_id, job.name)
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True
@@ -268,15 +302,15 @@ class JobService:
             paused_reason=None if re_enabled else job.paused_reason,
             consecutive_failures=0 if re_enabled else job.consecutive_failures,
         )
-        updated = await self.store.update_job(changed, seed)
+        updated = await self.jobs.update_job(changed, seed)
         self.usage.add(job.user_id, 0, new_rate - old_rate)
-        self.scheduler.upsert(updated, keep_progress=not rescheduled)
+        self.scheduler.upsert(compile_parts(updated, parsed, rules, target), keep_progress=not rescheduled)
         return self.scheduler.current(updated)
 
     async def delete(self, user: User, name: str) -> Job:
-        job = await self.store.get_job(user.id, name)
+        job = await self.jobs.get_job(user.id, name)
         self.scheduler.remove(job.id)
-        await self.store.delete_job(job.id)
+        await self.jobs.delete_job(job.id)
         self.usage.add(job.user_id, -1, -self.rate_of(job) if job.enabled else 0.0)
         return job
 
@@ -288,16 +322,20 @@ class JobService:
             return 0.0
 
     async def run_now(self, user: User, name: str) -> tuple[Job, float]:
-        job = await self.store.get_job(user.id, name)
-        return job, self.scheduler.run_now(job)
+        job = await self.jobs.get_job(user.id, name)
+        return job, self.scheduler.run_now(compile_job(job, self.config.http_client))
+
+    async def deliver(self, job: Job) -> Run:
+        """Run a stored job once now, outside its schedule, and answer the recorded run."""
+        return await self.scheduler.deliver(compile_job(job, self.config.http_client))
 
     async def runs(self, user: User, name: str, limit: int, offset: int) -> tuple[Job, list[Run], int]:
-        job = await self.store.get_job(user.id, name)
-        runs, count = await self.store.list_runs(job.id, limit, offset)
+        job = await self.jobs.get_job(user.id, name)
+        runs, count = await self.history.list_runs(job.id, limit, offset)
         return job, runs, count
 
     async def recent_runs(self, job: Job) -> list[Run]:
-        runs, _count = await self.store.list_runs(job.id, RECENT_RUNS, 0)
+        runs, _count = await self.history.list_runs(job.id, RECENT_RUNS, 0)
         return runs
 
 
@@ -312,81 +350,3 @@ def _policy_fields(fields: dict[str, Any], current: dict[str, Any]) -> dict[str,
                 merged[key] = fields[key]
     parse_policy(merged)
     return merged
-
-
-def first_run(schedule: Any, rules: Any, now: float, anchor: float, jitter_key: str) -> float | None:
-    """A new or rescheduled job's first run: its schedule's, shifted by jitter, inside its window."""
-    if isinstance(schedule, Once):
-        end_at = rules.catch_up.window.end_at
-        return schedule.at if end_at is None or schedule.at <= end_at else None
-    timing = job_timing(schedule, rules, jitter_key)
-    return rules.catch_up.window.next_after(timing, now, anchor)
-
-
-def preview(job: Job, count: int, now: float) -> list[float]:
-    """The job's next `count` run times after now (fewer when its schedule ends)."""
-    rules = parse_policy(job.policy)
-    schedule = parse_schedule(job.schedule, job.timezone)
-    if not job.enabled:
-        return []
-    if isinstance(schedule, Once):
-        return [job.next_run] if job.next_run is not None else []
-    timing = job_timing(schedule, rules, jitter_key(job.user_id, job.name))
-    window: Window = rules.catch_up.window
-    times: list[float] = []
-    at = now
-    while len(times) < count:
-        nxt = window.next_after(timing, at, job.anchor)
-        if nxt is None:
-            break
-        times.append(nxt)
-        at = nxt
-    return times
-
-
-class QuotaUsage:
-    """Each user's job count and projected requests a minute, remembered between requests.
-
-    Counting them means reading all of a user's jobs, which made every create cost O(jobs).
-    The remembered totals may run high (a job that paused or finished itself still counts), never
-    low: a request that would exceed a quota recounts before it is refused. A recount that ran
-    while another request changed the totals is discarded, so no change is ever lost.
-    """
-
-    def __init__(self) -> None:
-        self._totals: dict[int, tuple[int, float]] = {}
-        self._generations: dict[int, int] = {}
-
-    def get(self, user_id: int) -> tuple[int, float]:
-        """The remembered (jobs, requests a minute); unknown totals are too high, which forces a recount."""
-        return self._totals.get(user_id, (1 << 62, float("inf")))
-
-    def generation(self, user_id: int) -> int:
-        return self._generations.get(user_id, 0)
-
-    def recounted(self, user_id: int, generation: int, jobs: int, rate: float) -> None:
-        if self._generations.get(user_id, 0) == generation:
-            self._totals[user_id] = (jobs, rate)
-
-    def add(self, user_id: int, jobs: int, rate: float) -> None:
-        self._generations[user_id] = self._generations.get(user_id, 0) + 1
-        known = self._totals.get(user_id)
-        if known is not None:
-            self._totals[user_id] = (known[0] + jobs, known[1] + rate)
-
-
-def stored_rate(schedule: str, zone: str, data: object) -> float:
-    """The requests a minute a stored job sends while enabled, from its schedule and clones."""
-    clones = data.get("number_of_clones", 1) if isinstance(data, dict) else 1
-    return runs_per_minute(parse_schedule(schedule, zone), clones if isinstance(clones, int) else 1)
-
-
-def runs_per_minute(schedule: Any, clones: int) -> float:
-    """An upper bound on the requests a minute a schedule sends (cron fires at most once a minute)."""
-    if isinstance(schedule, Interval):
-        return clones * 60.0 / schedule.seconds
-    if isinstance(schedule, DailyAt):
-        return clones / (1440.0 * schedule.days)
-    if isinstance(schedule, Cron):
-        return float(clones)
-    return 0.0

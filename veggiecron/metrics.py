@@ -5,7 +5,6 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from .model import JobState, Run, RunOutcome
-from .store import SqliteStore
 
 # The *_created series only say when the process started; they double what a scrape carries.
 disable_created_metrics()
@@ -42,9 +41,9 @@ class Metrics:
     def observe_request(self, status: int) -> None:
         self.requests.labels(str(status)).inc()
 
-    async def render(self, store: SqliteStore) -> bytes:
-        """The text exposition, with job gauges read from the store now."""
-        for state, count in (await store.job_counts_by_state()).items():
+    def render(self, jobs_by_state: dict[str, int]) -> bytes:
+        """The text exposition, with the job gauges set to these counts."""
+        for state, count in jobs_by_state.items():
             self.jobs.labels(state).set(count)
         return generate_latest(self.registry)
 

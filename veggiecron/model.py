@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
+
+from .policies import JobPolicy, Overlap, Timing
 
 
 class RunOutcome(StrEnum):
@@ -139,3 +142,118 @@ class Run:
     @property
     def lateness_ms(self) -> float:
         return (self.started_at - self.due_at) * 1000.0
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A validated job about to be stored (the store gives it its id and version 1)."""
+
+    user_id: int
+    name: str
+    type: str
+    data: dict[str, Any]
+    schedule: str
+    timezone: str
+    enabled: bool
+    next_run: float | None
+    anchor: float
+    created_at: float
+    max_runs: int | None = None
+    keep_failures: bool = False
+    policy: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledJob:
+    """A job with its schedule, policy and target parsed once; the scheduler never parses again.
+
+    The progress fields (next_run, run_count, consecutive_failures) are as stored when the job
+    was compiled; the scheduler keeps its own progress beside them.
+    """
+
+    id: int
+    version: int
+    name: str
+    schedule: str  # as written, for log lines
+    anchor: float
+    enabled: bool
+    next_run: float | None
+    run_count: int
+    max_runs: int | None
+    keep_failures: bool
+    consecutive_failures: int
+    timing: Timing  # the schedule, shifted by the job's jitter
+    target: HttpTarget
+    policy: JobPolicy
+    overlap: Overlap
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What a runner reports for one run (all its clones and attempts)."""
+
+    outcome: RunOutcome
+    started_at: float
+    duration_ms: float
+    attempts: int
+    status_code: int | None
+    error: str | None
+    response_excerpt: str | None
+    error_class: str | None = None
+
+
+def idempotency_key(job_id: int, due_at: float) -> str:
+    """Names one slot of one job: the same for every attempt and clone, different for every slot."""
+    return f"{job_id}-{int(round(due_at * 1_000_000))}"
+
+
+class NextRun(NamedTuple):
+    job_id: int
+    version: int  # written only while the job is still at this version
+    next_run: float | None
+
+
+class KeptFailure(NamedTuple):
+    """A run that failed for good, to be kept as a failed task (Seed's requeue)."""
+
+    job_id: int
+    task_id: str
+    initiated_at: float
+    reason: str
+
+
+class Pause(NamedTuple):
+    job_id: int
+    version: int  # a job changed by its owner since is not paused
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the scheduler learned since its last write, written in one transaction."""
+
+    runs: Sequence[Run] = ()
+    next_runs: Sequence[NextRun] = ()
+    run_counts: Sequence[tuple[int, int]] = ()  # (job_id, runs dispatched since the last write)
+    failures: Sequence[KeptFailure] = ()
+    streaks: Sequence[tuple[int, int]] = ()  # (job_id, consecutive failed runs)
+    pauses: Sequence[Pause] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.runs or self.next_runs or self.run_counts or self.failures or self.streaks or self.pauses)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """One of a user's tokens as listed (never the token or its hash)."""
+
+    id: int
+    created_at: float
+    expires_at: float
+    current: bool  # the token this request came with
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    name: str

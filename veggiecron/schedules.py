@@ -199,7 +199,10 @@ def wall_time_to_epoch(day: date, at: time, tz: ZoneInfo) -> float:
     return float(high)
 
 
-def parse_schedule(text: object, zone: str = "UTC") -> Interval | DailyAt | Once | Cron:
+Schedule = Interval | DailyAt | Once | Cron
+
+
+def parse_schedule(text: object, zone: str = "UTC") -> Schedule:
     """Parse a schedule string; raise Invalid('schedule') whose description shows the grammar."""
     if not isinstance(text, str):
         raise _invalid("schedule must be a string")

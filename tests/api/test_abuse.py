@@ -13,6 +13,7 @@ import pytest
 from tests.helpers import Api, start_server, test_config
 from veggiecron.app import Server
 from veggiecron.config import QuotasSection, SecuritySection
+from veggiecron.model import Pause, Progress
 
 PASSWORD = "s3cret-pass"
 
@@ -150,12 +151,11 @@ async def test_quota_totals_follow_deletes_disables_and_changes_made_elsewhere(s
     assert status == 201, body
     # A job that stops behind the API's back (here: disabled straight in the store, as a pause
     # after failures does) is found by the recount before a request is refused.
-    assert strict.ctx is not None
-    store = strict.ctx.store
+    store = strict.store
     found = await store.user_credentials("dave")
     assert found is not None
     stored = await store.get_job(found[0].id, "b")
-    await store.record_progress([], [], [], [], [], [(stored.id, stored.version, "paused for the test")])
+    await store.record_progress(Progress(pauses=[Pause(stored.id, stored.version, "paused for the test")]))
     status, body = await strict_api.call("PATCH", "/job/a", json={"enabled": True})
     assert status == 200, body  # b no longer sends, so a fits again
     status, body = await strict_api.call("PATCH", "/job/b", json={"enabled": True})

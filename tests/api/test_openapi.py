@@ -26,8 +26,8 @@ from veggiecron.app import Server, make_app
 from veggiecron.config import Config, QuotasSection
 from veggiecron.jobs import CREATE_FIELDS, UPDATE_FIELDS
 from veggiecron.policies import POLICY_FIELDS
-from veggiecron.runners.http import FIELDS as HTTP_FIELDS
-from veggiecron.seed import SCHEDULE_FIELDS
+from veggiecron.seed.validation import SCHEDULE_FIELDS
+from veggiecron.targets import FIELDS as HTTP_FIELDS
 
 METHODS = ("get", "post", "put", "patch", "delete")
 DOC = openapi.document()

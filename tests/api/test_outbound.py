@@ -13,7 +13,8 @@ from veggiecron.app import Server
 from veggiecron.config import AppSection, HttpClientSection
 from veggiecron.model import RunOutcome
 from veggiecron.outbound import DestinationDenied, GuardedResolver, OutboundPolicy
-from veggiecron.runners.http import HttpRunner, parse_http_data
+from veggiecron.runners.http import HttpRunner
+from veggiecron.targets import parse_http_data
 
 PRODUCTION = AppSection(env="production", key="a-production-secret-for-tests")
 

@@ -442,7 +442,7 @@ async def test_groups(server: Server, admin: SeedClient, client: SeedClient) -> 
 
     # Groups have no API to create them: put one in the database, as an operator would.
     assert server.ctx is not None
-    db = server.ctx.store.db
+    db = server.store.db
     me = (await client.get_ok("/api/v1/user/"))["results"][0]
     user_id = int(me["url"].rstrip("/").rsplit("/", 1)[1])
     cursor = await db.execute("INSERT INTO groups (name) VALUES ('field-workers')")

@@ -62,7 +62,7 @@ def cached(server: Server) -> int:
 
 async def user_id(server: Server, username: str) -> int:
     assert server.ctx is not None
-    found = await server.ctx.store.user_credentials(username)
+    found = await server.store.user_credentials(username)
     assert found is not None
     return found[0].id
 

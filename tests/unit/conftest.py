@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from veggiecron.compiler import compile_job
 from veggiecron.config import load_config
-from veggiecron.model import HttpTarget, Job
-from veggiecron.runners.http import parse_http_data
-from veggiecron.store import SqliteStore
+from veggiecron.model import CompiledJob, Job, NewJob
+from veggiecron.store import JobStore
+from veggiecron.store.sqlite import SqliteStore
 
 T0 = 1_800_000_000.0  # a whole minute, so cron and interval slots line up with it
 
@@ -25,8 +27,17 @@ class FakeClock:
         return self.value
 
 
-def build_target(job: Job) -> HttpTarget:
-    return parse_http_data(job.data, load_config(None).http_client)
+HTTP_DEFAULTS = load_config(None).http_client
+
+
+def compiled(job: Job) -> CompiledJob:
+    """A stored job as the jobs service hands it to the scheduler."""
+    return compile_job(job, HTTP_DEFAULTS)
+
+
+async def create_job(store: JobStore, *, now: float, **fields: Any) -> Job:
+    """Store a job; `now` is its creation time, the other fields those of NewJob."""
+    return await store.create_job(NewJob(created_at=now, **fields))
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ import asyncio
 import math
 from dataclasses import replace
 
-from tests.unit.conftest import T0, FakeClock, build_target
-from veggiecron.model import HttpTarget, Job, RunOutcome
-from veggiecron.runners.http import HttpResult
+from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled, create_job
+from veggiecron.model import HttpTarget, Job, RunOutcome, RunResult
 from veggiecron.scheduler import Scheduler
 from veggiecron.schedules import parse_schedule
-from veggiecron.store import SqliteStore
+from veggiecron.store.sqlite import SqliteStore
 
 
 class RecordingRunner:
@@ -22,15 +21,16 @@ class RecordingRunner:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> HttpResult:
+    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> RunResult:
         self.calls.append((job_id, due_at))
         await self.release.wait()
-        return HttpResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")
+        return RunResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")
 
 
 async def add_job(store: SqliteStore, name: str, schedule: str, now: float = T0, **data: object) -> Job:
     parsed = parse_schedule(schedule)
-    return await store.create_job(
+    return await create_job(
+        store,
         user_id=1,
         name=name,
         type="http",
@@ -48,7 +48,7 @@ def make_scheduler(
     store: SqliteStore, clock: FakeClock, runner: RecordingRunner, lane_limit: int | None = None
 ) -> Scheduler:
     # A day-long window: these tests move the clock by hours without running the loop.
-    return Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=86400, lane_limit=lane_limit)
+    return Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=86400, lane_limit=lane_limit)
 
 
 async def settle() -> None:
@@ -60,7 +60,7 @@ async def test_due_jobs_fire_at_their_time_and_not_before(store: SqliteStore) ->
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = make_scheduler(store, clock, runner)
     job = await add_job(store, "a", "every 10 seconds")
-    scheduler.upsert(job)
+    scheduler.upsert(compiled(job))
     assert scheduler.dispatch_due(T0 + 9.999) == 0
     assert scheduler.dispatch_due(T0 + 10) == 1
     await settle()
@@ -72,7 +72,7 @@ async def test_missed_slots_coalesce_into_one_run(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = make_scheduler(store, clock, runner)
     job = await add_job(store, "a", "every 10 seconds")
-    scheduler.upsert(job)
+    scheduler.upsert(compiled(job))
     # An hour of downtime: one run, and the next one back on the 10-second grid.
     assert scheduler.dispatch_due(T0 + 3600 + 3) == 1
     await settle()
@@ -86,8 +86,8 @@ async def test_overlapping_run_is_skipped_unless_shadows_enabled(store: SqliteSt
     scheduler = make_scheduler(store, clock, runner)
     plain = await add_job(store, "plain", "every 1 seconds")
     shadow = await add_job(store, "shadow", "every 1 seconds", enable_shadows=True)
-    scheduler.upsert(plain)
-    scheduler.upsert(shadow)
+    scheduler.upsert(compiled(plain))
+    scheduler.upsert(compiled(shadow))
     scheduler.dispatch_due(T0 + 1)
     await settle()
     scheduler.dispatch_due(T0 + 2)
@@ -109,7 +109,7 @@ async def slow_run_in_flight(store: SqliteStore) -> tuple[FakeClock, RecordingRu
     runner.release.clear()
     scheduler = make_scheduler(store, clock, runner)
     job = await add_job(store, "slow", "every 1 seconds")
-    scheduler.upsert(job)
+    scheduler.upsert(compiled(job))
     assert scheduler.dispatch_due(T0 + 1) == 1
     await settle()
     return clock, runner, scheduler, job
@@ -154,7 +154,7 @@ async def test_a_job_changed_while_parked_is_scheduled_as_changed(store: SqliteS
     clock, runner, scheduler, job = await slow_run_in_flight(store)
     assert scheduler.dispatch_due(T0 + 2) == 0  # parked behind the run in flight
     changed = await store.update_job(replace(job, schedule="every 10 seconds", next_run=T0 + 10))
-    scheduler.upsert(changed)
+    scheduler.upsert(compiled(changed))
     assert scheduler.dispatch_due(T0 + 9) == 0
     runner.release.set()
     await settle()
@@ -171,7 +171,7 @@ async def test_runs_beyond_a_targets_slots_wait_in_its_lane_first_in_first_out(s
     jobs = [await add_job(store, f"j{i}", "every 10 seconds", url=f"http://127.0.0.1:9/{i}") for i in range(5)]
     other = await add_job(store, "other", "every 10 seconds", url="http://127.0.0.1:10/")
     for job in [*jobs, other]:
-        scheduler.upsert(job)
+        scheduler.upsert(compiled(job))
     assert scheduler.dispatch_due(T0 + 10) == 6
     await settle()
     # Two runs hold the slots of 127.0.0.1:9; three wait as records, not tasks. Another target
@@ -200,7 +200,7 @@ async def test_runs_with_retries_or_clones_do_not_hold_a_lane_slot(store: Sqlite
     cloned = await add_job(store, "cloned", "every 10 seconds", number_of_clones=2)
     plain = await add_job(store, "plain", "every 10 seconds")
     for job in (retrying, cloned, plain):
-        scheduler.upsert(job)
+        scheduler.upsert(compiled(job))
     scheduler.dispatch_due(T0 + 10)
     await settle()
     assert sorted(job_id for job_id, _ in runner.calls) == sorted([retrying.id, cloned.id, plain.id])
@@ -214,8 +214,8 @@ async def test_a_job_waiting_in_its_lane_counts_as_in_flight_for_its_overlap(sto
     scheduler = make_scheduler(store, clock, runner, lane_limit=1)
     first = await add_job(store, "first", "every 10 seconds")
     queued = await add_job(store, "queued", "every 10 seconds")
-    scheduler.upsert(first)
-    scheduler.upsert(queued)
+    scheduler.upsert(compiled(first))
+    scheduler.upsert(compiled(queued))
     scheduler.dispatch_due(T0 + 10)
     await settle()
     assert [job_id for job_id, _ in runner.calls] == [first.id]
@@ -234,7 +234,7 @@ async def test_once_job_fires_once_and_is_done_in_the_store(store: SqliteStore) 
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = make_scheduler(store, clock, runner)
     job = await add_job(store, "once", f"once @ {T0 - 500:.0f}")  # in the past: due at once
-    scheduler.upsert(job)
+    scheduler.upsert(compiled(job))
     assert scheduler.dispatch_due(T0) == 1
     assert scheduler.dispatch_due(T0 + 86400) == 0
     await settle()
@@ -249,11 +249,11 @@ async def test_removed_or_changed_jobs_do_not_fire_on_stale_entries(store: Sqlit
     scheduler = make_scheduler(store, clock, runner)
     gone = await add_job(store, "gone", "every 10 seconds")
     moved = await add_job(store, "moved", "every 10 seconds")
-    scheduler.upsert(gone)
-    scheduler.upsert(moved)
+    scheduler.upsert(compiled(gone))
+    scheduler.upsert(compiled(moved))
     scheduler.remove(gone.id)
     later = await store.update_job(replace(moved, schedule="every hour", next_run=T0 + 3600))
-    scheduler.upsert(later)
+    scheduler.upsert(compiled(later))
     assert scheduler.dispatch_due(T0 + 100) == 0
     assert scheduler.dispatch_due(T0 + 3600) == 1
     await settle()
@@ -264,7 +264,7 @@ async def test_progress_is_persisted_and_a_new_scheduler_resumes(store: SqliteSt
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = make_scheduler(store, clock, runner)
     job = await add_job(store, "a", "every 10 seconds")
-    scheduler.upsert(job)
+    scheduler.upsert(compiled(job))
     scheduler.dispatch_due(T0 + 10)
     await settle()
     await scheduler.flush()
@@ -276,7 +276,7 @@ async def test_progress_is_persisted_and_a_new_scheduler_resumes(store: SqliteSt
     clock2, runner2 = FakeClock(T0 + 1000), RecordingRunner()
     restarted = make_scheduler(store, clock2, runner2)
     for stored in await store.due_jobs(math.inf, None, 1000):
-        restarted.upsert(stored)
+        restarted.upsert(compiled(stored))
     assert restarted.dispatch_due(clock2.now()) == 1
     await settle()
     assert runner2.calls == [(job.id, T0 + 1000)]  # catch_up=latest: one run, for the newest missed slot
@@ -286,7 +286,7 @@ async def test_stale_scheduler_write_does_not_undo_an_owner_change(store: Sqlite
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = make_scheduler(store, clock, runner)
     job = await add_job(store, "a", "every 10 seconds")
-    scheduler.upsert(job)
+    scheduler.upsert(compiled(job))
     scheduler.dispatch_due(T0 + 10)  # queues next_run = T0 + 20 for version 1
     changed = await store.update_job(replace(job, schedule="every hour", next_run=T0 + 3600))
     await scheduler.flush()
@@ -299,11 +299,11 @@ async def test_loop_runs_and_stops_with_real_time(store: SqliteStore) -> None:
     import time
 
     runner = RecordingRunner()
-    scheduler = Scheduler(store, runner, build_target, None, flush_interval=0.01)
+    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, None, flush_interval=0.01)
     await scheduler.start()
     now = time.time()
     job = await add_job(store, "soon", f"once @ {now:.3f}", now=now)
-    scheduler.upsert(job)
+    scheduler.upsert(compiled(job))
     for _ in range(200):
         if runner.calls:
             break
@@ -321,14 +321,14 @@ async def test_owner_change_racing_a_dispatch_does_not_rerun_the_slot(store: Sql
     scheduler = make_scheduler(store, clock, runner)
     job = await add_job(store, "a", "every 10 seconds")
     once = await add_job(store, "once", f"once @ {T0 + 10:.0f}")
-    scheduler.upsert(job)
-    scheduler.upsert(once)
+    scheduler.upsert(compiled(job))
+    scheduler.upsert(compiled(once))
     # The owner read both jobs (next_run T0 + 10), then the slot fired before the change was written.
     assert scheduler.dispatch_due(T0 + 10) == 2
     changed = await store.update_job(replace(job, data={"url": "http://127.0.0.1:9/new"}))
     changed_once = await store.update_job(replace(once, data={"url": "http://127.0.0.1:9/new"}))
-    scheduler.upsert(changed, keep_progress=True)
-    scheduler.upsert(changed_once, keep_progress=True)
+    scheduler.upsert(compiled(changed), keep_progress=True)
+    scheduler.upsert(compiled(changed_once), keep_progress=True)
     assert scheduler.current(changed).next_run == T0 + 20
     assert scheduler.dispatch_due(T0 + 15) == 0
     assert scheduler.dispatch_due(T0 + 20) == 1
@@ -350,7 +350,7 @@ class RunawayClock:
 async def test_a_loop_that_cannot_catch_up_still_lets_runs_and_requests_proceed(store: SqliteStore) -> None:
     runner = RecordingRunner()
     await add_job(store, "a", "every 1 seconds")
-    scheduler = Scheduler(store, runner, build_target, RunawayClock(T0), flush_interval=0.01, window=1e9)
+    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, RunawayClock(T0), flush_interval=0.01, window=1e9)
     await scheduler.start()
     try:
         # Without a yield between passes this sleep would never end: the loop would hold the thread.
@@ -364,7 +364,7 @@ async def test_a_pass_handles_at_most_its_limit_and_leaves_the_rest_due(store: S
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = make_scheduler(store, clock, runner)
     for name in ("a", "b", "c"):
-        scheduler.upsert(await add_job(store, name, "every 10 seconds"))
+        scheduler.upsert(compiled(await add_job(store, name, "every 10 seconds")))
     assert scheduler.dispatch_due(T0 + 10, limit=2) == 2
     assert scheduler.dispatch_due(T0 + 10, limit=2) == 1
     assert scheduler.dispatch_due(T0 + 10) == 0

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.unit.conftest import T0, FakeClock, build_target
-from veggiecron.model import HttpTarget, Job, RunOutcome
-from veggiecron.runners.http import HttpResult
+from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled, create_job
+from veggiecron.model import HttpTarget, Job, RunOutcome, RunResult
 from veggiecron.scheduler import Scheduler
 from veggiecron.schedules import parse_schedule
-from veggiecron.store import SqliteStore
+from veggiecron.store.sqlite import SqliteStore
 
 
 class ScriptedRunner:
@@ -24,14 +23,14 @@ class ScriptedRunner:
         self.gate.set()
         self.notifications: list[dict[str, Any]] = []
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> HttpResult:
+    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> RunResult:
         self.calls.append((job_id, due_at))
         await self.gate.wait()
         outcome = self.outcomes.pop(0) if self.outcomes else RunOutcome.OK
         self.finished.append(due_at)
         status = 200 if outcome is RunOutcome.OK else 503
         error = None if outcome is RunOutcome.OK else "HTTP 503"
-        return HttpResult(outcome, due_at, 1.0, 1, status, error, None, None if error is None else "http_status")
+        return RunResult(outcome, due_at, 1.0, 1, status, error, None, None if error is None else "http_status")
 
     async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
         assert isinstance(body, dict)
@@ -41,7 +40,8 @@ class ScriptedRunner:
 
 async def add_job(store: SqliteStore, name: str, schedule: str = "every 10 seconds", **policy: Any) -> Job:
     parsed = parse_schedule(schedule)
-    return await store.create_job(
+    return await create_job(
+        store,
         user_id=1,
         name=name,
         type="http",
@@ -63,9 +63,9 @@ async def settle() -> None:
 
 async def make(store: SqliteStore, *jobs: Job) -> tuple[Scheduler, ScriptedRunner, FakeClock]:
     clock, runner = FakeClock(T0), ScriptedRunner()
-    scheduler = Scheduler(store, runner, build_target, clock, window=86400)
+    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, clock, window=86400)
     for job in jobs:
-        scheduler.upsert(job)
+        scheduler.upsert(compiled(job))
     return scheduler, runner, clock
 
 
@@ -178,7 +178,7 @@ async def test_pause_after_failures_and_notifications(store: SqliteStore) -> Non
 
 
 async def test_jitter_shifts_a_job_by_a_stable_offset(store: SqliteStore) -> None:
-    from veggiecron.jobs import first_run
+    from veggiecron.compiler import first_run
     from veggiecron.policies import parse_policy
 
     rules = parse_policy({"jitter_seconds": 30})

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from tests.unit.conftest import T0, FakeClock, build_target
+from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled
 from tests.unit.test_scheduler import RecordingRunner, add_job, settle
 from veggiecron.scheduler import Scheduler
-from veggiecron.store import SqliteStore
+from veggiecron.store.sqlite import SqliteStore
 
 WINDOW = 100.0
 
 
 def windowed(store: SqliteStore, clock: FakeClock, runner: RecordingRunner) -> Scheduler:
-    return Scheduler(store, runner, build_target, clock, flush_interval=0.01, window=WINDOW)
+    return Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=WINDOW)
 
 
 async def test_only_jobs_due_within_the_window_are_loaded_and_later_ones_arrive_on_refill(
@@ -65,10 +65,10 @@ async def test_owner_changes_follow_the_window(store: SqliteStore) -> None:
     await scheduler.start()
     try:
         later = await add_job(store, "later", "every 500 seconds")
-        scheduler.upsert(later)
+        scheduler.upsert(compiled(later))
         assert scheduler.scheduled_count() == 0  # created, but due after the horizon
         soon = await add_job(store, "soon", "every 5 seconds")
-        scheduler.upsert(soon)
+        scheduler.upsert(compiled(soon))
         assert scheduler.scheduled_count() == 1
         # Deleted while a refill reads: the row it read must not bring the job back.
         await store.delete_job(soon.id)

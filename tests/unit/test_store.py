@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.conftest import create_job
 from veggiecron.errors import Conflict
-from veggiecron.model import Run, RunOutcome
-from veggiecron.store import SqliteStore
-from veggiecron.store.migrations import SCHEMA_VERSION
-from veggiecron.store.sqlite import SchemaTooNew
+from veggiecron.model import NextRun, Progress, Run, RunOutcome
+from veggiecron.store import SchemaTooNew
+from veggiecron.store.sqlite import SqliteStore
+from veggiecron.store.sqlite.migrations import SCHEMA_VERSION
 
 
 async def test_schema_is_created_versioned_and_reopened(tmp_path: Path) -> None:
@@ -46,7 +47,8 @@ async def test_prune_keeps_the_newest_runs_per_job(tmp_path: Path) -> None:
     jobs = []
     for name in ("a", "b"):
         jobs.append(
-            await store.create_job(
+            await create_job(
+                store,
                 user_id=user.id,
                 name=name,
                 type="http",
@@ -60,7 +62,7 @@ async def test_prune_keeps_the_newest_runs_per_job(tmp_path: Path) -> None:
             )
         )
     runs = [Run(job.id, float(t), float(t), 1.0, RunOutcome.OK, 1, 200) for job in jobs for t in range(10)]
-    await store.record_progress(runs, [])
+    await store.record_progress(Progress(runs=runs))
     await store.prune_runs(keep_per_job=3)
     for job in jobs:
         kept, count = await store.list_runs(job.id, 100, 0)
@@ -68,7 +70,11 @@ async def test_prune_keeps_the_newest_runs_per_job(tmp_path: Path) -> None:
         assert [r.due_at for r in kept] == [9.0, 8.0, 7.0]
     # Runs of a deleted job are dropped, not an error.
     await store.delete_job(jobs[0].id)
-    await store.record_progress([Run(jobs[0].id, 11.0, 11.0, 1.0, RunOutcome.OK, 1, 200)], [(jobs[0].id, 1, 12.0)])
+    await store.record_progress(
+        Progress(
+            runs=[Run(jobs[0].id, 11.0, 11.0, 1.0, RunOutcome.OK, 1, 200)], next_runs=[NextRun(jobs[0].id, 1, 12.0)]
+        )
+    )
     assert (await store.list_runs(jobs[0].id, 10, 0))[1] == 0
     await store.close()
 
@@ -80,7 +86,8 @@ async def test_ids_of_deleted_jobs_are_never_reused(tmp_path: Path) -> None:
     user = await store.create_user("alice", "hash", 1.0)
 
     async def job(name: str) -> int:
-        created = await store.create_job(
+        created = await create_job(
+            store,
             user_id=user.id,
             name=name,
             type="http",
@@ -98,7 +105,9 @@ async def test_ids_of_deleted_jobs_are_never_reused(tmp_path: Path) -> None:
     await store.delete_job(first)
     second = await job("b")
     assert second != first
-    await store.record_progress([Run(first, 3.0, 3.0, 1.0, RunOutcome.OK, 1, 200)], [], [(first, 1)])
+    await store.record_progress(
+        Progress(runs=[Run(first, 3.0, 3.0, 1.0, RunOutcome.OK, 1, 200)], run_counts=[(first, 1)])
+    )
     assert (await store.list_runs(second, 10, 0))[1] == 0
     assert (await store.get_job(user.id, "b")).run_count == 0
     await store.close()

@@ -11,7 +11,7 @@ import pytest
 from tests.unit.conftest import T0, FakeClock
 from veggiecron.auth import Accounts, Passwords, TokenCache, Tokens
 from veggiecron.model import User
-from veggiecron.store import SqliteStore
+from veggiecron.store.sqlite import SqliteStore
 
 TTL = 5.0
 

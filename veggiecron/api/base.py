@@ -15,30 +15,29 @@ import tornado.web
 from tornado.httputil import HTTPInputError, parse_body_arguments
 
 from ..auth import Accounts, token_from_headers
+from ..clock import Clock
 from ..config import Config
 from ..errors import Invalid, PayloadTooLarge, TooManyRequests, Unauthorized, VeggiecronError
+from ..health import Health
 from ..jobs import JobService
 from ..metrics import Metrics
 from ..model import User
-from ..scheduler import Clock, Scheduler
 from ..seed import SeedService
-from ..store import SqliteStore
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Context:
-    """What handlers may reach: handed to each through initialize()."""
+    """What handlers may reach, handed to each through initialize(): services, never the store."""
 
     config: Config
-    store: SqliteStore
-    scheduler: Scheduler
     jobs: JobService
     accounts: Accounts
-    clock: Clock
     seed: SeedService
+    health: Health
     metrics: Metrics
+    clock: Clock
 
 
 @tornado.web.stream_request_body
@@ -196,14 +195,6 @@ class BaseHandler(tornado.web.RequestHandler):
         if isinstance(exc, TooManyRequests):
             self.set_header("Retry-After", str(exc.retry_after))
         self.close_if_body_unread()
-
-    async def probe_health(self) -> tuple[bool, bool]:
-        """(database answers, scheduler loop alive), for both APIs' health endpoints."""
-        try:
-            database = await self.ctx.store.ping()
-        except Exception:  # any database fault means unhealthy, and is answered, not raised
-            database = False
-        return database, self.ctx.scheduler.is_alive()
 
     def allowed_methods(self) -> str:
         """The methods this handler answers, for the Allow header of a 405."""

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from ..auth import token_from_headers
+from ..compiler import preview
 from ..errors import Invalid, NotFound
-from ..jobs import preview
 from .base import BaseHandler
-from .views import job_view, run_view, user_view
+from .views import job_view, run_view, token_view, user_view
 
 
 def _job_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +148,8 @@ class TokensHandler(BaseHandler):
             self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization")
         )
         tokens, count = await self.ctx.accounts.tokens_of(self.current_user_required, current or "", limit, offset)
-        self.answer(f"{count} tokens", {"count": count, "limit": limit, "offset": offset, "tokens": tokens})
+        views = [token_view(t) for t in tokens]
+        self.answer(f"{count} tokens", {"count": count, "limit": limit, "offset": offset, "tokens": views})
 
 
 class TokenHandler(BaseHandler):

@@ -23,25 +23,28 @@ class HealthHandler(BaseHandler):
     requires_auth = False
 
     async def get(self) -> None:
-        database, scheduler = await self.probe_health()
-        healthy = database and scheduler
-        scheduled = None
-        if database:
-            try:
-                scheduled = await self.ctx.store.count_scheduled()
-            except Exception:  # the database failed since the probe: the count is unknown, not an error
-                database, healthy = False, False
+        report = await self.ctx.health.probe()
         data = {
-            "database": "ok" if database else "unavailable",
-            "scheduler": "ok" if scheduler else "stopped",
-            "scheduled_jobs": scheduled,
-            "jobs_in_window": self.ctx.scheduler.scheduled_count(),
-            "runs_in_flight": self.ctx.scheduler.in_flight_count(),
+            "database": "ok" if report.database else "unavailable",
+            "scheduler": "ok" if report.scheduler else "stopped",
+            "scheduled_jobs": report.scheduled_jobs,
+            "jobs_in_window": report.jobs_in_window,
+            "runs_in_flight": report.runs_in_flight,
         }
-        self.set_status(200 if healthy else 503)
+        self.set_status(200 if report.healthy else 503)
         answer = {
-            "id": "success" if healthy else "error",
-            "description": "healthy" if healthy else "unhealthy",
+            "id": "success" if report.healthy else "error",
+            "description": "healthy" if report.healthy else "unhealthy",
             "data": data,
         }
         self.finish(orjson.dumps(answer))
+
+
+class PrometheusHandler(BaseHandler):
+    """GET /metrics: the Prometheus text exposition."""
+
+    requires_auth = False
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.finish(await self.ctx.health.metrics_text())

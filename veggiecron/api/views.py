@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Job, Run, User
+from ..model import Job, Run, TokenInfo, User
 from ..policies import POLICY_FIELDS
 
 
@@ -44,3 +44,7 @@ def run_view(run: Run) -> dict[str, Any]:
         "response_excerpt": run.response_excerpt,
         "error_class": run.error_class,
     }
+
+
+def token_view(token: TokenInfo) -> dict[str, Any]:
+    return {"id": token.id, "created_at": token.created_at, "expires_at": token.expires_at, "current": token.current}

@@ -1,5 +1,23 @@
-"""Persistence. The store is the only place with SQL; callers use its named methods."""
+"""Persistence behind one contract. The stores are the only places with SQL."""
 
-from .sqlite import SqliteStore
+from .contract import (
+    AccountStore,
+    Database,
+    DueWindow,
+    JobStore,
+    RunHistory,
+    SchemaTooNew,
+    SeedStore,
+    Store,
+)
 
-__all__ = ["SqliteStore"]
+__all__ = [
+    "AccountStore",
+    "Database",
+    "DueWindow",
+    "JobStore",
+    "RunHistory",
+    "SchemaTooNew",
+    "SeedStore",
+    "Store",
+]

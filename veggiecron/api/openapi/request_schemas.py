@@ -1,6 +1,6 @@
 """Request schemas, built from the validators' constants.
 
-Field lists and limits are the validators' own (runners.http.FIELDS and VERBS, seed.SCHEDULE_FIELDS,
+Field lists and limits are the validators' own (targets.FIELDS and VERBS, seed.validation.SCHEDULE_FIELDS,
 auth.USERNAME_PATTERN, ...), defaults come from the server's configuration (clone limit, client
 timeouts), so the document says what this server accepts.
 """
@@ -11,17 +11,17 @@ from ...auth import MAX_PASSWORD_BYTES, USERNAME_PATTERN
 from ...config import Config
 from ...jobs import JOB_TYPES, NAME_PATTERN
 from ...policies import CatchUp, Overlap
-from ...runners.http import FIELDS as HTTP_FIELDS
-from ...runners.http import MAX_RETRIES, MAX_TIMEOUT, MAX_URL_LENGTH, VERBS
 from ...schedules import GRAMMAR, MAX_EPOCH
-from ...seed import INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
+from ...seed.validation import INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
+from ...targets import FIELDS as HTTP_FIELDS
+from ...targets import MAX_RETRIES, MAX_TIMEOUT, MAX_URL_LENGTH, VERBS
 from .schemas import ANY, JSON, Schema, any_case, obj, ref, whole
 
 HTTP_URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+"
 
 
 def http_field_schemas(config: Config) -> dict[str, Schema]:
-    """One schema per field of an http job's `data` (runners.http.parse_http_data)."""
+    """One schema per field of an http job's `data` (targets.parse_http_data)."""
     client = config.http_client
     return {
         "url": {

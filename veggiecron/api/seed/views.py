@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import FailedTask, Job, SeedFields, User, Webhook
+from ...model import FailedTask, Group, Job, SeedFields, User, Webhook
 
 
 def iso(epoch: float | None) -> str | None:
@@ -74,5 +74,5 @@ def seed_user_view(user: User, group_ids: list[int], base: str) -> dict[str, Any
     }
 
 
-def group_view(group_id: int, name: str, base: str) -> dict[str, Any]:
-    return {"url": f"{base}/api/v1/group/{group_id}/", "name": name}
+def group_view(group: Group, base: str) -> dict[str, Any]:
+    return {"url": f"{base}/api/v1/group/{group.id}/", "name": group.name}

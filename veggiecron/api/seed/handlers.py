@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 import orjson
 import tornado.web
 
-from .. import __version__
-from ..auth import token_from_headers
-from ..errors import Forbidden, Invalid, NotFound, Unauthorized, VeggiecronError
-from ..model import User
-from ..seed import validate_email
-from .base import BaseHandler
-from .seed_views import failed_task_view, group_view, schedule_view, seed_user_view, webhook_view
+from ... import __version__
+from ...auth import token_from_headers
+from ...errors import Forbidden, Invalid, NotFound, Unauthorized, VeggiecronError
+from ...model import User
+from ...seed.validation import validate_email
+from ..base import BaseHandler
+from .views import failed_task_view, group_view, schedule_view, seed_user_view, webhook_view
 
 NOT_PROVIDED = "Authentication credentials were not provided."
 
@@ -149,52 +149,38 @@ class UserTokenHandler(SeedHandler):
 class UsersHandler(SeedHandler):
     async def get(self) -> None:
         limit, offset = self.page()
-        assert self.user is not None
-        only = None if self.user.is_admin else self.user.id  # others see only themselves
-        users, count = await self.ctx.store.list_users(only, limit, offset)
-        results = [seed_user_view(u, await self.ctx.store.user_group_ids(u.id), self.base) for u in users]
-        self.paginated(results, count, limit, offset)
+        users, count = await self.ctx.accounts.visible_users(self.current_user_required, limit, offset)
+        self.paginated([seed_user_view(u, groups, self.base) for u, groups in users], count, limit, offset)
 
 
 class UserHandler(SeedHandler):
     async def get(self, user_id: str) -> None:
-        assert self.user is not None
-        wanted = self.pk(user_id)
-        if wanted != self.user.id and not self.user.is_admin:
-            raise NotFound("Not found.")
-        user = await self.ctx.store.get_user(wanted)
-        if user is None:
-            raise NotFound("Not found.")
-        self.reply(seed_user_view(user, await self.ctx.store.user_group_ids(user.id), self.base))
+        user, groups = await self.ctx.accounts.visible_user(self.current_user_required, self.pk(user_id))
+        self.reply(seed_user_view(user, groups, self.base))
 
 
 class GroupsHandler(SeedHandler):
     async def get(self) -> None:
         limit, offset = self.page()
-        groups, count = await self.ctx.store.list_groups(limit, offset)
-        self.paginated([group_view(i, n, self.base) for i, n in groups], count, limit, offset)
+        groups, count = await self.ctx.accounts.groups(limit, offset)
+        self.paginated([group_view(g, self.base) for g in groups], count, limit, offset)
 
 
 class GroupHandler(SeedHandler):
     async def get(self, group_id: str) -> None:
-        group = await self.ctx.store.get_group(self.pk(group_id))
-        if group is None:
-            raise NotFound("Not found.")
-        self.reply(group_view(*group, self.base))
+        self.reply(group_view(await self.ctx.accounts.group(self.pk(group_id)), self.base))
 
 
 class SchedulesHandler(SeedHandler):
     async def get(self) -> None:
-        assert self.user is not None
         limit, offset = self.page()
-        items, count = await self.ctx.seed.list_schedules(self.user, limit, offset)
+        items, count = await self.ctx.seed.list_schedules(self.current_user_required, limit, offset)
         self.paginated([schedule_view(job, seed, self.base) for job, seed in items], count, limit, offset)
 
     async def post(self) -> None:
-        assert self.user is not None
         base = self.base
         job, seed = await self.ctx.seed.create(
-            self.user, self.body_fields(), lambda job, seed: schedule_view(job, seed, base)
+            self.current_user_required, self.body_fields(), lambda job, seed: schedule_view(job, seed, base)
         )
         view = schedule_view(job, seed, base)
         self.set_header("Location", view["url"])
@@ -203,8 +189,7 @@ class SchedulesHandler(SeedHandler):
 
 class ScheduleHandler(SeedHandler):
     async def get(self, schedule_id: str) -> None:
-        assert self.user is not None
-        job, seed = await self.ctx.seed.get(self.user, schedule_id)
+        job, seed = await self.ctx.seed.get(self.current_user_required, schedule_id)
         self.reply(schedule_view(job, seed, self.base))
 
     async def put(self, schedule_id: str) -> None:
@@ -214,71 +199,64 @@ class ScheduleHandler(SeedHandler):
         await self._update(schedule_id, partial=True)
 
     async def _update(self, schedule_id: str, partial: bool) -> None:
-        assert self.user is not None
-        job, seed = await self.ctx.seed.update(self.user, schedule_id, self.body_fields(), partial)
+        job, seed = await self.ctx.seed.update(self.current_user_required, schedule_id, self.body_fields(), partial)
         self.reply(schedule_view(job, seed, self.base))
 
     async def delete(self, schedule_id: str) -> None:
-        assert self.user is not None
-        await self.ctx.seed.delete(self.user, schedule_id)
+        await self.ctx.seed.delete(self.current_user_required, schedule_id)
         self.set_status(204)
         self.finish()
 
 
 class FailedTasksHandler(SeedHandler):
     async def get(self) -> None:
-        assert self.user is not None
         limit, offset = self.page()
-        failures, count = await self.ctx.seed.failures(self.user, limit, offset)
-        uuids = await self.ctx.store.seed_uuids([f.job_id for f in failures])
+        failures, count = await self.ctx.seed.failures(self.current_user_required, limit, offset)
+        uuids = await self.ctx.seed.schedule_ids([f.job_id for f in failures])
         self.paginated([failed_task_view(f, uuids.get(f.job_id), self.base) for f in failures], count, limit, offset)
 
     async def post(self) -> None:
         """Requeue every failed task: each is delivered once more and removed."""
-        assert self.user is not None
-        await self.ctx.seed.requeue(self.user)
+        await self.ctx.seed.requeue(self.current_user_required)
         self.reply({"requeued_failed_tasks": True}, status=201)
 
 
 class FailedTaskHandler(SeedHandler):
     async def get(self, failure_id: str) -> None:
-        assert self.user is not None
-        failure = await self.ctx.seed.failure(self.user, self.pk(failure_id))
-        uuids = await self.ctx.store.seed_uuids([failure.job_id])
+        failure = await self.ctx.seed.failure(self.current_user_required, self.pk(failure_id))
+        uuids = await self.ctx.seed.schedule_ids([failure.job_id])
         self.reply(failed_task_view(failure, uuids.get(failure.job_id), self.base))
 
 
 class WebhooksHandler(SeedHandler):
     async def get(self) -> None:
-        assert self.user is not None
         limit, offset = self.page()
-        hooks, count = await self.ctx.seed.webhooks(self.user, limit, offset)
+        hooks, count = await self.ctx.seed.webhooks(self.current_user_required, limit, offset)
         self.paginated([webhook_view(h) for h in hooks], count, limit, offset)
 
     async def post(self) -> None:
-        assert self.user is not None
-        hook = await self.ctx.seed.create_webhook(self.user, self.body_fields())
+        hook = await self.ctx.seed.create_webhook(self.current_user_required, self.body_fields())
         self.reply(webhook_view(hook), status=201)
 
 
 class WebhookHandler(SeedHandler):
     async def get(self, hook_id: str) -> None:
-        assert self.user is not None
-        self.reply(webhook_view(await self.ctx.seed.webhook(self.user, self.pk(hook_id))))
+        self.reply(webhook_view(await self.ctx.seed.webhook(self.current_user_required, self.pk(hook_id))))
 
     async def put(self, hook_id: str) -> None:
-        assert self.user is not None
-        hook = await self.ctx.seed.update_webhook(self.user, self.pk(hook_id), self.body_fields(), partial=False)
+        hook = await self.ctx.seed.update_webhook(
+            self.current_user_required, self.pk(hook_id), self.body_fields(), partial=False
+        )
         self.reply(webhook_view(hook))
 
     async def patch(self, hook_id: str) -> None:
-        assert self.user is not None
-        hook = await self.ctx.seed.update_webhook(self.user, self.pk(hook_id), self.body_fields(), partial=True)
+        hook = await self.ctx.seed.update_webhook(
+            self.current_user_required, self.pk(hook_id), self.body_fields(), partial=True
+        )
         self.reply(webhook_view(hook))
 
     async def delete(self, hook_id: str) -> None:
-        assert self.user is not None
-        await self.ctx.seed.delete_webhook(self.user, self.pk(hook_id))
+        await self.ctx.seed.delete_webhook(self.current_user_required, self.pk(hook_id))
         self.set_status(204)
         self.finish()
 
@@ -287,18 +265,17 @@ class SeedHealthHandler(SeedHandler):
     """GET /api/health/: 200 when the database answers and the scheduler loop is alive, else 503."""
 
     async def get(self) -> None:
-        database, scheduler = await self.probe_health()
-        up = database and scheduler
+        report = await self.ctx.health.probe(count_jobs=False)
         self.reply(
             {
-                "up": up,
+                "up": report.healthy,
                 "result": {
-                    "database": "Accessible" if database else "Inaccessible",
-                    "scheduler": "Running" if scheduler else "Stopped",
+                    "database": "Accessible" if report.database else "Inaccessible",
+                    "scheduler": "Running" if report.scheduler else "Stopped",
                     "version": __version__,
                 },
             },
-            status=200 if up else 503,
+            status=200 if report.healthy else 503,
         )
 
 
@@ -310,16 +287,6 @@ class SeedMetricsHandler(SeedHandler):
 
     async def post(self) -> None:
         self.reply({"scheduled_metrics_initiated": True})
-
-
-class PrometheusHandler(BaseHandler):
-    """GET /metrics: the Prometheus text exposition."""
-
-    requires_auth = False
-
-    async def get(self) -> None:
-        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.finish(await self.ctx.metrics.render(self.ctx.store))
 
 
 def routes(args: dict[str, Any]) -> list[tuple[str, type[tornado.web.RequestHandler], dict[str, Any]]]:
@@ -340,6 +307,5 @@ def routes(args: dict[str, Any]) -> list[tuple[str, type[tornado.web.RequestHand
         (r"/api/v1/failed-tasks/([^/]+)/?", FailedTaskHandler),
         (r"/api/v1/webhook/?", WebhooksHandler),
         (r"/api/v1/webhook/([^/]+)/?", WebhookHandler),
-        (r"/metrics", PrometheusHandler),
     ]
     return [(pattern, handler, args) for pattern, handler in table]

@@ -1,0 +1,92 @@
+"""Send one slot through the runner, record its run, and account its outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from ..clock import Clock
+from ..model import CompiledJob, Run, RunOutcome
+from ..policies import utc_iso
+from .failures import FailureTracker
+from .ports import Runner
+from .progress import ProgressWriter
+
+logger = logging.getLogger(__name__)
+
+
+class Executor:
+    def __init__(
+        self,
+        runner: Runner,
+        clock: Clock,
+        progress: ProgressWriter,
+        failures: FailureTracker,
+        listeners: Sequence[Callable[[Run], None]],
+        still_current: Callable[[CompiledJob], bool],
+        paused: Callable[[int], None],
+    ) -> None:
+        """listeners are told of every recorded run (metrics); still_current says whether the
+        owner left the job unchanged; paused takes a job out of the schedule."""
+        self.runner = runner
+        self.clock = clock
+        self.progress = progress
+        self.failures = failures
+        self.listeners = tuple(listeners)
+        self._still_current = still_current
+        self._paused = paused
+
+    async def execute(self, job: CompiledJob, due: float) -> Run:
+        """Run the slot; a fault inside veggiecron is the run's outcome, never the loop's end."""
+        started = self.clock.now()
+        try:
+            result = await self.runner.run(job.id, job.target, due)
+            run = Run(
+                job.id,
+                due,
+                result.started_at,
+                result.duration_ms,
+                result.outcome,
+                result.attempts,
+                result.status_code,
+                result.error,
+                result.response_excerpt,
+                error_class=result.error_class,
+            )
+        except Exception as exc:
+            logger.exception("job %d (%s): run failed inside veggiecron", job.id, job.name)
+            elapsed = (self.clock.now() - started) * 1000
+            run = Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
+        self.record(job, run)
+        self.account(job, run)
+        return run
+
+    def account(self, job: CompiledJob, run: Run) -> None:
+        """Feed a finished run to the failure tracker; a job it pauses leaves the schedule."""
+        # A job not in memory may wait in the store for its window: it is paused there too
+        # (the store ignores the pause if the owner changed or deleted the job meanwhile).
+        if self.failures.after_run(job, run, lambda: self._still_current(job)) is not None:
+            self._paused(job.id)
+
+    def record(self, job: CompiledJob, run: Run) -> None:
+        if run.outcome is RunOutcome.FAILED:
+            logger.info(
+                "job %d (%s): run due at %s failed after %d attempts: %s",
+                job.id,
+                job.name,
+                utc_iso(run.due_at),
+                run.attempts,
+                run.error,
+            )
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "job %d (%s): run due at %s %s (%s)",
+                job.id,
+                job.name,
+                utc_iso(run.due_at),
+                run.outcome.value,
+                run.status_code,
+            )
+        self.progress.runs.append(run)
+        for listener in self.listeners:
+            listener(run)

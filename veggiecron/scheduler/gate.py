@@ -1,0 +1,259 @@
+"""The lane gate: how a due slot starts, by its job's overlap policy and its target's lane.
+
+Overlap: while a job has a run in flight, a new slot is skipped, allowed, buffered (one waits)
+or replaces the run in flight. Lanes: at most `lane_limit` scheduled runs in flight per target
+(the runner's per-host pool); the rest wait in their lane, first in first out, so an overloaded
+or hanging target holds due runs as small records instead of thousands of tasks. A waiting run
+that gets no slot within its job's timeout fails unsent. Every time is read from the injected
+clock; the loop asks for the next deadline and calls expire() when it passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from ..model import CompiledJob, Run, RunOutcome
+from ..policies import Overlap, utc_iso
+
+logger = logging.getLogger(__name__)
+
+SKIPPED = "skipped: the previous run was still in flight"
+STOPPED = "cancelled: the server stopped"
+REPLACED = "cancelled: replaced by a newer run"
+
+
+@dataclass(slots=True, eq=False)
+class Waiting:
+    """A due run waiting in its lane for a connection slot: a few bytes, not a task."""
+
+    job: CompiledJob
+    due: float
+    since: float
+    deadline: float  # it fails unsent when no slot comes before this
+    done: bool = False  # started, timed out or cancelled: left in the queues until it surfaces
+
+
+class LaneGate:
+    def __init__(
+        self,
+        clock: Clock,
+        lane_limit: int | None,
+        execute: Callable[[CompiledJob, float], Coroutine[Any, Any, Run]],
+        record: Callable[[CompiledJob, Run], None],
+        failed_unsent: Callable[[CompiledJob, Run], None],
+        settled: Callable[[int], None],
+        wake: Callable[[], None],
+    ) -> None:
+        """execute runs a slot and records it; record records a run that did not go through
+        execute; failed_unsent accounts a run that timed out waiting; settled is told when a
+        job has no run in flight any more; wake asks the loop to look at the deadlines again
+        (lane_limit None: no lanes, for tests)."""
+        self.clock = clock
+        self.lane_limit = lane_limit
+        self._execute = execute
+        self._record = record
+        self._failed_unsent = failed_unsent
+        self._settled = settled
+        self._wake = wake
+        self.stopping = False
+        self.tasks: set[asyncio.Task[Run]] = set()
+        self._running: dict[int, set[asyncio.Task[Run]]] = {}  # runs in flight per job
+        self._began: dict[asyncio.Task[Run], float] = {}  # run tasks whose coroutine started, and when
+        self._replaced: set[asyncio.Task[Run]] = set()  # runs cancelled by overlap=replace
+        self._buffered: dict[int, tuple[CompiledJob, float]] = {}  # overlap=buffer_one: the run waiting
+        self._lanes: dict[str, deque[Waiting]] = {}
+        self._lane_runs: dict[str, int] = {}  # runs started per lane and not yet finished
+        self._waiting: dict[int, list[Waiting]] = {}  # per job
+        self._deadlines: list[tuple[float, int, Waiting]] = []
+        self._sequence = itertools.count()
+
+    # questions the loop asks
+
+    def in_flight(self, job_id: int) -> bool:
+        return job_id in self._running or job_id in self._waiting
+
+    def must_wait(self, job: CompiledJob) -> bool:
+        """Whether the job's next slot can only be skipped, because of the runs in flight."""
+        if job.overlap is Overlap.SKIP:
+            return self.in_flight(job.id)
+        if job.overlap is Overlap.BUFFER_ONE:
+            return job.id in self._buffered
+        return False
+
+    def in_flight_count(self) -> int:
+        """Runs started or waiting in their lane."""
+        return sum(map(len, self._running.values())) + sum(map(len, self._waiting.values()))
+
+    def next_deadline(self) -> float:
+        while self._deadlines and self._deadlines[0][2].done:
+            heapq.heappop(self._deadlines)
+        return self._deadlines[0][0] if self._deadlines else math.inf
+
+    # slots coming in
+
+    def start(self, job: CompiledJob, slot: float, now: float) -> None:
+        """Start a run of a due slot, as the job's overlap policy says."""
+        if not self.in_flight(job.id) or job.overlap is Overlap.ALLOW:
+            self.admit(job, slot)
+        elif job.overlap is Overlap.REPLACE:
+            for task in self._running.get(job.id, ()):
+                self._replaced.add(task)
+                task.cancel()
+            for waiting in list(self._waiting.get(job.id, ())):
+                self._give_up(waiting, REPLACED)
+            self.admit(job, slot)
+        elif job.overlap is Overlap.BUFFER_ONE and job.id not in self._buffered:
+            self._buffered[job.id] = (job, slot)
+        else:
+            logger.info(
+                "job %d (%s): run due at %s skipped: the previous run was still in flight",
+                job.id,
+                job.name,
+                utc_iso(slot),
+            )
+            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED))
+
+    def admit(self, job: CompiledJob, due: float) -> None:
+        """Start a run now if its lane has a free slot, else queue it in the lane."""
+        target = job.target
+        if self.lane_limit is None or target.retries or target.number_of_clones > 1:
+            # A run with retries sleeps between attempts and clones use several connections:
+            # such runs take the runner's per-host slots attempt by attempt, not a lane's slot
+            # for their whole length (a Retry-After could hold one for an hour).
+            self.spawn(job, due)
+            return
+        lane = target.connection_key  # runs to one target share its connection slots
+        started = self._lane_runs.get(lane, 0)
+        if started < self.lane_limit and not self._lanes.get(lane):
+            self._lane_runs[lane] = started + 1
+            self.spawn(job, due, lane)
+            return
+        now = self.clock.now()
+        waiting = Waiting(job, due, now, now + target.timeout)
+        heapq.heappush(self._deadlines, (waiting.deadline, next(self._sequence), waiting))
+        self._wake()  # the loop's timer may be set later than this deadline
+        self._lanes.setdefault(lane, deque()).append(waiting)
+        self._waiting.setdefault(job.id, []).append(waiting)
+
+    def spawn(self, job: CompiledJob, due: float, lane: str | None = None) -> asyncio.Task[Run]:
+        task = asyncio.create_task(self._begin(job, due))
+        self.tasks.add(task)
+        self._running.setdefault(job.id, set()).add(task)
+        task.add_done_callback(lambda done: self._finished(job, due, done, lane))
+        return task
+
+    def forget(self, job_id: int) -> None:
+        """The job left the schedule: its buffered run is dropped."""
+        self._buffered.pop(job_id, None)
+
+    def expire(self, now: float) -> None:
+        """Fail the waiting runs whose timeout passed before their lane had a slot."""
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, _, waiting = heapq.heappop(self._deadlines)
+            if not waiting.done:
+                self._expire(waiting)
+
+    def stop(self) -> None:
+        """No run starts from here on: the waiting ones are recorded as cancelled."""
+        self.stopping = True
+        for lane in self._lanes.values():
+            for waiting in lane:
+                if not waiting.done:
+                    self._give_up(waiting, STOPPED)
+        self._lanes.clear()
+
+    # runs ending
+
+    async def _begin(self, job: CompiledJob, due: float) -> Run:
+        task = asyncio.current_task()
+        if task is not None:
+            self._began[task] = self.clock.now()
+        return await self._execute(job, due)
+
+    def _finished(self, job: CompiledJob, due: float, task: asyncio.Task[Run], lane: str | None) -> None:
+        began = self._began.pop(task, None)
+        if task.cancelled():
+            # Recorded here, not in execute: a task cancelled before its first step never ran it.
+            now = self.clock.now()
+            started = now if began is None else began
+            reason = REPLACED if task in self._replaced else STOPPED
+            self._record(job, Run(job.id, due, started, (now - started) * 1000, RunOutcome.FAILED, error=reason))
+        self.tasks.discard(task)
+        self._replaced.discard(task)
+        running = self._running.get(job.id)
+        if running is not None:
+            running.discard(task)
+            if not running:
+                del self._running[job.id]
+        if lane is not None:
+            self._lane_freed(lane)
+        self._job_settled(job.id)
+
+    def _lane_freed(self, lane: str) -> None:
+        """A run of the lane ended: hand its slot to the first run still waiting, or free it."""
+        queue = self._lanes.get(lane)
+        now = self.clock.now()
+        while queue:
+            waiting = queue.popleft()
+            if waiting.done:
+                continue
+            if self.stopping:
+                self._give_up(waiting, STOPPED)
+                continue
+            if now >= waiting.deadline:
+                self._expire(waiting)
+                continue
+            self._unwait(waiting)
+            self.spawn(waiting.job, waiting.due, lane)
+            return
+        self._lanes.pop(lane, None)
+        started = self._lane_runs.get(lane, 0) - 1
+        if started > 0:
+            self._lane_runs[lane] = started
+        else:
+            self._lane_runs.pop(lane, None)
+
+    def _unwait(self, waiting: Waiting) -> None:
+        waiting.done = True
+        of_job = self._waiting.get(waiting.job.id)
+        if of_job is not None:
+            of_job.remove(waiting)
+            if not of_job:
+                del self._waiting[waiting.job.id]
+
+    def _expire(self, waiting: Waiting) -> None:
+        timeout = waiting.job.target.timeout
+        self._give_up(waiting, f"timeout after {timeout:g}s waiting for a connection", "timeout")
+
+    def _give_up(self, waiting: Waiting, error: str, error_class: str | None = None) -> None:
+        """Record a waiting run that will not be sent, and let its job go on."""
+        if not waiting.done:
+            self._unwait(waiting)
+        now = self.clock.now()
+        job = waiting.job
+        elapsed = (now - waiting.since) * 1000
+        run = Run(job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
+        self._record(job, run)
+        if error_class is not None:  # a timeout counts towards the job's failures; a cancellation does not
+            self._failed_unsent(job, run)
+        self._job_settled(job.id)
+
+    def _job_settled(self, job_id: int) -> None:
+        """A run of the job ended: start its buffered run, then tell the loop."""
+        buffered = self._buffered.pop(job_id, None) if not self.in_flight(job_id) else None
+        if buffered is not None:
+            job, slot = buffered
+            if self.stopping:
+                self._record(job, Run(job_id, slot, self.clock.now(), 0.0, RunOutcome.FAILED, error=STOPPED))
+            else:
+                self.admit(job, slot)
+        self._settled(job_id)

@@ -1,0 +1,87 @@
+"""What the scheduler learns, buffered and written to the store in one transaction per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..errors import StoreUnavailable
+from ..model import KeptFailure, NextRun, Pause, Progress, Run
+from ..store import DueWindow
+
+logger = logging.getLogger(__name__)
+
+MAX_PENDING = 100_000  # writes kept in memory while the database refuses them
+
+
+class ProgressWriter:
+    """Buffers finished runs, next-run times, run counts, kept failures, failure streaks and pauses."""
+
+    def __init__(self, store: DueWindow, flush_interval: float) -> None:
+        self.store = store
+        self.flush_interval = flush_interval
+        self.runs: list[Run] = []
+        self.next_runs: list[NextRun] = []
+        self.counts: dict[int, int] = {}  # job_id -> runs dispatched since the last write
+        self.failures: list[KeptFailure] = []
+        self.streaks: dict[int, int] = {}  # job_id -> consecutive failed runs
+        self.pauses: list[Pause] = []
+        # Jobs whose last run was dispatched but not yet written as done: job_id -> version.
+        self.finished: dict[int, int] = {}
+        self._lock = asyncio.Lock()
+
+    def pending(self) -> bool:
+        return bool(self.runs or self.next_runs or self.counts or self.failures or self.streaks or self.pauses)
+
+    def count(self, job_id: int, slots: int) -> None:
+        self.counts[job_id] = self.counts.get(job_id, 0) + slots
+
+    async def flush(self) -> bool:
+        """Write everything pending in one transaction; keep it for the next try if the write fails.
+
+        Answers False when the database refused the write.
+        """
+        # The lock makes a caller wait for a write already under way, so after flush() returns
+        # everything queued before the call is in the database.
+        async with self._lock:
+            if not self.pending():
+                return True
+            batch = Progress(
+                runs=self.runs,
+                next_runs=self.next_runs,
+                run_counts=list(self.counts.items()),
+                failures=self.failures,
+                streaks=list(self.streaks.items()),
+                pauses=self.pauses,
+            )
+            self.runs, self.next_runs, self.counts = [], [], {}
+            self.failures, self.streaks, self.pauses = [], {}, []
+            try:
+                await self.store.record_progress(batch)
+            except StoreUnavailable as exc:
+                logger.warning("could not record %d runs, will retry: %s", len(batch.runs), exc.description)
+                self._keep(batch)
+                return False
+            for job_id, version, next_run in batch.next_runs:
+                if next_run is None and self.finished.get(job_id) == version:
+                    del self.finished[job_id]
+            return True
+
+    def _keep(self, batch: Progress) -> None:
+        """Put a batch the database refused back in front of what was queued since."""
+        self.runs = [*batch.runs, *self.runs][-MAX_PENDING:]
+        self.next_runs = [*batch.next_runs, *self.next_runs][-MAX_PENDING:]
+        self.failures = [*batch.failures, *self.failures][-MAX_PENDING:]
+        self.pauses = [*batch.pauses, *self.pauses]
+        for job_id, count in batch.run_counts:
+            self.count(job_id, count)
+        self.streaks = {**dict(batch.streaks), **self.streaks}
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Flush every flush_interval until `stopping` is set."""
+        while not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=self.flush_interval)
+            except TimeoutError:
+                pass
+            await self.flush()

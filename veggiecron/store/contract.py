@@ -1,0 +1,166 @@
+"""The store contract: what the rest of veggiecron may ask of a database, split by concern.
+
+Services and the scheduler are written against these protocols, never against a concrete
+store; only the composition root (app.py) names one. Every implementation passes the same
+contract test suite (tests/contract/). Times are epoch seconds (UTC) throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ..model import FailedTask, Group, Job, NewJob, Progress, Run, SeedFields, TokenInfo, User, Webhook
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer veggiecron; refuse to touch it."""
+
+
+class JobStore(Protocol):
+    """Jobs as their owners see them: create, read, change, delete, count."""
+
+    async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
+        """Insert a job (and a Seed schedule's row) in one transaction; Conflict if the name is taken."""
+
+    async def import_jobs(
+        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float
+    ) -> None:
+        """Insert many validated http jobs (name, data, schedule, next_run, anchor) at once (bulk loads)."""
+
+    async def get_job(self, user_id: int, name: str) -> Job:
+        """The user's job of that name; NotFound otherwise."""
+
+    async def list_jobs(self, user_id: int, limit: int, offset: int) -> tuple[list[Job], int]:
+        """One page of the user's jobs in creation order, and how many there are in all."""
+
+    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
+        """Write an owner's change (and its Seed row); answer the job with its version bumped."""
+
+    async def delete_job(self, job_id: int) -> None: ...
+
+    async def count_jobs(self, user_id: int) -> int: ...
+
+    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+        """(id, schedule, timezone, data) of the user's enabled jobs: what quotas are computed from."""
+
+    async def count_scheduled(self) -> int:
+        """Enabled jobs with a next run, across all users."""
+
+    async def job_counts_by_state(self) -> dict[str, int]:
+        """{"scheduled": n, "disabled": n, "done": n} across all users."""
+
+
+class DueWindow(Protocol):
+    """What a single scheduler holding a window of due jobs in memory reads and writes."""
+
+    async def due_jobs(self, until: float, after: tuple[float, int] | None, limit: int) -> list[Job]:
+        """Enabled jobs due at or before `until`, in (next_run, id) order, after `after` when given."""
+
+    async def record_progress(self, progress: Progress) -> None:
+        """Write runs, next runs, counts, kept failures, streaks and pauses in one transaction.
+
+        A next run or pause whose version moved on (the owner changed the job meanwhile) is
+        dropped; so is anything of a deleted job. A job whose run count reaches its max_runs is
+        disabled. Raises StoreUnavailable when the database refuses the write.
+        """
+
+
+class RunHistory(Protocol):
+    async def list_runs(self, job_id: int, limit: int, offset: int) -> tuple[list[Run], int]:
+        """One page of the job's runs, newest first, and how many there are in all."""
+
+    async def prune_runs(self, keep_per_job: int) -> None:
+        """Keep only the newest `keep_per_job` runs of every job."""
+
+
+class AccountStore(Protocol):
+    """Users, their tokens (stored as keyed hashes only) and groups."""
+
+    async def create_user(
+        self, username: str, password_hash: str, now: float, is_admin: bool = False, email: str = ""
+    ) -> User:
+        """Conflict (field username) when the name is taken."""
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def set_admin(self, user_id: int, is_admin: bool, now: float) -> None: ...
+
+    async def list_users(self, only_id: int | None, limit: int, offset: int) -> tuple[list[User], int]:
+        """Users newest first; only_id restricts the list to that user."""
+
+    async def user_credentials(self, username: str) -> tuple[User, str] | None:
+        """The user and their password hash."""
+
+    async def create_token(self, user_id: int, token_hash: str, now: float, expires_at: float) -> None: ...
+
+    async def user_for_token(self, token_hash: str, now: float) -> tuple[User, float] | None:
+        """The unexpired token's user and the token's expires_at."""
+
+    async def list_tokens(
+        self, user_id: int, current_hash: str, now: float, limit: int, offset: int
+    ) -> tuple[list[TokenInfo], int]:
+        """The user's unexpired tokens, newest first, marking the one with `current_hash`."""
+
+    async def delete_user_token(self, user_id: int, token_id: int) -> bool:
+        """Revoke one of the user's tokens; False when the user has no such token."""
+
+    async def delete_token(self, token_hash: str) -> None: ...
+
+    async def prune_tokens(self, now: float) -> None:
+        """Forget tokens that expired."""
+
+    async def user_group_ids(self, user_id: int) -> list[int]: ...
+
+    async def list_groups(self, limit: int, offset: int) -> tuple[list[Group], int]: ...
+
+    async def get_group(self, group_id: int) -> Group | None: ...
+
+
+class SeedStore(Protocol):
+    """The Seed Scheduler API's records: schedules (a job plus its Seed fields), failed tasks, webhooks."""
+
+    async def get_seed(self, user_id: int, uuid: str) -> tuple[Job, SeedFields]: ...
+
+    async def list_seeds(self, user_id: int, limit: int, offset: int) -> tuple[list[tuple[Job, SeedFields]], int]:
+        """The user's schedules, newest first."""
+
+    async def seed_uuids(self, job_ids: Sequence[int]) -> dict[int, str]:
+        """The schedule uuid of each of these jobs that is a Seed schedule."""
+
+    async def list_failures(self, user_id: int, limit: int, offset: int) -> tuple[list[FailedTask], int]: ...
+
+    async def get_failure(self, user_id: int, failure_id: int) -> FailedTask: ...
+
+    async def take_failures(self, user_id: int) -> list[tuple[FailedTask, Job]]:
+        """Remove and answer every failed task of the user's jobs, each with its job, oldest first."""
+
+    async def create_webhook(self, user_id: int, event: str, target: str, now: float) -> Webhook: ...
+
+    async def list_webhooks(self, user_id: int, limit: int, offset: int) -> tuple[list[Webhook], int]: ...
+
+    async def get_webhook(self, user_id: int, hook_id: int) -> Webhook: ...
+
+    async def update_webhook(self, hook: Webhook) -> None: ...
+
+    async def delete_webhook(self, hook_id: int) -> None: ...
+
+    async def webhooks_for(self, user_id: int, event: str) -> list[Webhook]: ...
+
+
+class Database(Protocol):
+    """A store's life: opened (and migrated) before use, closed at the end."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations; SchemaTooNew for a database from a newer veggiecron."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """Whether the database answers."""
+
+    async def schema_version(self) -> int: ...
+
+
+class Store(JobStore, DueWindow, RunHistory, AccountStore, SeedStore, Database, Protocol):
+    """Everything at once: what a concrete store implements and the composition root holds."""

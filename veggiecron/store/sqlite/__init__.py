@@ -1,0 +1,15 @@
+"""The SQLite store: the embedded default, one daemon on one file."""
+
+from __future__ import annotations
+
+from .accounts import SqliteAccounts
+from .jobs import SqliteJobs
+from .runs import SqliteRuns
+from .seed import SqliteSeedRecords
+
+
+class SqliteStore(SqliteJobs, SqliteRuns, SqliteAccounts, SqliteSeedRecords):
+    """Users, tokens, jobs, runs and Seed records in one SQLite file (implements store.contract.Store)."""
+
+
+__all__ = ["SqliteStore"]

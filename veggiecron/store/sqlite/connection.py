@@ -1,0 +1,141 @@
+"""The SQLite connection: one writer in WAL mode, a reader of its own, numbered migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from ...errors import StoreUnavailable
+from ..contract import SchemaTooNew
+from .migrations import MIGRATIONS, SCHEMA_VERSION
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# (sql, parameters, executemany): one statement of a write transaction.
+Statement = tuple[str, Any, bool]
+
+
+class SqliteConnection:
+    """Opens the file, migrates it, and runs reads and write transactions for the stores above it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        # Reads go through a connection (and thread) of their own: in WAL mode they see every
+        # committed write and never wait behind a batch of run records being written.
+        self._reader: aiosqlite.Connection | None = None
+        # One writer at a time: aiosqlite shares one connection, so transactions must not interleave.
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        """Open the file, apply pending migrations, refuse a schema newer than this code."""
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self.db.execute("PRAGMA busy_timeout = 5000")
+        await self.db.execute("PRAGMA journal_mode = WAL")
+        await self.db.execute("PRAGMA synchronous = NORMAL")
+        await self.db.execute("PRAGMA foreign_keys = ON")
+        await self._migrate()
+        if self.path != ":memory:" and not self.path.startswith("file:"):
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._reader.execute("PRAGMA busy_timeout = 5000")
+            await self._reader.execute("PRAGMA query_only = ON")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _migrate(self) -> None:
+        async with self.db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"database {self.path} has schema version {current}; this veggiecron knows up to {SCHEMA_VERSION}"
+            )
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            logger.info("applying schema migration %d to %s", number, self.path)
+            script = f"BEGIN;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;"
+            await self.db.executescript(script)
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def ping(self) -> bool:
+        async with self.db.execute("SELECT 1") as cursor:
+            return (await cursor.fetchone()) is not None
+
+    async def _write(
+        self, statements: Iterable[tuple[str, Sequence[Any] | Iterable[Sequence[Any]], bool]]
+    ) -> list[int]:
+        """Run (sql, params, many) statements in one transaction; answer each statement's lastrowid."""
+        async with self._write_lock:
+            try:
+                await self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    ids = []
+                    for sql, params, many in statements:
+                        if many:
+                            cursor = await self.db.executemany(sql, params)  # type: ignore[arg-type]
+                        else:
+                            cursor = await self.db.execute(sql, params)  # type: ignore[arg-type]
+                        ids.append(cursor.lastrowid or 0)
+                        await cursor.close()
+                    await self.db.execute("COMMIT")
+                    return ids
+                except BaseException:
+                    await self.db.execute("ROLLBACK")
+                    raise
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.OperationalError as exc:
+                logger.error("database write failed: %s", exc)
+                raise StoreUnavailable("the database cannot take writes right now", {"reason": str(exc)}) from exc
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        # One trip to the reading thread (execute, fetch and close there), not three.
+        return list(await (self._reader or self.db).execute_fetchall(sql, params))
+
+    async def _page(
+        self,
+        columns: str,
+        source: str,
+        where: str,
+        params: Sequence[Any],
+        order: str,
+        limit: int,
+        offset: int,
+        convert: Callable[[Any], T],
+        column_params: Sequence[Any] = (),
+    ) -> tuple[list[T], int]:
+        """One page of `source` rows matching `where`, converted, and how many match in all."""
+        # Counted first: rows written between the two reads then show in the page, not only in
+        # the count, so a client that saw `count` rows announced always finds them.
+        (count,) = await self._fetchone(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
+        rows = await self._fetchall(
+            f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            (*column_params, *params, limit, offset),
+        )
+        return [convert(row) for row in rows], count
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of a query that selects one row (by a unique key, or an aggregate)."""
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None

@@ -1,0 +1,171 @@
+"""Jobs in SQLite: their owners' changes, counts, and the due window the scheduler loads."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from ...errors import Conflict, NotFound
+from ...model import Job, NewJob, SeedFields
+from .connection import SqliteConnection, Statement
+from .rows import JOB_COLUMNS, job_created, job_from_row, seed_params
+
+
+class SqliteJobs(SqliteConnection):
+    async def import_jobs(
+        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float
+    ) -> None:
+        """Insert many already-validated http jobs (name, data, schedule, next_run, anchor) in one transaction.
+
+        For bulk loads such as bench/scale.py; the API creates jobs one at a time with create_job.
+        """
+        await self._write(
+            [
+                (
+                    "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
+                    "version, date_created, date_updated) VALUES (?, ?, 'http', ?, ?, 'UTC', 1, ?, ?, 1, ?, ?)",
+                    [
+                        (user_id, name, orjson.dumps(data).decode(), schedule, next_run, anchor, now, now)
+                        for name, data, schedule, next_run, anchor in jobs
+                    ],
+                    True,
+                )
+            ]
+        )
+
+    async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
+        """Insert a job (and, for a Seed Scheduler schedule, its seed row) in one transaction."""
+        statements: list[Statement] = [
+            (
+                "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
+                "date_created, date_updated, max_runs, run_count, keep_failures, policy) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?, ?)",
+                (
+                    new.user_id,
+                    new.name,
+                    new.type,
+                    orjson.dumps(new.data).decode(),
+                    new.schedule,
+                    new.timezone,
+                    int(new.enabled),
+                    new.next_run,
+                    new.anchor,
+                    new.created_at,
+                    new.created_at,
+                    new.max_runs,
+                    int(new.keep_failures),
+                    orjson.dumps(new.policy).decode(),
+                ),
+                False,
+            )
+        ]
+        if seed is not None:
+            statements.append(
+                (
+                    "INSERT INTO seed_schedules (job_id, uuid, cron_definition, interval_definition, endpoint, "
+                    "auth_token, payload, created_by, updated_by) VALUES (last_insert_rowid(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    seed_params(seed),
+                    False,
+                )
+            )
+        try:
+            job_id = (await self._write(statements))[0]
+        except sqlite3.IntegrityError:
+            raise Conflict(f"you already have a job named {new.name!r}", {"field": "name"}) from None
+        return job_created(job_id, new)
+
+    async def get_job(self, user_id: int, name: str) -> Job:
+        row = await self._fetchone(f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? AND name = ?", (user_id, name))
+        if row is None:
+            raise NotFound(f"no job named {name!r}", {"name": name})
+        return job_from_row(row)
+
+    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+        """(id, schedule, timezone, data) of the user's enabled jobs: what quotas are computed from."""
+        rows = await self._fetchall(
+            "SELECT id, schedule, timezone, data FROM jobs WHERE user_id = ? AND enabled = 1", (user_id,)
+        )
+        return [(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+
+    async def count_jobs(self, user_id: int) -> int:
+        (count,) = await self._fetchone("SELECT COUNT(*) FROM jobs WHERE user_id = ?", (user_id,))
+        return int(count)
+
+    async def list_jobs(self, user_id: int, limit: int, offset: int) -> tuple[list[Job], int]:
+        return await self._page(JOB_COLUMNS, "jobs", "user_id = ?", (user_id,), "id", limit, offset, job_from_row)
+
+    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
+        """Write the owner's changes to a job (and its seed row) and bump its version."""
+        updated = replace(job, version=job.version + 1)
+        seed_statements: list[Statement] = []
+        if seed is not None:
+            seed_statements.append(
+                (
+                    "UPDATE seed_schedules SET uuid = ?, cron_definition = ?, interval_definition = ?, endpoint = ?, "
+                    "auth_token = ?, payload = ?, created_by = ?, updated_by = ? WHERE job_id = ?",
+                    (*seed_params(seed), job.id),
+                    False,
+                )
+            )
+        await self._write(
+            [
+                *seed_statements,
+                (
+                    "UPDATE jobs SET data = ?, schedule = ?, timezone = ?, enabled = ?, next_run = ?, anchor = ?, "
+                    "version = ?, date_updated = ?, max_runs = ?, policy = ?, paused_reason = ?, "
+                    "consecutive_failures = ? WHERE id = ?",
+                    (
+                        orjson.dumps(job.data).decode(),
+                        job.schedule,
+                        job.timezone,
+                        int(job.enabled),
+                        job.next_run,
+                        job.anchor,
+                        updated.version,
+                        job.date_updated,
+                        job.max_runs,
+                        orjson.dumps(job.policy).decode(),
+                        job.paused_reason,
+                        job.consecutive_failures,
+                        job.id,
+                    ),
+                    False,
+                ),
+            ]
+        )
+        return updated
+
+    async def delete_job(self, job_id: int) -> None:
+        await self._write([("DELETE FROM jobs WHERE id = ?", (job_id,), False)])
+
+    async def due_jobs(self, until: float, after: tuple[float, int] | None, limit: int) -> list[Job]:
+        """Enabled jobs whose next run is at or before `until`, in (next_run, id) order.
+
+        after: the (next_run, id) of the last job of the previous chunk, or None to start from
+        the earliest. The partial index on next_run serves both the range and the order.
+        """
+        scheduled = "enabled = 1 AND next_run IS NOT NULL AND next_run <= ?"
+        params: tuple[float, ...]
+        if after is None:
+            sql, params = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {scheduled}", (until,)
+        else:
+            sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {scheduled} AND (next_run > ? OR (next_run = ? AND id > ?))"
+            params = (until, after[0], after[0], after[1])
+        rows = await self._fetchall(sql + " ORDER BY next_run, id LIMIT ?", (*params, limit))
+        return [job_from_row(r) for r in rows]
+
+    async def count_scheduled(self) -> int:
+        """Enabled jobs with a next run (counted on the partial index over next_run)."""
+        (count,) = await self._fetchone("SELECT COUNT(*) FROM jobs WHERE enabled = 1 AND next_run IS NOT NULL")
+        return int(count)
+
+    async def job_counts_by_state(self) -> dict[str, int]:
+        row = await self._fetchone(
+            "SELECT SUM(enabled = 1 AND next_run IS NOT NULL), SUM(enabled = 0), "
+            "SUM(enabled = 1 AND next_run IS NULL) FROM jobs"
+        )
+        return {"scheduled": row[0] or 0, "disabled": row[1] or 0, "done": row[2] or 0}

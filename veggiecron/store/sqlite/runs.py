@@ -1,0 +1,107 @@
+"""Run history and the scheduler's batched progress in SQLite."""
+
+from __future__ import annotations
+
+import orjson
+
+from ...model import Progress, Run
+from .connection import SqliteConnection, Statement
+from .rows import RUN_COLUMNS, RUN_INSERT_COLUMNS, json_columns, run_from_row
+
+
+class SqliteRuns(SqliteConnection):
+    async def record_progress(self, progress: Progress) -> None:
+        """Store what the scheduler learned in one transaction (see DueWindow.record_progress)."""
+        runs, next_runs, run_counts = progress.runs, progress.next_runs, progress.run_counts
+        failures, streaks, pauses = progress.failures, progress.streaks, progress.pauses
+        statements: list[Statement] = []
+        if streaks:
+            statements.append(
+                ("UPDATE jobs SET consecutive_failures = ? WHERE id = ?", [(n, job_id) for job_id, n in streaks], True)
+            )
+        if pauses:
+            statements.append(
+                (
+                    "UPDATE jobs SET enabled = 0, paused_reason = ? WHERE id = ? AND version = ?",
+                    [(reason, job_id, version) for job_id, version, reason in pauses],
+                    True,
+                )
+            )
+        # The large batches (runs, next runs, counts) travel as one JSON parameter each and are
+        # unpacked by SQLite's json_each: one statement per batch instead of one per row, so
+        # the database thread barely needs the interpreter while it writes.
+        if run_counts:
+            statements.append(
+                (
+                    "UPDATE jobs SET run_count = run_count + u.n, enabled = CASE WHEN max_runs IS NOT NULL "
+                    "AND run_count + u.n >= max_runs THEN 0 ELSE enabled END "
+                    f"FROM (SELECT {json_columns('id', 'n')} FROM json_each(?)) AS u WHERE jobs.id = u.id",
+                    (orjson.dumps(run_counts).decode(),),
+                    False,
+                )
+            )
+        if failures:
+            statements.append(
+                (
+                    "INSERT INTO failed_tasks (job_id, task_id, initiated_at, reason) SELECT ?, ?, ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
+                    [(*failure, failure[0]) for failure in failures],
+                    True,
+                )
+            )
+        if next_runs:
+            # One row per (job, version): the newest. UPDATE ... FROM applies one arbitrary match
+            # per row, so a job advanced twice in one batch must appear once.
+            newest = {(job_id, version): next_run for job_id, version, next_run in next_runs}
+            statements.append(
+                (
+                    "UPDATE jobs SET next_run = u.next_run "
+                    f"FROM (SELECT {json_columns('id', 'version', 'next_run')} FROM json_each(?)) AS u "
+                    "WHERE jobs.id = u.id AND jobs.version = u.version",
+                    (orjson.dumps([(*key, next_run) for key, next_run in newest.items()]).decode(),),
+                    False,
+                )
+            )
+        if runs:
+            rows = [
+                (
+                    r.job_id,
+                    r.due_at,
+                    r.started_at,
+                    r.duration_ms,
+                    r.outcome.value,
+                    r.attempts,
+                    r.status_code,
+                    r.error,
+                    r.response_excerpt,
+                    r.error_class,
+                )
+                for r in runs
+            ]
+            statements.append(
+                (
+                    f"INSERT INTO runs ({RUN_INSERT_COLUMNS}) SELECT * FROM "
+                    f"(SELECT {json_columns(*RUN_INSERT_COLUMNS.split(', '))} FROM json_each(?)) AS r "
+                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = r.job_id)",
+                    (orjson.dumps(rows).decode(),),
+                    False,
+                )
+            )
+        if statements:
+            await self._write(statements)
+
+    async def prune_runs(self, keep_per_job: int) -> None:
+        """Keep only the newest `keep_per_job` runs of every job."""
+        await self._write(
+            [
+                (
+                    "DELETE FROM runs WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
+                    "(PARTITION BY job_id ORDER BY id DESC) AS n FROM runs) WHERE n > ?)",
+                    (keep_per_job,),
+                    False,
+                )
+            ]
+        )
+
+    async def list_runs(self, job_id: int, limit: int, offset: int) -> tuple[list[Run], int]:
+        return await self._page(RUN_COLUMNS, "runs", "job_id = ?", (job_id,), "id DESC", limit, offset, run_from_row)

@@ -1,0 +1,138 @@
+"""The Seed Scheduler API's records in SQLite: schedules, failed tasks, webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ...errors import NotFound
+from ...model import FailedTask, Job, SeedFields, Webhook
+from .connection import SqliteConnection
+from .rows import (
+    FAILED_COLUMNS,
+    JOB_COLUMN_COUNT,
+    JOB_COLUMNS_J,
+    SEED_COLUMNS,
+    WEBHOOK_COLUMNS,
+    failed_from_row,
+    job_from_row,
+    seed_from_row,
+    webhook_from_row,
+)
+
+
+class SqliteSeedRecords(SqliteConnection):
+    async def get_seed(self, user_id: int, uuid: str) -> tuple[Job, SeedFields]:
+        row = await self._fetchone(
+            f"SELECT {JOB_COLUMNS_J}, {SEED_COLUMNS} FROM seed_schedules s JOIN jobs j ON j.id = s.job_id "
+            "WHERE s.uuid = ? AND j.user_id = ?",
+            (uuid, user_id),
+        )
+        if row is None:
+            raise NotFound("Not found.")
+        return job_from_row(row), seed_from_row(row[JOB_COLUMN_COUNT:])
+
+    async def list_seeds(self, user_id: int, limit: int, offset: int) -> tuple[list[tuple[Job, SeedFields]], int]:
+        return await self._page(
+            f"{JOB_COLUMNS_J}, {SEED_COLUMNS}",
+            "seed_schedules s JOIN jobs j ON j.id = s.job_id",
+            "j.user_id = ?",
+            (user_id,),
+            "j.date_created DESC, j.id DESC",
+            limit,
+            offset,
+            lambda r: (job_from_row(r), seed_from_row(r[JOB_COLUMN_COUNT:])),
+        )
+
+    async def seed_uuids(self, job_ids: Sequence[int]) -> dict[int, str]:
+        if not job_ids:
+            return {}
+        marks = ",".join("?" * len(job_ids))
+        rows = await self._fetchall(f"SELECT job_id, uuid FROM seed_schedules WHERE job_id IN ({marks})", job_ids)
+        return {r[0]: r[1] for r in rows}
+
+    async def list_failures(self, user_id: int, limit: int, offset: int) -> tuple[list[FailedTask], int]:
+        return await self._page(
+            FAILED_COLUMNS,
+            "failed_tasks f JOIN jobs j ON j.id = f.job_id",
+            "j.user_id = ?",
+            (user_id,),
+            "f.id DESC",
+            limit,
+            offset,
+            failed_from_row,
+        )
+
+    async def get_failure(self, user_id: int, failure_id: int) -> FailedTask:
+        row = await self._fetchone(
+            f"SELECT {FAILED_COLUMNS} FROM failed_tasks f JOIN jobs j ON j.id = f.job_id "
+            "WHERE f.id = ? AND j.user_id = ?",
+            (failure_id, user_id),
+        )
+        if row is None:
+            raise NotFound("Not found.")
+        return failed_from_row(row)
+
+    async def take_failures(self, user_id: int) -> list[tuple[FailedTask, Job]]:
+        """Remove and answer every failed task of the user's jobs, with its job, for requeueing."""
+        rows = await self._fetchall(
+            f"SELECT {FAILED_COLUMNS}, {JOB_COLUMNS_J} FROM failed_tasks f JOIN jobs j ON j.id = f.job_id "
+            "WHERE j.user_id = ? ORDER BY f.id",
+            (user_id,),
+        )
+        if rows:
+            await self._write([("DELETE FROM failed_tasks WHERE id = ?", [(r[0],) for r in rows], True)])
+        return [(failed_from_row(r), job_from_row(r[5:])) for r in rows]
+
+    async def create_webhook(self, user_id: int, event: str, target: str, now: float) -> Webhook:
+        (hook_id,) = await self._write(
+            [
+                (
+                    "INSERT INTO webhooks (user_id, event, target, created, updated) VALUES (?, ?, ?, ?, ?)",
+                    (user_id, event, target, now, now),
+                    False,
+                )
+            ]
+        )
+        return Webhook(hook_id, user_id, event, target, now, now)
+
+    async def list_webhooks(self, user_id: int, limit: int, offset: int) -> tuple[list[Webhook], int]:
+        return await self._page(
+            WEBHOOK_COLUMNS,
+            "webhooks",
+            "user_id = ?",
+            (user_id,),
+            "id DESC",
+            limit,
+            offset,
+            webhook_from_row,
+        )
+
+    async def get_webhook(self, user_id: int, hook_id: int) -> Webhook:
+        row = await self._fetchone(
+            f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ? AND user_id = ?",
+            (hook_id, user_id),
+        )
+        if row is None:
+            raise NotFound("Not found.")
+        return webhook_from_row(row)
+
+    async def update_webhook(self, hook: Webhook) -> None:
+        await self._write(
+            [
+                (
+                    "UPDATE webhooks SET event = ?, target = ?, updated = ? WHERE id = ?",
+                    (hook.event, hook.target, hook.updated, hook.id),
+                    False,
+                )
+            ]
+        )
+
+    async def delete_webhook(self, hook_id: int) -> None:
+        await self._write([("DELETE FROM webhooks WHERE id = ?", (hook_id,), False)])
+
+    async def webhooks_for(self, user_id: int, event: str) -> list[Webhook]:
+        rows = await self._fetchall(
+            f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE user_id = ? AND event = ? ORDER BY id",
+            (user_id, event),
+        )
+        return [webhook_from_row(r) for r in rows]

@@ -1,0 +1,194 @@
+"""The http job type's data: validated once into an HttpTarget, the value every run sends."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from urllib.parse import urlsplit
+
+import orjson
+import yarl
+
+from .config import HttpClientSection
+from .errors import Invalid
+from .model import HttpTarget
+
+VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+FIELDS = (
+    "url",
+    "verb",
+    "number_of_clones",
+    "enable_shadows",
+    "headers",
+    "body",
+    "json",
+    "timeout",
+    "retries",
+    "retry_backoff_seconds",
+    "retry_backoff_max_seconds",
+    "retry_on",
+    "success_codes",
+)
+MAX_URL_LENGTH = 2048
+MAX_RETRIES = 10
+MAX_TIMEOUT = 3600.0
+NO_CODES: frozenset[int] = frozenset()  # shared: each empty frozenset built from a list is 216 bytes
+# Held jobs share these rather than each holding its own copy: a timeout or backoff of 30
+# seconds is one float object across a million jobs (the cache keys 30 and 30.0 alike).
+_shared_float = functools.lru_cache(maxsize=256)(float)
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
+_STATUS_CLASS = re.compile(r"^([1-5])xx$")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
+    """Validate an http job's `data`; raise Invalid naming the first bad field."""
+    if not isinstance(data, dict):
+        raise Invalid("data", "data must be a JSON object")
+    for key in data:
+        if key not in FIELDS:
+            raise Invalid(f"data.{key}", f"unknown field data.{key}; http jobs take: {', '.join(FIELDS)}")
+
+    url = data.get("url")
+    if not isinstance(url, str) or not url:
+        raise Invalid("data.url", "data.url is required and must be a string")
+    if len(url) > MAX_URL_LENGTH or any(c in url for c in "\r\n\t\x00 "):
+        raise Invalid("data.url", f"data.url must be at most {MAX_URL_LENGTH} characters with no spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise Invalid("data.url", "data.url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid("data.url", "data.url must start with http:// or https:// and name a host")
+    try:
+        key = connection_key(url)
+    except ValueError:  # yarl, which aiohttp sends with, refuses some names urlsplit takes (bad IDNA)
+        raise Invalid("data.url", "data.url is not a valid URL") from None
+
+    verb = data.get("verb", "GET")
+    if not isinstance(verb, str) or verb.upper() not in VERBS:
+        raise Invalid("data.verb", f"data.verb must be one of {', '.join(VERBS)}")
+
+    clones = data.get("number_of_clones", 1)
+    if not _is_int(clones) or not 1 <= clones <= defaults.max_clones:
+        raise Invalid(
+            "data.number_of_clones", f"data.number_of_clones must be an integer from 1 to {defaults.max_clones}"
+        )
+
+    shadows = data.get("enable_shadows", False)
+    if not isinstance(shadows, bool):
+        raise Invalid("data.enable_shadows", "data.enable_shadows must be true or false")
+
+    headers = data.get("headers", {})
+    if not isinstance(headers, dict):
+        raise Invalid("data.headers", "data.headers must be an object of header names to string values")
+    header_items: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise Invalid("data.headers", f"data.headers has an invalid header name {name[:64]!r}")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\x00") or len(value) > 8192:
+            raise Invalid("data.headers", f"data.headers[{name!r}] must be a string without line breaks")
+        header_items.append((name, value))
+
+    if "body" in data and "json" in data:
+        raise Invalid("data.body", "give data.body or data.json, not both")
+    body: bytes | None = None
+    if "body" in data:
+        if not isinstance(data["body"], str):
+            raise Invalid("data.body", "data.body must be a string (use data.json for JSON)")
+        body = data["body"].encode()
+    elif "json" in data:
+        body = orjson.dumps(data["json"])
+        if not any(n.lower() == "content-type" for n, _ in header_items):
+            header_items.append(("Content-Type", "application/json"))
+
+    timeout = data.get("timeout", defaults.timeout_seconds)
+    if not _is_number(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+        raise Invalid("data.timeout", f"data.timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}]")
+
+    retries = data.get("retries", 0)
+    if not _is_int(retries) or not 0 <= retries <= MAX_RETRIES:
+        raise Invalid("data.retries", f"data.retries must be an integer from 0 to {MAX_RETRIES}")
+
+    backoff = data.get("retry_backoff_seconds", defaults.retry_backoff_seconds)
+    if not _is_number(backoff) or not 0 <= backoff <= 3600:
+        raise Invalid("data.retry_backoff_seconds", "data.retry_backoff_seconds must be a number from 0 to 3600")
+    backoff_max = data.get("retry_backoff_max_seconds", max(backoff, defaults.retry_backoff_max_seconds))
+    if not _is_number(backoff_max) or not backoff <= backoff_max <= 86400:
+        raise Invalid(
+            "data.retry_backoff_max_seconds",
+            "data.retry_backoff_max_seconds must be a number from data.retry_backoff_seconds to 86400",
+        )
+    retry_on = data.get("retry_on", [])
+    if (
+        not isinstance(retry_on, list)
+        or len(retry_on) > 100
+        or not all(_is_int(code) and 400 <= code <= 499 for code in retry_on)
+    ):
+        raise Invalid("data.retry_on", "data.retry_on must be a list of 4xx status codes to retry anyway")
+
+    success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
+
+    return HttpTarget(
+        url=url,
+        connection_key=key,
+        host=sys.intern(parts.hostname),  # jobs aiming at one host share its name
+        verb=VERBS[VERBS.index(verb.upper())],  # the constant, not a new string per job
+        headers=tuple(header_items),
+        body=body,
+        number_of_clones=clones,
+        enable_shadows=shadows,
+        timeout=_shared_float(timeout),
+        retries=retries,
+        success_codes=success_codes,
+        retry_backoff_seconds=_shared_float(backoff),
+        retry_backoff_max_seconds=_shared_float(backoff_max),
+        retry_on=frozenset(retry_on) if retry_on else NO_CODES,
+    )
+
+
+def _parse_success_codes(value: object) -> frozenset[int]:
+    if isinstance(value, list) and all(isinstance(item, (int, str)) for item in value):
+        # Shared between jobs: a set of 100 codes is kilobytes, and nearly every job says "2xx".
+        return _success_codes(tuple(value))
+    return _success_codes_uncached(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _success_codes(value: tuple[int | str, ...]) -> frozenset[int]:
+    return _success_codes_uncached(list(value))
+
+
+def _success_codes_uncached(value: object) -> frozenset[int]:
+    message = 'data.success_codes must be a list of status codes (100-599) or classes such as "2xx"'
+    if not isinstance(value, list) or not value or len(value) > 500:
+        raise Invalid("data.success_codes", message)
+    codes: set[int] = set()
+    for item in value:
+        if _is_int(item) and 100 <= item <= 599:
+            codes.add(item)
+        elif isinstance(item, str) and _STATUS_CLASS.fullmatch(item):
+            base = int(item[0]) * 100
+            codes.update(range(base, base + 100))
+        else:
+            raise Invalid("data.success_codes", message)
+    return frozenset(codes)
+
+
+def connection_key(url: str) -> str:
+    """What aiohttp's per-host limit counts by: scheme, host and port (the scheduler's lanes too).
+
+    Interned: every target on one host shares the string.
+    """
+    parsed = yarl.URL(url)
+    return sys.intern(f"{parsed.scheme}://{parsed.host}:{parsed.port}")
