@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from tests.helpers import Api, Hit, Sink, wait_for
+from tests.helpers import Api, Hit, Sink, assert_error, start_sink, wait_for
 from veggiecron.app import Server
 
 RUN_FIELDS = {
@@ -31,26 +30,10 @@ RUN_FIELDS = {
 @pytest.fixture
 async def slow_sink() -> AsyncIterator[Sink]:
     """A sink like `sink`, but its teardown does not wait for handlers still sleeping in `delay`."""
-    sink = Sink()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    sink.url = f"http://127.0.0.1:{port}"
+    sink, runner = await start_sink(shutdown_timeout=0.1)
     yield sink
     sink.delay = 0
     await runner.cleanup()
-
-
-def assert_error(status: int, body: dict[str, Any], expected_status: int, field: str | None = None) -> None:
-    assert status == expected_status, body
-    assert body["id"] == "error", body
-    assert isinstance(body["description"], str) and body["description"], body
-    if field is not None:
-        assert body["data"].get("field") == field, body
 
 
 async def runs_of(api: Api, name: str, **params: Any) -> dict[str, Any]:
