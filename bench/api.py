@@ -39,7 +39,8 @@ from typing import Any
 
 from bench.load import LoadPlan, LoadProcess, LoadResult
 from bench.server import BenchServer, create_jobs, http_job, register_and_log_in
-from bench.sink import Sink, percentile
+from bench.sink import Sink
+from bench.stats import percentile
 from start import run
 from veggiecron.schedules import parse_schedule
 

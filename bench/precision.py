@@ -14,7 +14,8 @@ import time
 
 from bench.server import BenchServer, http_job, register_and_log_in
 from bench.server import create_jobs as create_jobs_through_api
-from bench.sink import Sink, percentile
+from bench.sink import Sink
+from bench.stats import percentile
 
 
 async def create_jobs(base: str, sink_url: str, count: int, schedule: str = "every 1 seconds") -> None:

@@ -28,7 +28,8 @@ from typing import Any
 import aiohttp
 
 from bench.server import BenchServer
-from bench.sink import Sink, percentile
+from bench.sink import Sink
+from bench.stats import percentile
 from start import run
 from veggiecron.store import SqliteStore
 

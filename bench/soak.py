@@ -20,7 +20,8 @@ import aiohttp
 
 from bench.precision import create_jobs
 from bench.server import BenchServer
-from bench.sink import Sink, percentile
+from bench.sink import Sink
+from bench.stats import percentile
 
 
 async def reader(base: str, stop: asyncio.Event, errors: list[str]) -> int:
