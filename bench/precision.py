@@ -51,7 +51,7 @@ async def measure(jobs: int, seconds: float, schedule: str = "every 1 seconds") 
             "server_rss_mib": round(server.rss_mib(), 1),
         }
     finally:
-        await server.stop()
+        await server.close()
         await sink.stop()
 
 

@@ -88,7 +88,7 @@ async def soak(jobs: int, minutes: float, warm_up: float) -> dict[str, object]:
             "rss_mib_every_minute": [round(rss, 1) for t, rss in samples[::6]],
         }
     finally:
-        await server.stop()
+        await server.close()
         await sink.stop()
 
 
