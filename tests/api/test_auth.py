@@ -342,9 +342,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
     return status, headers, body
 
 
-async def assert_connection_survives_or_says_close(port: int, request: bytes, expected_status: int) -> None:
+async def assert_connection_survives_or_says_close(server: Server, request: bytes, expected_status: int) -> None:
     """`request` on a raw connection answers `expected_status`, and says `Connection: close` or stays usable."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         writer.write(request)
         await writer.drain()
@@ -375,7 +375,7 @@ async def test_early_rejection_does_not_break_the_connection(server: Server) -> 
         b"POST /job HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"X-Auth-Token: wrong\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload)
     )
-    await assert_connection_survives_or_says_close(server.port, request, 401)
+    await assert_connection_survives_or_says_close(server, request, 401)
 
 
 async def test_a_keep_alive_client_can_post_again_after_a_401(api: Api) -> None:
@@ -391,4 +391,4 @@ async def test_a_keep_alive_client_can_post_again_after_a_401(api: Api) -> None:
 async def test_an_unknown_method_does_not_break_the_connection(server: Server) -> None:
     """A 405 for a method tornado does not know is answered before prepare(); the connection must survive or say so."""
     request = b"PROPFIND /register HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
-    await assert_connection_survives_or_says_close(server.port, request, 405)
+    await assert_connection_survives_or_says_close(server, request, 405)

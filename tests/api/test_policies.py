@@ -20,7 +20,7 @@ class Target:
     def __init__(self) -> None:
         self.hits: list[tuple[float, dict[str, str]]] = []
         self.script: list[tuple[int, dict[str, str], float]] = []
-        self.default = (200, {}, 0.0)
+        self.default: tuple[int, dict[str, str], float] = (200, {}, 0.0)
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.Response:
