@@ -6,7 +6,7 @@ format:
 	ruff check --fix veggiecron tests bench start.py
 
 lint:
-	ruff check veggiecron bench start.py
+	ruff check veggiecron tests bench start.py
 	mypy
 
 test:

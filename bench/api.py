@@ -39,7 +39,8 @@ from typing import Any
 
 from bench.load import LoadPlan, LoadProcess, LoadResult
 from bench.server import BenchServer, create_jobs, http_job, register_and_log_in
-from bench.sink import Sink, percentile
+from bench.sink import Sink
+from bench.stats import percentile
 from start import run
 from veggiecron.schedules import parse_schedule
 
@@ -142,7 +143,7 @@ async def measure(jobs: int, connections: int, seconds: float, schedule: str) ->
             },
         }
     finally:
-        await server.stop()
+        await server.close()
         await sink.stop()
 
 
@@ -161,7 +162,7 @@ async def serve(jobs: int, schedule: str) -> None:
         print(f"wrk -c50 -t2 -d20s -H 'X-Auth-Token: {token}' http://127.0.0.1:{port}/job/job1", flush=True)
         await stop.wait()
     finally:
-        await server.stop()
+        await server.close()
         await sink.stop()
 
 

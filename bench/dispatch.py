@@ -36,9 +36,11 @@ from typing import Any
 
 import aiohttp
 
-from bench.server import ROOT, BenchServer, create_jobs, http_job, register_and_log_in
-from bench.sink import Sink, percentile
+from bench.server import BenchServer, create_jobs, http_job, register_and_log_in
+from bench.sink import Sink
+from bench.stats import percentile
 from start import run
+from tests.daemon import ROOT
 
 POOL = 100  # veggiecron's default http_client.pool_size
 WARM_UP = 4.0  # seconds after jobs start firing before a window opens
@@ -115,7 +117,7 @@ async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str,
             [{**http_job(f"j{i}", f"{url}/j{i}", "every 1 seconds"), "start_at": start_at} for i in range(jobs)],
         )
         create_rate = jobs / (time.monotonic() - created)
-        await server.stop(keep_database=True)
+        await server.stop()  # and start again on the same database
         port = await server.start()
         rss_held = await held_rss(server, f"http://127.0.0.1:{port}", jobs, start_at)
         await asyncio.sleep(max(0.0, start_at - time.time()) + WARM_UP)
@@ -135,7 +137,7 @@ async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str,
             "api_creates_per_second": round(create_rate),
         }
     finally:
-        await server.stop()
+        await server.close()
 
 
 def marginal_held_bytes(figures: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
@@ -200,7 +202,7 @@ async def measure_herds(sink: Sink, jobs: int, create_rate: float) -> dict[str, 
         await asyncio.sleep(herd_at - time.time() + 5)
         vc_count, vc_lateness = sink.window(herd_at - 1, herd_at + 60)
     finally:
-        await server.stop()
+        await server.close()
     return {
         "jobs": jobs,
         "apscheduler_delivered": aps_count,

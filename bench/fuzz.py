@@ -3,7 +3,7 @@
     python -m bench.fuzz                      # 180 s, every phase (examples, coverage, fuzzing, stateful)
     python -m bench.fuzz --seconds 600 --seed 7 --phases fuzzing,stateful
 
-The server runs on a temporary config and database (as in bench/server.py), with outbound requests
+The server runs on a temporary config and database (started by tests/daemon.py), with outbound requests
 confined to loopback: every URL a generated request carries (data.url, notify_url, a Seed
 endpoint or webhook target) is rewritten to a local sink before it is sent, and the server itself
 refuses every non-loopback destination. schemathesis (`st run`) loads GET /openapi.json and checks
@@ -27,10 +27,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
+
+if TYPE_CHECKING:
+    from tests.daemon import Daemon
 
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ_USER = "fuzzer"
@@ -182,44 +185,25 @@ sys.exit(start.main())
 """
 
 
-async def start_server(workdir: Path) -> tuple[asyncio.subprocess.Process, int, Path]:
-    """`python start.py` on a temporary config; answers (process, port, log file)."""
-    config = workdir / "config.yaml"
-    config.write_text(
-        "app:\n  env: test\n  key: fuzzing-key-0123456789abcdef\n"
-        f"db_file: {workdir / 'fuzz.db'}\nlog_level: WARNING\n"
-        # schemathesis reuses names it has seen (the fuzz user's) with wrong passwords: no lockouts.
-        "security:\n  bcrypt_rounds: 4\n  login_failures_per_user: 1000000\n  login_failures_per_address: 1000000\n"
-        "quotas:\n  max_jobs_per_user: 500\n  max_runs_per_minute: 1200\n"
-    )
-    log = workdir / "server.log"
-    with log.open("w") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            LAUNCHER,
-            "--config",
-            str(config),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            cwd=ROOT,
-            stdout=out,
-            stderr=out,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-    deadline = time.monotonic() + 30
-    from bench.server import LISTENING
+FUZZ_CONFIG: dict[str, Any] = {
+    "app": {"env": "test", "key": "fuzzing-key-0123456789abcdef"},
+    "host": "127.0.0.1",
+    "port": 0,
+    "log_level": "WARNING",
+    # schemathesis reuses names it has seen (the fuzz user's) with wrong passwords: no lockouts.
+    "security": {"bcrypt_rounds": 4, "login_failures_per_user": 1000000, "login_failures_per_address": 1000000},
+    "quotas": {"max_jobs_per_user": 500, "max_runs_per_minute": 1200},
+}
 
-    while time.monotonic() < deadline:
-        match = LISTENING.search(log.read_text())
-        if match:
-            return process, int(match.group(1)), log
-        if process.returncode is not None:
-            break
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+
+async def start_server(workdir: Path) -> Daemon:
+    """`python start.py` (through LAUNCHER) on a config, database and log in `workdir`, started."""
+    # Imported here: the server process and schemathesis's hooks import this module and need none of it.
+    from tests.daemon import Daemon
+
+    daemon = Daemon(workdir, base=FUZZ_CONFIG, launcher=LAUNCHER)
+    await daemon.start()
+    return daemon
 
 
 # Stateful sequences need resources to exist: they send valid data only (the other phases send both).
@@ -272,8 +256,8 @@ async def main_async(args: argparse.Namespace) -> int:
     workdir = report_dir / "server"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir()
-    process, port, log = await start_server(workdir)
-    base_url = f"http://127.0.0.1:{port}"
+    server = await start_server(workdir)
+    base_url = f"http://127.0.0.1:{server.port}"
     started = time.monotonic()
     try:
         await asyncio.to_thread(register, base_url)
@@ -289,10 +273,9 @@ async def main_async(args: argparse.Namespace) -> int:
         st = await asyncio.create_subprocess_exec(*command, cwd=report_dir, env=env)
         code = await st.wait()
     finally:
-        if process.returncode is None:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), timeout=30)
+        await server.close()
         await sink_runner.cleanup()
+    log = server.log
     tracebacks = log.read_text().count("Traceback (most recent call last)")
     print(
         f"\nveggiecron fuzz: {time.monotonic() - started:.0f}s, seed {args.seed}, phases {args.phases}; "

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench.sink import percentile
+from bench.stats import percentile
 from start import run
 
 

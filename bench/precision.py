@@ -14,7 +14,8 @@ import time
 
 from bench.server import BenchServer, http_job, register_and_log_in
 from bench.server import create_jobs as create_jobs_through_api
-from bench.sink import Sink, percentile
+from bench.sink import Sink
+from bench.stats import percentile
 
 
 async def create_jobs(base: str, sink_url: str, count: int, schedule: str = "every 1 seconds") -> None:
@@ -50,7 +51,7 @@ async def measure(jobs: int, seconds: float, schedule: str = "every 1 seconds") 
             "server_rss_mib": round(server.rss_mib(), 1),
         }
     finally:
-        await server.stop()
+        await server.close()
         await sink.stop()
 
 

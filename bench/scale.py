@@ -28,7 +28,8 @@ from typing import Any
 import aiohttp
 
 from bench.server import BenchServer
-from bench.sink import Sink, percentile
+from bench.sink import Sink
+from bench.stats import percentile
 from start import run
 from veggiecron.store.sqlite import SqliteStore
 
@@ -64,8 +65,8 @@ async def measure(jobs: int, minutes: float) -> dict[str, Any]:
         await server.start()
         await asyncio.sleep(1.0)
         rss_empty = server.rss_mib()
-        await server.stop(keep_database=True)
-        db_file = Path(server.dir.name) / "bench.db"
+        await server.stop()
+        db_file = server.db_file
         # Due from now on: those that fall due during the insert and the start are overdue when
         # the server starts, so the first dispatch measures the start itself.
         first_due = time.time()
@@ -110,7 +111,7 @@ async def measure(jobs: int, minutes: float) -> dict[str, Any]:
             "due_before_ready_lateness_max_ms": round(max(before_ready), 2) if before_ready else None,
         }
     finally:
-        await server.stop()
+        await server.close()
         await sink.stop()
 
 

@@ -20,6 +20,9 @@ import json
 import time
 from datetime import datetime
 
+from bench.load import LoadPlan, LoadProcess
+from start import run
+
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 DUE_HEADER = b"x-veggiecron-scheduled-at:"
 KEY_HEADER = b"idempotency-key:"
@@ -108,18 +111,8 @@ class Sink:
         return count, lateness
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 async def capacity(connections: int, seconds: float, pipeline: int = 1) -> dict[str, float]:
     """Requests a second the sink answered (and recorded) from one load process."""
-    from bench.load import LoadPlan, LoadProcess  # bench.load imports this module
-
     sink = Sink()
     await sink.start()
     try:
@@ -142,8 +135,6 @@ async def capacity(connections: int, seconds: float, pipeline: int = 1) -> dict[
 
 
 def main() -> None:
-    from start import run
-
     parser = argparse.ArgumentParser(description="How many requests a second the benchmark sink takes.")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=5.0)

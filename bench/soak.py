@@ -20,7 +20,8 @@ import aiohttp
 
 from bench.precision import create_jobs
 from bench.server import BenchServer
-from bench.sink import Sink, percentile
+from bench.sink import Sink
+from bench.stats import percentile
 
 
 async def reader(base: str, stop: asyncio.Event, errors: list[str]) -> int:
@@ -87,7 +88,7 @@ async def soak(jobs: int, minutes: float, warm_up: float) -> dict[str, object]:
             "rss_mib_every_minute": [round(rss, 1) for t, rss in samples[::6]],
         }
     finally:
-        await server.stop()
+        await server.close()
         await sink.stop()
 
 

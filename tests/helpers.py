@@ -22,6 +22,11 @@ from veggiecron.config import (
     load_config,
 )
 
+# The server closes the connection after refusing a request before reading its body (see
+# tests/api/test_auth.py::test_early_rejection_does_not_break_the_connection); requests expected to
+# be refused ask for a connection of their own, so one refusal cannot disturb the next request.
+CLOSE = {"Connection": "close"}
+
 
 def test_config(db_file: str, **overrides: Any) -> Config:
     """Defaults tuned for tests: cheap bcrypt, quick retries, fast flushes, loopback only."""
@@ -59,6 +64,16 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval:
         await asyncio.sleep(interval)
 
 
+def assert_error(status: int, body: dict[str, Any], expected_status: int, field: str | None = None) -> None:
+    """The native API's error envelope with this status (and, when given, naming this field)."""
+    assert status == expected_status, body
+    assert body["id"] == "error", body
+    assert isinstance(body["description"], str) and body["description"], body
+    assert isinstance(body["data"], dict), body
+    if field is not None:
+        assert body["data"].get("field") == field, body
+
+
 @dataclass
 class Hit:
     method: str
@@ -94,16 +109,27 @@ class Sink:
         return web.Response(status=self.status, body=self.body, headers=self.response_headers)
 
 
-async def start_sink() -> tuple[Sink, web.AppRunner]:
-    sink = Sink()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def serve_http(handler: Handler, shutdown_timeout: float = 60.0) -> tuple[str, web.AppRunner]:
+    """Serve every method and path with `handler` on a free loopback port: (base url, runner to clean up).
+
+    A short shutdown_timeout lets cleanup() return while handlers still sleep in a delay.
+    """
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app, access_log=None)
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    sink.url = f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", runner
+
+
+async def start_sink(shutdown_timeout: float = 60.0) -> tuple[Sink, web.AppRunner]:
+    sink = Sink()
+    sink.url, runner = await serve_http(sink.handle, shutdown_timeout)
     return sink, runner
 
 

@@ -6,6 +6,7 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 import pytest
@@ -97,7 +98,7 @@ async def test_users_list_and_revoke_their_own_tokens(api: Api) -> None:
 
 async def test_quotas_are_clear_4xx_and_admins_are_exempt(strict: Server, strict_api: Api) -> None:
     await strict_api.register_and_login("carol", PASSWORD)
-    job = {"type": "http", "data": {"url": "http://127.0.0.1:9/"}}
+    job: dict[str, Any] = {"type": "http", "data": {"url": "http://127.0.0.1:9/"}}
     status, body = await strict_api.call("POST", "/job", json={**job, "name": "fast", "schedule": "every 2 seconds"})
     assert status == 400 and body["data"]["field"] == "schedule" and "5 seconds" in body["description"]
     status, _ = await strict_api.call("POST", "/job", json={**job, "name": "a", "schedule": "every 10 seconds"})

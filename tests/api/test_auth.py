@@ -13,24 +13,11 @@ import aiohttp
 import bcrypt
 import pytest
 
-from tests.helpers import Api, Sink
+from tests.helpers import CLOSE, Api, Sink, assert_error
 from veggiecron.app import Server
 
 PASSWORD = "s3cret-pass"
-# The server closes the connection after refusing a request before reading its body (see
-# test_early_rejection_does_not_break_the_connection); requests expected to be refused so ask for
-# a connection of their own, so one test's refusal cannot disturb its next request.
-CLOSE = {"Connection": "close"}
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
-
-
-def assert_error(status: int, body: dict[str, Any], expected_status: int, field: str | None = None) -> None:
-    assert status == expected_status, body
-    assert body["id"] == "error", body
-    assert isinstance(body["description"], str) and body["description"], body
-    assert isinstance(body["data"], dict), body
-    if field is not None:
-        assert body["data"].get("field") == field, body
 
 
 async def login(api: Api, username: str = "alice", password: str = PASSWORD) -> str:
@@ -355,23 +342,14 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
     return status, headers, body
 
 
-async def test_early_rejection_does_not_break_the_connection(server: Server) -> None:
-    """After a 401 to a POST with a body, the connection either stays usable or the 401 says `Connection: close`.
-
-    Tornado closes the connection when a handler finishes before reading the body; unless the response
-    says `Connection: close`, keep-alive clients (aiohttp, requests) reuse the dead connection and their
-    next POST fails with "Server disconnected".
-    """
+async def assert_connection_survives_or_says_close(server: Server, request: bytes, expected_status: int) -> None:
+    """`request` on a raw connection answers `expected_status`, and says `Connection: close` or stays usable."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
-        payload = b'{"name": "x", "type": "http", "data": {"url": "http://127.0.0.1:1/"}, "schedule": "every hour"}'
-        writer.write(
-            b"POST /job HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-            b"X-Auth-Token: wrong\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload)
-        )
+        writer.write(request)
         await writer.drain()
         status, headers, _ = await asyncio.wait_for(_read_response(reader), 5)
-        assert status == 401
+        assert status == expected_status
         if headers.get("connection", "").lower() != "close":
             writer.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
             await writer.drain()
@@ -383,6 +361,21 @@ async def test_early_rejection_does_not_break_the_connection(server: Server) -> 
             await writer.wait_closed()
         except ConnectionError:
             pass
+
+
+async def test_early_rejection_does_not_break_the_connection(server: Server) -> None:
+    """After a 401 to a POST with a body, the connection either stays usable or the 401 says `Connection: close`.
+
+    Tornado closes the connection when a handler finishes before reading the body; unless the response
+    says `Connection: close`, keep-alive clients (aiohttp, requests) reuse the dead connection and their
+    next POST fails with "Server disconnected".
+    """
+    payload = b'{"name": "x", "type": "http", "data": {"url": "http://127.0.0.1:1/"}, "schedule": "every hour"}'
+    request = (
+        b"POST /job HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        b"X-Auth-Token: wrong\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload)
+    )
+    await assert_connection_survives_or_says_close(server, request, 401)
 
 
 async def test_a_keep_alive_client_can_post_again_after_a_401(api: Api) -> None:
@@ -397,20 +390,5 @@ async def test_a_keep_alive_client_can_post_again_after_a_401(api: Api) -> None:
 
 async def test_an_unknown_method_does_not_break_the_connection(server: Server) -> None:
     """A 405 for a method tornado does not know is answered before prepare(); the connection must survive or say so."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    try:
-        writer.write(b"PROPFIND /register HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
-        await writer.drain()
-        status, headers, _ = await asyncio.wait_for(_read_response(reader), 5)
-        assert status == 405
-        if headers.get("connection", "").lower() != "close":
-            writer.write(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            await writer.drain()
-            status, _, _ = await asyncio.wait_for(_read_response(reader), 5)
-            assert status == 200
-    finally:
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except ConnectionError:
-            pass
+    request = b"PROPFIND /register HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
+    await assert_connection_survives_or_says_close(server, request, 405)

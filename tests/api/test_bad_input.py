@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import Api
 
-GOOD = {"name": "ok", "type": "http", "data": {"url": "http://127.0.0.1:9/"}, "schedule": "every hour"}
+GOOD: dict[str, Any] = {"name": "ok", "type": "http", "data": {"url": "http://127.0.0.1:9/"}, "schedule": "every hour"}
 
 
 def with_data(**fields: Any) -> dict[str, Any]:

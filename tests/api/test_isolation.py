@@ -91,9 +91,9 @@ async def test_nothing_of_another_user_is_readable_changeable_or_triggerable(
         ("DELETE", f"/api/v1/webhook/{hook['id']}/", None),
         ("GET", alice_user_url, None),
     ]
-    for method, path, body in seed:
+    for method, path, payload in seed:
         url = path if path.startswith("http") else base + path
-        async with mallory.session.request(method, url, json=body, headers=mallory.headers()) as response:
+        async with mallory.session.request(method, url, json=payload, headers=mallory.headers()) as response:
             assert response.status == 404, (method, path, response.status, await response.text())
 
     # Lists show mallory nothing of alice's, and a requeue by mallory leaves alice's failure alone.

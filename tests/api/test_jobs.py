@@ -13,22 +13,10 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from tests.helpers import Api, Sink, wait_for
+from tests.helpers import CLOSE, Api, Sink, assert_error, wait_for
 from veggiecron.app import Server
 
-# The server closes the connection after refusing a request before reading its body (see
-# tests/api/test_auth.py); requests expected to be refused so ask for a connection of their own.
-CLOSE = {"Connection": "close"}
 LIMIT = 64 * 1024
-
-
-def assert_error(status: int, body: dict[str, Any], expected_status: int, field: str | None = None) -> None:
-    assert status == expected_status, body
-    assert body["id"] == "error", body
-    assert isinstance(body["description"], str) and body["description"], body
-    assert isinstance(body["data"], dict), body
-    if field is not None:
-        assert body["data"].get("field") == field, body
 
 
 def job_body(name: str, url: str, schedule: str = "every 1 hours", **extra: Any) -> dict[str, Any]:

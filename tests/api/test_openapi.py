@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 import pytest
 import schemathesis
+import tornado.routing
 import tornado.web
 
 from bench.fuzz import FUZZ_PASSWORD, FUZZ_USER, TokenAuth, confine_body, confine_case, loopback_only, register
@@ -49,7 +50,11 @@ def with_openapi_routes(application: tornado.web.Application, ctx: Any) -> torna
 def app_routes() -> list[tuple[re.Pattern[str], type[tornado.web.RequestHandler]]]:
     """(compiled pattern, handler) of every route, in tornado's matching order."""
     application = with_openapi_routes(make_app(None), None)  # type: ignore[arg-type]  # the table only
-    return [(rule.matcher.regex, rule.target) for rule in application.wildcard_router.rules]
+    routes = []
+    for rule in application.wildcard_router.rules:
+        assert isinstance(rule.matcher, tornado.routing.PathMatches), rule  # every route is a path pattern
+        routes.append((rule.matcher.regex, rule.target))
+    return routes
 
 
 def handler_methods(handler: type[tornado.web.RequestHandler]) -> set[str]:
@@ -260,13 +265,13 @@ async def test_answers_conform_to_the_document(base_url: str, user_api: Api, sin
         "POST", "/api/v1/webhook/", headers=headers, json={"event": "schedule.added", "target": sink.url}
     )
     conforms("/api/v1/webhook/", "post", status, body)
-    for method, path, route, payload in (
+    for method, path, route, seed_payload in (
         ("POST", "/api/v1/schedule/", "/api/v1/schedule/", {"endpoint": sink.url}),
         ("GET", "/api/v1/schedule/nope/", "/api/v1/schedule/{schedule_id}/", None),
         ("PUT", "/api/v1/webhook/1/", "/api/v1/webhook/{hook_id}/", {"event": "nope"}),
         ("POST", "/api/v1/user/token/", "/api/v1/user/token/", {"email": "a@b.cd"}),
     ):
-        status, body = await api.call(method, path, headers=headers, json=payload)
+        status, body = await api.call(method, path, headers=headers, json=seed_payload)
         conforms(route, method.lower(), status, body)
     status, body = await api.call("GET", "/api/v1/schedule/", headers={"Authorization": "Basic !!"})
     conforms("/api/v1/schedule/", "get", status, body)

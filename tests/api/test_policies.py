@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.helpers import Api, wait_for
+from tests.helpers import Api, serve_http, wait_for
 
 
 class Target:
@@ -20,7 +20,7 @@ class Target:
     def __init__(self) -> None:
         self.hits: list[tuple[float, dict[str, str]]] = []
         self.script: list[tuple[int, dict[str, str], float]] = []
-        self.default = (200, {}, 0.0)
+        self.default: tuple[int, dict[str, str], float] = (200, {}, 0.0)
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -34,13 +34,7 @@ class Target:
 @pytest.fixture
 async def target() -> AsyncIterator[Target]:
     target = Target()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", target.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    target.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    target.url, runner = await serve_http(target.handle, shutdown_timeout=0.1)
     yield target
     await runner.cleanup()
 

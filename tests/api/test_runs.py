@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from tests.helpers import Api, Hit, Sink, wait_for
+from tests.helpers import Api, Hit, Sink, assert_error, start_sink, wait_for
 from veggiecron.app import Server
 
 RUN_FIELDS = {
@@ -31,26 +30,10 @@ RUN_FIELDS = {
 @pytest.fixture
 async def slow_sink() -> AsyncIterator[Sink]:
     """A sink like `sink`, but its teardown does not wait for handlers still sleeping in `delay`."""
-    sink = Sink()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", sink.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    sink.url = f"http://127.0.0.1:{port}"
+    sink, runner = await start_sink(shutdown_timeout=0.1)
     yield sink
     sink.delay = 0
     await runner.cleanup()
-
-
-def assert_error(status: int, body: dict[str, Any], expected_status: int, field: str | None = None) -> None:
-    assert status == expected_status, body
-    assert body["id"] == "error", body
-    assert isinstance(body["description"], str) and body["description"], body
-    if field is not None:
-        assert body["data"].get("field") == field, body
 
 
 async def runs_of(api: Api, name: str, **params: Any) -> dict[str, Any]:
@@ -75,6 +58,13 @@ async def run_now(api: Api, name: str) -> dict[str, Any]:
     assert body["id"] == "success"
     data: dict[str, Any] = body["data"]
     return data
+
+
+async def run_once(api: Api, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Create an hourly job with these data, run it now, and answer that run once it has finished."""
+    await api.create_job(name, "", schedule="every 1 hours", data=data)
+    await run_now(api, name)
+    return (await wait_for_runs(api, name))[0]
 
 
 def scheduled_at(hit: Hit) -> float:
@@ -290,9 +280,7 @@ async def test_clones_send_several_requests_per_run(user_api: Api, sink: Sink) -
 
 async def test_retries_until_the_sink_recovers(user_api: Api, sink: Sink) -> None:
     sink.fail_first = 2
-    await user_api.create_job("flaky", "", schedule="every 1 hours", data={"url": sink.url + "/flaky", "retries": 2})
-    await run_now(user_api, "flaky")
-    run = (await wait_for_runs(user_api, "flaky"))[0]
+    run = await run_once(user_api, "flaky", {"url": sink.url + "/flaky", "retries": 2})
     assert run["outcome"] == "ok"
     assert run["attempts"] == 3
     assert run["status_code"] == 200
@@ -304,9 +292,7 @@ async def test_retries_until_the_sink_recovers(user_api: Api, sink: Sink) -> Non
 
 async def test_retries_exhausted_fail_the_run(user_api: Api, sink: Sink) -> None:
     sink.fail_first = 5
-    await user_api.create_job("flaky", "", schedule="every 1 hours", data={"url": sink.url + "/flaky", "retries": 1})
-    await run_now(user_api, "flaky")
-    run = (await wait_for_runs(user_api, "flaky"))[0]
+    run = await run_once(user_api, "flaky", {"url": sink.url + "/flaky", "retries": 1})
     assert run["outcome"] == "failed"
     assert run["attempts"] == 2
     assert run["status_code"] == 503
@@ -317,9 +303,7 @@ async def test_retries_exhausted_fail_the_run(user_api: Api, sink: Sink) -> None
 async def test_a_500_without_retries_fails(user_api: Api, sink: Sink) -> None:
     sink.status = 500
     sink.body = b"boom"
-    await user_api.create_job("broken", "", schedule="every 1 hours", data={"url": sink.url + "/broken", "retries": 0})
-    await run_now(user_api, "broken")
-    run = (await wait_for_runs(user_api, "broken"))[0]
+    run = await run_once(user_api, "broken", {"url": sink.url + "/broken", "retries": 0})
     assert run["outcome"] == "failed"
     assert run["status_code"] == 500
     assert run["attempts"] == 1
@@ -330,22 +314,14 @@ async def test_a_500_without_retries_fails(user_api: Api, sink: Sink) -> None:
 
 async def test_success_codes_can_make_a_500_ok(user_api: Api, sink: Sink) -> None:
     sink.status = 500
-    await user_api.create_job(
-        "fine", "", schedule="every 1 hours", data={"url": sink.url + "/fine", "success_codes": [500]}
-    )
-    await run_now(user_api, "fine")
-    run = (await wait_for_runs(user_api, "fine"))[0]
+    run = await run_once(user_api, "fine", {"url": sink.url + "/fine", "success_codes": [500]})
     assert run["outcome"] == "ok"
     assert run["status_code"] == 500
     assert run["error"] is None
 
 
 async def test_success_codes_exclude_the_default_2xx(user_api: Api, sink: Sink) -> None:
-    await user_api.create_job(
-        "strict", "", schedule="every 1 hours", data={"url": sink.url + "/strict", "success_codes": [204, "3xx"]}
-    )
-    await run_now(user_api, "strict")
-    run = (await wait_for_runs(user_api, "strict"))[0]
+    run = await run_once(user_api, "strict", {"url": sink.url + "/strict", "success_codes": [204, "3xx"]})
     assert run["outcome"] == "failed"
     assert run["status_code"] == 200
 
@@ -366,9 +342,7 @@ async def test_a_slow_sink_times_out(user_api: Api, slow_sink: Sink) -> None:
 
 
 async def test_connection_refused_fails_the_run_and_the_server_keeps_serving(user_api: Api, sink: Sink) -> None:
-    await user_api.create_job("refused", "", schedule="every 1 hours", data={"url": "http://127.0.0.1:1/"})
-    await run_now(user_api, "refused")
-    run = (await wait_for_runs(user_api, "refused"))[0]
+    run = await run_once(user_api, "refused", {"url": "http://127.0.0.1:1/"})
     assert run["outcome"] == "failed"
     assert run["status_code"] is None
     assert run["error"]

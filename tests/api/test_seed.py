@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,10 +20,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.daemon import create_admin
 from tests.helpers import Api, Sink, start_server, test_config, wait_for
 from veggiecron.app import Server
-
-ROOT = Path(__file__).resolve().parents[2]
 
 SCHEDULE_FIELDS = {
     "url",
@@ -385,21 +383,7 @@ async def test_create_admin_command_prints_a_token_the_server_accepts(
     tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
     db = str(tmp_path / "admin.db")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "start.py",
-        "create-admin",
-        "boss",
-        "--db-file",
-        db,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0, stderr.decode()
-    token = stdout.decode().strip().splitlines()[-1]
-    assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token), stdout
+    token = await create_admin("boss", "--db-file", db)  # fails unless it exits 0 and prints a token
 
     server = await start_server(test_config(db))
     try:

@@ -11,13 +11,12 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
-from tests.helpers import Api, test_config
+from tests.helpers import CLOSE, Api, test_config
 from veggiecron.app import Server
 from veggiecron.auth import TOKEN_CACHE_SECONDS
 from veggiecron.config import SecuritySection
 
 PASSWORD = "s3cret-pass"
-CLOSE = {"Connection": "close"}  # a refused request gets a connection of its own (see test_auth)
 
 
 class OffsetClock:

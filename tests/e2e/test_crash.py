@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from bench.sink import Sink as RawSink
-from tests.e2e.daemon import Daemon
+from tests.daemon import Daemon
 from tests.helpers import Api
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.daemon import Daemon
+from tests.daemon import Daemon
 from tests.helpers import Api, Sink, wait_for
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.daemon import Daemon
+from tests.daemon import Daemon
 from tests.helpers import Sink, start_sink, wait_for
 
 pytestmark = pytest.mark.slow

@@ -11,12 +11,14 @@ from veggiecron.errors import Invalid
 from veggiecron.schedules import Cron, DailyAt, Interval, Once, parse_schedule, wall_time_to_epoch
 
 
-def utc(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
 
 
-def local(zone: str, *args: int, fold: int = 0) -> float:
-    return datetime(*args, tzinfo=ZoneInfo(zone), fold=fold).timestamp()
+def local(
+    zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, *, fold: int = 0
+) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(zone), fold=fold).timestamp()
 
 
 @pytest.mark.parametrize(
@@ -228,4 +230,5 @@ def test_latest_at_or_before_agrees_with_next_after(text: str) -> None:
     t = utc(2026, 3, 8, 12, 0)
     latest = schedule.latest_at_or_before(t, anchor)
     assert latest is not None and latest <= t
-    assert schedule.next_after(latest, anchor) is None or schedule.next_after(latest, anchor) > t
+    following = schedule.next_after(latest, anchor)
+    assert following is None or following > t

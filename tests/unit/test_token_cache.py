@@ -17,16 +17,22 @@ TTL = 5.0
 
 
 class CountingStore(SqliteStore):
-    """The real store, counting token lookups; `gate`, when set, holds each lookup's answer back."""
+    """The real store, counting token lookups; `gate`, when set, holds each lookup's answer back.
+
+    `read` is set once a lookup's query has run: the read goes to the store's own reader thread,
+    so a lookup that has been counted may not have read anything yet.
+    """
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.lookups = 0
         self.gate: asyncio.Event | None = None
+        self.read = asyncio.Event()
 
     async def user_for_token(self, token_hash: str, now: float) -> tuple[User, float] | None:
         self.lookups += 1
         found = await super().user_for_token(token_hash, now)
+        self.read.set()
         if self.gate is not None:
             await self.gate.wait()
         return found
@@ -120,8 +126,8 @@ async def test_a_lookup_in_flight_across_a_logout_is_not_cached(
     token, _ = await accounts.issue_token(await alice(counting_store))
     counting_store.gate = asyncio.Event()
     check = asyncio.create_task(accounts.authenticate(token))
-    while counting_store.lookups == 0:
-        await asyncio.sleep(0)
+    # The logout must come after the query has read the token, not merely after it was counted.
+    await asyncio.wait_for(counting_store.read.wait(), timeout=5)
     await accounts.logout(token)
     counting_store.gate.set()
     assert await check is not None  # it read the token before the logout
