@@ -8,6 +8,7 @@ import time
 
 from tests.helpers import Api, Sink, wait_for
 from veggiecron.app import Server
+from veggiecron.store.sqlite import SqliteStore
 
 
 def hold_the_write_lock(db_file: str, seconds: float) -> None:
@@ -58,8 +59,9 @@ async def test_writes_fail_clearly_while_reads_work_and_queued_runs_survive(
 ) -> None:
     await user_api.create_job("beat", sink.url + "/beat", schedule="every 1 seconds")
     await wait_for(lambda: len(sink.paths("/beat")) >= 1, timeout=4)
-    assert server.store._db is not None
-    await server.store.db.execute("PRAGMA query_only = ON")  # as a read-only file or a full disk would
+    store = server.store
+    assert isinstance(store, SqliteStore)
+    await store.db.execute("PRAGMA query_only = ON")  # as a read-only file or a full disk would
     try:
         status, body = await user_api.call(
             "POST", "/job", json={"name": "new", "data": {"url": "http://127.0.0.1:9/"}, "schedule": "every hour"}
@@ -72,7 +74,7 @@ async def test_writes_fail_clearly_while_reads_work_and_queued_runs_survive(
         fired_while_read_only = len(sink.paths("/beat"))
         await wait_for(lambda: len(sink.paths("/beat")) >= fired_while_read_only + 2, timeout=5)
     finally:
-        await server.store.db.execute("PRAGMA query_only = OFF")
+        await store.db.execute("PRAGMA query_only = OFF")
     delivered = len(sink.paths("/beat"))
 
     async def all_recorded() -> bool:

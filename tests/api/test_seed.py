@@ -23,6 +23,7 @@ import pytest
 from tests.daemon import create_admin
 from tests.helpers import Api, Sink, start_server, test_config, wait_for
 from veggiecron.app import Server
+from veggiecron.store.sqlite import SqliteStore
 
 SCHEDULE_FIELDS = {
     "url",
@@ -425,7 +426,7 @@ async def test_groups(server: Server, admin: SeedClient, client: SeedClient) -> 
         assert reply.status == 404 and reply.body == NOT_FOUND
 
     # Groups have no API to create them: put one in the database, as an operator would.
-    assert server.ctx is not None
+    assert isinstance(server.store, SqliteStore)
     db = server.store.db
     me = (await client.get_ok("/api/v1/user/"))["results"][0]
     user_id = int(me["url"].rstrip("/").rsplit("/", 1)[1])

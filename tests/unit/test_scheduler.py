@@ -26,6 +26,9 @@ class RecordingRunner:
         await self.release.wait()
         return RunResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")
 
+    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
+        raise AssertionError("these jobs have no notify_url")
+
 
 async def add_job(store: SqliteStore, name: str, schedule: str, now: float = T0, **data: object) -> Job:
     parsed = parse_schedule(schedule)
