@@ -37,7 +37,8 @@ class JobStore(Protocol):
     async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
         """Write an owner's change (and its Seed row); answer the job with its version bumped."""
 
-    async def delete_job(self, job_id: int) -> None: ...
+    async def delete_job(self, job_id: int) -> None:
+        """Delete the job with its runs, its Seed row and its failed tasks."""
 
     async def count_jobs(self, user_id: int) -> int: ...
 
@@ -128,16 +129,21 @@ class SeedStore(Protocol):
     async def seed_uuids(self, job_ids: Sequence[int]) -> dict[int, str]:
         """The schedule uuid of each of these jobs that is a Seed schedule."""
 
-    async def list_failures(self, user_id: int, limit: int, offset: int) -> tuple[list[FailedTask], int]: ...
+    async def list_failures(self, user_id: int, limit: int, offset: int) -> tuple[list[FailedTask], int]:
+        """The failed tasks of the user's jobs, newest first."""
 
     async def get_failure(self, user_id: int, failure_id: int) -> FailedTask: ...
 
     async def take_failures(self, user_id: int) -> list[tuple[FailedTask, Job]]:
-        """Remove and answer every failed task of the user's jobs, each with its job, oldest first."""
+        """Remove and answer every failed task of the user's jobs, each with its job, oldest first.
+
+        Each task is answered once, even to concurrent callers: a task is requeued once.
+        """
 
     async def create_webhook(self, user_id: int, event: str, target: str, now: float) -> Webhook: ...
 
-    async def list_webhooks(self, user_id: int, limit: int, offset: int) -> tuple[list[Webhook], int]: ...
+    async def list_webhooks(self, user_id: int, limit: int, offset: int) -> tuple[list[Webhook], int]:
+        """The user's webhooks, newest first."""
 
     async def get_webhook(self, user_id: int, hook_id: int) -> Webhook: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -86,20 +86,45 @@ class SqliteConnection:
         self, statements: Iterable[tuple[str, Sequence[Any] | Iterable[Sequence[Any]], bool]]
     ) -> list[int]:
         """Run (sql, params, many) statements in one transaction; answer each statement's lastrowid."""
+
+        async def run() -> list[int]:
+            ids = []
+            for sql, params, many in statements:
+                if many:
+                    cursor = await self.db.executemany(sql, params)  # type: ignore[arg-type]
+                else:
+                    cursor = await self.db.execute(sql, params)  # type: ignore[arg-type]
+                ids.append(cursor.lastrowid or 0)
+                await cursor.close()
+            return ids
+
+        return await self._transaction(run)
+
+    async def _take(self, sql: str, params: Sequence[Any], delete: str) -> list[Any]:
+        """Select rows and delete each by its first column in one write transaction.
+
+        Read on the writing connection inside the transaction: a read beside it could hand the
+        same rows to two callers before either deletes them.
+        """
+
+        async def run() -> list[Any]:
+            rows = list(await self.db.execute_fetchall(sql, params))
+            if rows:
+                cursor = await self.db.executemany(delete, [(row[0],) for row in rows])
+                await cursor.close()
+            return rows
+
+        return await self._transaction(run)
+
+    async def _transaction(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run `body` on the writing connection in one immediate transaction, rolled back if it fails."""
         async with self._write_lock:
             try:
                 await self.db.execute("BEGIN IMMEDIATE")
                 try:
-                    ids = []
-                    for sql, params, many in statements:
-                        if many:
-                            cursor = await self.db.executemany(sql, params)  # type: ignore[arg-type]
-                        else:
-                            cursor = await self.db.execute(sql, params)  # type: ignore[arg-type]
-                        ids.append(cursor.lastrowid or 0)
-                        await cursor.close()
+                    result = await body()
                     await self.db.execute("COMMIT")
-                    return ids
+                    return result
                 except BaseException:
                     await self.db.execute("ROLLBACK")
                     raise

@@ -74,13 +74,12 @@ class SqliteSeedRecords(SqliteConnection):
 
     async def take_failures(self, user_id: int) -> list[tuple[FailedTask, Job]]:
         """Remove and answer every failed task of the user's jobs, with its job, for requeueing."""
-        rows = await self._fetchall(
+        rows = await self._take(
             f"SELECT {FAILED_COLUMNS}, {JOB_COLUMNS_J} FROM failed_tasks f JOIN jobs j ON j.id = f.job_id "
             "WHERE j.user_id = ? ORDER BY f.id",
             (user_id,),
+            "DELETE FROM failed_tasks WHERE id = ?",
         )
-        if rows:
-            await self._write([("DELETE FROM failed_tasks WHERE id = ?", [(r[0],) for r in rows], True)])
         return [(failed_from_row(r), job_from_row(r[5:])) for r in rows]
 
     async def create_webhook(self, user_id: int, event: str, target: str, now: float) -> Webhook:
