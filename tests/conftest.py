@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.helpers import Api, Sink, start_server, start_sink, test_config
+from tests.postgres import PostgresServer
 from veggiecron.app import Server
 
 
@@ -47,3 +48,19 @@ async def user_api(api: Api) -> Api:
     """An API client already registered and logged in as 'alice'."""
     await api.register_and_login()
     return api
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session (see tests/postgres.py)."""
+    server = PostgresServer.start()
+    server.prepare_template()
+    yield server
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
+    """The URL of a fresh, migrated, empty database of its own."""
+    url = await postgres_server.create_database()
+    yield url
+    await postgres_server.drop_database(url)

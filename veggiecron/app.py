@@ -31,7 +31,8 @@ from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
 from .auth import Accounts, Passwords, Tokens
 from .clock import Clock, SystemClock
-from .config import Config, log_level_number
+from .cluster import ClusterScheduler, ClusterSettings
+from .config import Config, is_postgres_url, log_level_number, sqlite_path
 from .errors import Invalid
 from .health import Health
 from .jobs import JobService
@@ -42,6 +43,8 @@ from .runners.http import HttpRunner
 from .scheduler import Scheduler
 from .seed import SeedService
 from .store import Store
+from .store.postgres import PostgresStore
+from .store.postgres.connection import redact
 from .store.sqlite import SqliteStore
 from .throttle import LoginThrottle
 
@@ -75,6 +78,13 @@ def make_app(ctx: Context) -> tornado.web.Application:
     )
 
 
+def make_store(config: Config) -> Store:
+    """The store the configuration names: PostgreSQL for a postgresql:// database, else a SQLite file."""
+    if is_postgres_url(config.database):
+        return PostgresStore(config.database)
+    return SqliteStore(sqlite_path(config))
+
+
 class Server:
     """The whole daemon: store, runner, scheduler and HTTP API, started and stopped in order.
 
@@ -84,24 +94,58 @@ class Server:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.store: Store = SqliteStore(config.db_file)
         self.outbound = OutboundPolicy(config.app.env, config.http_client.allow_networks)
         self.runner = HttpRunner(config.http_client, self.outbound)
         self.metrics = Metrics()
-        self.scheduler = Scheduler(
-            self.store,
-            self.runner,
-            config.http_client,
-            self.clock,
-            flush_interval=config.scheduler.flush_interval_seconds,
-            window=config.scheduler.window_seconds,
-            lane_limit=config.http_client.pool_per_host,
-            run_listeners=[self.metrics.observe_run],
-        )
+        self.store: Store
+        self.scheduler: Scheduler | ClusterScheduler
+        if is_postgres_url(config.database):
+            self.store, self.scheduler = self._cluster_node(config.database)
+        else:
+            self.store = make_store(config)
+            self.scheduler = Scheduler(
+                self.store,
+                self.runner,
+                config.http_client,
+                self.clock,
+                flush_interval=config.scheduler.flush_interval_seconds,
+                window=config.scheduler.window_seconds,
+                lane_limit=config.http_client.pool_per_host,
+                run_listeners=[self.metrics.observe_run],
+            )
         self.maintenance = Maintenance(self.store, self.store, self.clock, config.scheduler.run_history_per_job)
         self.http_server: tornado.httpserver.HTTPServer | None = None
         self.port: int | None = None
+        self.loop_watch: asyncio.Task[None] | None = None
         self.ctx = self._context()
+
+    def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
+        """One node of several sharing a PostgreSQL database."""
+        config, cluster = self.config, self.config.cluster
+        store = PostgresStore(url, max_size=max(10, config.http_client.pool_size // 10))
+        settings = ClusterSettings(
+            lease=cluster.lease_seconds,
+            claim_ahead=cluster.claim_ahead_seconds,
+            poll_interval=cluster.poll_interval_seconds,
+            reap_interval=cluster.reap_interval_seconds,
+            claim_batch=cluster.claim_batch,
+            max_held=cluster.max_held,
+            flush_interval=config.scheduler.flush_interval_seconds,
+            node_name=cluster.node_name,
+        )
+        scheduler = ClusterScheduler(
+            store,
+            self.runner,
+            config.http_client,
+            self.clock,
+            settings=settings,
+            lane_limit=config.http_client.pool_per_host,
+            run_listeners=[self.metrics.observe_run],
+            on_refused=self.metrics.results_refused.inc,
+            on_reaped=self.metrics.claims_reaped.inc,
+        )
+        self.metrics.watch_leases(scheduler.leases.lease_age)
+        return store, scheduler
 
     def _context(self) -> Context:
         config = self.config
@@ -132,6 +176,7 @@ class Server:
         await self.runner.start()
         await self.scheduler.start()
         self.maintenance.start()
+        self.loop_watch = asyncio.create_task(self.metrics.watch_event_loop(), name="veggiecron-loop-lag")
         # Streaming handlers answer bodies over api.max_body_bytes with a 413, discarding what
         # they receive past the limit; this larger bound only stops endless uploads.
         self.http_server = tornado.httpserver.HTTPServer(
@@ -149,7 +194,7 @@ class Server:
             config.app.env,
             config.host,
             self.port,
-            config.db_file,
+            redact(config.database) if is_postgres_url(config.database) else sqlite_path(config),
         )
 
     async def stop(self) -> None:
@@ -161,6 +206,9 @@ class Server:
             await self.http_server.close_all_connections()
         await self.ctx.seed.stop(grace)
         await self.maintenance.stop()
+        if self.loop_watch is not None:
+            self.loop_watch.cancel()
+            await asyncio.gather(self.loop_watch, return_exceptions=True)
         await self.scheduler.stop(grace)
         await self.runner.stop()
         await self.store.close()
@@ -208,7 +256,9 @@ async def create_admin(config: Config, username: str) -> str:
     """Create (or promote) an admin user and answer a new service token for it."""
     if not username or len(username) > 254 or any(c.isspace() for c in username):
         raise Invalid("name", "the admin's name must be 1 to 254 characters without spaces")
-    store: Store = SqliteStore(config.db_file)
+    store: Store = (
+        PostgresStore(config.database) if is_postgres_url(config.database) else SqliteStore(sqlite_path(config))
+    )
     await store.open()
     try:
         accounts = Accounts(

@@ -98,11 +98,29 @@ class QuotasSection:
 
 
 @dataclass(frozen=True)
+class ClusterSection:
+    """Several nodes on one PostgreSQL database (see README, Running several nodes)."""
+
+    # A claimed slot stays this node's for this long without a renewal; a node that dies holds
+    # its slots at most this long (plus reap_interval) before another node sends them.
+    lease_seconds: float = 10.0
+    claim_ahead_seconds: float = 0.25  # slots are claimed this long before they are due
+    poll_interval_seconds: float = 1.0  # nodes look for due slots at least this often
+    reap_interval_seconds: float = 1.0  # how often a node looks for lapsed leases
+    claim_batch: int = 500  # jobs locked per claim transaction
+    max_held: int = 5000  # slots a node holds (claimed, not finished) at most
+    node_name: str = ""  # shown in logs and X-Veggiecron-Node; defaults to host:pid
+
+
+@dataclass(frozen=True)
 class Config:
     app: AppSection = field(default_factory=AppSection)
     host: str = "0.0.0.0"
     port: int = 8118
     db_file: str = "veggiecron.db"
+    # A database URL: postgresql://... runs this node among others on one PostgreSQL database;
+    # sqlite:///path (or a plain path) is a SQLite file. Empty: db_file.
+    database: str = ""
     log_level: str = "INFO"
     http_client: HttpClientSection = field(default_factory=HttpClientSection)
     scheduler: SchedulerSection = field(default_factory=SchedulerSection)
@@ -110,6 +128,7 @@ class Config:
     security: SecuritySection = field(default_factory=SecuritySection)
     seed: SeedSection = field(default_factory=SeedSection)
     quotas: QuotasSection = field(default_factory=QuotasSection)
+    cluster: ClusterSection = field(default_factory=ClusterSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:
@@ -247,6 +266,36 @@ def validate(config: Config) -> None:
     _require(config.quotas.max_runs_per_minute >= 1, "quotas.max_runs_per_minute must be >= 1")
     _require(0 < config.seed.request_timeout_seconds <= 3600, "seed.request_timeout_seconds must be in (0, 3600]")
     _require(0 <= config.seed.retries <= 10, "seed.retries must be between 0 and 10")
+    cluster = config.cluster
+    _require(1 <= cluster.lease_seconds <= 3600, "cluster.lease_seconds must be in [1, 3600]")
+    _require(
+        0 <= cluster.claim_ahead_seconds <= cluster.lease_seconds / 2,
+        "cluster.claim_ahead_seconds must be in [0, cluster.lease_seconds / 2]",
+    )
+    _require(0.05 <= cluster.poll_interval_seconds <= 60, "cluster.poll_interval_seconds must be in [0.05, 60]")
+    _require(0.1 <= cluster.reap_interval_seconds <= 60, "cluster.reap_interval_seconds must be in [0.1, 60]")
+    _require(1 <= cluster.claim_batch <= 10_000, "cluster.claim_batch must be in [1, 10000]")
+    _require(1 <= cluster.max_held <= 1_000_000, "cluster.max_held must be in [1, 1000000]")
+    _require(
+        config.database == "" or is_postgres_url(config.database) or not config.database.startswith(("mysql:", "http")),
+        "database must be postgresql://..., sqlite:///path or a file path",
+    )
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(config: Config) -> str:
+    """The SQLite file this configuration names (database, when it is not PostgreSQL, else db_file)."""
+    url = config.database
+    if not url or is_postgres_url(url):
+        return config.db_file
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :] or config.db_file
+    if url.startswith("sqlite://"):
+        return url[len("sqlite://") :] or config.db_file
+    return url
 
 
 def log_level_number(config: Config) -> int:

@@ -40,7 +40,8 @@ class JobScheduler(Protocol):
     def current(self, job: Job) -> Job:
         """The job with the scheduler's next run time, which may be ahead of the stored one."""
 
-    def run_now(self, job: CompiledJob) -> float: ...
+    async def run_now(self, job: CompiledJob) -> float:
+        """Fire the job once now, outside its schedule; answer the slot's due time."""
 
     async def deliver(self, job: CompiledJob) -> Run: ...
 
@@ -323,7 +324,7 @@ class JobService:
 
     async def run_now(self, user: User, name: str) -> tuple[Job, float]:
         job = await self.jobs.get_job(user.id, name)
-        return job, self.scheduler.run_now(compile_job(job, self.config.http_client))
+        return job, await self.scheduler.run_now(compile_job(job, self.config.http_client))
 
     async def deliver(self, job: Job) -> Run:
         """Run a stored job once now, outside its schedule, and answer the recorded run."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from .model import JobState, Run, RunOutcome
@@ -28,6 +31,27 @@ class Metrics:
         self.requests = Counter(
             "veggiecron_api_requests", "API requests answered, by status code.", ["status"], registry=self.registry
         )
+        self.results_refused = Counter(
+            "veggiecron_cluster_results_refused",
+            "Results not written because another node had taken the slot over (this node stalled or lost its lease).",
+            registry=self.registry,
+        )
+        self.claims_reaped = Counter(
+            "veggiecron_cluster_claims_reaped",
+            "Claims this node took over from nodes whose lease lapsed, and sent again.",
+            registry=self.registry,
+        )
+        self.lease_seconds_left = Gauge(
+            "veggiecron_cluster_lease_seconds_left",
+            "Seconds until this node's leases may lapse without a renewal (it stops sending below 0).",
+            registry=self.registry,
+        )
+        self.loop_lag = Histogram(
+            "veggiecron_event_loop_lag_seconds",
+            "How late the event loop ran a timer: a starved loop delays runs and lease renewals.",
+            buckets=LATENESS_BUCKETS,
+            registry=self.registry,
+        )
         # One child per outcome, looked up once: labels() takes a lock and builds a key per call.
         self._runs_by_outcome = {outcome: self.runs.labels(outcome.value) for outcome in RunOutcome}
         for state in JobState:
@@ -37,6 +61,17 @@ class Metrics:
         self._runs_by_outcome[run.outcome].inc()
         if run.outcome is not RunOutcome.SKIPPED:
             self.lateness.observe(max(0.0, run.started_at - run.due_at))
+
+    async def watch_event_loop(self, every: float = 0.25) -> None:
+        """Measure, until cancelled, how late the loop wakes from a sleep of `every` seconds."""
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(every)
+            self.loop_lag.observe(max(0.0, loop.time() - start - every))
+
+    def watch_leases(self, seconds_left: Callable[[], float]) -> None:
+        self.lease_seconds_left.set_function(seconds_left)
 
     def observe_request(self, status: int) -> None:
         self.requests.labels(str(status)).inc()

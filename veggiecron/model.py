@@ -257,3 +257,64 @@ class TokenInfo:
 class Group:
     id: int
     name: str
+
+
+# Several nodes on one database: a slot is claimed by one node under a lease, fenced by its epoch.
+
+
+class Claim(NamedTuple):
+    """One slot of one job, held by a node: its result is written only while (owner, epoch) still match."""
+
+    job_id: int
+    due_at: float
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class DueJob:
+    """A job a node found due (or due within its claim-ahead) and locked, with its runs across nodes."""
+
+    job: Job
+    in_flight: int  # its slots claimed by any node and not finished
+    buffered: bool  # a slot waits for them (overlap buffer_one)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotDecision:
+    """What one claim does to one job, decided by the node from its policies at the database's now."""
+
+    job_id: int
+    next_run: float | None  # None: nothing left (done, or max_runs reached)
+    counted: int  # slots handled, towards max_runs
+    claims: tuple[float, ...] = ()  # slots this node will send
+    buffered: tuple[float, ...] = ()  # a slot that waits for the runs in flight
+    records: tuple[Run, ...] = ()  # slots recorded as they are (skipped, missed)
+    replace: bool = False  # overlap replace: the runs in flight on any node are cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A run a node finished, with what the store needs to account it."""
+
+    claim: Claim
+    run: Run
+    version: int  # the job's version when it was claimed: a pause applies only to it
+    keep_failure: bool  # a failed run is kept as a failed task (Seed's requeue)
+    pause_after: int | None  # the job's pause_after_failures
+
+
+@dataclass(frozen=True, slots=True)
+class StreakChange:
+    """A job whose consecutive failures changed when results were written."""
+
+    job_id: int
+    before: int
+    after: int
+    paused: bool  # the job disabled itself just now
+
+
+@dataclass(frozen=True)
+class FinishReport:
+    accepted: frozenset[tuple[int, float]]  # (job_id, due_at) of the results written; the others were fenced off
+    streaks: tuple[StreakChange, ...] = ()
+    promoted: tuple[Claim, ...] = ()  # buffered slots that now start, claimed by the writing node

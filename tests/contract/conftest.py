@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from tests.postgres import PostgresServer
 from veggiecron.model import Job, NewJob, Run, RunOutcome, SeedFields, User
 from veggiecron.store import Store
+from veggiecron.store.postgres import PostgresStore
 from veggiecron.store.sqlite import SqliteStore
 
 T0 = 1_800_000_000.0  # a whole minute, so schedules and times in the tests line up with it
@@ -23,19 +25,30 @@ T0 = 1_800_000_000.0  # a whole minute, so schedules and times in the tests line
 # so a test can close a store and open the database again.
 MakeStore = Callable[[], Store]
 # Provides one test's fresh, empty database for as long as the context lasts.
-TestDatabase = Callable[[Path], AbstractAsyncContextManager[MakeStore]]
+TestDatabase = Callable[[pytest.FixtureRequest, Path], AbstractAsyncContextManager[MakeStore]]
 
 
 @asynccontextmanager
-async def sqlite_database(tmp_path: Path) -> AsyncIterator[MakeStore]:
+async def sqlite_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
     path = str(tmp_path / "contract.db")
     yield lambda: SqliteStore(path)
 
 
-# One entry per implementation, keyed by the test id it runs under. A PostgreSQL entry creates
-# a fresh database per test on entry, yields a maker of stores connected to it, and drops it on exit.
+@asynccontextmanager
+async def postgres_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
+    """A fresh database on the session's PostgreSQL server (tests/postgres.py), dropped afterwards."""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = await server.create_database()
+    try:
+        yield lambda: PostgresStore(url, min_size=1, max_size=4)
+    finally:
+        await server.drop_database(url)
+
+
+# One entry per implementation, keyed by the test id it runs under.
 DATABASES: dict[str, TestDatabase] = {
     "sqlite": sqlite_database,
+    "postgres": postgres_database,
 }
 
 
@@ -65,7 +78,7 @@ class StoreOpener:
 
 @pytest.fixture(params=list(DATABASES))
 async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreOpener]:
-    async with DATABASES[request.param](tmp_path) as make:
+    async with DATABASES[request.param](request, tmp_path) as make:
         opener = StoreOpener(make)
         try:
             yield opener

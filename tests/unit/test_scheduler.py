@@ -21,7 +21,7 @@ class RecordingRunner:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> RunResult:
+    async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
         self.calls.append((job_id, due_at))
         await self.release.wait()
         return RunResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")

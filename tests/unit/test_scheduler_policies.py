@@ -23,7 +23,7 @@ class ScriptedRunner:
         self.gate.set()
         self.notifications: list[dict[str, Any]] = []
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> RunResult:
+    async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
         self.calls.append((job_id, due_at))
         await self.gate.wait()
         outcome = self.outcomes.pop(0) if self.outcomes else RunOutcome.OK

@@ -109,7 +109,7 @@ class HttpRunner:
             await self._session.close()
             self._session = None
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float) -> RunResult:
+    async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
         """Send the job's clones in parallel; the run is ok when every clone is."""
         started = time.time()
         headers = dict(target.headers)
@@ -117,6 +117,9 @@ class HttpRunner:
         headers["X-Veggiecron-Scheduled-At"] = utc_iso(due_at)
         # The same for every attempt and clone of one slot, different for every slot.
         headers["Idempotency-Key"] = idempotency_key(job_id, due_at)
+        # Above 1 only for a slot sent again after the node holding it died or stalled: a
+        # receiver that saw this key with a lower epoch may drop this copy.
+        headers["X-Veggiecron-Epoch"] = _epoch_text(epoch)
         if target.number_of_clones == 1:
             results = [await self._send_with_retries(target, headers)]
         else:
@@ -260,3 +263,8 @@ def _url(url: str) -> yarl.URL:
 
 NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
 NO_CONTENT_TYPE = ("Content-Type",)
+
+
+@functools.lru_cache(maxsize=64)
+def _epoch_text(epoch: int) -> str:
+    return str(epoch)

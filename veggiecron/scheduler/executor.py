@@ -36,11 +36,11 @@ class Executor:
         self._still_current = still_current
         self._paused = paused
 
-    async def execute(self, job: CompiledJob, due: float) -> Run:
+    async def execute(self, job: CompiledJob, due: float, epoch: int = 1) -> Run:
         """Run the slot; a fault inside veggiecron is the run's outcome, never the loop's end."""
         started = self.clock.now()
         try:
-            result = await self.runner.run(job.id, job.target, due)
+            result = await self.runner.run(job.id, job.target, due, epoch)
             run = Run(
                 job.id,
                 due,
@@ -68,7 +68,7 @@ class Executor:
         if self.failures.after_run(job, run, lambda: self._still_current(job)) is not None:
             self._paused(job.id)
 
-    def record(self, job: CompiledJob, run: Run) -> None:
+    def record(self, job: CompiledJob, run: Run, epoch: int = 1) -> None:
         if run.outcome is RunOutcome.FAILED:
             logger.info(
                 "job %d (%s): run due at %s failed after %d attempts: %s",

@@ -37,6 +37,7 @@ class Waiting:
 
     job: CompiledJob
     due: float
+    epoch: int
     since: float
     deadline: float  # it fails unsent when no slot comes before this
     done: bool = False  # started, timed out or cancelled: left in the queues until it surfaces
@@ -47,8 +48,8 @@ class LaneGate:
         self,
         clock: Clock,
         lane_limit: int | None,
-        execute: Callable[[CompiledJob, float], Coroutine[Any, Any, Run]],
-        record: Callable[[CompiledJob, Run], None],
+        execute: Callable[[CompiledJob, float, int], Coroutine[Any, Any, Run]],
+        record: Callable[[CompiledJob, Run, int], None],
         failed_unsent: Callable[[CompiledJob, Run], None],
         settled: Callable[[int], None],
         wake: Callable[[], None],
@@ -120,35 +121,38 @@ class LaneGate:
                 job.name,
                 utc_iso(slot),
             )
-            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED))
+            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED), 1)
 
-    def admit(self, job: CompiledJob, due: float) -> None:
-        """Start a run now if its lane has a free slot, else queue it in the lane."""
+    def admit(self, job: CompiledJob, due: float, epoch: int = 1) -> None:
+        """Start a run now if its lane has a free slot, else queue it in the lane.
+
+        epoch: which copy of the slot this is (above 1 only when another node's lease on it lapsed).
+        """
         target = job.target
         if self.lane_limit is None or target.retries or target.number_of_clones > 1:
             # A run with retries sleeps between attempts and clones use several connections:
             # such runs take the runner's per-host slots attempt by attempt, not a lane's slot
             # for their whole length (a Retry-After could hold one for an hour).
-            self.spawn(job, due)
+            self.spawn(job, due, epoch=epoch)
             return
         lane = target.connection_key  # runs to one target share its connection slots
         started = self._lane_runs.get(lane, 0)
         if started < self.lane_limit and not self._lanes.get(lane):
             self._lane_runs[lane] = started + 1
-            self.spawn(job, due, lane)
+            self.spawn(job, due, lane, epoch)
             return
         now = self.clock.now()
-        waiting = Waiting(job, due, now, now + target.timeout)
+        waiting = Waiting(job, due, epoch, now, now + target.timeout)
         heapq.heappush(self._deadlines, (waiting.deadline, next(self._sequence), waiting))
         self._wake()  # the loop's timer may be set later than this deadline
         self._lanes.setdefault(lane, deque()).append(waiting)
         self._waiting.setdefault(job.id, []).append(waiting)
 
-    def spawn(self, job: CompiledJob, due: float, lane: str | None = None) -> asyncio.Task[Run]:
-        task = asyncio.create_task(self._begin(job, due))
+    def spawn(self, job: CompiledJob, due: float, lane: str | None = None, epoch: int = 1) -> asyncio.Task[Run]:
+        task = asyncio.create_task(self._begin(job, due, epoch))
         self.tasks.add(task)
         self._running.setdefault(job.id, set()).add(task)
-        task.add_done_callback(lambda done: self._finished(job, due, done, lane))
+        task.add_done_callback(lambda done: self._finished(job, due, epoch, done, lane))
         return task
 
     def forget(self, job_id: int) -> None:
@@ -173,20 +177,21 @@ class LaneGate:
 
     # runs ending
 
-    async def _begin(self, job: CompiledJob, due: float) -> Run:
+    async def _begin(self, job: CompiledJob, due: float, epoch: int) -> Run:
         task = asyncio.current_task()
         if task is not None:
             self._began[task] = self.clock.now()
-        return await self._execute(job, due)
+        return await self._execute(job, due, epoch)
 
-    def _finished(self, job: CompiledJob, due: float, task: asyncio.Task[Run], lane: str | None) -> None:
+    def _finished(self, job: CompiledJob, due: float, epoch: int, task: asyncio.Task[Run], lane: str | None) -> None:
         began = self._began.pop(task, None)
         if task.cancelled():
             # Recorded here, not in execute: a task cancelled before its first step never ran it.
             now = self.clock.now()
             started = now if began is None else began
             reason = REPLACED if task in self._replaced else STOPPED
-            self._record(job, Run(job.id, due, started, (now - started) * 1000, RunOutcome.FAILED, error=reason))
+            run = Run(job.id, due, started, (now - started) * 1000, RunOutcome.FAILED, error=reason)
+            self._record(job, run, epoch)
         self.tasks.discard(task)
         self._replaced.discard(task)
         running = self._running.get(job.id)
@@ -213,7 +218,7 @@ class LaneGate:
                 self._expire(waiting)
                 continue
             self._unwait(waiting)
-            self.spawn(waiting.job, waiting.due, lane)
+            self.spawn(waiting.job, waiting.due, lane, waiting.epoch)
             return
         self._lanes.pop(lane, None)
         started = self._lane_runs.get(lane, 0) - 1
@@ -242,7 +247,7 @@ class LaneGate:
         job = waiting.job
         elapsed = (now - waiting.since) * 1000
         run = Run(job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
-        self._record(job, run)
+        self._record(job, run, waiting.epoch)
         if error_class is not None:  # a timeout counts towards the job's failures; a cancellation does not
             self._failed_unsent(job, run)
         self._job_settled(job.id)
@@ -253,7 +258,7 @@ class LaneGate:
         if buffered is not None:
             job, slot = buffered
             if self.stopping:
-                self._record(job, Run(job_id, slot, self.clock.now(), 0.0, RunOutcome.FAILED, error=STOPPED))
+                self._record(job, Run(job_id, slot, self.clock.now(), 0.0, RunOutcome.FAILED, error=STOPPED), 1)
             else:
                 self.admit(job, slot)
         self._settled(job_id)

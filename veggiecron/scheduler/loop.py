@@ -187,7 +187,7 @@ class Scheduler:
     def wake(self) -> None:
         self._wakeup.set()
 
-    def run_now(self, job: CompiledJob) -> float:
+    async def run_now(self, job: CompiledJob) -> float:
         """Fire a job at once, outside its schedule and its overlap policy (its next run stays)."""
         now = self.clock.now()
         self.gate.admit(job, now)

@@ -2,9 +2,11 @@
 
 from .contract import (
     AccountStore,
+    ClaimStore,
     Database,
     DueWindow,
     JobStore,
+    Listening,
     RunHistory,
     SchemaTooNew,
     SeedStore,
@@ -13,9 +15,11 @@ from .contract import (
 
 __all__ = [
     "AccountStore",
+    "ClaimStore",
     "Database",
     "DueWindow",
     "JobStore",
+    "Listening",
     "RunHistory",
     "SchemaTooNew",
     "SeedStore",

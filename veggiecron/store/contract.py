@@ -7,10 +7,26 @@ contract test suite (tests/contract/). Times are epoch seconds (UTC) throughout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ..model import FailedTask, Group, Job, NewJob, Progress, Run, SeedFields, TokenInfo, User, Webhook
+from ..model import (
+    Claim,
+    DueJob,
+    FailedTask,
+    Finished,
+    FinishReport,
+    Group,
+    Job,
+    NewJob,
+    Progress,
+    Run,
+    SeedFields,
+    SlotDecision,
+    TokenInfo,
+    User,
+    Webhook,
+)
 
 
 class SchemaTooNew(Exception):
@@ -170,3 +186,54 @@ class Database(Protocol):
 
 class Store(JobStore, DueWindow, RunHistory, AccountStore, SeedStore, Database, Protocol):
     """Everything at once: what a concrete store implements and the composition root holds."""
+
+
+class ClaimStore(Protocol):
+    """Several nodes on one database: claiming due slots under leases, fenced results.
+
+    Only the database's clock decides what is due and when a lease has expired. A slot is
+    claimed at most once (unique on job and due time); a node renews its leases on a timer; a
+    lease that lapsed is re-claimed by any node with its epoch raised; a result is written only
+    where the owner and epoch still match.
+    """
+
+    async def claim_due(
+        self,
+        owner: str,
+        ahead: float,
+        limit: int,
+        lease: float,
+        plan: Callable[[Sequence[DueJob], float], Sequence[SlotDecision]],
+    ) -> tuple[list[Claim], float]:
+        """In one transaction: lock up to `limit` enabled jobs due by now + ahead (skipping jobs other
+        nodes hold), let `plan(jobs, now)` decide, advance their next runs, record what the plan
+        records and insert the claims; answer the claims made and the database's now."""
+
+    async def claim_now(self, owner: str, job_id: int, lease: float) -> Claim | None:
+        """Claim a slot of the job due at the database's now (run now); None if the job is gone."""
+
+    async def renew_leases(self, owner: str, lease: float) -> list[Claim]:
+        """Extend the owner's unexpired leases; answer the claims it still holds."""
+
+    async def reap_expired(self, owner: str, lease: float, limit: int) -> list[Claim]:
+        """Take over up to `limit` claims whose lease expired, raising their epoch."""
+
+    async def release(self, owner: str, claims: Sequence[Claim]) -> None:
+        """Give up claims not sent (a node stopping): their leases expire now, for others to reap."""
+
+    async def finish_runs(self, owner: str, lease: float, results: Sequence[Finished]) -> FinishReport:
+        """Write results where owner and epoch still match; update streaks, pauses and kept
+        failures; start a buffered slot of each job left with no run in flight."""
+
+    async def next_due(self) -> tuple[float | None, float]:
+        """The earliest next run of any enabled job, and the database's now."""
+
+    async def jobs_by_id(self, job_ids: Sequence[int]) -> list[Job]:
+        """The jobs with these ids that still exist."""
+
+    async def listen(self, on_notice: Callable[[float], None]) -> Listening:
+        """Be told (with its epoch) of every next run an API write sets, on any node."""
+
+
+class Listening(Protocol):
+    async def close(self) -> None: ...

@@ -6,8 +6,8 @@ import sqlite3
 
 from ...errors import Conflict
 from ...model import Group, TokenInfo, User
+from ..rows import USER_COLUMNS, user_from_row
 from .connection import SqliteConnection
-from .rows import USER_COLUMNS, user_from_row
 
 
 class SqliteAccounts(SqliteConnection):

@@ -11,8 +11,8 @@ import orjson
 
 from ...errors import Conflict, NotFound
 from ...model import Job, NewJob, SeedFields
+from ..rows import JOB_COLUMNS, job_created, job_from_row, seed_params
 from .connection import SqliteConnection, Statement
-from .rows import JOB_COLUMNS, job_created, job_from_row, seed_params
 
 
 class SqliteJobs(SqliteConnection):

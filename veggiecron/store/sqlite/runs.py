@@ -5,8 +5,13 @@ from __future__ import annotations
 import orjson
 
 from ...model import Progress, Run
+from ..rows import RUN_COLUMNS, RUN_INSERT_COLUMNS, run_from_row
 from .connection import SqliteConnection, Statement
-from .rows import RUN_COLUMNS, RUN_INSERT_COLUMNS, json_columns, run_from_row
+
+
+def json_columns(*names: str) -> str:
+    """Select the items of each JSON array row of json_each as named columns."""
+    return ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names))
 
 
 class SqliteRuns(SqliteConnection):

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from ...errors import NotFound
 from ...model import FailedTask, Job, SeedFields, Webhook
-from .connection import SqliteConnection
-from .rows import (
+from ..rows import (
     FAILED_COLUMNS,
     JOB_COLUMN_COUNT,
     JOB_COLUMNS_J,
@@ -18,6 +17,7 @@ from .rows import (
     seed_from_row,
     webhook_from_row,
 )
+from .connection import SqliteConnection
 
 
 class SqliteSeedRecords(SqliteConnection):

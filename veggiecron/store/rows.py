@@ -1,4 +1,4 @@
-"""Columns and row -> record conversions shared by the SQLite store's parts."""
+"""Columns and row -> record conversions, the same for both stores (their tables have the same columns)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ...model import FailedTask, Job, NewJob, Run, RunOutcome, SeedFields, User, Webhook
+from ..model import FailedTask, Job, NewJob, Run, RunOutcome, SeedFields, User, Webhook
 
 JOB_COLUMNS = (
     "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
@@ -26,11 +26,6 @@ SEED_COLUMNS = (
 )
 FAILED_COLUMNS = "f.id, f.job_id, f.task_id, f.initiated_at, f.reason"
 WEBHOOK_COLUMNS = "id, user_id, event, target, created, updated"
-
-
-def json_columns(*names: str) -> str:
-    """Select the items of each JSON array row of json_each as named columns."""
-    return ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names))
 
 
 def job_from_row(row: Sequence[Any]) -> Job:

@@ -1,0 +1,5 @@
+"""Several nodes on one PostgreSQL database: claims under leases, fenced results, reaping."""
+
+from .scheduler import ClusterScheduler, ClusterSettings
+
+__all__ = ["ClusterScheduler", "ClusterSettings"]

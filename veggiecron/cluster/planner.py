@@ -1,0 +1,87 @@
+"""What a claim does to each due job, decided from its policies at the database's now (pure).
+
+The same rules as the single scheduler's, applied across nodes: the catch-up plan says which
+slots run, max_runs caps them, and the overlap policy looks at the job's runs in flight on any
+node (counted by the claim): skip records the slots as skipped, buffer_one lets one slot wait,
+replace cancels the runs in flight, allow sends them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..model import CompiledJob, DueJob, Run, RunOutcome, SlotDecision
+from ..policies import Overlap, plan_slots
+
+SKIPPED = "skipped: the previous run was still in flight"
+RETRY_UNREADABLE = 60.0  # a job that cannot be compiled is looked at again after this long
+
+
+def plan_claims(
+    due: Sequence[DueJob], now: float, compiled: Callable[[DueJob], CompiledJob | None]
+) -> list[SlotDecision]:
+    """Decisions for the jobs a claim locked; compiled(job) is None for a job that no longer compiles."""
+    decisions = []
+    for item in due:
+        job = compiled(item)
+        if job is None:
+            decisions.append(_unreadable(item, now))
+        else:
+            decisions.append(plan_job(job, item, now))
+    return decisions
+
+
+def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
+    due = item.job.next_run
+    assert due is not None  # the claim selects jobs with a next run
+    # A slot claimed ahead of its time is on time: planned as of its due time.
+    plan = plan_slots(job.timing, job.anchor, due, max(due, now), job.policy.catch_up)
+    slots = plan.run
+    next_run = plan.next_run
+    if job.max_runs is not None:
+        slots = slots[: max(0, job.max_runs - item.job.run_count)]
+        if item.job.run_count + len(slots) >= job.max_runs:
+            next_run = None
+    records = [Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=_missed(job, slot, now)) for slot in plan.missed]
+    claims: tuple[float, ...] = slots
+    buffered: tuple[float, ...] = ()
+    replace = False
+    busy = item.in_flight > 0
+    if job.overlap is Overlap.ALLOW:
+        pass
+    elif job.overlap is Overlap.REPLACE:
+        replace = busy and bool(slots)
+        claims = slots[-1:]  # each newer slot replaces the one before it
+        records += [_skipped(job.id, slot, now) for slot in slots[:-1]]
+    elif job.overlap is Overlap.BUFFER_ONE:
+        start = 0 if busy else 1
+        claims = slots[:start]
+        waiting = item.buffered
+        rest = slots[start:]
+        if rest and not waiting:
+            buffered, rest = rest[:1], rest[1:]
+        records += [_skipped(job.id, slot, now) for slot in rest]
+    else:  # skip
+        claims = () if busy else slots[:1]
+        records += [_skipped(job.id, slot, now) for slot in slots[len(claims) :]]
+    return SlotDecision(job.id, next_run, len(slots), claims, buffered, tuple(records), replace)
+
+
+def _skipped(job_id: int, slot: float, now: float) -> Run:
+    return Run(job_id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED)
+
+
+def _missed(job: CompiledJob, slot: float, now: float) -> str:
+    grace = job.policy.catch_up.grace_seconds
+    if grace is not None and now - slot > grace:
+        return f"missed: {now - slot:.1f}s late, more than grace_seconds ({grace:g})"
+    return f"missed: passed over by catch_up={job.policy.catch_up.catch_up.value}"
+
+
+def _unreadable(item: DueJob, now: float) -> SlotDecision:
+    """A stored job that no longer compiles: recorded once a minute, never sent, never lost."""
+    due = item.job.next_run
+    assert due is not None
+    error = "failed: the job's stored schedule, policy or data no longer validates"
+    run = Run(item.job.id, due, now, 0.0, RunOutcome.FAILED, error=error, error_class="invalid_job")
+    return SlotDecision(item.job.id, max(due, now) + RETRY_UNREADABLE, 0, records=(run,))

@@ -1,0 +1,375 @@
+"""The scheduler of one node among several sharing a PostgreSQL database.
+
+A claimer claims the slots due within the next `claim_ahead` seconds (by the database's clock,
+skipping jobs other nodes are claiming) and holds them; a firer sends each when it is due,
+through the same lane gate as the single scheduler. Results are written where this node still
+owns the claim. Leases are renewed on a timer; claims of dead nodes are reaped and sent again
+with a higher epoch. The claimer looks again when the earliest next run comes within reach,
+when an API write on any node notifies one, and at least every poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..compiler import compile_job
+from ..config import HttpClientSection
+from ..model import Claim, CompiledJob, DueJob, Job, Run, RunOutcome, SlotDecision
+from ..policies import utc_iso
+from ..scheduler.failures import Notifier
+from ..scheduler.gate import STOPPED, LaneGate
+from ..scheduler.ports import Runner
+from ..store import ClaimStore, Listening
+from .leases import Key, LeaseKeeper
+from .planner import plan_claims
+from .results import ResultWriter
+
+logger = logging.getLogger(__name__)
+
+COMPILED_CACHE = 100_000  # compiled jobs kept by (id, version); cleared when it grows past this
+MAX_IDLE_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    lease: float = 10.0  # seconds a claim stays this node's without renewal
+    claim_ahead: float = 0.25  # slots are claimed this long before they are due
+    poll_interval: float = 1.0  # the claimer looks at least this often (notifications wake it sooner)
+    reap_interval: float = 1.0
+    claim_batch: int = 500  # jobs locked per claim transaction
+    max_held: int = 5000  # claims held and not finished, at most
+    flush_interval: float = 0.1
+    node_name: str = ""  # defaults to host:pid
+
+
+class ClusterScheduler:
+    def __init__(
+        self,
+        store: ClaimStore,
+        runner: Runner,
+        http_defaults: HttpClientSection,
+        clock: Clock | None = None,
+        *,
+        settings: ClusterSettings = ClusterSettings(),  # noqa: B008 - frozen
+        lane_limit: int | None = None,
+        run_listeners: Sequence[Callable[[Run], None]] = (),
+        on_refused: Callable[[int], None] = lambda n: None,
+        on_reaped: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.http_defaults = http_defaults
+        self.clock: Clock = clock or SystemClock()
+        self.settings = settings
+        node = settings.node_name or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = f"{node}:{uuid.uuid4().hex[:8]}"  # a restarted node never passes for its former self
+        self.run_listeners = tuple(run_listeners)
+        self.notifier = Notifier(runner)
+        self.leases = LeaseKeeper(store, self.owner, settings.lease, settings.reap_interval, self._lost, self._reaped)
+        self.results = ResultWriter(
+            store, self.owner, settings.lease, settings.flush_interval, self.notifier, self._admit_claims, on_refused
+        )
+        self._on_reaped = on_reaped
+        self.gate = LaneGate(
+            self.clock,
+            lane_limit,
+            self._execute,
+            self._given_up,
+            lambda job, run: None,
+            lambda job_id: None,
+            self._wake_firer,
+        )
+        self._compiled: dict[tuple[int, int], CompiledJob] = {}
+        self._planned: dict[int, CompiledJob] = {}  # the jobs of the claim under way
+        self._heap: list[tuple[float, int, CompiledJob, int]] = []  # (due_at, seq, job, epoch) claimed, not yet due
+        self._sequence = itertools.count()
+        self._active: dict[Key, asyncio.Task[Run]] = {}  # runs being sent
+        self._release: list[Claim] = []
+        self.offset = 0.0  # the database's clock minus this node's
+        self._claim_wakeup = asyncio.Event()
+        self._fire_wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening: Listening | None = None
+
+    # lifecycle
+
+    async def start(self) -> None:
+        self._listening = await self.store.listen(self._notified)
+        self.leases.start()
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="veggiecron-claimer"),
+            asyncio.create_task(self._fire_loop(), name="veggiecron-firer"),
+            asyncio.create_task(self.results.run(self._stopping), name="veggiecron-results"),
+        ]
+        logger.info("cluster node %s started (lease %.1fs)", self.owner, self.settings.lease)
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; hand back the slots not sent; give runs in flight `grace` seconds."""
+        self._stopping.set()
+        self._claim_wakeup.set()
+        self._fire_wakeup.set()
+        await asyncio.gather(*self._tasks[:2], return_exceptions=True)
+        self._release += [Claim(job.id, due, epoch) for due, _, job, epoch in self._heap]
+        self._heap.clear()
+        self.gate.stop()  # runs waiting in a lane are released too (see _given_up)
+        if self.gate.tasks:
+            logger.info("waiting up to %.1fs for %d runs in flight", grace, len(self.gate.tasks))
+            _done, pending = await asyncio.wait(set(self.gate.tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        await self.notifier.stop(grace)
+        await asyncio.gather(*self._tasks[2:], return_exceptions=True)
+        await self.results.flush()
+        if self._release:
+            try:
+                await self.store.release(self.owner, self._release)
+            except Exception as exc:  # they lapse at their lease's end instead, and are reaped then
+                logger.warning("could not hand back %d claims: %s", len(self._release), exc)
+        await self.leases.stop()
+        if self._listening is not None:
+            await self._listening.close()
+
+    def is_alive(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks[:2])
+
+    def scheduled_count(self) -> int:
+        """Slots this node claimed and holds until they are due."""
+        return len(self._heap)
+
+    def in_flight_count(self) -> int:
+        return self.gate.in_flight_count()
+
+    # the jobs service's port: the database holds every job; nothing to keep in step here
+
+    def upsert(self, job: CompiledJob, keep_progress: bool = False) -> None:
+        self._compiled[(job.id, job.version)] = job
+        self._claim_wakeup.set()  # the store notified every node; this one need not wait for it
+
+    def remove(self, job_id: int) -> None:
+        """Slots of the job this node holds and has not sent are not sent."""
+        for i, (_due, _seq, job, _epoch) in enumerate(self._heap):
+            if job.id == job_id:
+                self._heap[i] = (-math.inf, -1, job, -1)  # epoch -1: never sent
+        heapq.heapify(self._heap)
+
+    def current(self, job: Job) -> Job:
+        return job
+
+    async def flush(self) -> bool:
+        return await self.results.flush()
+
+    async def run_now(self, job: CompiledJob) -> float:
+        """Claim a slot of the job at the database's now and send it from this node."""
+        claim = await self.store.claim_now(self.owner, job.id, self.settings.lease)
+        if claim is None:
+            return self.clock.now()
+        self.leases.hold(claim)
+        self.gate.admit(job, claim.due_at, claim.epoch)
+        return claim.due_at
+
+    async def deliver(self, job: CompiledJob) -> Run:
+        claim = await self.store.claim_now(self.owner, job.id, self.settings.lease)
+        if claim is None:
+            return Run(job.id, self.clock.now(), self.clock.now(), 0.0, RunOutcome.FAILED, error="the job is gone")
+        self.leases.hold(claim)
+        return await self.gate.spawn(job, claim.due_at, epoch=claim.epoch)
+
+    # claiming
+
+    def _notified(self, due: float) -> None:
+        self._claim_wakeup.set()
+
+    def _plan(self, due: Sequence[DueJob], now: float) -> Sequence[SlotDecision]:
+        self._planned = {}
+        return plan_claims(due, now, self._compile_due)
+
+    def _compile_due(self, item: DueJob) -> CompiledJob | None:
+        job = self._compile(item.job)
+        if job is not None:
+            self._planned[job.id] = job
+        return job
+
+    def _compile(self, job: Job) -> CompiledJob | None:
+        key = (job.id, job.version)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            try:
+                compiled = compile_job(job, self.http_defaults)
+            except Exception:  # recorded by the planner; the other jobs go on
+                logger.exception("job %d (%s): cannot be compiled", job.id, job.name)
+                return None
+            if len(self._compiled) >= COMPILED_CACHE:
+                self._compiled.clear()
+            self._compiled[key] = compiled
+        return compiled
+
+    async def _claim_loop(self) -> None:
+        settings = self.settings
+        while not self._stopping.is_set():
+            self._claim_wakeup.clear()
+            room = settings.max_held - len(self.leases.held)
+            wait = settings.poll_interval * random.uniform(0.8, 1.0)
+            try:
+                if self.leases.valid() and room > 0:
+                    limit = min(settings.claim_batch, room)
+                    sent_at = self.clock.now()
+                    claims, db_now = await self.store.claim_due(
+                        self.owner, settings.claim_ahead, limit, settings.lease, self._plan
+                    )
+                    self.offset = db_now - (sent_at + self.clock.now()) / 2
+                    self._hold([(self._planned[c.job_id], c) for c in claims])
+                    if len(self._planned) >= limit:
+                        await asyncio.sleep(0)
+                        continue  # more may be due: claim again at once
+                    next_due, db_now = await self.store.next_due()
+                    if next_due is not None:
+                        wait = min(wait, max(0.0, next_due - settings.claim_ahead - db_now))
+            except Exception as exc:  # the database may be away: try again after the poll interval
+                logger.warning("claiming due runs failed: %s", exc)
+            try:
+                await asyncio.wait_for(self._claim_wakeup.wait(), timeout=min(wait, MAX_IDLE_WAIT))
+            except TimeoutError:
+                pass
+
+    def _hold(self, claims: list[tuple[CompiledJob, Claim]]) -> None:
+        for job, claim in claims:
+            self.leases.hold(claim)
+            heapq.heappush(self._heap, (claim.due_at, next(self._sequence), job, claim.epoch))
+        if claims:
+            self._fire_wakeup.set()
+
+    def _admit_claims(self, claims: list[Claim]) -> None:
+        """Claims that start now (promoted buffered slots, reaped ones): compile and hold them."""
+        self._spawn_background(self._admit_claims_async(claims))
+
+    async def _admit_claims_async(self, claims: list[Claim]) -> None:
+        wanted = {c.job_id for c in claims}
+        known = {job_id: job for (job_id, _), job in self._compiled.items() if job_id in wanted}
+        try:
+            missing = [job_id for job_id in wanted if job_id not in known]
+            for job in await self.store.jobs_by_id(missing) if missing else []:
+                compiled = self._compile(job)
+                if compiled is not None:
+                    known[job.id] = compiled
+        except Exception as exc:  # the claims lapse and are reaped again
+            logger.warning("loading %d jobs to send their claims failed: %s", len(missing), exc)
+            return
+        self._hold([(known[c.job_id], c) for c in claims if c.job_id in known])
+
+    def _reaped(self, claims: list[Claim]) -> None:
+        self._on_reaped(len(claims))
+        self._admit_claims(claims)
+
+    def _lost(self, keys: list[Key]) -> None:
+        """Claims taken over by other nodes: stop sending them."""
+        for key in keys:
+            task = self._active.get(key)
+            if task is not None:
+                task.cancel()
+
+    def _spawn_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    # firing
+
+    def _wake_firer(self) -> None:
+        self._fire_wakeup.set()
+
+    async def _fire_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._fire_wakeup.clear()
+            now = self.clock.now()
+            db_now = now + self.offset
+            while self._heap and self._heap[0][0] <= db_now:
+                due, _, job, epoch = heapq.heappop(self._heap)
+                if epoch > 0 and self.leases.holds((job.id, due), epoch):
+                    self.gate.admit(job, due, epoch)
+            self.gate.expire(now)
+            next_due = self._heap[0][0] - self.offset if self._heap else math.inf
+            delay = min(next_due, self.gate.next_deadline()) - self.clock.now()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._fire_wakeup.wait(), timeout=min(delay, MAX_IDLE_WAIT))
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(0)
+
+    async def _execute(self, job: CompiledJob, due: float, epoch: int) -> Run:
+        key = (job.id, due)
+        if not self.leases.valid() or not self.leases.holds(key, epoch):
+            # Its lease may have lapsed: another node sends it (or already did). Nothing is recorded here.
+            self.leases.drop(key)
+            logger.warning("job %d (%s): slot due at %s not sent: this node's lease on it lapsed", job.id, job.name,
+                           utc_iso(due))  # fmt: skip
+            return Run(job.id, due, self.clock.now(), 0.0, RunOutcome.FAILED, error="not sent: the lease lapsed")
+        task = asyncio.current_task()
+        if task is not None:
+            self._active[key] = task  # type: ignore[assignment]
+        started = self.clock.now()
+        try:
+            result = await self.runner.run(job.id, job.target, due, epoch)
+            run = Run(
+                job.id,
+                due,
+                result.started_at,
+                result.duration_ms,
+                result.outcome,
+                result.attempts,
+                result.status_code,
+                result.error,
+                result.response_excerpt,
+                error_class=result.error_class,
+            )
+        except Exception as exc:
+            logger.exception("job %d (%s): run failed inside veggiecron", job.id, job.name)
+            elapsed = (self.clock.now() - started) * 1000
+            run = Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
+        finally:
+            self._active.pop(key, None)
+        self._finished(job, run, epoch)
+        return run
+
+    def _given_up(self, job: CompiledJob, run: Run, epoch: int) -> None:
+        """A run the gate did not send (cancelled, or its lane's wait timed out)."""
+        key = (job.id, run.due_at)
+        if not self.leases.holds(key, epoch):
+            return  # taken over by another node: not this node's to record
+        if self._stopping.is_set() and run.error == STOPPED and run.attempts == 0 and key not in self._active:
+            self.leases.drop(key)
+            self._release.append(Claim(job.id, run.due_at, epoch))  # never sent: another node sends it
+            return
+        self._finished(job, run, epoch)
+
+    def _finished(self, job: CompiledJob, run: Run, epoch: int) -> None:
+        self.leases.drop((job.id, run.due_at))
+        if run.outcome is RunOutcome.FAILED:
+            logger.info(
+                "job %d (%s): run due at %s failed after %d attempts: %s",
+                job.id,
+                job.name,
+                utc_iso(run.due_at),
+                run.attempts,
+                run.error,
+            )
+        self.results.add(job, run, epoch)
+        for listener in self.run_listeners:
+            listener(run)
+        self._claim_wakeup.set()  # room for more claims

@@ -1,0 +1,17 @@
+"""The PostgreSQL store: several veggiecron nodes sharing one database."""
+
+from __future__ import annotations
+
+from .accounts import PostgresAccounts
+from .claims import PostgresClaims
+from .jobs import PostgresJobs
+from .runs import PostgresRuns
+from .seed import PostgresSeedRecords
+
+
+class PostgresStore(PostgresClaims, PostgresJobs, PostgresRuns, PostgresAccounts, PostgresSeedRecords):
+    """Users, tokens, jobs, runs and Seed records in one PostgreSQL database, shared by several nodes
+    (implements store.contract.Store and ClaimStore)."""
+
+
+__all__ = ["PostgresStore"]

@@ -1,0 +1,309 @@
+"""Claims, leases and fenced results in PostgreSQL: how several nodes share the due slots.
+
+Lock order, so that no two transactions wait on each other: a claim locks job rows (skipping
+those another transaction holds) and then touches run rows without waiting (replaced runs are
+taken with SKIP LOCKED); a finish locks run rows, then job rows, and never waits on a claim's
+run rows. Renewals run on a connection of their own, so a busy pool cannot starve them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from ...model import Claim, DueJob, Finished, FinishReport, SlotDecision, StreakChange
+from ..contract import Listening
+from ..rows import JOB_COLUMNS_J, job_from_row
+from .connection import NOW, UNAVAILABLE, PostgresConnection, _unavailable
+from .jobs import CHANNEL
+from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, run_arrays, run_values
+
+logger = logging.getLogger(__name__)
+
+CLAIM_ROWS = (
+    f"SELECT {JOB_COLUMNS_J}, "
+    "(SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status = 'claimed') AS in_flight, "
+    "EXISTS (SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status = 'buffered') AS buffered, "
+    f"{NOW} AS now "
+    f"FROM jobs j WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1 "
+    "ORDER BY j.next_run LIMIT $2 FOR UPDATE OF j SKIP LOCKED"
+)
+
+CLAIM_WRITE = f"""
+WITH advanced AS (
+    UPDATE jobs j SET next_run = u.next_run, run_count = j.run_count + u.n,
+        enabled = CASE WHEN j.max_runs IS NOT NULL AND j.run_count + u.n >= j.max_runs THEN false ELSE j.enabled END
+    FROM unnest($1::bigint[], $2::float8[], $3::bigint[]) AS u(id, next_run, n)
+    WHERE j.id = u.id
+), replaced AS (
+    UPDATE runs SET status = 'replaced', lease_expires = NULL
+    WHERE id IN (SELECT id FROM runs WHERE job_id = ANY($4::bigint[]) AND status = 'claimed' FOR UPDATE SKIP LOCKED)
+), recorded AS (
+    INSERT INTO runs ({RUN_COLUMN_NAMES})
+    SELECT {INSERTED_RUN} FROM {run_values(5)} ORDER BY u.n
+    ON CONFLICT (job_id, due_at) DO NOTHING
+), claimed AS (
+    INSERT INTO runs (job_id, due_at, status, owner, epoch, lease_expires)
+    SELECT u.job_id, u.due_at, u.status, CASE WHEN u.status = 'claimed' THEN $15 END, 1,
+        CASE WHEN u.status = 'claimed' THEN {NOW} + $16 END
+    FROM unnest($17::bigint[], $18::float8[], $19::text[]) AS u(job_id, due_at, status)
+    ON CONFLICT (job_id, due_at) DO NOTHING
+    RETURNING job_id, due_at, epoch, status
+)
+SELECT job_id, due_at, epoch FROM claimed WHERE status = 'claimed'
+"""
+
+FINISH_RUNS = f"""
+UPDATE runs SET status = 'done', lease_expires = NULL, started_at = u.started_at, duration_ms = u.duration_ms,
+    outcome = u.outcome, attempts = u.attempts, status_code = u.status_code, error = u.error,
+    response_excerpt = u.response_excerpt, error_class = u.error_class
+FROM {run_values(1, (("epoch", "int"),))}
+WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at AND runs.epoch = u.epoch
+    AND runs.owner = $12 AND runs.status = 'claimed'
+RETURNING runs.job_id, runs.due_at
+"""
+
+# New streak: after a success in the batch, the failures that followed it; else the stored streak
+# plus the batch's failures. A job reaching its pause_after_failures at the version that ran is paused.
+STREAKS = """
+WITH u AS (
+    SELECT * FROM unnest($1::bigint[], $2::bool[], $3::int[], $4::bigint[], $5::int[], $6::text[])
+        AS u(id, reset, tail, version, pause_after, last_error)
+), computed AS (
+    SELECT j.id, j.consecutive_failures AS before, j.enabled AS was_enabled, u.version, u.pause_after, u.last_error,
+        CASE WHEN u.reset THEN u.tail ELSE j.consecutive_failures + u.tail END AS after
+    FROM jobs j JOIN u ON u.id = j.id
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
+UPDATE jobs j SET consecutive_failures = c.after,
+    enabled = CASE WHEN c.pause_after IS NOT NULL AND c.after >= c.pause_after AND j.version = c.version
+        THEN false ELSE j.enabled END,
+    paused_reason = CASE WHEN c.pause_after IS NOT NULL AND c.after >= c.pause_after AND j.version = c.version
+        AND j.enabled THEN 'paused after ' || c.after || ' consecutive failed runs; last error: ' || c.last_error
+        ELSE j.paused_reason END
+FROM computed c
+WHERE j.id = c.id AND c.after IS DISTINCT FROM c.before
+RETURNING j.id, c.before, c.after, (c.was_enabled AND NOT j.enabled) AS paused
+"""
+
+PROMOTE = f"""
+UPDATE runs r SET status = 'claimed', owner = $2, lease_expires = {NOW} + $3
+FROM (SELECT DISTINCT ON (job_id) id FROM runs WHERE job_id = ANY($1::bigint[]) AND status = 'buffered'
+    ORDER BY job_id, due_at) AS b
+WHERE r.id = b.id AND NOT EXISTS (SELECT 1 FROM runs c WHERE c.job_id = r.job_id AND c.status = 'claimed')
+RETURNING r.job_id, r.due_at, r.epoch
+"""
+
+
+class PostgresClaims(PostgresConnection):
+    _renewer: asyncpg.Connection | None = None
+
+    async def claim_due(
+        self,
+        owner: str,
+        ahead: float,
+        limit: int,
+        lease: float,
+        plan: Callable[[Sequence[DueJob], float], Sequence[SlotDecision]],
+    ) -> tuple[list[Claim], float]:
+        async with self._transaction() as conn:
+            rows = await conn.fetch(CLAIM_ROWS, ahead, limit)
+            if not rows:
+                return [], float(await conn.fetchval(f"SELECT {NOW}"))
+            now = float(rows[0]["now"])
+            due = [DueJob(job_from_row(r), r["in_flight"], r["buffered"]) for r in rows]
+            decisions = plan(due, now)
+            records = [run for d in decisions for run in d.records]
+            pending = [(d.job_id, slot, "claimed") for d in decisions for slot in d.claims]
+            pending += [(d.job_id, slot, "buffered") for d in decisions for slot in d.buffered]
+            claimed = await conn.fetch(
+                CLAIM_WRITE,
+                [d.job_id for d in decisions],
+                [d.next_run for d in decisions],
+                [d.counted for d in decisions],
+                [d.job_id for d in decisions if d.replace],
+                *run_arrays(records),
+                owner,
+                lease,
+                [p[0] for p in pending],
+                [p[1] for p in pending],
+                [p[2] for p in pending],
+            )
+        return [Claim(r[0], r[1], r[2]) for r in claimed], now
+
+    async def claim_now(self, owner: str, job_id: int, lease: float) -> Claim | None:
+        row = await self._fetchrow(
+            "INSERT INTO runs (job_id, due_at, status, owner, epoch, lease_expires) "
+            f"SELECT id, {NOW}, 'claimed', $2, 1, {NOW} + $3 FROM jobs WHERE id = $1 "
+            "ON CONFLICT (job_id, due_at) DO NOTHING RETURNING job_id, due_at, epoch",
+            job_id,
+            owner,
+            lease,
+        )
+        return Claim(row[0], row[1], row[2]) if row else None
+
+    async def renew_leases(self, owner: str, lease: float) -> list[Claim]:
+        try:
+            if self._renewer is None or self._renewer.is_closed():
+                self._renewer = await asyncpg.connect(self.url, timeout=lease / 3)
+            rows = await self._renewer.fetch(
+                f"UPDATE runs SET lease_expires = {NOW} + $2 WHERE owner = $1 AND status = 'claimed' "
+                f"AND lease_expires > {NOW} RETURNING job_id, due_at, epoch",
+                owner,
+                lease,
+                timeout=lease / 3,
+            )
+        except UNAVAILABLE as exc:
+            if self._renewer is not None:
+                self._renewer.terminate()
+                self._renewer = None
+            raise _unavailable(exc) from exc
+        return [Claim(r[0], r[1], r[2]) for r in rows]
+
+    async def reap_expired(self, owner: str, lease: float, limit: int) -> list[Claim]:
+        rows = await self._fetch(
+            f"UPDATE runs r SET owner = $1, epoch = r.epoch + 1, lease_expires = {NOW} + $2 "
+            "FROM (SELECT id FROM runs WHERE status = 'claimed' AND lease_expires < "
+            f"{NOW} ORDER BY lease_expires LIMIT $3 FOR UPDATE SKIP LOCKED) AS x "
+            "WHERE r.id = x.id RETURNING r.job_id, r.due_at, r.epoch",
+            owner,
+            lease,
+            limit,
+        )
+        return [Claim(r[0], r[1], r[2]) for r in rows]
+
+    async def release(self, owner: str, claims: Sequence[Claim]) -> None:
+        if claims:
+            await self._execute(
+                f"UPDATE runs SET lease_expires = {NOW} - 1 FROM unnest($2::bigint[], $3::float8[], $4::int[]) "
+                "AS u(job_id, due_at, epoch) WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at "
+                "AND runs.epoch = u.epoch AND runs.owner = $1 AND runs.status = 'claimed'",
+                owner,
+                [c.job_id for c in claims],
+                [c.due_at for c in claims],
+                [c.epoch for c in claims],
+            )
+
+    async def finish_runs(self, owner: str, lease: float, results: Sequence[Finished]) -> FinishReport:
+        if not results:
+            return FinishReport(frozenset())
+        runs = [f.run for f in results]
+        async with self._transaction() as conn:
+            written = await conn.fetch(FINISH_RUNS, *run_arrays(runs), [f.claim.epoch for f in results], owner)
+            accepted = frozenset((r[0], r[1]) for r in written)
+            kept = [f for f in results if (f.claim.job_id, f.claim.due_at) in accepted]
+            streaks = await self._streaks(conn, kept)
+            failures = [f for f in kept if f.keep_failure and f.run.outcome.value == "failed"]
+            if failures:
+                await conn.execute(
+                    "INSERT INTO failed_tasks (job_id, task_id, initiated_at, reason) "
+                    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[])",
+                    [f.claim.job_id for f in failures],
+                    [str(uuid.uuid4()) for _ in failures],
+                    [f.run.due_at for f in failures],
+                    [f.run.error or "failed" for f in failures],
+                )
+            promoted = await conn.fetch(PROMOTE, sorted({f.claim.job_id for f in kept}), owner, lease)
+        return FinishReport(accepted, streaks, tuple(Claim(r[0], r[1], r[2]) for r in promoted))
+
+    @staticmethod
+    async def _streaks(conn: asyncpg.Connection, kept: Sequence[Finished]) -> tuple[StreakChange, ...]:
+        """Update each job's consecutive failures from its results in this batch, oldest first."""
+        by_job: dict[int, list[Finished]] = {}
+        for f in sorted(kept, key=lambda f: f.run.due_at):
+            by_job.setdefault(f.claim.job_id, []).append(f)
+        ids, resets, tails, versions, limits, errors = [], [], [], [], [], []
+        for job_id, finished in by_job.items():
+            outcomes = [f.run.outcome.value for f in finished]
+            last_ok = max((i for i, o in enumerate(outcomes) if o == "ok"), default=None)
+            tail = sum(1 for o in outcomes[(last_ok + 1 if last_ok is not None else 0) :] if o == "failed")
+            ids.append(job_id)
+            resets.append(last_ok is not None)
+            tails.append(tail)
+            versions.append(finished[-1].version)
+            limits.append(finished[-1].pause_after)
+            errors.append(finished[-1].run.error or "")
+        rows = await conn.fetch(STREAKS, ids, resets, tails, versions, limits, errors)
+        return tuple(StreakChange(r[0], r[1], r[2], r[3]) for r in rows)
+
+    async def next_due(self) -> tuple[float | None, float]:
+        row = await self._fetchrow(
+            "SELECT (SELECT next_run FROM jobs WHERE enabled AND next_run IS NOT NULL ORDER BY next_run LIMIT 1), "
+            f"{NOW}"
+        )
+        assert row is not None
+        return row[0], float(row[1])
+
+    async def listen(self, on_notice: Callable[[float], None]) -> Listening:
+        listener = Listener(self.url, on_notice)
+        await listener.start()
+        return listener
+
+    async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.terminate()
+            self._renewer = None
+        await super().close()
+
+
+class Listener:
+    """LISTENs on a connection of its own; reconnects when it is cut (polling covers the gap)."""
+
+    RECONNECT_SECONDS = 1.0
+
+    def __init__(self, url: str, on_notice: Callable[[float], None]) -> None:
+        self.url = url
+        self.on_notice = on_notice
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        await self._connect()
+        self._task = asyncio.create_task(self._watch(), name="veggiecron-listener")
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self.url)
+        await conn.add_listener(CHANNEL, self._notified)
+        self._conn = conn
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            due = float(payload)
+        except ValueError:
+            return
+        self.on_notice(due)
+
+    async def _watch(self) -> None:
+        """Check the connection every second; reconnect when it died."""
+        while not self._closing:
+            await asyncio.sleep(self.RECONNECT_SECONDS)
+            conn = self._conn
+            try:
+                if conn is None or conn.is_closed():
+                    raise ConnectionError("the listening connection is closed")
+                await conn.execute("SELECT 1", timeout=self.RECONNECT_SECONDS * 5)
+            except Exception as exc:  # any fault of the connection: make a new one, or try again later
+                logger.warning("listening connection lost (%s); reconnecting", exc)
+                if conn is not None:
+                    conn.terminate()
+                self._conn = None
+                try:
+                    await self._connect()
+                    self.on_notice(0.0)  # notices may have been missed: look again now
+                except Exception as again:  # the database may be down: polling covers it meanwhile
+                    logger.warning("cannot listen yet: %s", again)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None

@@ -1,0 +1,163 @@
+"""The PostgreSQL connection pool (asyncpg), migrations under an advisory lock, and error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import asyncpg
+
+from ...errors import StoreUnavailable
+from ..contract import SchemaTooNew
+from .migrations import MIGRATIONS, SCHEMA_VERSION
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+NOW = "extract(epoch from now())::float8"  # the database's clock: the only one that decides in a cluster
+# Several nodes start at once against one database: one migrates, the others wait for it.
+MIGRATION_LOCK = 0x76656767  # "vegg"
+
+# Faults of the database or the way to it, as opposed to a query's own mistakes: answered 503.
+UNAVAILABLE = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    TimeoutError,
+)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    head, sep, tail = url.partition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, credentials = head.partition("//")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}//{user}:***@{tail}"
+
+
+class PostgresConnection:
+    """Opens the pool, migrates the schema, and runs queries and transactions for the stores above it."""
+
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10, command_timeout: float = 30.0) -> None:
+        self.url = url
+        self.min_size = min_size
+        self.max_size = max_size
+        self.command_timeout = command_timeout
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations; refuse a schema newer than this code."""
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=self.min_size, max_size=self.max_size, command_timeout=self.command_timeout
+        )
+        try:
+            await self._migrate()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _migrate(self) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+            try:
+                await conn.execute("CREATE TABLE IF NOT EXISTS veggiecron_schema (version integer NOT NULL)")
+                current = await conn.fetchval("SELECT max(version) FROM veggiecron_schema") or 0
+                if current > SCHEMA_VERSION:
+                    raise SchemaTooNew(
+                        f"database {redact(self.url)} has schema version {current}; "
+                        f"this veggiecron knows up to {SCHEMA_VERSION}"
+                    )
+                for number in range(current + 1, SCHEMA_VERSION + 1):
+                    logger.info("applying schema migration %d to %s", number, redact(self.url))
+                    async with conn.transaction():
+                        await conn.execute(MIGRATIONS[number - 1])
+                        await conn.execute("INSERT INTO veggiecron_schema (version) VALUES ($1)", number)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+    async def schema_version(self) -> int:
+        return int(await self._fetchval("SELECT max(version) FROM veggiecron_schema") or 0)
+
+    async def ping(self) -> bool:
+        return bool(await self._fetchval("SELECT 1"))
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            return list(await self.pool.fetch(sql, *args))
+        except UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+
+    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        try:
+            return await self.pool.fetchrow(sql, *args)
+        except UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        try:
+            return await self.pool.fetchval(sql, *args)
+        except UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        try:
+            return str(await self.pool.execute(sql, *args))
+        except UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of the pool inside a transaction; faults of the database become StoreUnavailable."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield conn
+        except UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+
+    async def _page(
+        self,
+        columns: str,
+        source: str,
+        where: str,
+        params: Sequence[Any],
+        order: str,
+        limit: int,
+        offset: int,
+        convert: Callable[[Any], T],
+    ) -> tuple[list[T], int]:
+        """One page of `source` rows matching `where` ($1.. are `params`), and how many match in all."""
+        n = len(params)
+        count = await self._fetchval(f"SELECT count(*) FROM {source} WHERE {where}", *params)
+        rows = await self._fetch(
+            f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}",
+            *params,
+            limit,
+            offset,
+        )
+        return [convert(row) for row in rows], int(count)
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    logger.error("database call failed: %s: %s", type(exc).__name__, exc)
+    return StoreUnavailable("the database cannot take this request right now", {"reason": type(exc).__name__})

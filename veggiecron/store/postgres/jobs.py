@@ -1,0 +1,166 @@
+"""Jobs in PostgreSQL: their owners' changes, counts, and a due window for a single scheduler.
+
+Creating or changing a job whose next run is set tells every node listening (pg_notify in the
+same transaction), so the node whose timer is later than that run wakes early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+import orjson
+
+from ...errors import Conflict, NotFound
+from ...model import Job, NewJob, SeedFields
+from ..rows import JOB_COLUMNS, job_created, job_from_row, seed_params
+from .connection import PostgresConnection
+
+CHANNEL = "veggiecron"  # the pg_notify channel: its payload is the epoch of the next run that changed
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class PostgresJobs(PostgresConnection):
+    async def import_jobs(
+        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float
+    ) -> None:
+        """Insert many already-validated http jobs (name, data, schedule, next_run, anchor) in one transaction."""
+        async with self._transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
+                "version, date_created, date_updated) VALUES ($1, $2, 'http', $3::json, $4, 'UTC', true, $5, $6, 1, "
+                "$7, $7)",
+                [
+                    (user_id, name, _json(data), schedule, next_run, anchor, now)
+                    for name, data, schedule, next_run, anchor in jobs
+                ],
+            )
+            await conn.execute("SELECT pg_notify($1, '0')", CHANNEL)
+
+    async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
+        try:
+            async with self._transaction() as conn:
+                job_id = await conn.fetchval(
+                    "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
+                    "version, date_created, date_updated, max_runs, run_count, keep_failures, policy) "
+                    "VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, 1, $10, $10, $11, 0, $12, $13::json) "
+                    "RETURNING id",
+                    new.user_id,
+                    new.name,
+                    new.type,
+                    _json(new.data),
+                    new.schedule,
+                    new.timezone,
+                    new.enabled,
+                    new.next_run,
+                    new.anchor,
+                    new.created_at,
+                    new.max_runs,
+                    new.keep_failures,
+                    _json(new.policy),
+                )
+                if seed is not None:
+                    await conn.execute(
+                        "INSERT INTO seed_schedules (job_id, uuid, cron_definition, interval_definition, endpoint, "
+                        "auth_token, payload, created_by, updated_by) "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9)",
+                        job_id,
+                        *seed_params(seed),
+                    )
+                if new.enabled and new.next_run is not None:
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(new.next_run))
+        except asyncpg.UniqueViolationError:
+            raise Conflict(f"you already have a job named {new.name!r}", {"field": "name"}) from None
+        return job_created(job_id, new)
+
+    async def get_job(self, user_id: int, name: str) -> Job:
+        row = await self._fetchrow(f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = $1 AND name = $2", user_id, name)
+        if row is None:
+            raise NotFound(f"no job named {name!r}", {"name": name})
+        return job_from_row(row)
+
+    async def jobs_by_id(self, job_ids: Sequence[int]) -> list[Job]:
+        """The jobs with these ids that still exist (a node compiling jobs it has not seen yet)."""
+        rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($1::bigint[])", list(job_ids))
+        return [job_from_row(r) for r in rows]
+
+    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+        rows = await self._fetch(
+            "SELECT id, schedule, timezone, data::text FROM jobs WHERE user_id = $1 AND enabled", user_id
+        )
+        return [(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+
+    async def count_jobs(self, user_id: int) -> int:
+        return int(await self._fetchval("SELECT count(*) FROM jobs WHERE user_id = $1", user_id))
+
+    async def list_jobs(self, user_id: int, limit: int, offset: int) -> tuple[list[Job], int]:
+        return await self._page(JOB_COLUMNS, "jobs", "user_id = $1", (user_id,), "id", limit, offset, job_from_row)
+
+    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
+        updated = replace(job, version=job.version + 1)
+        async with self._transaction() as conn:
+            if seed is not None:
+                await conn.execute(
+                    "UPDATE seed_schedules SET uuid = $2, cron_definition = $3, interval_definition = $4, "
+                    "endpoint = $5, auth_token = $6, payload = $7::json, created_by = $8, updated_by = $9 "
+                    "WHERE job_id = $1",
+                    job.id,
+                    *seed_params(seed),
+                )
+            await conn.execute(
+                "UPDATE jobs SET data = $2::json, schedule = $3, timezone = $4, enabled = $5, next_run = $6, "
+                "anchor = $7, version = $8, date_updated = $9, max_runs = $10, policy = $11::json, "
+                "paused_reason = $12, consecutive_failures = $13 WHERE id = $1",
+                job.id,
+                _json(job.data),
+                job.schedule,
+                job.timezone,
+                job.enabled,
+                job.next_run,
+                job.anchor,
+                updated.version,
+                job.date_updated,
+                job.max_runs,
+                _json(job.policy),
+                job.paused_reason,
+                job.consecutive_failures,
+            )
+            if job.enabled and job.next_run is not None:
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(job.next_run))
+        return updated
+
+    async def delete_job(self, job_id: int) -> None:
+        await self._execute("DELETE FROM jobs WHERE id = $1", job_id)
+
+    async def due_jobs(self, until: float, after: tuple[float, int] | None, limit: int) -> list[Job]:
+        scheduled = "enabled AND next_run IS NOT NULL AND next_run <= $1"
+        if after is None:
+            rows = await self._fetch(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE {scheduled} ORDER BY next_run, id LIMIT $2", until, limit
+            )
+        else:
+            rows = await self._fetch(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE {scheduled} AND (next_run, id) > ($2, $3) "
+                "ORDER BY next_run, id LIMIT $4",
+                until,
+                after[0],
+                after[1],
+                limit,
+            )
+        return [job_from_row(r) for r in rows]
+
+    async def count_scheduled(self) -> int:
+        return int(await self._fetchval("SELECT count(*) FROM jobs WHERE enabled AND next_run IS NOT NULL"))
+
+    async def job_counts_by_state(self) -> dict[str, int]:
+        row = await self._fetchrow(
+            "SELECT count(*) FILTER (WHERE enabled AND next_run IS NOT NULL), count(*) FILTER (WHERE NOT enabled), "
+            "count(*) FILTER (WHERE enabled AND next_run IS NULL) FROM jobs"
+        )
+        assert row is not None
+        return {"scheduled": row[0], "disabled": row[1], "done": row[2]}

@@ -1,0 +1,127 @@
+"""Run history in PostgreSQL, and a single scheduler's batched progress (the DueWindow contract)."""
+
+from __future__ import annotations
+
+from ...model import Progress, Run
+from ..rows import RUN_COLUMNS, run_from_row
+from .connection import PostgresConnection
+
+RUN_FIELDS = (
+    ("job_id", "bigint"),
+    ("due_at", "float8"),
+    ("started_at", "float8"),
+    ("duration_ms", "float8"),
+    ("outcome", "text"),
+    ("attempts", "int"),
+    ("status_code", "int"),
+    ("error", "text"),
+    ("response_excerpt", "text"),
+    ("error_class", "text"),
+)
+
+
+RUN_COLUMN_NAMES = ", ".join(name for name, _ in RUN_FIELDS)
+INSERTED_RUN = ", ".join(f"u.{name}" for name, _ in RUN_FIELDS)
+
+
+def run_values(first: int = 1, extra: tuple[tuple[str, str], ...] = ()) -> str:
+    """unnest() of finished runs' columns (and `extra` ones) as u(..., n), parameters from $first on.
+
+    u.n numbers the rows: inserting ORDER BY u.n gives ids in the order the runs were recorded.
+    """
+    fields = (*RUN_FIELDS, *extra)
+    arrays = ", ".join(f"${first + i}::{kind}[]" for i, (_, kind) in enumerate(fields))
+    return f"unnest({arrays}) WITH ORDINALITY AS u({', '.join(name for name, _ in fields)}, n)"
+
+
+def run_arrays(runs: list[Run] | tuple[Run, ...]) -> list[list[object]]:
+    """The columns of finished runs as arrays, for one unnest() insert or update."""
+    return [
+        [r.job_id for r in runs],
+        [r.due_at for r in runs],
+        [r.started_at for r in runs],
+        [r.duration_ms for r in runs],
+        [r.outcome.value for r in runs],
+        [r.attempts for r in runs],
+        [r.status_code for r in runs],
+        [r.error for r in runs],
+        [r.response_excerpt for r in runs],
+        [r.error_class for r in runs],
+    ]
+
+
+class PostgresRuns(PostgresConnection):
+    async def record_progress(self, progress: Progress) -> None:
+        if not progress:
+            return
+        async with self._transaction() as conn:
+            if progress.streaks:
+                await conn.execute(
+                    "UPDATE jobs SET consecutive_failures = u.n FROM unnest($1::bigint[], $2::int[]) AS u(id, n) "
+                    "WHERE jobs.id = u.id",
+                    [job_id for job_id, _ in progress.streaks],
+                    [n for _, n in progress.streaks],
+                )
+            if progress.pauses:
+                await conn.execute(
+                    "UPDATE jobs SET enabled = false, paused_reason = u.reason "
+                    "FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, version, reason) "
+                    "WHERE jobs.id = u.id AND jobs.version = u.version",
+                    [p.job_id for p in progress.pauses],
+                    [p.version for p in progress.pauses],
+                    [p.reason for p in progress.pauses],
+                )
+            if progress.run_counts:
+                counts: dict[int, int] = {}
+                for job_id, n in progress.run_counts:
+                    counts[job_id] = counts.get(job_id, 0) + n
+                await conn.execute(
+                    "UPDATE jobs SET run_count = run_count + u.n, enabled = CASE WHEN max_runs IS NOT NULL "
+                    "AND run_count + u.n >= max_runs THEN false ELSE enabled END "
+                    "FROM unnest($1::bigint[], $2::bigint[]) AS u(id, n) WHERE jobs.id = u.id",
+                    list(counts),
+                    list(counts.values()),
+                )
+            if progress.failures:
+                await conn.execute(
+                    "INSERT INTO failed_tasks (job_id, task_id, initiated_at, reason) "
+                    "SELECT u.job_id, u.task_id, u.initiated_at, u.reason "
+                    "FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[]) WITH ORDINALITY "
+                    "AS u(job_id, task_id, initiated_at, reason, n) "
+                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = u.job_id) ORDER BY u.n",
+                    [f.job_id for f in progress.failures],
+                    [f.task_id for f in progress.failures],
+                    [f.initiated_at for f in progress.failures],
+                    [f.reason for f in progress.failures],
+                )
+            if progress.next_runs:
+                # One row per (job, version), the newest: UPDATE ... FROM applies one arbitrary match per row.
+                newest = {(n.job_id, n.version): n.next_run for n in progress.next_runs}
+                await conn.execute(
+                    "UPDATE jobs SET next_run = u.next_run "
+                    "FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS u(id, version, next_run) "
+                    "WHERE jobs.id = u.id AND jobs.version = u.version",
+                    [key[0] for key in newest],
+                    [key[1] for key in newest],
+                    list(newest.values()),
+                )
+            if progress.runs:
+                # A slot is recorded once (runs_slot): a second record of the same slot is dropped.
+                await conn.execute(
+                    f"INSERT INTO runs ({RUN_COLUMN_NAMES}) SELECT {INSERTED_RUN} FROM {run_values()} "
+                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = u.job_id) ORDER BY u.n "
+                    "ON CONFLICT (job_id, due_at) DO NOTHING",
+                    *run_arrays(list(progress.runs)),
+                )
+
+    async def prune_runs(self, keep_per_job: int) -> None:
+        await self._execute(
+            "DELETE FROM runs WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
+            "(PARTITION BY job_id ORDER BY id DESC) AS n FROM runs WHERE status = 'done') AS ranked WHERE n > $1)",
+            keep_per_job,
+        )
+
+    async def list_runs(self, job_id: int, limit: int, offset: int) -> tuple[list[Run], int]:
+        return await self._page(
+            RUN_COLUMNS, "runs", "job_id = $1 AND status = 'done'", (job_id,), "id DESC", limit, offset, run_from_row
+        )
