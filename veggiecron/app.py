@@ -31,7 +31,7 @@ from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
 from .auth import Accounts, Passwords, Tokens
 from .clock import Clock, SystemClock
-from .cluster import ClusterScheduler, ClusterSettings
+from .cluster import ClusterScheduler, ClusterSettings, node_identity
 from .config import Config, is_postgres_url, log_level_number, sqlite_path
 from .errors import Invalid
 from .health import Health
@@ -95,11 +95,13 @@ class Server:
         self.config = config
         self.clock = clock or SystemClock()
         self.outbound = OutboundPolicy(config.app.env, config.http_client.allow_networks)
-        self.runner = HttpRunner(config.http_client, self.outbound)
+        clustered = is_postgres_url(config.database)
+        self.node = node_identity(config.cluster.node_name) if clustered else ""
+        self.runner = HttpRunner(config.http_client, self.outbound, node=self.node)
         self.metrics = Metrics()
         self.store: Store
         self.scheduler: Scheduler | ClusterScheduler
-        if is_postgres_url(config.database):
+        if clustered:
             self.store, self.scheduler = self._cluster_node(config.database)
         else:
             self.store = make_store(config)
@@ -131,13 +133,13 @@ class Server:
             claim_batch=cluster.claim_batch,
             max_held=cluster.max_held,
             flush_interval=config.scheduler.flush_interval_seconds,
-            node_name=cluster.node_name,
         )
         scheduler = ClusterScheduler(
             store,
             self.runner,
             config.http_client,
             self.clock,
+            owner=self.node,
             settings=settings,
             lane_limit=config.http_client.pool_per_host,
             run_listeners=[self.metrics.observe_run],

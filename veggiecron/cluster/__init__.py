@@ -1,5 +1,5 @@
 """Several nodes on one PostgreSQL database: claims under leases, fenced results, reaping."""
 
-from .scheduler import ClusterScheduler, ClusterSettings
+from .scheduler import ClusterScheduler, ClusterSettings, node_identity
 
-__all__ = ["ClusterScheduler", "ClusterSettings"]
+__all__ = ["ClusterScheduler", "ClusterSettings", "node_identity"]

@@ -43,7 +43,7 @@ class LeaseKeeper:
         self._lost = lost
         self._reaped = reaped
         self._monotonic = monotonic
-        self.held: dict[Key, int] = {}  # claims this node holds and has not finished: slot -> epoch
+        self.held: dict[Key, int] = {}  # claims this node holds whose result is not written: slot -> epoch
         self._valid_until = monotonic() + lease - self.margin  # a fresh claim's lease
         self.renewal_failures = 0
         self._stopping = asyncio.Event()
@@ -72,6 +72,13 @@ class LeaseKeeper:
             asyncio.create_task(self._reap_loop(), name="veggiecron-reaper"),
         ]
 
+    async def stop_reaping(self) -> None:
+        """A node on its way out takes over nothing more (renewals go on while its runs finish)."""
+        if len(self._tasks) > 1:
+            reaper = self._tasks.pop()
+            reaper.cancel()
+            await asyncio.gather(reaper, return_exceptions=True)
+
     async def stop(self) -> None:
         self._stopping.set()
         for task in self._tasks:
@@ -79,17 +86,24 @@ class LeaseKeeper:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def renew(self) -> None:
-        """Extend every lease of this node now; tell about the claims it lost."""
+        """Extend the leases this node holds now; tell about the claims it lost."""
         sent = self._monotonic()
+        # Judged only against claims held when the renewal was sent: a claim made while it runs
+        # is not in its answer, and is not lost.
+        asked = [Claim(job_id, due_at, epoch) for (job_id, due_at), epoch in self.held.items()]
         try:
-            kept = await self.store.renew_leases(self.owner, self.lease)
+            kept = await self.store.renew_leases(self.owner, self.lease, asked)
         except Exception as exc:  # the database is unreachable: keep trying; the leases run out meanwhile
             self.renewal_failures += 1
             logger.warning("renewing leases failed (%s); %.1fs left on them", exc, self.lease_age())
             return
         self._valid_until = sent + self.lease - self.margin
-        alive = {(c.job_id, c.due_at): c.epoch for c in kept}
-        lost = [key for key, epoch in list(self.held.items()) if alive.get(key) != epoch]
+        alive = {(c.job_id, c.due_at) for c in kept}
+        lost = [
+            (c.job_id, c.due_at)
+            for c in asked
+            if (c.job_id, c.due_at) not in alive and self.held.get((c.job_id, c.due_at)) == c.epoch
+        ]
         for key in lost:
             del self.held[key]
         if lost:

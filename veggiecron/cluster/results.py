@@ -32,8 +32,10 @@ class ResultWriter:
         notifier: Notifier,
         promoted: Callable[[list[Claim]], None],
         refused: Callable[[int], None],
+        written: Callable[[list[Claim]], None],
     ) -> None:
-        """promoted gets buffered slots that start now on this node; refused counts fenced-off results."""
+        """promoted gets buffered slots that start now on this node; refused counts fenced-off results;
+        written is told of every claim whose result the database answered for (taken or refused)."""
         self.store = store
         self.owner = owner
         self.lease = lease
@@ -41,6 +43,7 @@ class ResultWriter:
         self.notifier = notifier
         self._promoted = promoted
         self._refused = refused
+        self._written = written
         self.pending: list[tuple[CompiledJob, Finished]] = []
         self._lock = asyncio.Lock()
 
@@ -60,6 +63,7 @@ class ResultWriter:
                     logger.warning("could not record %d runs, will retry: %s", len(batch), exc.description)
                     self.pending = [*batch, *self.pending][-MAX_PENDING:]
                     return False
+                self._written([f.claim for _, f in batch])
                 self._account(batch, report.accepted, report.streaks, list(report.promoted))
             return True
 

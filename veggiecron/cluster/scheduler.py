@@ -51,7 +51,12 @@ class ClusterSettings:
     claim_batch: int = 500  # jobs locked per claim transaction
     max_held: int = 5000  # claims held and not finished, at most
     flush_interval: float = 0.1
-    node_name: str = ""  # defaults to host:pid
+
+
+def node_identity(name: str = "") -> str:
+    """This process's name among the nodes: the configured name (or host:pid) and a random suffix,
+    so a restarted node never passes for its former self."""
+    return f"{name or f'{socket.gethostname()}:{os.getpid()}'}:{uuid.uuid4().hex[:8]}"
 
 
 class ClusterScheduler:
@@ -62,6 +67,7 @@ class ClusterScheduler:
         http_defaults: HttpClientSection,
         clock: Clock | None = None,
         *,
+        owner: str,
         settings: ClusterSettings = ClusterSettings(),  # noqa: B008 - frozen
         lane_limit: int | None = None,
         run_listeners: Sequence[Callable[[Run], None]] = (),
@@ -73,13 +79,19 @@ class ClusterScheduler:
         self.http_defaults = http_defaults
         self.clock: Clock = clock or SystemClock()
         self.settings = settings
-        node = settings.node_name or f"{socket.gethostname()}:{os.getpid()}"
-        self.owner = f"{node}:{uuid.uuid4().hex[:8]}"  # a restarted node never passes for its former self
+        self.owner = owner
         self.run_listeners = tuple(run_listeners)
         self.notifier = Notifier(runner)
         self.leases = LeaseKeeper(store, self.owner, settings.lease, settings.reap_interval, self._lost, self._reaped)
         self.results = ResultWriter(
-            store, self.owner, settings.lease, settings.flush_interval, self.notifier, self._admit_claims, on_refused
+            store,
+            self.owner,
+            settings.lease,
+            settings.flush_interval,
+            self.notifier,
+            self._admit_claims,
+            on_refused,
+            self._recorded,
         )
         self._on_reaped = on_reaped
         self.gate = LaneGate(
@@ -121,6 +133,7 @@ class ClusterScheduler:
         self._stopping.set()
         self._claim_wakeup.set()
         self._fire_wakeup.set()
+        await self.leases.stop_reaping()
         await asyncio.gather(*self._tasks[:2], return_exceptions=True)
         self._release += [Claim(job.id, due, epoch) for due, _, job, epoch in self._heap]
         self._heap.clear()
@@ -136,6 +149,8 @@ class ClusterScheduler:
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
         await self.results.flush()
         if self._release:
+            for claim in self._release:
+                self.leases.drop((claim.job_id, claim.due_at))
             try:
                 await self.store.release(self.owner, self._release)
             except Exception as exc:  # they lapse at their lease's end instead, and are reaped then
@@ -358,8 +373,14 @@ class ClusterScheduler:
             return
         self._finished(job, run, epoch)
 
+    def _recorded(self, claims: list[Claim]) -> None:
+        """Results written (or refused): the claims are done with, and there is room for more."""
+        for claim in claims:
+            if self.leases.holds((claim.job_id, claim.due_at), claim.epoch):
+                self.leases.drop((claim.job_id, claim.due_at))
+        self._claim_wakeup.set()
+
     def _finished(self, job: CompiledJob, run: Run, epoch: int) -> None:
-        self.leases.drop((job.id, run.due_at))
         if run.outcome is RunOutcome.FAILED:
             logger.info(
                 "job %d (%s): run due at %s failed after %d attempts: %s",
@@ -372,4 +393,3 @@ class ClusterScheduler:
         self.results.add(job, run, epoch)
         for listener in self.run_listeners:
             listener(run)
-        self._claim_wakeup.set()  # room for more claims

@@ -79,9 +79,11 @@ class HostSlots:
 class HttpRunner:
     """Runs http jobs through one shared aiohttp ClientSession, created at start and closed at stop."""
 
-    def __init__(self, settings: HttpClientSection, outbound: OutboundPolicy) -> None:
+    def __init__(self, settings: HttpClientSection, outbound: OutboundPolicy, node: str = "") -> None:
+        """node: this node's name among several, sent as X-Veggiecron-Node (empty: a single daemon)."""
         self.settings = settings
         self.outbound = outbound
+        self.node = node
         self._session: aiohttp.ClientSession | None = None
         self._slots = HostSlots(settings.pool_per_host)
 
@@ -120,6 +122,8 @@ class HttpRunner:
         # Above 1 only for a slot sent again after the node holding it died or stalled: a
         # receiver that saw this key with a lower epoch may drop this copy.
         headers["X-Veggiecron-Epoch"] = _epoch_text(epoch)
+        if self.node:
+            headers["X-Veggiecron-Node"] = self.node
         if target.number_of_clones == 1:
             results = [await self._send_with_retries(target, headers)]
         else:

@@ -212,8 +212,10 @@ class ClaimStore(Protocol):
     async def claim_now(self, owner: str, job_id: int, lease: float) -> Claim | None:
         """Claim a slot of the job due at the database's now (run now); None if the job is gone."""
 
-    async def renew_leases(self, owner: str, lease: float) -> list[Claim]:
-        """Extend the owner's unexpired leases; answer the claims it still holds."""
+    async def renew_leases(self, owner: str, lease: float, claims: Sequence[Claim]) -> list[Claim]:
+        """Extend the unexpired leases of these claims of the owner; answer those it still holds.
+
+        Only the claims a node still holds are renewed: one it gave up on lapses and is reaped."""
 
     async def reap_expired(self, owner: str, lease: float, limit: int) -> list[Claim]:
         """Take over up to `limit` claims whose lease expired, raising their epoch."""

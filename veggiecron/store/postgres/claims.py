@@ -147,15 +147,23 @@ class PostgresClaims(PostgresConnection):
         )
         return Claim(row[0], row[1], row[2]) if row else None
 
-    async def renew_leases(self, owner: str, lease: float) -> list[Claim]:
+    async def renew_leases(self, owner: str, lease: float, claims: Sequence[Claim]) -> list[Claim]:
+        if not claims:
+            return []
         try:
             if self._renewer is None or self._renewer.is_closed():
                 self._renewer = await asyncpg.connect(self.url, timeout=lease / 3)
             rows = await self._renewer.fetch(
-                f"UPDATE runs SET lease_expires = {NOW} + $2 WHERE owner = $1 AND status = 'claimed' "
-                f"AND lease_expires > {NOW} RETURNING job_id, due_at, epoch",
+                f"UPDATE runs SET lease_expires = {NOW} + $2 "
+                "FROM unnest($3::bigint[], $4::float8[], $5::int[]) AS u(job_id, due_at, epoch) "
+                "WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at AND runs.epoch = u.epoch "
+                f"AND runs.owner = $1 AND runs.status = 'claimed' AND runs.lease_expires > {NOW} "
+                "RETURNING runs.job_id, runs.due_at, runs.epoch",
                 owner,
                 lease,
+                [c.job_id for c in claims],
+                [c.due_at for c in claims],
+                [c.epoch for c in claims],
                 timeout=lease / 3,
             )
         except UNAVAILABLE as exc:

@@ -1,0 +1,138 @@
+"""Parts of the several-nodes tests: nodes as real processes on one PostgreSQL, and a sink that
+records what each delivery says of itself (job, slot, epoch, node)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests.daemon import Daemon
+from tests.helpers import Api, serve_http
+
+
+@dataclass(frozen=True)
+class Delivery:
+    job_id: int
+    slot: float  # the due time, from the Idempotency-Key
+    epoch: int
+    node: str
+    arrived: float
+    path: str
+
+
+@dataclass
+class Recorder:
+    """A local HTTP target recording every delivery; paths under /slow answer after `slow_delay`."""
+
+    url: str = ""
+    deliveries: list[Delivery] = field(default_factory=list)
+    slow_delay: float = 1.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        arrived = time.time()
+        key = request.headers.get("Idempotency-Key", "")
+        job, _, micros = key.partition("-")
+        if job.isdigit() and micros.isdigit():
+            self.deliveries.append(
+                Delivery(
+                    int(job),
+                    int(micros) / 1_000_000,
+                    int(request.headers.get("X-Veggiecron-Epoch", "0")),
+                    request.headers.get("X-Veggiecron-Node", ""),
+                    arrived,
+                    request.path,
+                )
+            )
+        if request.path.startswith("/slow"):
+            await asyncio.sleep(self.slow_delay)
+        return web.Response(text="ok")
+
+    def between(self, start: float, end: float) -> list[Delivery]:
+        """Deliveries of the slots due in [start, end]."""
+        return [d for d in self.deliveries if start <= d.slot <= end]
+
+
+async def start_recorder() -> tuple[Recorder, web.AppRunner]:
+    recorder = Recorder()
+    recorder.url, runner = await serve_http(recorder.handle, shutdown_timeout=1.0)
+    return recorder, runner
+
+
+def cluster_config(database: str, **cluster: Any) -> dict[str, Any]:
+    settings = {"lease_seconds": 5.0, "reap_interval_seconds": 0.5, "poll_interval_seconds": 1.0, **cluster}
+    return {
+        "database": database,
+        "cluster": settings,
+        "log_level": "INFO",
+        # Loopback in tests: every job aims at one local target, so it may hold many connections.
+        "http_client": {"pool_size": 400, "pool_per_host": 400},
+        "quotas": {"max_jobs_per_user": 100_000, "max_runs_per_minute": 100_000_000},
+    }
+
+
+async def start_nodes(count: int, tmp_path: Path, database: str, **cluster: Any) -> list[Daemon]:
+    config = cluster_config(database, **cluster)
+    for i in range(count):
+        (tmp_path / f"node{i}").mkdir(parents=True, exist_ok=True)
+    nodes = [Daemon(tmp_path / f"node{i}", **config) for i in range(count)]
+    await asyncio.gather(*(node.start() for node in nodes))
+    return nodes
+
+
+async def create_jobs(
+    api: Api, names: Iterable[str], url: str, schedule: str = "every 1 seconds", **extra: Any
+) -> None:
+    """Create jobs through the API, a few requests at a time."""
+    pending = list(names)
+
+    async def worker() -> None:
+        while pending:
+            name = pending.pop()
+            await api.create_job(name, url, schedule=schedule, data={"url": f"{url}/{name}"}, **extra)
+
+    await asyncio.gather(*(worker() for _ in range(8)))
+
+
+def gaps(deliveries: list[Delivery], start: float, end: float, period: float = 1.0) -> dict[int, list[float]]:
+    """Per job, the slots in [start, end] missing from its grid (every `period` seconds)."""
+    slots: dict[int, set[float]] = defaultdict(set)
+    for d in deliveries:
+        slots[d.job_id].add(round(d.slot, 6))
+    missing: dict[int, list[float]] = {}
+    for job_id, seen in slots.items():
+        ordered = sorted(seen)
+        first = next((s for s in ordered if s >= start), None)
+        if first is None:
+            missing[job_id] = [start]
+            continue
+        expected = [round(first + k * period, 6) for k in range(int((end - first) // period) + 1)]
+        lost = [s for s in expected if s not in seen]
+        if lost or first > start + period:
+            missing[job_id] = lost or [start]
+    return missing
+
+
+def copies(deliveries: list[Delivery]) -> dict[tuple[int, float], list[Delivery]]:
+    """The slots delivered more than once, each with its copies in order of arrival."""
+    by_slot: dict[tuple[int, float], list[Delivery]] = defaultdict(list)
+    for d in deliveries:
+        by_slot[(d.job_id, round(d.slot, 6))].append(d)
+    return {key: sorted(found, key=lambda d: d.arrived) for key, found in by_slot.items() if len(found) > 1}
+
+
+async def metric(node: Daemon, name: str) -> float:
+    """One sample of a node's /metrics."""
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{node.port}/metrics") as reply:
+        text = await reply.text()
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in the metrics of node {node.port}")
