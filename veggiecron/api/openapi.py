@@ -464,6 +464,11 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             **policy_value_schemas(),
             "consecutive_failures": INTEGER,
             "paused_reason": nullable(STRING),
+            "start_at_utc": nullable(iso),
+            "end_at_utc": nullable(iso),
+            "next_run_utc": nullable(iso),
+            "date_created_utc": iso,
+            "date_updated_utc": iso,
         },
         ("name", "type", "data", "schedule", "timezone", "enabled", "state", "next_run", "date_created"),
     )
@@ -480,6 +485,8 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             "error": nullable(STRING),
             "response_excerpt": nullable(STRING),
             "error_class": nullable(STRING),
+            "due_at_utc": iso,
+            "started_at_utc": iso,
         },
         ("due_at", "started_at", "outcome"),
     )
@@ -533,15 +540,33 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             },
             ("name", "timezone", "runs"),
         ),
-        "User": obj({"username": STRING, "date_created": epoch, "date_updated": epoch}, ("username",)),
-        "LoginAnswer": obj({"token": STRING, "expires_at": epoch, "username": STRING}, ("token", "expires_at")),
+        "User": obj(
+            {
+                "username": STRING,
+                "date_created": epoch,
+                "date_updated": epoch,
+                "date_created_utc": iso,
+                "date_updated_utc": iso,
+            },
+            ("username",),
+        ),
+        "LoginAnswer": obj(
+            {"token": STRING, "expires_at": epoch, "expires_at_utc": iso, "username": STRING}, ("token", "expires_at")
+        ),
         "TokenPage": obj(
             {
                 **page,
                 "tokens": {
                     "type": "array",
                     "items": obj(
-                        {"id": INTEGER, "created_at": epoch, "expires_at": epoch, "current": BOOLEAN},
+                        {
+                            "id": INTEGER,
+                            "created_at": epoch,
+                            "expires_at": epoch,
+                            "created_at_utc": iso,
+                            "expires_at_utc": iso,
+                            "current": BOOLEAN,
+                        },
                         ("id", "created_at", "expires_at", "current"),
                     ),
                 },
@@ -824,7 +849,11 @@ def native_paths(config: Config) -> dict[str, Any]:
                 "Register a user",
                 NATIVE,
                 {"201": json_response("Registered.", envelope(ref("User")))},
-                errors=(409, 503),
+                errors=(401, 403, 409, 503),
+                description=(
+                    "security.registration decides who may register: anyone (open), a caller with an admin's "
+                    "token (admin: 401 without one, 403 for a non-admin), or nobody (closed: 403)."
+                ),
                 request_body=body(ref("Credentials"), ref("Credentials")),
                 auth=False,
             )
@@ -952,7 +981,8 @@ def native_paths(config: Config) -> dict[str, Any]:
                 NATIVE,
                 {
                     "202": json_response(
-                        "Started.", envelope(obj({"name": STRING, "due_at": NUMBER}, ("name", "due_at")))
+                        "Started.",
+                        envelope(obj({"name": STRING, "due_at": NUMBER, "due_at_utc": STRING}, ("name", "due_at"))),
                     )
                 },
                 errors=(400, 404, 503),
@@ -1050,8 +1080,9 @@ def seed_paths(config: Config) -> dict[str, Any]:
                 "seedScheduleMetrics",
                 "Accepted for compatibility; does nothing",
                 {
-                    "200": json_response(
-                        ok, obj({"scheduled_metrics_initiated": BOOLEAN}, ("scheduled_metrics_initiated",))
+                    "201": json_response(
+                        "Accepted, as Seed Scheduler answers.",
+                        obj({"scheduled_metrics_initiated": BOOLEAN}, ("scheduled_metrics_initiated",)),
                     )
                 },
             ),
