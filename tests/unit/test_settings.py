@@ -153,3 +153,18 @@ def test_check_config_masks_secrets_and_names_sources(tmp_path: Path) -> None:
     assert lines["api.max_page_size"].endswith("= 500  (default)")
     flagged = settings(tmp_path, {}, {"db_file": "flag.db"})
     assert "sqlite:///flag.db  (flag --db-file)" in "\n".join(describe(flagged))
+
+
+def test_readme_configuration_table_names_every_key_and_both_variables() -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.rst").read_text()
+    table = text[text.index("\nConfiguration\n") : text.index("\nOperating veggiecron\n")]
+    rows = table.split("   * - ")[2:]  # after the header row
+    listed = {}
+    for row in rows:
+        key = row.split("``")[1]
+        listed[key] = row
+    assert set(listed) == (set(field_types()) - {"db_file"}) | {"database"}
+    for key, row in listed.items():
+        assert f"``{env_name(key)}``" in row, key
+    for name, key in SEED_ENV.items():
+        assert f"``{name}``" in listed[key], name
