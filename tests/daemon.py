@@ -110,7 +110,9 @@ class Daemon:
             directory = Path(self._temporary.name)
         self.directory = directory
         self.db_file = directory / "veggiecron.db"
-        config = merged(merged(base, {"db_file": str(self.db_file)}), overrides)
+        # A database URL in the overrides (PostgreSQL) replaces the SQLite file.
+        database = {} if "database" in overrides else {"db_file": str(self.db_file)}
+        config = merged(merged(base, database), overrides)
         config = merged(config, yaml.safe_load(extra_config) or {})
         self.config = directory / "config.yaml"
         self.config.write_text(yaml.safe_dump(config))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -32,12 +33,14 @@ from .api.seed import routes as seed_routes
 from .auth import Accounts, Passwords, Tokens
 from .clock import Clock, SystemClock
 from .cluster import ClusterScheduler, ClusterSettings, node_identity
-from .config import Config, is_postgres_url, log_level_number, sqlite_path
+from .config import Config, is_postgres_url
 from .errors import Invalid
 from .health import Health
 from .jobs import JobService
+from .logs import configure_logging  # noqa: F401 - its former home; start-up code imports it from here
 from .maintenance import Maintenance
 from .metrics import Metrics
+from .metrics_push import MetricsPusher
 from .outbound import OutboundPolicy
 from .runners.http import HttpRunner
 from .scheduler import Scheduler
@@ -82,7 +85,7 @@ def make_store(config: Config) -> Store:
     """The store the configuration names: PostgreSQL for a postgresql:// database, else a SQLite file."""
     if is_postgres_url(config.database):
         return PostgresStore(config.database)
-    return SqliteStore(sqlite_path(config))
+    return SqliteStore(config.db_file)
 
 
 class Server:
@@ -119,6 +122,9 @@ class Server:
         self.http_server: tornado.httpserver.HTTPServer | None = None
         self.port: int | None = None
         self.loop_watch: asyncio.Task[None] | None = None
+        self.metrics_push: MetricsPusher | None = None
+        self._sockets: list[socket.socket] = []
+        self._serving = False
         self.ctx = self._context()
 
     def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
@@ -169,13 +175,27 @@ class Server:
         return Context(config, jobs, accounts, seed, health, self.metrics, self.clock)
 
     async def start(self) -> None:
+        """Bind the port first, so a taken port fails before the database is touched; then start the rest.
+
+        A start that fails half-way leaves the started parts to stop(), which stops only those.
+        """
         config = self.config
+        family = socket.AF_INET if ":" not in config.host else socket.AF_UNSPEC
+        sockets = tornado.netutil.bind_sockets(config.port, config.host, family=family, backlog=1024)
+        self._sockets = sockets
+        self.port = sockets[0].getsockname()[1]
         # Blocking calls (DNS lookups above all) get threads enough that slow ones cannot starve the rest.
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=config.http_client.resolver_threads, thread_name_prefix="veggiecron-io")
         )
         await self.store.open()
         await self.runner.start()
+        if config.seed.metrics_url:
+            self.metrics_push = MetricsPusher(
+                config.seed.metrics_url, config.seed.metrics_auth_user, config.seed.metrics_auth_password
+            )
+            await self.metrics_push.start()
+            self.runner.on_failed_attempt = self.metrics_push.failed_attempt
         await self.scheduler.start()
         self.maintenance.start()
         self.loop_watch = asyncio.create_task(self.metrics.watch_event_loop(), name="veggiecron-loop-lag")
@@ -186,26 +206,28 @@ class Server:
             max_body_size=max(8 * config.api.max_body_bytes, 16 * 1024 * 1024),
             idle_connection_timeout=75,
         )
-        family = socket.AF_INET if ":" not in config.host else socket.AF_UNSPEC
-        sockets = tornado.netutil.bind_sockets(config.port, config.host, family=family, backlog=1024)
-        self.http_server.add_sockets(sockets)
-        self.port = sockets[0].getsockname()[1]
+        self.http_server.add_sockets(self._sockets)
+        self._serving = True
         logger.info(
             "%s (%s) listening on http://%s:%d, database %s",
             config.app.name,
             config.app.env,
             config.host,
             self.port,
-            redact(config.database) if is_postgres_url(config.database) else sqlite_path(config),
+            redact(config.database) if is_postgres_url(config.database) else os.path.abspath(config.db_file),
         )
 
     async def stop(self) -> None:
         """Stop accepting requests, let runs in flight finish within the grace period, close the database."""
+        serving = self._serving  # else a failed start is undone, and says nothing
         grace = self.config.scheduler.shutdown_grace_seconds
-        logger.info("stopping: no new requests; giving runs in flight %.1fs", grace)
+        if serving:
+            logger.info("stopping: no new requests; giving runs in flight %.1fs", grace)
         if self.http_server is not None:
             self.http_server.stop()
             await self.http_server.close_all_connections()
+        for sock in self._sockets:
+            sock.close()  # bound but never served when the start failed; closing twice is harmless
         await self.ctx.seed.stop(grace)
         await self.maintenance.stop()
         if self.loop_watch is not None:
@@ -213,17 +235,11 @@ class Server:
             await asyncio.gather(self.loop_watch, return_exceptions=True)
         await self.scheduler.stop(grace)
         await self.runner.stop()
+        if self.metrics_push is not None:
+            await self.metrics_push.stop()
         await self.store.close()
-        logger.info("stopped cleanly")
-
-
-def configure_logging(config: Config) -> None:
-    logging.basicConfig(
-        level=log_level_number(config),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # One line per request at INFO would drown the job events.
-    logging.getLogger("tornado.access").setLevel(max(logging.WARNING, log_level_number(config)))
+        if serving:
+            logger.info("stopped cleanly")
 
 
 # Every run allocates a few dozen short-lived objects, and at thousands of runs a second the
@@ -240,17 +256,25 @@ def tune_garbage_collection() -> None:
 
 
 async def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then stop cleanly."""
+    """Run until SIGTERM or SIGINT, then stop cleanly; a signal during the start stops it too."""
     server = Server(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
-    tune_garbage_collection()
+    starting = asyncio.create_task(server.start())
+    signalled = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            return
+        starting.result()  # a failed start raises here, after stop() below has undone it
+        tune_garbage_collection()
+        await signalled
     finally:
+        signalled.cancel()
         await server.stop()
 
 
@@ -258,9 +282,7 @@ async def create_admin(config: Config, username: str) -> str:
     """Create (or promote) an admin user and answer a new service token for it."""
     if not username or len(username) > 254 or any(c.isspace() for c in username):
         raise Invalid("name", "the admin's name must be 1 to 254 characters without spaces")
-    store: Store = (
-        PostgresStore(config.database) if is_postgres_url(config.database) else SqliteStore(sqlite_path(config))
-    )
+    store = make_store(config)
     await store.open()
     try:
         accounts = Accounts(

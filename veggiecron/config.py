@@ -1,4 +1,8 @@
-"""Load config.yaml into a frozen, validated Config; every problem is one clear ConfigError line."""
+"""The frozen, validated Config, built from layers of settings; every problem is one clear ConfigError line.
+
+A layer is a flat mapping of dotted keys ("port", "http_client.pool_size") to values: the config
+file gives one, and settings.py adds the environment and the command line on top.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,11 @@ import yaml
 SHIPPED_APP_KEY = "change-me-veggiecron-development-key"
 ENVIRONMENTS = ("development", "production", "test")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+# open: anyone who reaches the port; admin: only with an admin's token; closed: nobody (admins
+# create users with `veggiecron create-admin` and POST /api/v1/user/token/).
+REGISTRATION_MODES = ("open", "admin", "closed")
+DEFAULT_DB_FILE = "veggiecron.db"
 
 
 class ConfigError(Exception):
@@ -75,6 +84,8 @@ class SecuritySection:
     login_failures_per_user: int = 10
     login_failures_per_address: int = 50
     login_window_seconds: float = 900.0
+    # Who may create users through POST /register: open, admin or closed.
+    registration: str = "open"
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,20 @@ class SeedSection:
     retries: int = 5
     # Sent as `Authorization: Token <hook_auth_token>` with every webhook POST, when set.
     hook_auth_token: str = ""
+    # https in the absolute URLs the Seed API answers (behind a TLS-terminating proxy).
+    use_ssl: bool = False
+    # A Go Metrics API (http://host/ + metrics/) that delivery failures are pushed to, as Seed does.
+    metrics_url: str = ""
+    metrics_auth_user: str = ""
+    metrics_auth_password: str = ""
+
+
+@dataclass(frozen=True)
+class LoggingSection:
+    # text: one readable line per event; json: one JSON object per line, for log shippers.
+    format: str = "text"
+    # Unexpected errors go to Sentry when set (needs the sentry extra: pip install 'veggiecron[sentry]').
+    sentry_dsn: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,13 +140,15 @@ class ClusterSection:
 @dataclass(frozen=True)
 class Config:
     app: AppSection = field(default_factory=AppSection)
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 8118
-    db_file: str = "veggiecron.db"
-    # A database URL: postgresql://... runs this node among others on one PostgreSQL database;
-    # sqlite:///path (or a plain path) is a SQLite file. Empty: db_file.
+    # A database URL when it is not a SQLite file: postgresql://... runs this node among others on
+    # one PostgreSQL database. The key `database` also takes sqlite:///PATH or a plain path, which
+    # set db_file.
     database: str = ""
+    db_file: str = DEFAULT_DB_FILE
     log_level: str = "INFO"
+    logging: LoggingSection = field(default_factory=LoggingSection)
     http_client: HttpClientSection = field(default_factory=HttpClientSection)
     scheduler: SchedulerSection = field(default_factory=SchedulerSection)
     api: ApiSection = field(default_factory=ApiSection)
@@ -133,40 +160,127 @@ class Config:
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:
     """Read a YAML file (or the defaults when path is None), apply overrides, validate."""
-    raw: Any = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            where = getattr(exc, "problem_mark", None)
-            at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise ConfigError(f"{path}: {problem}{at}") from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of keys")
-    config = _build(Config, raw, "")
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            config = replace(config, **{key: _coerce(value, type(getattr(config, key)), key)})
-    validate(config)
-    return config
+    layers = [read_file(Path(path))] if path is not None else []
+    layers.append(canonical({k: v for k, v in (overrides or {}).items() if v is not None}, "overrides"))
+    values: dict[str, Any] = {}
+    for layer in layers:
+        values.update(layer)
+    return build(values)
 
 
-def _build(cls: Any, raw: dict[str, Any], prefix: str) -> Any:
+def read_file(path: Path) -> dict[str, Any]:
+    """The config file as a flat layer of dotted keys; a missing file is an error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: {problem}{at}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    return canonical(_flatten(Config, raw, ""), str(path))
+
+
+def _flatten(cls: Any, raw: dict[str, Any], prefix: str) -> dict[str, Any]:
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     for key in raw:
         if key not in known:
             raise ConfigError(f"unknown config key: {prefix}{key}")
+    flat: dict[str, Any] = {}
+    for name, value in raw.items():
+        if is_dataclass(hints[name]):
+            section = value if value is not None else {}
+            if not isinstance(section, dict):
+                raise ConfigError(f"config key {prefix}{name} must be a mapping")
+            flat.update(_flatten(hints[name], section, f"{prefix}{name}."))
+        else:
+            flat[prefix + name] = value
+    return flat
+
+
+def field_types(cls: Any = Config, prefix: str = "") -> dict[str, Any]:
+    """Every settable key, dotted, with its type: {"port": int, "http_client.pool_size": int, ...}."""
+    hints = get_type_hints(cls)
+    found: dict[str, Any] = {}
+    for f in fields(cls):
+        if is_dataclass(hints[f.name]):
+            found.update(field_types(hints[f.name], f"{prefix}{f.name}."))
+        else:
+            found[prefix + f.name] = hints[f.name]
+    return found
+
+
+def canonical(layer: dict[str, Any], source: str) -> dict[str, Any]:
+    """`db_file` is the older name of a SQLite `database`: a layer names the database once."""
+    if "db_file" not in layer:
+        return layer
+    layer = dict(layer)
+    db_file = layer.pop("db_file")
+    if "database" in layer and layer["database"] != db_file:
+        raise ConfigError(f"{source}: give database or db_file, not both")
+    layer["database"] = db_file
+    return layer
+
+
+def build(values: dict[str, Any]) -> Config:
+    """A validated Config from merged flat values (dotted keys)."""
+    known = field_types()
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown config key: {key}")
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        *sections, name = key.split(".")
+        target = nested
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[name] = value
+    database = nested.pop("database", None)
+    config: Config = _build(Config, nested, "")
+    if database is not None:
+        kind, where = parse_database(_coerce(database, str, "database"))
+        config = replace(config, database="", db_file=where) if kind == "sqlite" else replace(config, database=where)
+    validate(config)
+    return config
+
+
+def parse_database(url: str) -> tuple[str, str]:
+    """("sqlite", path) or ("postgresql", url) for a database setting; ConfigError otherwise.
+
+    As in SQLAlchemy and dj-database-url, sqlite:///name.db is relative and sqlite:////srv/name.db
+    absolute; a value without a scheme is a SQLite path.
+    """
+    if not url:
+        raise ConfigError("database must not be empty")
+    if "://" not in url:
+        return "sqlite", url
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "sqlite":
+        if not url.lower().startswith("sqlite:///") or len(url) == len("sqlite:///"):
+            raise ConfigError("database: a SQLite URL names a file, as sqlite:///relative.db or sqlite:////abs/path.db")
+        return "sqlite", url[len("sqlite:///") :]
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql", url
+    raise ConfigError(f"database: unknown scheme {scheme!r}; use sqlite:///PATH, a file path, or postgresql://...")
+
+
+def database_url(config: Config) -> str:
+    """The database in use, as a URL (SQLite as sqlite:///relative or sqlite:////absolute)."""
+    return config.database or f"sqlite:///{config.db_file}"
+
+
+def _build(cls: Any, raw: dict[str, Any], prefix: str) -> Any:
+    hints = get_type_hints(cls)
     values: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in raw:
@@ -174,10 +288,7 @@ def _build(cls: Any, raw: dict[str, Any], prefix: str) -> Any:
         name = prefix + f.name
         hint = hints[f.name]
         if is_dataclass(hint):
-            section = raw[f.name] if raw[f.name] is not None else {}
-            if not isinstance(section, dict):
-                raise ConfigError(f"config key {name} must be a mapping")
-            values[f.name] = _build(hint, section, name + ".")
+            values[f.name] = _build(hint, raw[f.name], name + ".")
         else:
             values[f.name] = _coerce(raw[f.name], hint, name)
     return cls(**values)
@@ -218,12 +329,22 @@ def validate(config: Config) -> None:
     if config.app.env == "production":
         _require(
             config.app.key != SHIPPED_APP_KEY,
-            "app.key is still the shipped default; set your own secret before running in production",
+            "app.key is still the shipped default; production needs a secret of your own (16+ characters) "
+            "in app.key, the environment variable VEGGIECRON_APP__KEY or SECRET_KEY",
         )
     _require(bool(config.host), "host must not be empty")
     _require(0 <= config.port <= 65535, "port must be between 0 and 65535")
     _require(bool(config.db_file), "db_file must not be empty")
     _require(config.log_level.upper() in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
+    _require(config.logging.format in LOG_FORMATS, f"logging.format must be one of {', '.join(LOG_FORMATS)}")
+    _require(
+        config.security.registration in REGISTRATION_MODES,
+        f"security.registration must be one of {', '.join(REGISTRATION_MODES)}",
+    )
+    _require(
+        not config.seed.metrics_url or config.seed.metrics_url.startswith(("http://", "https://")),
+        "seed.metrics_url must be an http:// or https:// URL",
+    )
     client = config.http_client
     _require(1 <= client.pool_size <= 10_000, "http_client.pool_size must be between 1 and 10000")
     _require(1 <= client.pool_per_host <= client.pool_size, "http_client.pool_per_host must be in [1, pool_size]")
@@ -276,26 +397,10 @@ def validate(config: Config) -> None:
     _require(0.1 <= cluster.reap_interval_seconds <= 60, "cluster.reap_interval_seconds must be in [0.1, 60]")
     _require(1 <= cluster.claim_batch <= 10_000, "cluster.claim_batch must be in [1, 10000]")
     _require(1 <= cluster.max_held <= 1_000_000, "cluster.max_held must be in [1, 1000000]")
-    _require(
-        config.database == "" or is_postgres_url(config.database) or not config.database.startswith(("mysql:", "http")),
-        "database must be postgresql://..., sqlite:///path or a file path",
-    )
 
 
 def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
-
-
-def sqlite_path(config: Config) -> str:
-    """The SQLite file this configuration names (database, when it is not PostgreSQL, else db_file)."""
-    url = config.database
-    if not url or is_postgres_url(url):
-        return config.db_file
-    if url.startswith("sqlite:///"):
-        return url[len("sqlite:///") :] or config.db_file
-    if url.startswith("sqlite://"):
-        return url[len("sqlite://") :] or config.db_file
-    return url
 
 
 def log_level_number(config: Config) -> int:

@@ -74,7 +74,9 @@ async def test_users_list_and_revoke_their_own_tokens(api: Api) -> None:
     status, body = await api.call("GET", "/tokens", token=first)
     assert status == 200 and body["data"]["count"] == 2
     tokens = body["data"]["tokens"]
-    assert all(set(t) == {"id", "created_at", "expires_at", "current"} for t in tokens)
+    assert all(
+        set(t) == {"id", "created_at", "expires_at", "current", "created_at_utc", "expires_at_utc"} for t in tokens
+    )
     assert [t["current"] for t in tokens].count(True) == 1
     other_id = next(t["id"] for t in tokens if not t["current"])
     status, _ = await api.call("DELETE", f"/tokens/{other_id}", token=first)

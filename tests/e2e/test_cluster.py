@@ -21,7 +21,7 @@ from tests.helpers import Api, wait_for
 
 pytestmark = pytest.mark.slow
 
-LEASE = 5.0
+LEASE = 3.0
 REAP = 0.5
 JOBS = 1000
 

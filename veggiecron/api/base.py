@@ -26,6 +26,11 @@ from ..seed import SeedService
 
 logger = logging.getLogger(__name__)
 
+TOKEN_REQUIRED = (
+    "a valid token is required: send it as X-Auth-Token: <token>, Authorization: Token <token> "
+    "or Authorization: Bearer <token> (log in at POST /login)"
+)
+
 
 @dataclass
 class Context:
@@ -81,7 +86,7 @@ class BaseHandler(tornado.web.RequestHandler):
         token = token_from_headers(self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization"))
         user = await self.ctx.accounts.authenticate(token)
         if user is None:
-            raise Unauthorized("a valid token is required in the X-Auth-Token header (log in at POST /login)")
+            raise Unauthorized(TOKEN_REQUIRED)
         return user
 
     def on_finish(self) -> None:

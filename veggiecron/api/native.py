@@ -10,7 +10,8 @@ import orjson
 
 from ..auth import token_from_headers
 from ..compiler import preview
-from ..errors import Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound
+from ..times import with_utc
 from .base import BaseHandler
 from .views import job_view, run_view, token_view, user_view
 
@@ -26,7 +27,24 @@ def _job_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class RegisterHandler(BaseHandler):
+    """POST /register: anyone (security.registration open), an admin's token (admin), or nobody (closed)."""
+
     requires_auth = False
+
+    async def prepare(self) -> None:
+        # Checked before the body is read: a refused request's connection is closed, its body unread.
+        mode = self.ctx.config.security.registration
+        if mode == "closed":
+            raise Forbidden(
+                "registration is closed on this server; an admin creates users "
+                "(veggiecron create-admin, POST /api/v1/user/token/)",
+                {"registration": mode},
+            )
+        if mode == "admin":
+            admin = await self.authenticate()
+            if not admin.is_admin:
+                raise Forbidden("only admins may register users on this server", {"registration": mode})
+        await super().prepare()
 
     async def post(self) -> None:
         fields = self.body_fields()
@@ -44,7 +62,7 @@ class LoginHandler(BaseHandler):
         )
         self.answer(
             "You have successfully generated an auth token! Check the data key.",
-            {"token": token, "expires_at": expires_at, "username": user.username},
+            with_utc({"token": token, "expires_at": expires_at, "username": user.username}, "expires_at"),
         )
 
 
@@ -103,7 +121,7 @@ class JobRunHandler(BaseHandler):
 
     async def post(self, name: str) -> None:
         job, due = await self.ctx.jobs.run_now(self.current_user_required, name)
-        self.answer(f'Job "{job.name}" started', {"name": job.name, "due_at": due}, status=202)
+        self.answer(f'Job "{job.name}" started', with_utc({"name": job.name, "due_at": due}, "due_at"), status=202)
 
 
 class JobRunsHandler(BaseHandler):

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Job, Run, TokenInfo, User
-from ..policies import POLICY_FIELDS
+from ..policies import POLICY_FIELDS, parse_policy
+from ..times import iso_utc, with_utc
+
+# Each epoch field of an answer has an ISO 8601 UTC twin named <field>_utc; scripts keep the epoch.
 
 
 def user_view(user: User) -> dict[str, Any]:
-    return {"username": user.username, "date_created": user.date_created, "date_updated": user.date_updated}
+    view = {"username": user.username, "date_created": user.date_created, "date_updated": user.date_updated}
+    return with_utc(view, "date_created", "date_updated")
 
 
 def job_view(job: Job) -> dict[str, Any]:
-    return {
+    view = {
         "name": job.name,
         "type": job.type,
         "data": job.data,
@@ -28,10 +32,13 @@ def job_view(job: Job) -> dict[str, Any]:
         "consecutive_failures": job.consecutive_failures,
         "paused_reason": job.paused_reason,
     }
+    window = parse_policy(job.policy).catch_up.window  # stored policies are valid; parsing is cached
+    view["start_at_utc"], view["end_at_utc"] = iso_utc(window.start_at), iso_utc(window.end_at)
+    return with_utc(view, "next_run", "date_created", "date_updated")
 
 
 def run_view(run: Run) -> dict[str, Any]:
-    return {
+    view = {
         "id": run.id,
         "due_at": run.due_at,
         "started_at": run.started_at,
@@ -44,7 +51,9 @@ def run_view(run: Run) -> dict[str, Any]:
         "response_excerpt": run.response_excerpt,
         "error_class": run.error_class,
     }
+    return with_utc(view, "due_at", "started_at")
 
 
 def token_view(token: TokenInfo) -> dict[str, Any]:
-    return {"id": token.id, "created_at": token.created_at, "expires_at": token.expires_at, "current": token.current}
+    view = {"id": token.id, "created_at": token.created_at, "expires_at": token.expires_at, "current": token.current}
+    return with_utc(view, "created_at", "expires_at")

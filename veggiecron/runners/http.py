@@ -7,6 +7,7 @@ import functools
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -86,6 +87,8 @@ class HttpRunner:
         self.node = node
         self._session: aiohttp.ClientSession | None = None
         self._slots = HostSlots(settings.pool_per_host)
+        # Told of every failed attempt, retries included (the Seed metrics push counts them).
+        self.on_failed_attempt: Callable[[Attempt], None] | None = None
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -174,6 +177,8 @@ class HttpRunner:
         while True:
             count += 1
             attempt = await self._send(target, headers)
+            if not attempt.ok and self.on_failed_attempt is not None:
+                self.on_failed_attempt(attempt)
             if attempt.ok or count > target.retries:
                 return attempt, count
             if attempt.status is not None and not is_retryable_status(attempt.status, target.retry_on):

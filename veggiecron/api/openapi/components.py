@@ -50,6 +50,11 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             **policy_value_schemas(),
             "consecutive_failures": INTEGER,
             "paused_reason": nullable(STRING),
+            "start_at_utc": nullable(iso),
+            "end_at_utc": nullable(iso),
+            "next_run_utc": nullable(iso),
+            "date_created_utc": iso,
+            "date_updated_utc": iso,
         },
         ("name", "type", "data", "schedule", "timezone", "enabled", "state", "next_run", "date_created"),
     )
@@ -66,6 +71,8 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             "error": nullable(STRING),
             "response_excerpt": nullable(STRING),
             "error_class": nullable(STRING),
+            "due_at_utc": iso,
+            "started_at_utc": iso,
         },
         ("due_at", "started_at", "outcome"),
     )
@@ -119,15 +126,33 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             },
             ("name", "timezone", "runs"),
         ),
-        "User": obj({"username": STRING, "date_created": epoch, "date_updated": epoch}, ("username",)),
-        "LoginAnswer": obj({"token": STRING, "expires_at": epoch, "username": STRING}, ("token", "expires_at")),
+        "User": obj(
+            {
+                "username": STRING,
+                "date_created": epoch,
+                "date_updated": epoch,
+                "date_created_utc": iso,
+                "date_updated_utc": iso,
+            },
+            ("username",),
+        ),
+        "LoginAnswer": obj(
+            {"token": STRING, "expires_at": epoch, "expires_at_utc": iso, "username": STRING}, ("token", "expires_at")
+        ),
         "TokenPage": obj(
             {
                 **page,
                 "tokens": {
                     "type": "array",
                     "items": obj(
-                        {"id": INTEGER, "created_at": epoch, "expires_at": epoch, "current": BOOLEAN},
+                        {
+                            "id": INTEGER,
+                            "created_at": epoch,
+                            "expires_at": epoch,
+                            "created_at_utc": iso,
+                            "expires_at_utc": iso,
+                            "current": BOOLEAN,
+                        },
                         ("id", "created_at", "expires_at", "current"),
                     ),
                 },

@@ -75,7 +75,11 @@ def native_paths(config: Config) -> dict[str, Any]:
                 "Register a user",
                 NATIVE,
                 {"201": json_response("Registered.", envelope(ref("User")))},
-                errors=(409, 503),
+                errors=(401, 403, 409, 503),
+                description=(
+                    "security.registration decides who may register: anyone (open), a caller with an admin's "
+                    "token (admin: 401 without one, 403 for a non-admin), or nobody (closed: 403)."
+                ),
                 request_body=body(ref("Credentials"), ref("Credentials")),
                 auth=False,
             )
@@ -203,7 +207,8 @@ def native_paths(config: Config) -> dict[str, Any]:
                 NATIVE,
                 {
                     "202": json_response(
-                        "Started.", envelope(obj({"name": STRING, "due_at": NUMBER}, ("name", "due_at")))
+                        "Started.",
+                        envelope(obj({"name": STRING, "due_at": NUMBER, "due_at_utc": STRING}, ("name", "due_at"))),
                     )
                 },
                 errors=(400, 404, 503),

@@ -83,8 +83,9 @@ def seed_paths(config: Config) -> dict[str, Any]:
                 "seedScheduleMetrics",
                 "Accepted for compatibility; does nothing",
                 {
-                    "200": json_response(
-                        ok, obj({"scheduled_metrics_initiated": BOOLEAN}, ("scheduled_metrics_initiated",))
+                    "201": json_response(
+                        "Accepted, as Seed Scheduler answers.",
+                        obj({"scheduled_metrics_initiated": BOOLEAN}, ("scheduled_metrics_initiated",)),
                     )
                 },
             ),

@@ -53,7 +53,9 @@ class SeedHandler(BaseHandler):
 
     @property
     def base(self) -> str:
-        return f"{self.request.protocol}://{self.request.host}"
+        # seed.use_ssl (Seed's USE_SSL): https links behind a proxy that ends TLS and forwards plain HTTP.
+        scheme = "https" if self.ctx.config.seed.use_ssl else self.request.protocol
+        return f"{scheme}://{self.request.host}"
 
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -280,13 +282,13 @@ class SeedHealthHandler(SeedHandler):
 
 
 class SeedMetricsHandler(SeedHandler):
-    """GET lists the metric names (also served as Prometheus text at /metrics); POST is accepted."""
+    """GET lists the metric names (also served as Prometheus text at /metrics); POST is accepted (201)."""
 
     async def get(self) -> None:
         self.reply({"metrics_available": self.ctx.metrics.names()})
 
     async def post(self) -> None:
-        self.reply({"scheduled_metrics_initiated": True})
+        self.reply({"scheduled_metrics_initiated": True}, status=201)  # Seed Scheduler answers 201
 
 
 def routes(args: dict[str, Any]) -> list[tuple[str, type[tornado.web.RequestHandler], dict[str, Any]]]:

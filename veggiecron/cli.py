@@ -1,0 +1,174 @@
+"""The `veggiecron` command: serve, create-admin, check-config and backup, all on one configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import sqlite3
+import sys
+from collections.abc import Coroutine
+from contextlib import closing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import __version__
+from .config import Config, ConfigError
+from .errors import VeggiecronError
+from .logs import StartupError, configure_logging, start_error_reporting
+from .settings import Settings, describe, load_settings
+
+T = TypeVar("T")
+COMMANDS = ("serve", "create-admin", "check-config", "backup")
+logger = logging.getLogger("veggiecron")
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_argument_group("configuration (over the config file and the environment)")
+    where.add_argument(
+        "--config", help="YAML config file (default: $VEGGIECRON_CONFIG, else ./config.yaml when present)"
+    )
+    where.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    where.add_argument("--port", type=int, help="port to listen on (default 8118; 0: any free port)")
+    where.add_argument("--database", help="database URL: sqlite:///PATH or a file path (default veggiecron.db)")
+    where.add_argument("--db-file", dest="db_file", help="SQLite database file (the same as --database PATH)")
+    main = argparse.ArgumentParser(
+        prog="veggiecron",
+        description="Veggiecron: schedule HTTP jobs over a REST API.",
+        epilog="Every setting can also come from the config file or a VEGGIECRON_* environment variable.",
+    )
+    main.add_argument("--version", action="version", version=f"veggiecron {__version__}")
+    commands = main.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", parents=[common], help="run the server (the default command)")
+    admin = commands.add_parser(
+        "create-admin", parents=[common], help="create (or promote) an admin user and print a new token for it"
+    )
+    admin.add_argument("name", help="the admin's username")
+    commands.add_parser(
+        "check-config", parents=[common], help="print the effective configuration, secrets masked, and its sources"
+    )
+    backup = commands.add_parser(
+        "backup", parents=[common], help="copy the SQLite database to a file, safely while the server runs"
+    )
+    backup.add_argument("destination", help="the copy's path (must not exist yet)")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
+        args.insert(0, "serve")  # `veggiecron --port 9000` and `python start.py` serve, as they always did
+    options = parser().parse_args(args)
+    try:
+        settings = load_settings(
+            options.config,
+            {"host": options.host, "port": options.port, "database": options.database, "db_file": options.db_file},
+        )
+    except ConfigError as exc:
+        return fail(f"config error: {exc}", 2)
+    config = settings.config
+    if options.command == "check-config":
+        print("\n".join(describe(settings)))
+        return 0
+    configure_logging(config)
+    if options.command == "create-admin":
+        return create_admin(config, options.name)
+    if options.command == "backup":
+        return backup(config, Path(options.destination))
+    return serve(settings)
+
+
+def fail(message: str, code: int) -> int:
+    print(f"veggiecron: {message}", file=sys.stderr)
+    return code
+
+
+def run(main_coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, on uvloop where it is installed (it roughly halves the cost of each request)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main_coroutine)
+    return uvloop.run(main_coroutine)
+
+
+def serve(settings: Settings) -> int:
+    from .app import serve as serve_forever  # the server's modules load only for the commands that run it
+    from .store import SchemaTooNew
+
+    config = settings.config
+    try:
+        start_error_reporting(config)
+    except StartupError as exc:
+        return fail(str(exc), 2)
+    warn_if_exposed(config)
+    try:
+        run(serve_forever(config))
+    except SchemaTooNew as exc:
+        return fail(str(exc), 2)
+    except (OSError, sqlite3.Error) as exc:
+        return fail(f"cannot start: {exc}", 1)
+    except VeggiecronError as exc:
+        return fail(f"cannot start: {exc.description}", 1)
+    except Exception as exc:  # a start-up failure is one line, whatever raised it
+        logger.debug("start-up failed", exc_info=True)
+        return fail(f"cannot start: {type(exc).__name__}: {exc}", 1)
+    return 0
+
+
+def warn_if_exposed(config: Config) -> None:
+    """Registration open to anyone who reaches a port beyond this machine deserves a word."""
+    try:
+        loopback = ipaddress.ip_address(config.host).is_loopback
+    except ValueError:
+        loopback = config.host == "localhost"
+    if not loopback and config.security.registration == "open":
+        logger.warning(
+            "listening on %s with security.registration open: anyone who reaches the port can register; "
+            "set security.registration to admin or closed",
+            config.host,
+        )
+
+
+def create_admin(config: Config, name: str) -> int:
+    from .app import create_admin as make_admin
+    from .store.postgres.connection import redact
+
+    if config.database:
+        where, note = redact(config.database), ""
+    else:
+        path = Path(config.db_file).resolve()
+        where, note = str(path), "" if path.exists() else " (a new file: no server has used it yet)"
+    try:
+        token = run(make_admin(config, name))
+    except VeggiecronError as exc:
+        return fail(exc.description, 2)
+    except (OSError, sqlite3.Error) as exc:
+        return fail(f"cannot open the database {where}: {exc}", 1)
+    except Exception as exc:  # a database that refuses us (PostgreSQL): one line, whatever raised it
+        return fail(f"cannot open the database {where}: {type(exc).__name__}: {exc}", 1)
+    print(f"veggiecron: admin {name!r} in the database {where}{note}; its new token:", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def backup(config: Config, destination: Path) -> int:
+    """SQLite's online backup: a consistent copy while the server goes on writing (WAL included)."""
+    if config.database:
+        return fail("backup copies a SQLite database; back up PostgreSQL with pg_dump", 2)
+    source = Path(config.db_file).resolve()
+    if not source.exists():
+        return fail(f"no database at {source}", 1)
+    if destination.exists():
+        return fail(f"{destination} exists; give a new file", 1)
+    try:
+        with closing(sqlite3.connect(source)) as reader, closing(sqlite3.connect(destination)) as copy:
+            reader.execute("PRAGMA busy_timeout = 5000")  # the server's writes hold the lock for moments
+            reader.backup(copy)
+    except sqlite3.Error as exc:
+        destination.unlink(missing_ok=True)
+        return fail(f"backup of {source} failed: {exc}", 1)
+    print(f"veggiecron: copied {source} to {destination.resolve()}", file=sys.stderr)
+    return 0

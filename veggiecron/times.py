@@ -1,0 +1,21 @@
+"""Readable times: ISO 8601 in UTC beside the epoch seconds the API and the logs carry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    """2026-11-30T05:39:08.805Z for epoch seconds (to the millisecond); None stays None."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def with_utc(view: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The view with `<key>_utc` (ISO 8601) beside each epoch field named, keeping the epoch fields."""
+    for key in keys:
+        value = view.get(key)
+        view[f"{key}_utc"] = iso_utc(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return view
