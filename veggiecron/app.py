@@ -158,7 +158,8 @@ class Server:
     def _context(self) -> Context:
         config = self.config
         security = config.security
-        jobs = JobService(self.store, self.store, self.scheduler, config, self.clock, self.outbound)
+        shared = is_postgres_url(config.database)
+        jobs = JobService(self.store, self.store, self.scheduler, config, self.clock, self.outbound, shared)
         throttle = LoginThrottle(
             security.login_failures_per_user, security.login_failures_per_address, security.login_window_seconds
         )

@@ -20,7 +20,7 @@ from .logs import StartupError, configure_logging, start_error_reporting
 from .settings import Settings, describe, load_settings
 
 T = TypeVar("T")
-COMMANDS = ("serve", "create-admin", "check-config", "backup")
+COMMANDS = ("serve", "create-admin", "check-config", "backup", "copy-to-postgres")
 logger = logging.getLogger("veggiecron")
 
 
@@ -53,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
         "backup", parents=[common], help="copy the SQLite database to a file, safely while the server runs"
     )
     backup.add_argument("destination", help="the copy's path (must not exist yet)")
+    copy = commands.add_parser(
+        "copy-to-postgres",
+        parents=[common],
+        help="copy the SQLite database (users, tokens, jobs, runs, Seed records) into an empty PostgreSQL one",
+    )
+    copy.add_argument("target", help="postgresql://user:password@host/dbname (an empty database)")
     return main
 
 
@@ -77,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return create_admin(config, options.name)
     if options.command == "backup":
         return backup(config, Path(options.destination))
+    if options.command == "copy-to-postgres":
+        return copy_to_postgres(config, options.target)
     return serve(settings)
 
 
@@ -171,4 +179,34 @@ def backup(config: Config, destination: Path) -> int:
         destination.unlink(missing_ok=True)
         return fail(f"backup of {source} failed: {exc}", 1)
     print(f"veggiecron: copied {source} to {destination.resolve()}", file=sys.stderr)
+    return 0
+
+
+def copy_to_postgres(config: Config, target: str) -> int:
+    """Move a single daemon's SQLite database into PostgreSQL, for several nodes (stop the server first)."""
+    from .config import is_postgres_url
+    from .store.postgres.connection import redact
+    from .store.transfer import TargetNotEmpty, copy_sqlite_to_postgres
+
+    if config.database:
+        return fail("copy-to-postgres reads a SQLite database; this configuration names PostgreSQL", 2)
+    if not is_postgres_url(target):
+        return fail(f"the target must be a postgresql:// URL, not {target!r}", 2)
+    source = Path(config.db_file).resolve()
+    if not source.exists():
+        return fail(f"no database at {source}", 1)
+    try:
+        report = run(copy_sqlite_to_postgres(str(source), target))
+    except TargetNotEmpty as exc:
+        return fail(str(exc), 1)
+    except Exception as exc:  # the target refused us: one line, whatever raised it
+        return fail(f"copy to {redact(target)} failed, nothing was written: {type(exc).__name__}: {exc}", 1)
+    counts = ", ".join(f"{rows} {table}" for table, rows in report.copied.items())
+    print(f"veggiecron: copied {source} to {redact(target)}: {counts}", file=sys.stderr)
+    if report.runs_merged:
+        print(
+            f"veggiecron: {report.runs_merged} run records of a slot already copied were left out "
+            "(PostgreSQL keeps one record per slot)",
+            file=sys.stderr,
+        )
     return 0

@@ -88,14 +88,16 @@ class JobService:
         config: Config,
         clock: Clock,
         outbound: OutboundPolicy,
+        shared: bool = False,
     ) -> None:
+        """shared: other nodes change the same jobs (quota totals are then never remembered)."""
         self.jobs = jobs
         self.history = runs
         self.scheduler = scheduler
         self.config = config
         self.clock = clock
         self.outbound = outbound
-        self.usage = QuotaUsage()
+        self.usage = QuotaUsage(remember=not shared)
 
     async def check_quotas(
         self, user: User, schedule: Schedule, clones: int, job_id: int | None = None, current_rate: float = 0.0

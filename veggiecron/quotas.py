@@ -14,7 +14,10 @@ class QuotaUsage:
     while another request changed the totals is discarded, so no change is ever lost.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, remember: bool = True) -> None:
+        """remember False: every check recounts (several nodes share the jobs, so one node's
+        remembered totals could run low when another node adds jobs)."""
+        self.remember = remember
         self._totals: dict[int, tuple[int, float]] = {}
         self._generations: dict[int, int] = {}
 
@@ -26,7 +29,7 @@ class QuotaUsage:
         return self._generations.get(user_id, 0)
 
     def recounted(self, user_id: int, generation: int, jobs: int, rate: float) -> None:
-        if self._generations.get(user_id, 0) == generation:
+        if self.remember and self._generations.get(user_id, 0) == generation:
             self._totals[user_id] = (jobs, rate)
 
     def add(self, user_id: int, jobs: int, rate: float) -> None:
