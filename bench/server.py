@@ -27,8 +27,10 @@ BENCH_CONFIG: dict[str, Any] = {
 class BenchServer(Daemon):
     """A server in a temporary directory that dies with the benchmark; close() stops it and removes its files."""
 
-    def __init__(self, extra_config: str = "") -> None:
-        super().__init__(base=BENCH_CONFIG, extra_config=extra_config, launcher=QUIET_LAUNCHER, tie_to_parent=True)
+    def __init__(self, extra_config: str = "", **overrides: Any) -> None:
+        super().__init__(
+            base=BENCH_CONFIG, extra_config=extra_config, launcher=QUIET_LAUNCHER, tie_to_parent=True, **overrides
+        )
 
     def rss_mib(self) -> float:
         assert self.process is not None

@@ -110,6 +110,8 @@ class ClusterScheduler:
         self._active: dict[Key, asyncio.Task[Run]] = {}  # runs being sent
         self._release: list[Claim] = []
         self.offset = 0.0  # the database's clock minus this node's
+        self._next_look = 0.0  # when the claimer looks again, on the database's clock
+        self._short_of_room = False  # the claimer took fewer than it could: results written make room
         self._claim_wakeup = asyncio.Event()
         self._fire_wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -173,7 +175,8 @@ class ClusterScheduler:
 
     def upsert(self, job: CompiledJob, keep_progress: bool = False) -> None:
         self._compiled[(job.id, job.version)] = job
-        self._claim_wakeup.set()  # the store notified every node; this one need not wait for it
+        if job.enabled and job.next_run is not None:
+            self._notified(job.next_run)  # the store notified every node; this one need not wait for it
 
     def remove(self, job_id: int) -> None:
         """Slots of the job this node holds and has not sent are not sent."""
@@ -207,7 +210,9 @@ class ClusterScheduler:
     # claiming
 
     def _notified(self, due: float) -> None:
-        self._claim_wakeup.set()
+        """An API write set a next run: look now if it falls before the claimer's next look."""
+        if due - self.settings.claim_ahead <= self._next_look:
+            self._claim_wakeup.set()
 
     def _plan(self, due: Sequence[DueJob], now: float) -> Sequence[SlotDecision]:
         self._planned = {}
@@ -238,6 +243,7 @@ class ClusterScheduler:
         while not self._stopping.is_set():
             self._claim_wakeup.clear()
             room = settings.max_held - len(self.leases.held)
+            self._short_of_room = room < settings.claim_batch
             wait = settings.poll_interval * random.uniform(0.8, 1.0)
             try:
                 if self.leases.valid() and room > 0:
@@ -253,11 +259,18 @@ class ClusterScheduler:
                         continue  # more may be due: claim again at once
                     next_due, db_now = await self.store.next_due()
                     if next_due is not None:
-                        wait = min(wait, max(0.0, next_due - settings.claim_ahead - db_now))
+                        # Claims are batched: each covers the next claim_ahead, so looking again
+                        # before half of it has passed would only claim a few slots at a time (a
+                        # transaction per slot for jobs spread over the second). Notifications
+                        # of a job due sooner still wake the claimer at once.
+                        soonest = max(settings.claim_ahead / 2, next_due - settings.claim_ahead - db_now)
+                        wait = min(wait, soonest)
             except Exception as exc:  # the database may be away: try again after the poll interval
                 logger.warning("claiming due runs failed: %s", exc)
+            wait = min(wait, MAX_IDLE_WAIT)
+            self._next_look = self.clock.now() + self.offset + wait
             try:
-                await asyncio.wait_for(self._claim_wakeup.wait(), timeout=min(wait, MAX_IDLE_WAIT))
+                await asyncio.wait_for(self._claim_wakeup.wait(), timeout=wait)
             except TimeoutError:
                 pass
 
@@ -378,7 +391,8 @@ class ClusterScheduler:
         for claim in claims:
             if self.leases.holds((claim.job_id, claim.due_at), claim.epoch):
                 self.leases.drop((claim.job_id, claim.due_at))
-        self._claim_wakeup.set()
+        if self._short_of_room:
+            self._claim_wakeup.set()
 
     def _finished(self, job: CompiledJob, run: Run, epoch: int) -> None:
         if run.outcome is RunOutcome.FAILED:

@@ -18,7 +18,7 @@ import asyncpg
 from ...model import Claim, DueJob, Finished, FinishReport, SlotDecision, StreakChange
 from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
-from .connection import NOW, UNAVAILABLE, PostgresConnection, _unavailable
+from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
 from .jobs import CHANNEL
 from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, run_arrays, run_values
 
@@ -152,7 +152,7 @@ class PostgresClaims(PostgresConnection):
             return []
         try:
             if self._renewer is None or self._renewer.is_closed():
-                self._renewer = await asyncpg.connect(self.url, timeout=lease / 3)
+                self._renewer = await asyncpg.connect(self.url, timeout=lease / 3, server_settings=SESSION_SETTINGS)
             rows = await self._renewer.fetch(
                 f"UPDATE runs SET lease_expires = {NOW} + $2 "
                 "FROM unnest($3::bigint[], $4::float8[], $5::int[]) AS u(job_id, due_at, epoch) "
