@@ -33,7 +33,8 @@ class Metrics:
         )
         self.results_refused = Counter(
             "veggiecron_cluster_results_refused",
-            "Results not written because another node had taken the slot over (this node stalled or lost its lease).",
+            "Results of this node not written (refused, or the run abandoned) because another node had taken "
+            "the slot over: this node stalled or lost its lease.",
             registry=self.registry,
         )
         self.claims_reaped = Counter(

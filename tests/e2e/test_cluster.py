@@ -88,8 +88,8 @@ async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_th
 ) -> None:
     api = await api_of(three_nodes[0], session)
     await create_jobs(api, [f"j{i}" for i in range(300)], recorder.url, overlap="allow")
-    # A few slow jobs, so that runs are in flight on the node when it stalls.
-    await create_jobs(api, [f"slow-{i}" for i in range(30)], recorder.url + "/slow", overlap="allow")
+    # Slow jobs, run by hand on the node about to stall, so that it has runs in flight when it does.
+    await create_jobs(api, [f"slow-{i}" for i in range(5)], recorder.url + "/slow", schedule="every 1 hours")
     await wait_for(lambda: len(recorder.deliveries) >= 600, timeout=20)
     stalled = three_nodes[2]
     assert stalled.process is not None
@@ -104,7 +104,14 @@ async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_th
     assert not copies(recorder.between(start, end)), "a pause of half a lease caused duplicates"
     assert not gaps(recorder.between(start, end), start, end)
 
-    # Twice the lease: its claims lapse and are sent by the others; on waking it sends none of them.
+    # Twice the lease: its claims lapse and are sent by the others; on waking it sends none of them,
+    # and the results of the runs it had in flight are refused.
+    on_stalled = await api_of(stalled, session, login=False)
+    on_stalled.token = api.token
+    for i in range(5):
+        status, _ = await on_stalled.call("POST", f"/job/slow-{i}/run")
+        assert status == 202
+    await wait_for(lambda: len([d for d in recorder.deliveries if d.path.startswith("/slow")]) >= 5, timeout=5)
     start = time.time()
     stalled.process.send_signal(signal.SIGSTOP)
     await asyncio.sleep(2 * LEASE)

@@ -94,6 +94,7 @@ class ClusterScheduler:
             self._recorded,
         )
         self._on_reaped = on_reaped
+        self._on_refused = on_refused
         self.gate = LaneGate(
             self.clock,
             lane_limit,
@@ -304,11 +305,16 @@ class ClusterScheduler:
         self._admit_claims(claims)
 
     def _lost(self, keys: list[Key]) -> None:
-        """Claims taken over by other nodes: stop sending them."""
+        """Claims taken over by other nodes: stop sending them; a run in flight is abandoned, its
+        result never written (counted with the results the database refused)."""
+        abandoned = 0
         for key in keys:
             task = self._active.get(key)
             if task is not None:
                 task.cancel()
+                abandoned += 1
+        if abandoned:
+            self._on_refused(abandoned)
 
     def _spawn_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)

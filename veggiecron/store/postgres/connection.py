@@ -23,7 +23,10 @@ MIGRATION_LOCK = 0x76656767  # "vegg"
 # Prepared statements (asyncpg prepares every query) switch to a generic plan after five runs;
 # for batches passed as unnest() arrays that plan can no longer see the claim's owner or the batch's
 # size and scans whole tables. A plan per execution costs a fraction of a millisecond.
-SESSION_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+# A node that stalls inside a transaction (SIGSTOP, a frozen VM) would hold its row locks, and
+# every other node skips locked jobs: the server ends such a transaction after two seconds (ours
+# last milliseconds), so a stalled node delays its jobs by that long at most.
+SESSION_SETTINGS = {"plan_cache_mode": "force_custom_plan", "idle_in_transaction_session_timeout": "2000"}
 
 # Faults of the database or the way to it, as opposed to a query's own mistakes: answered 503.
 UNAVAILABLE = (
