@@ -28,6 +28,7 @@ from ..compiler import compile_job
 from ..config import HttpClientSection
 from ..model import Claim, CompiledJob, DueJob, Job, Run, RunOutcome, SlotDecision
 from ..policies import utc_iso
+from ..scheduler.executor import send
 from ..scheduler.failures import Notifier
 from ..scheduler.gate import STOPPED, LaneGate
 from ..scheduler.ports import Runner
@@ -351,31 +352,15 @@ class ClusterScheduler:
         if not self.leases.valid() or not self.leases.holds(key, epoch):
             # Its lease may have lapsed: another node sends it (or already did). Nothing is recorded here.
             self.leases.drop(key)
-            logger.warning("job %d (%s): slot due at %s not sent: this node's lease on it lapsed", job.id, job.name,
-                           utc_iso(due))  # fmt: skip
+            logger.warning(
+                "job %d (%s): slot due at %s not sent: this node's lease on it lapsed", job.id, job.name, utc_iso(due)
+            )
             return Run(job.id, due, self.clock.now(), 0.0, RunOutcome.FAILED, error="not sent: the lease lapsed")
         task = asyncio.current_task()
         if task is not None:
             self._active[key] = task  # type: ignore[assignment]
-        started = self.clock.now()
         try:
-            result = await self.runner.run(job.id, job.target, due, epoch)
-            run = Run(
-                job.id,
-                due,
-                result.started_at,
-                result.duration_ms,
-                result.outcome,
-                result.attempts,
-                result.status_code,
-                result.error,
-                result.response_excerpt,
-                error_class=result.error_class,
-            )
-        except Exception as exc:
-            logger.exception("job %d (%s): run failed inside veggiecron", job.id, job.name)
-            elapsed = (self.clock.now() - started) * 1000
-            run = Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
+            run = await send(self.runner, self.clock, job, due, epoch)
         finally:
             self._active.pop(key, None)
         self._finished(job, run, epoch)

@@ -15,6 +15,29 @@ from .progress import ProgressWriter
 logger = logging.getLogger(__name__)
 
 
+async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch: int) -> Run:
+    """One slot through the runner, as the run to record; a fault inside veggiecron is its outcome."""
+    started = clock.now()
+    try:
+        result = await runner.run(job.id, job.target, due, epoch)
+    except Exception as exc:
+        logger.exception("job %d (%s): run failed inside veggiecron", job.id, job.name)
+        elapsed = (clock.now() - started) * 1000
+        return Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
+    return Run(
+        job.id,
+        due,
+        result.started_at,
+        result.duration_ms,
+        result.outcome,
+        result.attempts,
+        result.status_code,
+        result.error,
+        result.response_excerpt,
+        error_class=result.error_class,
+    )
+
+
 class Executor:
     def __init__(
         self,
@@ -38,25 +61,7 @@ class Executor:
 
     async def execute(self, job: CompiledJob, due: float, epoch: int = 1) -> Run:
         """Run the slot; a fault inside veggiecron is the run's outcome, never the loop's end."""
-        started = self.clock.now()
-        try:
-            result = await self.runner.run(job.id, job.target, due, epoch)
-            run = Run(
-                job.id,
-                due,
-                result.started_at,
-                result.duration_ms,
-                result.outcome,
-                result.attempts,
-                result.status_code,
-                result.error,
-                result.response_excerpt,
-                error_class=result.error_class,
-            )
-        except Exception as exc:
-            logger.exception("job %d (%s): run failed inside veggiecron", job.id, job.name)
-            elapsed = (self.clock.now() - started) * 1000
-            run = Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
+        run = await send(self.runner, self.clock, job, due, epoch)
         self.record(job, run)
         self.account(job, run)
         return run
