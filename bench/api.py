@@ -15,6 +15,10 @@ fired, three phases run one after the other:
     write  "writer", an ordinary registered user, creates jobs with new names on POST /job, on
            `every 1 hours` so they add no dispatch load (its quotas are checked as usual)
 
+Then the same reads and writes go to a bare tornado handler (bench/bare.py: a constant answer of
+the same size, no authentication or database), idle, with the same load generator:
+reads_over_bare and writes_over_bare are veggiecron's rates over the bare handler's in this run.
+
 The load comes from a spawned process (bench/load.py: raw asyncio, uvloop when installed) holding
 --connections keep-alive connections, each with one request in flight. Per phase it prints
 requests, requests a second, latency p50/p99/max and the non-2xx count; the server's CPU% and
@@ -33,6 +37,7 @@ import argparse
 import asyncio
 import json
 import signal
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -42,6 +47,7 @@ from bench.server import BenchServer, create_jobs, http_job, register_and_log_in
 from bench.sink import Sink
 from bench.stats import percentile
 from start import run
+from tests.daemon import ROOT
 from veggiecron.schedules import parse_schedule
 
 SETUP_CONNECTIONS = 8  # enough to create 10,000 jobs in seconds, few enough not to queue in SQLite
@@ -131,20 +137,45 @@ async def measure(jobs: int, connections: int, seconds: float, schedule: str) ->
         reads = LoadPlan(port, token, "read", connections, seconds, jobs=jobs)
         writes = LoadPlan(port, writer, "write", connections, seconds, target_url=f"http://127.0.0.1:{sink.port}/new")
         idle = max(seconds / 2, period_of(schedule))
-        return {
-            "jobs": jobs,
-            "schedule": schedule,
-            "connections": connections,
-            **setup,
-            "phases": {
-                "idle": await phase(server, sink, None, idle),
-                "read": await phase(server, sink, reads, seconds),
-                "write": await phase(server, sink, writes, seconds),
-            },
+        phases = {
+            "idle": await phase(server, sink, None, idle),
+            "read": await phase(server, sink, reads, seconds),
+            "write": await phase(server, sink, writes, seconds),
         }
     finally:
         await server.close()
         await sink.stop()
+    bare = await measure_bare(connections, seconds, jobs)
+    return {
+        "jobs": jobs,
+        "schedule": schedule,
+        "connections": connections,
+        **setup,
+        "phases": phases,
+        "bare": bare,
+        "reads_over_bare": round(phases["read"]["requests_per_second"] / bare["read"]["requests_per_second"], 2),
+        "writes_over_bare": round(phases["write"]["requests_per_second"] / bare["write"]["requests_per_second"], 2),
+    }
+
+
+async def measure_bare(connections: int, seconds: float, jobs: int) -> dict[str, Any]:
+    """The same reads and writes against a bare tornado handler (bench/bare.py), idle, in this run."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.bare", cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), timeout=20)).decode()
+        port = int(line.rsplit(":", 1)[1])
+        figures = {}
+        for mode in ("read", "write"):
+            load = LoadProcess(LoadPlan(port, "-", mode, connections, seconds, jobs=jobs))
+            await load.started()
+            figures[mode] = load_figures(await load.result())
+        return figures
+    finally:
+        process.kill()
+        await process.wait()
 
 
 async def serve(jobs: int, schedule: str) -> None:
@@ -189,6 +220,11 @@ def table(figures: dict[str, Any]) -> str:
     ]
     for name, values in figures["phases"].items():
         lines.append(f"{name:<6}" + "".join(f"{values.get(key, '-'):>10}" for key, _ in COLUMNS))
+    for name, values in figures["bare"].items():
+        lines.append(f"{'bare ' + name:<6}" + "".join(f"{values.get(key, '-'):>10}" for key, _ in COLUMNS))
+    lines.append(
+        f"reads over a bare tornado handler: {figures['reads_over_bare']}; writes: {figures['writes_over_bare']}"
+    )
     return "\n".join(lines)
 
 

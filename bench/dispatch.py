@@ -238,7 +238,15 @@ async def bench(sizes: list[int], herds: list[int], seconds: float) -> dict[str,
             + [row["veggiecron"]["api_creates_per_second"] for key, row in figures.items() if key.startswith("steady_")]
         )
         for jobs in herds:
-            figures[f"herd_{jobs}"] = await measure_herds(sink, jobs, create_rate)
+            herd = await measure_herds(sink, jobs, create_rate)
+            # The wire minimum: N requests at the bare client's rate, measured right after the herd.
+            ceiling = (await measure_ceiling(sink, seconds))["ceiling_per_second"]
+            minimum = jobs / ceiling
+            herd["ceiling_per_second"] = ceiling
+            herd["minimum_seconds"] = round(minimum, 3)
+            if herd["veggiecron_drain_seconds"] is not None:
+                herd["veggiecron_drain_over_minimum"] = round(herd["veggiecron_drain_seconds"] / minimum, 2)
+            figures[f"herd_{jobs}"] = herd
         return figures
     finally:
         await sink.stop()
@@ -278,7 +286,9 @@ def print_table(figures: dict[str, Any]) -> None:
             print(
                 f"herd of {row['jobs']} due at one instant: APScheduler drained {row['apscheduler_delivered']} "
                 f"in {row['apscheduler_drain_seconds']} s; veggiecron drained {row['veggiecron_delivered']} "
-                f"in {row['veggiecron_drain_seconds']} s (p50 {row['veggiecron_lateness_p50_ms']} ms)"
+                f"in {row['veggiecron_drain_seconds']} s (p50 {row['veggiecron_lateness_p50_ms']} ms); "
+                f"the wire minimum (N over the ceiling, {row['ceiling_per_second']}/s) is {row['minimum_seconds']} s: "
+                f"{row.get('veggiecron_drain_over_minimum')} x"
             )
 
 
