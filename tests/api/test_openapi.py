@@ -7,7 +7,6 @@ import asyncio
 import html
 import re
 import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -20,11 +19,12 @@ import schemathesis
 import tornado.routing
 import tornado.web
 
-from bench.fuzz import FUZZ_PASSWORD, FUZZ_USER, TokenAuth, confine_body, confine_case, loopback_only, register
-from tests.helpers import Api, Sink, start_sink, test_config
+from bench.fuzz import FUZZ_PASSWORD, FUZZ_USER, TokenAuth, confine_body, confine_case, register
+from tests.helpers import Api, Sink, test_config
+from tests.threaded import ThreadedServer, add_openapi_routes, fuzz_config, with_openapi_routes
 from veggiecron.api import openapi
 from veggiecron.app import Server, make_app
-from veggiecron.config import Config, QuotasSection
+from veggiecron.config import Config
 from veggiecron.jobs import CREATE_FIELDS, UPDATE_FIELDS
 from veggiecron.policies import POLICY_FIELDS
 from veggiecron.seed.validation import SCHEDULE_FIELDS
@@ -37,14 +37,6 @@ DOC = openapi.document()
 # ---------------------------------------------------------------------------------------------
 # The app with /openapi.json and /docs, whether or not make_app lists them yet
 # ---------------------------------------------------------------------------------------------
-
-
-def with_openapi_routes(application: tornado.web.Application, ctx: Any) -> tornado.web.Application:
-    """Add openapi.routes to an application built by make_app, unless it already has them."""
-    targets = {rule.target for rule in application.wildcard_router.rules}
-    if openapi.OpenApiHandler not in targets:
-        application.wildcard_router.add_rules(openapi.routes({"ctx": ctx}))
-    return application
 
 
 def app_routes() -> list[tuple[re.Pattern[str], type[tornado.web.RequestHandler]]]:
@@ -69,12 +61,6 @@ def route_of(path: str) -> type[tornado.web.RequestHandler] | None:
         if pattern.fullmatch(sample):
             return handler
     return None
-
-
-async def add_openapi_routes(server: Server) -> str:
-    assert server.http_server is not None
-    with_openapi_routes(server.http_server.request_callback, server.ctx)  # type: ignore[arg-type]
-    return f"http://127.0.0.1:{server.port}"
 
 
 @pytest.fixture
@@ -359,18 +345,6 @@ def test_confinement_moves_every_url_onto_the_sink() -> None:
     assert form["data"] == '{"url":"http://127.0.0.1:9/x"}'
 
 
-def fuzz_config(db_file: str) -> Config:
-    config = test_config(db_file)
-    return replace(
-        config,
-        log_level="WARNING",
-        # schemathesis reuses names it has seen (the fuzz user's) with wrong passwords: no lockouts.
-        security=replace(config.security, login_failures_per_user=10**6, login_failures_per_address=10**6),
-        # Bound what generated jobs may send to the sink.
-        quotas=QuotasSection(max_jobs_per_user=200, max_runs_per_minute=600),
-    )
-
-
 class Tokens:
     """The fuzz user's token, fetched again after a request that may have revoked it."""
 
@@ -386,52 +360,6 @@ class Tokens:
     def after(self, case: Any, response: Any) -> None:
         if case.path in ("/logout", "/tokens/{token_id}") or response.status_code == 401:
             self.token = ""
-
-
-class ThreadedServer:
-    """The real server in its own thread and event loop, for schemathesis's blocking client.
-
-    Every destination but loopback is refused, and every URL a request carries is moved onto a
-    local sink (confine_case), so generated jobs never call out.
-    """
-
-    def __init__(self, db_file: str) -> None:
-        self.db_file = db_file
-        self.config = fuzz_config(db_file)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="veggiecron-under-test", daemon=True)
-        self.server: Server | None = None
-        self.sink: Sink | None = None
-        self._sink_runner: Any = None
-        self.base_url = ""
-        self.tokens: Tokens | None = None
-        self.session: Any = None  # a requests.Session: one connection for many requests
-
-    async def _start(self) -> None:
-        self.sink, self._sink_runner = await start_sink()
-        self.server = Server(self.config)
-        loopback_only(self.server.outbound)
-        await self.server.start()
-        self.base_url = await add_openapi_routes(self.server)
-
-    async def _stop(self) -> None:
-        if self.server is not None:
-            await self.server.stop()
-        if self._sink_runner is not None:
-            await self._sink_runner.cleanup()
-
-    def __enter__(self) -> ThreadedServer:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=30)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=30)
-            self.loop.close()
 
 
 FUZZ_DOC = openapi.document(fuzz_config(""))

@@ -14,6 +14,7 @@ from ...policies import POLICY_FIELDS
 from .request_schemas import (
     CREDENTIALS,
     LOGIN,
+    SEED_LOGIN,
     http_data_schema,
     job_body_schema,
     job_form_schema,
@@ -110,6 +111,7 @@ def component_schemas(config: Config) -> dict[str, Schema]:
         "JobUpdateForm": job_form_schema(UPDATE_FIELDS, ()),
         "Credentials": CREDENTIALS,
         "Login": LOGIN,
+        "SeedLogin": SEED_LOGIN,
         "Job": job,
         "Run": run,
         "JobWithRuns": {"allOf": [{"$ref": "#/components/schemas/Job"}, obj({"runs": array_of("Run")}, ("runs",))]},

@@ -7,7 +7,7 @@ timeouts), so the document says what this server accepts.
 
 from __future__ import annotations
 
-from ...auth import MAX_PASSWORD_BYTES, USERNAME_PATTERN
+from ...auth import BCRYPT_BYTES, MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from ...config import Config
 from ...jobs import JOB_TYPES, NAME_PATTERN
 from ...policies import CatchUp, Overlap
@@ -288,14 +288,21 @@ CREDENTIALS: Schema = obj(
         "password": {
             "type": "string",
             "minLength": 1,
-            "maxLength": MAX_PASSWORD_BYTES,
-            "description": f"1 to {MAX_PASSWORD_BYTES} bytes (UTF-8), no NUL.",
+            "maxLength": MAX_PASSWORD_LENGTH,
+            "pattern": whole("^[^\\x00]*$"),
+            "description": f"1 to {MAX_PASSWORD_LENGTH} characters, no NUL. bcrypt reads the first {BCRYPT_BYTES} "
+            "bytes of its UTF-8 encoding: in a password of many non-ASCII characters, only those count.",
         },
     },
     ("username", "password"),
 )
 LOGIN: Schema = obj(
     {"username": {"type": "string"}, "password": {"type": "string"}},
+    ("username", "password"),
+)
+# The Seed API's token-auth refuses an empty username or password as missing ("This field is required.").
+SEED_LOGIN: Schema = obj(
+    {"username": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 1}},
     ("username", "password"),
 )
 

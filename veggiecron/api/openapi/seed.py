@@ -55,7 +55,8 @@ def seed_paths(config: Config) -> dict[str, Any]:
                 "Username and password to token",
                 {"200": json_response("A new token.", ref("SeedToken"))},
                 errors=(429, 503),
-                request_body=body(ref("Login"), ref("Login")),
+                description="Wrong credentials answer 400 with non_field_errors, as Django REST Framework does.",
+                request_body=body(ref("SeedLogin"), ref("SeedLogin")),
                 auth=False,
             )
         },
