@@ -22,6 +22,7 @@ from .quotas import QuotaUsage, runs_per_minute, stored_rate
 from .schedules import Interval, Once, Schedule, get_zone, parse_schedule
 from .store import JobStore, RunHistory
 from .targets import parse_http_data
+from .urls import check_url
 
 JOB_TYPES = ("http",)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
@@ -261,7 +262,8 @@ class JobService:
     ) -> Job:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
-        target = parse_http_data(data, self.config.http_client)
+        # A job's stored URL is kept as it is when its data is not changed (see urls.check_url).
+        target = parse_http_data(data, self.config.http_client, strict=data != job.data)
         assert isinstance(data, dict)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         parsed = parse_schedule(schedule, zone_name)
@@ -350,4 +352,6 @@ def _policy_fields(fields: dict[str, Any], current: dict[str, Any]) -> dict[str,
             else:
                 merged[key] = fields[key]
     parse_policy(merged)
+    if fields.get("notify_url") is not None:
+        check_url(fields["notify_url"], "notify_url")  # a new one meets the rules every target a client sends does
     return merged

@@ -14,10 +14,21 @@ from ...policies import CatchUp, Overlap
 from ...schedules import GRAMMAR, MAX_EPOCH
 from ...seed.validation import INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
 from ...targets import FIELDS as HTTP_FIELDS
-from ...targets import MAX_RETRIES, MAX_TIMEOUT, MAX_URL_LENGTH, VERBS
+from ...targets import MAX_RETRIES, MAX_TIMEOUT, VERBS
+from ...urls import MAX_URL_LENGTH, RULES, TARGET_URL_PATTERN
 from .schemas import ANY, JSON, Schema, any_case, obj, ref, whole
 
-HTTP_URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+"
+
+def target_url(max_length: int, description: str, nullable: bool = False) -> Schema:
+    """An outbound target (urls.check_url): format uri, and the pattern the server checks."""
+    return {
+        "type": ["string", "null"] if nullable else "string",
+        "format": "uri",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": whole(TARGET_URL_PATTERN),
+        "description": f"{description} It must be {RULES}.",
+    }
 
 
 def http_field_schemas(config: Config) -> dict[str, Schema]:
@@ -25,12 +36,7 @@ def http_field_schemas(config: Config) -> dict[str, Schema]:
     client = config.http_client
     return {
         "url": {
-            "type": "string",
-            "format": "uri",
-            "minLength": 1,
-            "maxLength": MAX_URL_LENGTH,
-            "pattern": HTTP_URL_PATTERN,
-            "description": "Required. The http:// or https:// URL to call (no spaces).",
+            **target_url(MAX_URL_LENGTH, "Required. The URL to call."),
             "examples": ["https://service.example/health"],
         },
         "verb": {
@@ -179,13 +185,9 @@ def policy_field_schemas() -> dict[str, Schema]:
             "maximum": 10000,
             "description": "After this many consecutive failed runs the job disables itself.",
         },
-        "notify_url": {
-            "type": ["string", "null"],
-            "format": "uri",
-            "maxLength": 2048,
-            "pattern": HTTP_URL_PATTERN,
-            "description": "Receives POST notifications when the job starts failing, recovers or pauses.",
-        },
+        "notify_url": target_url(
+            MAX_URL_LENGTH, "Receives POST notifications when the job starts failing, recovers or pauses.", True
+        ),
     }
 
 
@@ -333,12 +335,7 @@ def seed_schedule_schema(required: tuple[str, ...]) -> Schema:
             "examples": ["1 minutes"],
         },
         "endpoint": {
-            "type": "string",
-            "format": "uri",
-            "minLength": 1,
-            "maxLength": 500,
-            "pattern": HTTP_URL_PATTERN,
-            "description": "The URL the payload is POSTed to.",
+            **target_url(500, "The URL the payload is POSTed to."),
             "examples": ["https://service.example/hook"],
         },
         "payload": {**ANY, "description": "Sent as the JSON body of each POST."},
@@ -358,11 +355,7 @@ def webhook_schema(required: tuple[str, ...]) -> Schema:
         {
             "event": {"type": "string", "enum": list(WEBHOOK_EVENTS)},
             "target": {
-                "type": "string",
-                "format": "uri",
-                "maxLength": 255,
-                "pattern": HTTP_URL_PATTERN,
-                "description": "The URL that receives the event.",
+                **target_url(255, "The URL that receives the event."),
                 "examples": ["https://service.example/schedules"],
             },
         },
