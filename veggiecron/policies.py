@@ -258,7 +258,7 @@ def _instant(raw: dict[str, object], name: str) -> float | None:
     value = raw.get(name)
     if value is None:
         return None
-    if isinstance(value, str) and not value.replace(".", "", 1).isdigit():
+    if isinstance(value, str) and not _is_number_text(value):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -267,6 +267,15 @@ def _instant(raw: dict[str, object], name: str) -> float | None:
             raise Invalid(name, f"{name} needs an explicit UTC offset, e.g. 2030-01-01T00:00:00Z")
         return parsed.timestamp()
     return _number(raw, name, 0, 253402300799)
+
+
+def _is_number_text(value: str) -> bool:
+    """Epoch seconds as a form sends them ("1700000000", "1.7e9"); else an ISO 8601 time."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _choice(raw: dict[str, object], name: str, kind: type[StrEnum]) -> StrEnum | None:

@@ -106,9 +106,9 @@ def component_schemas(config: Config) -> dict[str, Schema]:
     return {
         "HttpJobData": http_data_schema(config),
         "JobCreate": job_body_schema(config, CREATE_FIELDS, ("name", "data", "schedule")),
-        "JobCreateForm": job_form_schema(CREATE_FIELDS, ("name", "data", "schedule")),
+        "JobCreateForm": job_form_schema(config, CREATE_FIELDS, ("name", "data", "schedule")),
         "JobUpdate": job_body_schema(config, UPDATE_FIELDS, ()),
-        "JobUpdateForm": job_form_schema(UPDATE_FIELDS, ()),
+        "JobUpdateForm": job_form_schema(config, UPDATE_FIELDS, ()),
         "Credentials": CREDENTIALS,
         "Login": LOGIN,
         "SeedLogin": SEED_LOGIN,
@@ -245,16 +245,9 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             {**seed_page, "results": array_of("FailedTask")}, ("count", "next", "previous", "results")
         ),
         "WebhookPage": obj({**seed_page, "results": array_of("Webhook")}, ("count", "next", "previous", "results")),
-        "ScheduleCreate": {
-            **seed_schedule_schema(("endpoint",)),
-            # Exactly one of the two definitions is a non-empty string (null and "" count as absent).
-            "oneOf": [
-                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
-                for name in ("cron_definition", "interval_definition")
-            ],
-        },
-        "ScheduleWrite": seed_schedule_schema(("endpoint",)),
-        "SchedulePatch": seed_schedule_schema(()),
+        "ScheduleCreate": seed_schedule_schema(config, ("endpoint",), create=True),
+        "ScheduleWrite": seed_schedule_schema(config, ("endpoint",), create=False),
+        "SchedulePatch": seed_schedule_schema(config, (), create=False),
         "WebhookWrite": webhook_schema(("event", "target")),
         "WebhookPatch": webhook_schema(()),
     }

@@ -160,7 +160,7 @@ def native_paths(config: Config) -> dict[str, Any]:
                 },
                 errors=(403, 409, 503),
                 description="403 when a quota is exceeded, 409 when you already have a job of that name.",
-                request_body=body(ref("JobCreate"), ref("JobCreateForm")),
+                request_body=body(ref("JobCreate"), ref("JobCreateForm"), json_fields=("data",)),
             ),
         },
         "/job/{name}": {
@@ -179,7 +179,7 @@ def native_paths(config: Config) -> dict[str, Any]:
                 {"200": json_response("Updated.", envelope(ref("Job")))},
                 errors=(403, 404, 503),
                 parameters=[JOB_NAME_PARAM],
-                request_body=body(ref("JobUpdate"), ref("JobUpdateForm")),
+                request_body=body(ref("JobUpdate"), ref("JobUpdateForm"), json_fields=("data",)),
             ),
             "patch": operation(
                 "updateJob",
@@ -189,7 +189,7 @@ def native_paths(config: Config) -> dict[str, Any]:
                 errors=(403, 404, 503),
                 description="Takes effect at once; null restores a policy's default.",
                 parameters=[JOB_NAME_PARAM],
-                request_body=body(ref("JobUpdate"), ref("JobUpdateForm")),
+                request_body=body(ref("JobUpdate"), ref("JobUpdateForm"), json_fields=("data",)),
             ),
             "delete": operation(
                 "deleteJob",
