@@ -62,6 +62,7 @@ def component_schemas(config: Config) -> dict[str, Schema]:
     run = obj(
         {
             "id": nullable(INTEGER),
+            "run_id": {"type": "string", "description": "<job id>-<due time in microseconds>: the slot's key."},
             "due_at": epoch,
             "started_at": epoch,
             "lateness_ms": NUMBER,
