@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from ..clock import Clock
+from ..logs import job_fields
 from ..model import CompiledJob, Run, RunOutcome
 from ..policies import utc_iso
 from .failures import FailureTracker
@@ -54,7 +55,9 @@ class Executor:
                 error_class=result.error_class,
             )
         except Exception as exc:
-            logger.exception("job %d (%s): run failed inside veggiecron", job.id, job.name)
+            logger.exception(
+                "job %d (%s): run failed inside veggiecron", job.id, job.name, extra=job_fields(job.id, job.name)
+            )
             elapsed = (self.clock.now() - started) * 1000
             run = Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
         self.record(job, run)
@@ -77,6 +80,7 @@ class Executor:
                 utc_iso(run.due_at),
                 run.attempts,
                 run.error,
+                extra=job_fields(job.id, job.name),
             )
         elif logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -86,6 +90,7 @@ class Executor:
                 utc_iso(run.due_at),
                 run.outcome.value,
                 run.status_code,
+                extra=job_fields(job.id, job.name),
             )
         self.progress.runs.append(run)
         for listener in self.listeners:
