@@ -78,7 +78,7 @@ def threaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServe
 
 
 NAMES = (f"user{n}" for n in itertools.count())
-NON_ASCII = st.characters(min_codepoint=0x80, exclude_categories=("Cs",))  # requests cannot send a lone surrogate
+NON_ASCII = st.characters(min_codepoint=0x80, exclude_categories=["Cs"])  # requests cannot send a lone surrogate
 
 
 @settings(
