@@ -1,19 +1,26 @@
-"""Fuzz both APIs with schemathesis against a real `python start.py`, for a bounded time, with a fixed seed.
+"""Fuzz both APIs with schemathesis against a real `python start.py`, for a bounded time.
 
-    python -m bench.fuzz                      # 180 s, every phase (examples, coverage, fuzzing, stateful)
-    python -m bench.fuzz --seconds 600 --seed 7 --phases fuzzing,stateful
+    python -m bench.fuzz                      # 180 s, every phase, every check, a new random seed
+    python -m bench.fuzz --seconds 600 --seed 7 --phases fuzzing,stateful   # replay seed 7, longer
+
+Without --seed each run draws a new seed, so runs before a release explore new cases; the seed is
+printed first and last, and any failure found replays with `--seed N` (and the same --seconds,
+--phases and --workers).
 
 The server runs on a temporary config and database (started by tests/daemon.py), with outbound requests
 confined to loopback: every URL a generated request carries (data.url, notify_url, a Seed
 endpoint or webhook target) is rewritten to a local sink before it is sent, and the server itself
-refuses every non-loopback destination. schemathesis (`st run`) loads GET /openapi.json and checks
-that no answer is a 5xx and every answer conforms to the document (status code, content type,
-headers, body schema). The exit status is non-zero when it found a failure or the server logged a
-traceback. Its JUnit report, its cache and the server's log and database are kept in --report-dir
-(a new temporary directory unless given), so runs do not share state.
+refuses every non-loopback destination. schemathesis (`st run`) loads GET /openapi.json and runs
+every check (--checks all): no answer is a 5xx, every answer conforms to the document (status
+code, content type, headers, body schema), every schema-valid request is accepted (ST202) and
+every schema-violating one refused (ST201). POST /logout and DELETE /tokens/{token_id} are left
+out: they end the fuzzer's own session. The exit status is non-zero when it found a failure or
+the server logged a traceback. Its reports (JUnit, NDJSON), its cache and the server's log and
+database are kept in --report-dir (a new temporary directory unless given), so runs do not share
+state; the last lines count the cases generated and the failures by code.
 
 The pieces shared with tests/api/test_openapi.py live here too: the URL confinement, the token
-auth provider and the loopback-only outbound policy.
+auth provider, the loopback-only outbound policy and the schemathesis configuration (ST_CONFIG).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import asyncio
 import ipaddress
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -38,14 +46,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ_USER = "fuzzer"
 FUZZ_PASSWORD = "fuzz-pass-0123"
-DEFAULT_SEED = 20240601
-CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_headers_conformance",
-    "response_schema_conformance",
-)
+# Operations that end the fuzzer's own session (its token revoked): every later request would be a 401.
+EXCLUDED_OPERATIONS = ("logout", "revokeToken")
 URL_FIELDS = ("url", "notify_url", "endpoint", "target")
 
 
@@ -94,11 +96,12 @@ def confine_body(body: Any, target: str) -> Any:
 
 
 def confine_case(case: Any, target: str) -> None:
-    """Rewrite a schemathesis Case's body in place (see confine_body)."""
+    """Rewrite a schemathesis Case's body in place (see confine_body), a form's as text (form_case)."""
     if isinstance(case.body, dict):
         confined = confine_body(case.body, target)
         if confined != case.body:
             case.body = confined
+    form_case(case)
 
 
 def loopback_only(policy: Any) -> None:
@@ -110,6 +113,38 @@ def loopback_only(policy: Any) -> None:
         return None if address.is_loopback else "fuzzing: only loopback destinations are allowed"
 
     policy.denies = denies
+
+
+# ---------------------------------------------------------------------------------------------
+# Forms as the document describes them
+# ---------------------------------------------------------------------------------------------
+
+
+def form_text(value: Any) -> str:
+    """A form field's text: a string as it is, anything else as its JSON text (true, 2.5, {"url": ...}).
+
+    The document's form bodies are the JSON bodies' schemas with an encoding that sends `data` as
+    JSON text; schemathesis sends a form's values with str() (True) and flattens objects, so the
+    fuzzers send them as a client following the document would.
+    """
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits
+        return str(value)
+
+
+def form_case(case: Any) -> None:
+    """A form body's values as their text (form_text), set on the case before schemathesis sends it.
+
+    schemathesis flattens an object-valued form field into bracketed keys (data[url]=...) whatever
+    the encoding says; given text, it sends the text. A field set to null is not sent (a form
+    cannot say null).
+    """
+    media_type = getattr(case, "media_type", None) or ""
+    if media_type.startswith("application/x-www-form-urlencoded") and isinstance(case.body, dict):
+        case.body = {str(k): form_text(v) for k, v in case.body.items() if v is not None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,17 +241,32 @@ async def start_server(workdir: Path) -> Daemon:
     return daemon
 
 
-# Stateful sequences need resources to exist: they send valid data only (the other phases send both).
+# The schemathesis configuration of both runs, this one and the suite's (tests/api/test_openapi.py).
 ST_CONFIG = """
+# Stateful sequences need resources to exist: they send valid data only (the other phases send both).
 [phases.stateful.generation]
 mode = "positive"
+
+# Wrong credentials are a rejection no schema can express: the Seed API answers them with 400 and
+# non_field_errors, as Django REST Framework's token view does (the native /login answers 401).
+[[operations]]
+include-operation-id = "seedTokenAuth"
+checks.positive_data_acceptance.expected-statuses = ["200", "400", "429"]
 """
+
+
+def schemathesis_config() -> Any:
+    """ST_CONFIG as a schemathesis configuration object (for the Python API)."""
+    from schemathesis.config import SchemathesisConfig
+
+    return SchemathesisConfig.from_str(ST_CONFIG)
 
 
 def st_command(base_url: str, args: argparse.Namespace, report_dir: Path) -> list[str]:
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st") or "st"
     config = report_dir / "schemathesis.toml"
     config.write_text(ST_CONFIG)
+    excluded = [arg for op in EXCLUDED_OPERATIONS for arg in ("--exclude-operation-id", op)]
     return [
         st,
         "--config-file",
@@ -225,7 +275,8 @@ def st_command(base_url: str, args: argparse.Namespace, report_dir: Path) -> lis
         "run",
         f"{base_url}/openapi.json",
         "--checks",
-        ",".join(CHECKS),
+        args.checks,
+        *excluded,
         "--phases",
         args.phases,
         "--max-time",
@@ -240,8 +291,10 @@ def st_command(base_url: str, args: argparse.Namespace, report_dir: Path) -> lis
         "all",
         "--request-timeout",
         "30",
+        "--generation-database",
+        "none",  # a run's cases come from its seed alone, so a failure replays with that seed
         "--report",
-        "junit",
+        "junit,ndjson",
         "--report-dir",
         str(report_dir),
     ]
@@ -288,7 +341,8 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=180, help="time budget of the schemathesis run (180)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed ({DEFAULT_SEED})")
+    parser.add_argument("--seed", type=int, help="random seed, to replay a run (default: a new one, printed)")
+    parser.add_argument("--checks", default="all", help="schemathesis checks, comma-separated (all)")
     parser.add_argument(
         "--phases", default="examples,coverage,fuzzing,stateful", help="schemathesis phases (all of them)"
     )
@@ -296,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-limit", default="100/s", help="request rate limit (100/s)")
     parser.add_argument("--report-dir", help="where reports and the server log go (a new temporary directory)")
     args = parser.parse_args(argv)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(2**31)
+    print(f"veggiecron fuzz: seed {args.seed} (replay with --seed {args.seed})", flush=True)
     return asyncio.run(main_async(args))
 
 

@@ -22,7 +22,12 @@ from .throttle import LoginThrottle
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9]{1,64}$")
 MAX_USERNAME_LENGTH = 254  # registered names are shorter; users made from emails may be this long
 NO_PASSWORD = "!"  # the stored hash of users who log in only with tokens: matches no password
-MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything longer, so refuse it instead of truncating silently
+# bcrypt reads at most 72 bytes of a password (bcrypt 5 raises on more rather than ignore them).
+BCRYPT_BYTES = 72
+# A registered password is 1 to 72 characters. The limit is in characters, the unit the OpenAPI
+# document can state: an ASCII password is never cut, one of many non-ASCII characters is cut at
+# 72 bytes by password_key, the same way when it is hashed and when it is checked.
+MAX_PASSWORD_LENGTH = 72
 TOKEN_BYTES = 32  # 256 bits of randomness
 # A checked token is trusted for this long without asking the store again. Changes made through
 # Accounts drop their entries at once; this bounds how long a change made by another process
@@ -37,9 +42,19 @@ def validate_credentials(username: object, password: object) -> tuple[str, str]:
         raise Invalid("username", "username must be 1 to 64 letters or digits")
     if not isinstance(password, str) or not password:
         raise Invalid("password", "password must not be empty")
-    if "\x00" in password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise Invalid("password", f"password must be at most {MAX_PASSWORD_BYTES} bytes and contain no NUL")
+    if "\x00" in password or len(password) > MAX_PASSWORD_LENGTH:
+        raise Invalid("password", f"password must be at most {MAX_PASSWORD_LENGTH} characters and contain no NUL")
     return username, password
+
+
+def password_key(password: str) -> bytes:
+    """What bcrypt hashes and checks for a password: its UTF-8 bytes, cut at 72.
+
+    The one place a password becomes bytes, for every path that hashes or checks one (register,
+    login, the Seed API's token-auth and HTTP Basic), so a password is cut the same way each time.
+    surrogatepass: a lone surrogate (which no UTF-8 request can carry) still gives bytes, not an error.
+    """
+    return password.encode("utf-8", "surrogatepass")[:BCRYPT_BYTES]
 
 
 class Passwords:
@@ -55,7 +70,7 @@ class Passwords:
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()
         hashed = await loop.run_in_executor(
-            self._executor, bcrypt.hashpw, password.encode(), bcrypt.gensalt(self.rounds)
+            self._executor, bcrypt.hashpw, password_key(password), bcrypt.gensalt(self.rounds)
         )
         return hashed.decode()
 
@@ -64,7 +79,7 @@ class Passwords:
         usable = hashed is not None and hashed.startswith("$2")
         loop = asyncio.get_running_loop()
         target = hashed.encode() if usable and hashed else self._dummy_hash
-        ok = await loop.run_in_executor(self._executor, bcrypt.checkpw, password.encode(), target)
+        ok = await loop.run_in_executor(self._executor, bcrypt.checkpw, password_key(password), target)
         return ok and usable
 
 
@@ -189,8 +204,10 @@ class Accounts:
             wait = self.throttle.retry_after(username, address, now)
             if wait is not None:
                 raise TooManyRequests(f"too many failed logins; try again in {wait} seconds", wait)
-        found = await self.store.user_credentials(username) if len(username) <= MAX_USERNAME_LENGTH else None
-        ok = await self.passwords.check(password[:MAX_PASSWORD_BYTES], found[1] if found else None)
+        # No stored name is longer or holds a NUL (which PostgreSQL text cannot even be asked about).
+        plausible = len(username) <= MAX_USERNAME_LENGTH and "\x00" not in username
+        found = await self.store.user_credentials(username) if plausible else None
+        ok = await self.passwords.check(password, found[1] if found else None)
         user = found[0] if ok and found is not None else None
         if self.throttle is not None:
             if user is None:

@@ -35,10 +35,12 @@ def compile_parts(job: Job, schedule: Schedule, policy: JobPolicy, target: HttpT
 
 
 def compile_job(job: Job, defaults: HttpClientSection) -> CompiledJob:
-    """Parse a stored job (raises Invalid when its data no longer validates)."""
-    return compile_parts(
-        job, parse_schedule(job.schedule, job.timezone), parse_policy(job.policy), parse_http_data(job.data, defaults)
-    )
+    """Parse a stored job (raises Invalid when its data no longer validates).
+
+    Its URL is read as stored (not held to rules newer than the job): it goes on running.
+    """
+    target = parse_http_data(job.data, defaults, strict=False)
+    return compile_parts(job, parse_schedule(job.schedule, job.timezone), parse_policy(job.policy), target)
 
 
 def first_run(schedule: Schedule, rules: JobPolicy, now: float, anchor: float, key: str) -> float | None:

@@ -15,6 +15,7 @@ from .clock import Clock
 from .compiler import compile_job, compile_parts, first_run
 from .config import Config
 from .errors import Forbidden, Invalid
+from .grammar import check_new_instant, check_new_schedule, check_new_zone
 from .model import CompiledJob, HttpTarget, Job, NewJob, Run, SeedFields, User
 from .outbound import OutboundPolicy
 from .policies import POLICY_FIELDS, JobPolicy, jitter_key, parse_policy
@@ -22,6 +23,7 @@ from .quotas import QuotaUsage, runs_per_minute, stored_rate
 from .schedules import Interval, Once, Schedule, get_zone, parse_schedule
 from .store import JobStore, RunHistory
 from .targets import parse_http_data
+from .urls import check_url
 
 JOB_TYPES = ("http",)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
@@ -185,7 +187,9 @@ class JobService:
         target = parse_http_data(data, self.config.http_client)
         assert isinstance(data, dict)  # parse_http_data accepts only objects
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
+        check_new_zone(zone)
         parsed = parse_schedule(schedule, zone_name)
+        check_new_schedule(schedule)
         policy = policy or {}
         rules = parse_policy(policy)
         await self.check_destinations(target, rules)
@@ -263,10 +267,15 @@ class JobService:
     ) -> Job:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
-        target = parse_http_data(data, self.config.http_client)
+        # A job's stored URL is kept as it is when its data is not changed (see urls.check_url).
+        target = parse_http_data(data, self.config.http_client, strict=data != job.data)
         assert isinstance(data, dict)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
+        if zone != job.timezone:
+            check_new_zone(zone)
         parsed = parse_schedule(schedule, zone_name)
+        if schedule != job.schedule:
+            check_new_schedule(schedule)  # a stored schedule is kept as it is
         policy = job.policy if policy is None else policy
         rules = parse_policy(policy)
         if data != job.data or policy.get("notify_url") != job.policy.get("notify_url"):
@@ -352,4 +361,8 @@ def _policy_fields(fields: dict[str, Any], current: dict[str, Any]) -> dict[str,
             else:
                 merged[key] = fields[key]
     parse_policy(merged)
+    for name in ("start_at", "end_at"):
+        check_new_instant(fields, name)
+    if fields.get("notify_url") is not None:
+        check_url(fields["notify_url"], "notify_url")  # a new one meets the rules every target a client sends does
     return merged

@@ -50,6 +50,11 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+def job_fields(job_id: int, name: str) -> dict[str, Any]:
+    """A job's log fields: `extra=` of every line about one job, so JSON lines can be filtered by job."""
+    return {"job_id": job_id, "job_name": name}
+
+
 def configure_logging(config: Config) -> None:
     """Log to stderr at log_level, as text or JSON lines (logging.format)."""
     handler = logging.StreamHandler(sys.stderr)

@@ -70,7 +70,7 @@ class OutboundPolicy:
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout=5)
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError, UnicodeError):  # UnicodeError: a name IDNA cannot encode
             return None  # unresolvable now: checked again at each dispatch
         reasons = [self.denies(ipaddress.ip_address(info[4][0])) for info in infos]
         return reasons[0] if reasons and all(reasons) else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from urllib.parse import urlsplit
 
 import orjson
 import yarl
@@ -13,6 +12,7 @@ import yarl
 from .config import HttpClientSection
 from .errors import Invalid
 from .model import HttpTarget
+from .urls import MAX_URL_LENGTH, check_url
 
 VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 FIELDS = (
@@ -30,7 +30,6 @@ FIELDS = (
     "retry_on",
     "success_codes",
 )
-MAX_URL_LENGTH = 2048
 MAX_RETRIES = 10
 MAX_TIMEOUT = 3600.0
 NO_CODES: frozenset[int] = frozenset()  # shared: each empty frozenset built from a list is 216 bytes
@@ -43,6 +42,9 @@ _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 
 
 def _is_int(value: object) -> bool:
+    """An integer, or a float with no fraction: JSON Schema counts 2.0 as an integer, and so does the server."""
+    if isinstance(value, float):
+        return value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -50,8 +52,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
-    """Validate an http job's `data`; raise Invalid naming the first bad field."""
+def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool = True) -> HttpTarget:
+    """Validate an http job's `data`; raise Invalid naming the first bad field.
+
+    strict=False reads a stored job: its URL is held to what sending needs (see urls.check_url).
+    """
     if not isinstance(data, dict):
         raise Invalid("data", "data must be a JSON object")
     for key in data:
@@ -59,21 +64,7 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
             raise Invalid(f"data.{key}", f"unknown field data.{key}; http jobs take: {', '.join(FIELDS)}")
 
     url = data.get("url")
-    if not isinstance(url, str) or not url:
-        raise Invalid("data.url", "data.url is required and must be a string")
-    if len(url) > MAX_URL_LENGTH or any(c in url for c in "\r\n\t\x00 "):
-        raise Invalid("data.url", f"data.url must be at most {MAX_URL_LENGTH} characters with no spaces")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise Invalid("data.url", "data.url is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid("data.url", "data.url must start with http:// or https:// and name a host")
-    try:
-        key = connection_key(url)
-    except ValueError:  # yarl, which aiohttp sends with, refuses some names urlsplit takes (bad IDNA)
-        raise Invalid("data.url", "data.url is not a valid URL") from None
+    target = check_url(url, "data.url", MAX_URL_LENGTH, strict=strict)
 
     verb = data.get("verb", "GET")
     if not isinstance(verb, str) or verb.upper() not in VERBS:
@@ -119,15 +110,17 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
     retries = data.get("retries", 0)
     if not _is_int(retries) or not 0 <= retries <= MAX_RETRIES:
         raise Invalid("data.retries", f"data.retries must be an integer from 0 to {MAX_RETRIES}")
+    retries = int(retries)
 
     backoff = data.get("retry_backoff_seconds", defaults.retry_backoff_seconds)
     if not _is_number(backoff) or not 0 <= backoff <= 3600:
         raise Invalid("data.retry_backoff_seconds", "data.retry_backoff_seconds must be a number from 0 to 3600")
     backoff_max = data.get("retry_backoff_max_seconds", max(backoff, defaults.retry_backoff_max_seconds))
-    if not _is_number(backoff_max) or not backoff <= backoff_max <= 86400:
+    # Below retry_backoff_seconds it simply caps every delay (policies.retry_delay): not an error, a
+    # rule between two fields that the OpenAPI document could not state.
+    if not _is_number(backoff_max) or not 0 <= backoff_max <= 86400:
         raise Invalid(
-            "data.retry_backoff_max_seconds",
-            "data.retry_backoff_max_seconds must be a number from data.retry_backoff_seconds to 86400",
+            "data.retry_backoff_max_seconds", "data.retry_backoff_max_seconds must be a number from 0 to 86400"
         )
     retry_on = data.get("retry_on", [])
     if (
@@ -140,20 +133,20 @@ def parse_http_data(data: object, defaults: HttpClientSection) -> HttpTarget:
     success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
 
     return HttpTarget(
-        url=url,
-        connection_key=key,
-        host=sys.intern(parts.hostname),  # jobs aiming at one host share its name
+        url=target.url,
+        connection_key=sys.intern(target.connection_key),  # targets on one host share the string
+        host=sys.intern(target.host),  # jobs aiming at one host share its name
         verb=VERBS[VERBS.index(verb.upper())],  # the constant, not a new string per job
         headers=tuple(header_items),
         body=body,
-        number_of_clones=clones,
+        number_of_clones=int(clones),
         enable_shadows=shadows,
         timeout=_shared_float(timeout),
         retries=retries,
         success_codes=success_codes,
         retry_backoff_seconds=_shared_float(backoff),
         retry_backoff_max_seconds=_shared_float(backoff_max),
-        retry_on=frozenset(retry_on) if retry_on else NO_CODES,
+        retry_on=frozenset(int(code) for code in retry_on) if retry_on else NO_CODES,
     )
 
 
@@ -176,7 +169,7 @@ def _success_codes_uncached(value: object) -> frozenset[int]:
     codes: set[int] = set()
     for item in value:
         if _is_int(item) and 100 <= item <= 599:
-            codes.add(item)
+            codes.add(int(item))
         elif isinstance(item, str) and _STATUS_CLASS.fullmatch(item):
             base = int(item[0]) * 100
             codes.update(range(base, base + 100))

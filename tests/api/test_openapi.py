@@ -7,7 +7,6 @@ import asyncio
 import html
 import re
 import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -20,11 +19,20 @@ import schemathesis
 import tornado.routing
 import tornado.web
 
-from bench.fuzz import FUZZ_PASSWORD, FUZZ_USER, TokenAuth, confine_body, confine_case, loopback_only, register
-from tests.helpers import Api, Sink, start_sink, test_config
+from bench.fuzz import (
+    FUZZ_PASSWORD,
+    FUZZ_USER,
+    TokenAuth,
+    confine_body,
+    confine_case,
+    register,
+    schemathesis_config,
+)
+from tests.helpers import Api, Sink, test_config
+from tests.threaded import ThreadedServer, add_openapi_routes, fuzz_config, with_openapi_routes
 from veggiecron.api import openapi
 from veggiecron.app import Server, make_app
-from veggiecron.config import Config, QuotasSection
+from veggiecron.config import Config
 from veggiecron.jobs import CREATE_FIELDS, UPDATE_FIELDS
 from veggiecron.policies import POLICY_FIELDS
 from veggiecron.seed.validation import SCHEDULE_FIELDS
@@ -37,14 +45,6 @@ DOC = openapi.document()
 # ---------------------------------------------------------------------------------------------
 # The app with /openapi.json and /docs, whether or not make_app lists them yet
 # ---------------------------------------------------------------------------------------------
-
-
-def with_openapi_routes(application: tornado.web.Application, ctx: Any) -> tornado.web.Application:
-    """Add openapi.routes to an application built by make_app, unless it already has them."""
-    targets = {rule.target for rule in application.wildcard_router.rules}
-    if openapi.OpenApiHandler not in targets:
-        application.wildcard_router.add_rules(openapi.routes({"ctx": ctx}))
-    return application
 
 
 def app_routes() -> list[tuple[re.Pattern[str], type[tornado.web.RequestHandler]]]:
@@ -69,12 +69,6 @@ def route_of(path: str) -> type[tornado.web.RequestHandler] | None:
         if pattern.fullmatch(sample):
             return handler
     return None
-
-
-async def add_openapi_routes(server: Server) -> str:
-    assert server.http_server is not None
-    with_openapi_routes(server.http_server.request_callback, server.ctx)  # type: ignore[arg-type]
-    return f"http://127.0.0.1:{server.port}"
 
 
 @pytest.fixture
@@ -359,18 +353,6 @@ def test_confinement_moves_every_url_onto_the_sink() -> None:
     assert form["data"] == '{"url":"http://127.0.0.1:9/x"}'
 
 
-def fuzz_config(db_file: str) -> Config:
-    config = test_config(db_file)
-    return replace(
-        config,
-        log_level="WARNING",
-        # schemathesis reuses names it has seen (the fuzz user's) with wrong passwords: no lockouts.
-        security=replace(config.security, login_failures_per_user=10**6, login_failures_per_address=10**6),
-        # Bound what generated jobs may send to the sink.
-        quotas=QuotasSection(max_jobs_per_user=200, max_runs_per_minute=600),
-    )
-
-
 class Tokens:
     """The fuzz user's token, fetched again after a request that may have revoked it."""
 
@@ -388,58 +370,12 @@ class Tokens:
             self.token = ""
 
 
-class ThreadedServer:
-    """The real server in its own thread and event loop, for schemathesis's blocking client.
-
-    Every destination but loopback is refused, and every URL a request carries is moved onto a
-    local sink (confine_case), so generated jobs never call out.
-    """
-
-    def __init__(self, db_file: str) -> None:
-        self.db_file = db_file
-        self.config = fuzz_config(db_file)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="veggiecron-under-test", daemon=True)
-        self.server: Server | None = None
-        self.sink: Sink | None = None
-        self._sink_runner: Any = None
-        self.base_url = ""
-        self.tokens: Tokens | None = None
-        self.session: Any = None  # a requests.Session: one connection for many requests
-
-    async def _start(self) -> None:
-        self.sink, self._sink_runner = await start_sink()
-        self.server = Server(self.config)
-        loopback_only(self.server.outbound)
-        await self.server.start()
-        self.base_url = await add_openapi_routes(self.server)
-
-    async def _stop(self) -> None:
-        if self.server is not None:
-            await self.server.stop()
-        if self._sink_runner is not None:
-            await self._sink_runner.cleanup()
-
-    def __enter__(self) -> ThreadedServer:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=30)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=30)
-            self.loop.close()
-
-
 FUZZ_DOC = openapi.document(fuzz_config(""))
 # schemathesis.pytest.from_fixture (a schema loaded from the served URL) breaks on pytest 9 (it
 # sets Function._nodeid), so the schema is this document; the fixture checks the server serves it.
-schema = schemathesis.openapi.from_dict(FUZZ_DOC)
-# Stateful sequences need resources to exist: they send valid data only (the other phases send both).
-schema.config.phases.stateful.generation.modes = [schemathesis.GenerationMode.POSITIVE]
+# bench.fuzz.ST_CONFIG: the same configuration as the long run (stateful sequences send valid data
+# only; token-auth answers wrong credentials with 400). confine_case sends forms as the document says.
+schema = schemathesis.openapi.from_dict(FUZZ_DOC, config=schemathesis_config())
 
 
 @pytest.fixture(scope="module")
@@ -459,6 +395,8 @@ def _checks() -> list[Any]:
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
         content_type_conformance,
+        negative_data_rejection,
+        positive_data_acceptance,
         response_headers_conformance,
         response_schema_conformance,
         status_code_conformance,
@@ -470,6 +408,8 @@ def _checks() -> list[Any]:
         content_type_conformance,
         response_headers_conformance,
         response_schema_conformance,
+        positive_data_acceptance,  # ST202: a schema-valid request is accepted
+        negative_data_rejection,  # ST201: a schema-violating request is refused
     ]
 
 
@@ -491,8 +431,9 @@ def _settings(max_examples: int, **extra: Any) -> Any:
 @schema.parametrize()
 @_settings(6)
 def test_schemathesis_every_operation(case: Any, threaded_server: ThreadedServer) -> None:
-    """Examples, coverage and fuzzing of each operation: no 5xx, and every answer conforms to the
-    document (status code, content type, headers, body schema)."""
+    """Examples, coverage and fuzzing of each operation: no 5xx, every answer conforms to the document
+    (status code, content type, headers, body schema), the document's valid requests are accepted
+    and its invalid ones refused."""
     assert threaded_server.sink is not None and threaded_server.tokens is not None
     confine_case(case, threaded_server.sink.url)
     tokens = threaded_server.tokens
@@ -510,7 +451,9 @@ def test_schemathesis_stateful(threaded_server: ThreadedServer) -> None:
 
     assert threaded_server.sink is not None and threaded_server.tokens is not None
     sink_url, base_url = threaded_server.sink.url, threaded_server.base_url
-    tokens, session, checks = threaded_server.tokens, threaded_server.session, _checks()
+    tokens, session = threaded_server.tokens, threaded_server.session
+    # Sequences send valid data only (ST_CONFIG): there is nothing schema-violating to refuse.
+    checks = [check for check in _checks() if check.__name__ != "negative_data_rejection"]
 
     class StateMachine(schema.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: Any) -> None:

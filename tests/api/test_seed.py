@@ -628,9 +628,19 @@ async def test_changes_are_validated_like_new_schedules(client: SeedClient, sink
     assert_field_error(reply, "endpoint")
     reply = await client.call("PATCH", created["url"], json={"interval_definition": "1 fortnights"})
     assert_field_error(reply, "interval_definition")
-    reply = await client.call("PATCH", created["url"], json={"cron_definition": "0 0 * * *"})
-    assert_field_error(reply, "non_field_errors")  # the interval is still set
+    changes: list[dict[str, str | None]] = [
+        {"cron_definition": "0 0 * * *", "interval_definition": "1 hours"},  # both
+        {"interval_definition": None},  # clearing one without giving the other
+        {"cron_definition": "", "interval_definition": None},
+    ]
+    for change in changes:
+        reply = await client.call("PATCH", created["url"], json=change)
+        assert_field_error(reply, "non_field_errors")
     assert await client.get_ok(created["url"]) == created  # nothing changed
+    # A write that gives one definition replaces the other: a schedule has exactly one.
+    reply = await client.call("PATCH", created["url"], json={"cron_definition": "0 0 * * *"})
+    assert reply.status == 200 and reply.body["interval_definition"] is None, reply.body
+    assert reply.body["cron_definition"] == "0 0 * * *"
 
 
 async def test_changing_the_definition_reschedules(client: SeedClient, sink: Sink) -> None:

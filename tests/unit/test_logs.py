@@ -91,3 +91,16 @@ def test_a_sentry_dsn_without_sentry_sdk_is_one_clear_error() -> None:
     config = replace(load_config(None), logging=LoggingSection(sentry_dsn="https://key@sentry.example.org/1"))
     with pytest.raises(StartupError, match=r"pip install 'veggiecron\[sentry\]'"):
         start_error_reporting(config)
+
+
+def test_a_scheduler_line_about_a_job_names_it_as_json_fields(caplog: pytest.LogCaptureFixture) -> None:
+    """logging.format json: a run's failure carries job_id and job_name as fields, besides the text."""
+    from veggiecron.logs import job_fields
+    from veggiecron.scheduler.executor import logger as executor_logger
+
+    with caplog.at_level(logging.INFO, logger=executor_logger.name):
+        executor_logger.info("job %d (%s): run due at %s failed", 4, "nightly", "2027-01-15T08:00:00+00:00",
+                             extra=job_fields(4, "nightly"))  # fmt: skip
+    line = json.loads(JsonFormatter().format(caplog.records[-1]))
+    assert line["job_id"] == 4 and line["job_name"] == "nightly"
+    assert line["message"] == "job 4 (nightly): run due at 2027-01-15T08:00:00+00:00 failed"

@@ -11,6 +11,7 @@ import orjson
 from ..auth import token_from_headers
 from ..compiler import preview
 from ..errors import Forbidden, Invalid, NotFound
+from ..model import idempotency_key
 from ..times import with_utc
 from .base import BaseHandler
 from .views import job_view, run_view, token_view, user_view
@@ -121,7 +122,14 @@ class JobRunHandler(BaseHandler):
 
     async def post(self, name: str) -> None:
         job, due = await self.ctx.jobs.run_now(self.current_user_required, name)
-        self.answer(f'Job "{job.name}" started', with_utc({"name": job.name, "due_at": due}, "due_at"), status=202)
+        # A run by hand is deliberate: a disabled (or paused) job runs too, and stays disabled.
+        note = "" if job.enabled else " (it stays disabled: only this run was asked for)"
+        run_id = idempotency_key(job.id, due)
+        self.answer(
+            f'Job "{job.name}" started{note}; its run shows in GET /job/{job.name}/runs as run_id {run_id}',
+            with_utc({"name": job.name, "run_id": run_id, "due_at": due, "enabled": job.enabled}, "due_at"),
+            status=202,
+        )
 
 
 class JobRunsHandler(BaseHandler):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Job, Run, TokenInfo, User
+from ..model import Job, Run, TokenInfo, User, idempotency_key
 from ..policies import POLICY_FIELDS, parse_policy
 from ..times import iso_utc, with_utc
 
@@ -40,6 +40,8 @@ def job_view(job: Job) -> dict[str, Any]:
 def run_view(run: Run) -> dict[str, Any]:
     view = {
         "id": run.id,
+        # The slot's key, sent as Idempotency-Key: known before the run is recorded (POST /job/N/run answers it).
+        "run_id": idempotency_key(run.job_id, run.due_at),
         "due_at": run.due_at,
         "started_at": run.started_at,
         "lateness_ms": round(run.lateness_ms, 3),

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from ..errors import StoreUnavailable
+from ..logs import job_fields
 from ..model import Claim, CompiledJob, Finished, Run, StreakChange
 from ..scheduler.failures import Notifier
 from ..store import ClaimStore
@@ -94,7 +95,7 @@ class ResultWriter:
                 self.notifier.send(job, run, "recovery")
             if change.paused:
                 reason = f"paused after {change.after} consecutive failed runs; last error: {run.error}"
-                logger.warning("job %d (%s): %s", job.id, job.name, reason)
+                logger.warning("job %d (%s): %s", job.id, job.name, reason, extra=job_fields(job.id, job.name))
                 self.notifier.send(job, run, "paused", reason)
         if promoted:
             self._promoted(promoted)

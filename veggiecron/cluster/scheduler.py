@@ -26,6 +26,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..compiler import compile_job
 from ..config import HttpClientSection
+from ..logs import job_fields
 from ..model import Claim, CompiledJob, DueJob, Job, Run, RunOutcome, SlotDecision
 from ..policies import utc_iso
 from ..scheduler.executor import send
@@ -233,7 +234,9 @@ class ClusterScheduler:
             try:
                 compiled = compile_job(job, self.http_defaults)
             except Exception:  # recorded by the planner; the other jobs go on
-                logger.exception("job %d (%s): cannot be compiled", job.id, job.name)
+                logger.exception(
+                    "job %d (%s): cannot be compiled", job.id, job.name, extra=job_fields(job.id, job.name)
+                )
                 return None
             if len(self._compiled) >= COMPILED_CACHE:
                 self._compiled.clear()
@@ -353,7 +356,11 @@ class ClusterScheduler:
             # Its lease may have lapsed: another node sends it (or already did). Nothing is recorded here.
             self.leases.drop(key)
             logger.warning(
-                "job %d (%s): slot due at %s not sent: this node's lease on it lapsed", job.id, job.name, utc_iso(due)
+                "job %d (%s): slot due at %s not sent: this node's lease on it lapsed",
+                job.id,
+                job.name,
+                utc_iso(due),
+                extra=job_fields(job.id, job.name),
             )
             return Run(job.id, due, self.clock.now(), 0.0, RunOutcome.FAILED, error="not sent: the lease lapsed")
         task = asyncio.current_task()
@@ -394,6 +401,7 @@ class ClusterScheduler:
                 utc_iso(run.due_at),
                 run.attempts,
                 run.error,
+                extra=job_fields(job.id, job.name),
             )
         self.results.add(job, run, epoch)
         for listener in self.run_listeners:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from ..clock import Clock
+from ..logs import job_fields
 from ..model import CompiledJob, Run, RunOutcome
 from ..policies import utc_iso
 from .failures import FailureTracker
@@ -21,7 +22,9 @@ async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch
     try:
         result = await runner.run(job.id, job.target, due, epoch)
     except Exception as exc:
-        logger.exception("job %d (%s): run failed inside veggiecron", job.id, job.name)
+        logger.exception(
+            "job %d (%s): run failed inside veggiecron", job.id, job.name, extra=job_fields(job.id, job.name)
+        )
         elapsed = (clock.now() - started) * 1000
         return Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
     return Run(
@@ -82,6 +85,7 @@ class Executor:
                 utc_iso(run.due_at),
                 run.attempts,
                 run.error,
+                extra=job_fields(job.id, job.name),
             )
         elif logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -91,6 +95,7 @@ class Executor:
                 utc_iso(run.due_at),
                 run.outcome.value,
                 run.status_code,
+                extra=job_fields(job.id, job.name),
             )
         self.progress.runs.append(run)
         for listener in self.listeners:

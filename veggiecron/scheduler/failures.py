@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ..logs import job_fields
 from ..model import CompiledJob, KeptFailure, Pause, Run, RunOutcome, idempotency_key
 from ..policies import utc_iso
 from .ports import Runner
@@ -53,7 +54,13 @@ class Notifier:
         error = await self.runner.notify(url, body, {}, NOTIFY_TIMEOUT)
         if error is not None:
             logger.warning(
-                "job %d (%s): %s notification to %s not delivered: %s", job.id, job.name, body["event"], url, error
+                "job %d (%s): %s notification to %s not delivered: %s",
+                job.id,
+                job.name,
+                body["event"],
+                url,
+                error,
+                extra=job_fields(job.id, job.name),
             )
 
     async def stop(self, grace: float) -> None:
@@ -103,7 +110,7 @@ class FailureTracker:
         if limit is None or streak < limit or not still_current():
             return None
         reason = f"paused after {streak} consecutive failed runs; last error: {run.error}"
-        logger.warning("job %d (%s): %s", job.id, job.name, reason)
+        logger.warning("job %d (%s): %s", job.id, job.name, reason, extra=job_fields(job.id, job.name))
         pause = Pause(job.id, job.version, reason)
         self.progress.pauses.append(pause)
         self.notifier.send(job, run, "paused", reason)

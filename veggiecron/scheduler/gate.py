@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock
+from ..logs import job_fields
 from ..model import CompiledJob, Run, RunOutcome
 from ..policies import Overlap, utc_iso
 
@@ -120,6 +121,7 @@ class LaneGate:
                 job.id,
                 job.name,
                 utc_iso(slot),
+                extra=job_fields(job.id, job.name),
             )
             self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED), 1)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from ..clock import Clock, SystemClock
 from ..compiler import compile_job
 from ..config import HttpClientSection
+from ..logs import job_fields
 from ..model import CompiledJob, Job, NextRun, Run, RunOutcome
 from ..policies import plan_slots, slots_through, utc_iso
 from ..store import DueWindow
@@ -223,7 +224,9 @@ class Scheduler:
         try:
             compiled = compile_job(job, self.http_defaults)
         except Exception:  # one unreadable job must not keep the others from running
-            logger.exception("job %d (%s): cannot be scheduled, left as stored", job.id, job.name)
+            logger.exception(
+                "job %d (%s): cannot be scheduled, left as stored", job.id, job.name, extra=job_fields(job.id, job.name)
+            )
             return
         self._entries[job.id] = Held(compiled, job.next_run, job.run_count)
         heapq.heappush(self._heap, (job.next_run or 0.0, job.id, job.version))
@@ -266,7 +269,12 @@ class Scheduler:
             try:
                 count += self._dispatch(held, due, now)
             except Exception:  # one job's bad data must not stop the others
-                logger.exception("job %d (%s): dispatch failed; the job is left unscheduled", job_id, held.job.name)
+                logger.exception(
+                    "job %d (%s): dispatch failed; the job is left unscheduled",
+                    job_id,
+                    held.job.name,
+                    extra=job_fields(job_id, held.job.name),
+                )
                 self._entries.pop(job_id, None)
         return count
 
@@ -295,6 +303,7 @@ class Scheduler:
                 job.name,
                 job.schedule,
                 utc_iso(next_run),
+                extra=job_fields(job.id, job.name),
             )
             next_run = now + 1.0
         max_runs = job.max_runs
@@ -328,7 +337,12 @@ class Scheduler:
             try:
                 self._resume(held)
             except Exception:  # as in dispatch_due: one job's bad data must not stop the others
-                logger.exception("job %d (%s): resuming after its run failed; left unscheduled", job_id, held.job.name)
+                logger.exception(
+                    "job %d (%s): resuming after its run failed; left unscheduled",
+                    job_id,
+                    held.job.name,
+                    extra=job_fields(job_id, held.job.name),
+                )
                 self._entries.pop(job_id, None)
             self.wake()
 
@@ -349,7 +363,7 @@ class Scheduler:
                 f"skipped {len(skipped)} slots due from {utc_iso(skipped[0])} to {utc_iso(skipped[-1])}:"
                 " the previous run was still in flight"
             )
-        logger.info("job %d (%s): %s", job.id, job.name, error)
+        logger.info("job %d (%s): %s", job.id, job.name, error, extra=job_fields(job.id, job.name))
         self._record(job, Run(job.id, skipped[0], now, 0.0, RunOutcome.SKIPPED, error=error))
 
     @staticmethod

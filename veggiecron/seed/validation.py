@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import Invalid
+from ..grammar import is_cron, is_interval
 from ..jobs import parse_bool
 from ..model import SeedFields, Webhook
 from ..schedules import MAX_INTERVAL_SECONDS, Cron, parse_schedule
+from ..urls import check_url
 
 SCHEDULE_ADDED = "schedule.added"
 WEBHOOK_EVENTS = (SCHEDULE_ADDED,)
@@ -26,7 +27,10 @@ INTERVAL_UNITS = {
     "microseconds": Fraction(1, 1_000_000),
 }
 _INTERVAL = re.compile(r"^\s*(\d+)\s+(\S+)\s*$")
+FREQUENCY_TEXT = "^0*[1-9][0-9]{0,8}$"  # ASCII digits only: str.isdigit takes '²', which int() refuses
+_FREQUENCY_TEXT = re.compile(FREQUENCY_TEXT)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DEFINITIONS = (("cron_definition", 200), ("interval_definition", 100))  # a schedule is 200 characters at most
 SCHEDULE_FIELDS = (
     "frequency",
     "cron_definition",
@@ -111,7 +115,10 @@ def optional_text(fields: dict[str, Any], name: str, limit: int) -> str | None:
 def validate_frequency(value: object) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    # As Django REST Framework does: digits as text (a form's), and 2.0 (an integer to JSON Schema).
+    if isinstance(value, str) and _FREQUENCY_TEXT.fullmatch(value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise Invalid("frequency", "A valid integer is required.")
@@ -127,20 +134,18 @@ def enabled_value(value: object) -> bool:
     return enabled
 
 
-def validate_endpoint(value: object) -> str:
+def validate_endpoint(value: object, field: str = "endpoint", max_length: int = 500) -> str:
+    """A Seed URL field (endpoint, a webhook's target), in Django REST Framework's wording."""
     if value is None or value == "":
-        raise Invalid("endpoint", "This field is required.")
+        raise Invalid(field, "This field is required.")
     if not isinstance(value, str):
-        raise Invalid("endpoint", "Not a valid string.")
-    if len(value) > 500:
-        raise Invalid("endpoint", "Ensure this field has no more than 500 characters.")
+        raise Invalid(field, "Not a valid string.")
+    if len(value) > max_length:
+        raise Invalid(field, f"Ensure this field has no more than {max_length} characters.")
     try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError:
-        raise Invalid("endpoint", "Enter a valid URL.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c in value for c in " \r\n\t\x00"):
-        raise Invalid("endpoint", "Enter a valid URL.")
+        check_url(value, field, max_length)
+    except Invalid as exc:
+        raise Invalid(field, f"Enter a valid URL: {exc.description}.") from None
     return value
 
 
@@ -153,11 +158,14 @@ def schedule_text(cron: str | None, interval: str | None) -> str:
         except Invalid as exc:
             reason = exc.description.split(". A schedule is one of")[0]
             raise Invalid("cron_definition", f"{cron} is not a valid crontab string: {reason}") from None
-        if not isinstance(parsed, Cron):
+        if not isinstance(parsed, Cron) or not is_cron(cron):
             raise Invalid("cron_definition", f"{cron} is not a valid crontab string: five fields are needed")
         return parsed.format()
     assert interval is not None
-    return f"every {interval_seconds(interval)} seconds"
+    seconds = interval_seconds(interval)
+    if not is_interval(interval):
+        raise Invalid("interval_definition", f"{interval} is not a valid interval string, e.g. 1 minutes")
+    return f"every {seconds} seconds"
 
 
 def validated(fields: dict[str, Any], current: SeedFields | None) -> tuple[SeedFields, int | None, bool]:
@@ -165,12 +173,7 @@ def validated(fields: dict[str, Any], current: SeedFields | None) -> tuple[SeedF
     present = {k: v for k, v in fields.items() if k in SCHEDULE_FIELDS}
     base = current or SeedFields(str(uuid_module.uuid4()), None, None, "", None, {}, None, None)
     endpoint = validate_endpoint(present.get("endpoint")) if "endpoint" in present or current is None else base.endpoint
-    cron = optional_text(present, "cron_definition", 500) if "cron_definition" in present else base.cron_definition
-    interval = (
-        optional_text(present, "interval_definition", 100)
-        if "interval_definition" in present
-        else base.interval_definition
-    )
+    cron, interval = definitions(present, base)
     auth_token = optional_text(present, "auth_token", 500) if "auth_token" in present else base.auth_token
     if auth_token is not None and any(c in auth_token for c in "\r\n\x00"):
         raise Invalid("auth_token", "auth_token must not contain line breaks.")
@@ -188,6 +191,22 @@ def validated(fields: dict[str, Any], current: SeedFields | None) -> tuple[SeedF
     return seed, frequency, enabled
 
 
+def definitions(present: dict[str, Any], base: SeedFields) -> tuple[str | None, str | None]:
+    """The schedule's cron and interval definitions after a write: exactly one of them.
+
+    A write gives one of them (the other absent, null or ""), which replaces the other, or gives
+    neither and keeps the schedule's own (a change of other fields). Anything else is refused
+    whatever the schedule holds, so that the OpenAPI document can state the rule.
+    """
+    given = {name: optional_text(present, name, limit) for name, limit in DEFINITIONS if name in present}
+    chosen = [name for name, value in given.items() if value is not None]
+    if len(chosen) > 1 or (given and not chosen):
+        raise Invalid("non_field_errors", "Give exactly one of cron_definition and interval_definition.")
+    if not chosen:
+        return base.cron_definition, base.interval_definition
+    return given.get("cron_definition"), given.get("interval_definition")
+
+
 def hook_fields(fields: dict[str, Any], current: Webhook | None) -> tuple[str, str]:
     event = fields.get("event", current.event if current else None)
     target = fields.get("target", current.target if current else None)
@@ -195,12 +214,6 @@ def hook_fields(fields: dict[str, Any], current: Webhook | None) -> tuple[str, s
         raise Invalid("event", "This field is required.")
     if event not in WEBHOOK_EVENTS:
         raise Invalid("event", f'"{str(event)[:64]}" is not a valid choice. Events: {", ".join(WEBHOOK_EVENTS)}')
-    if target is None or target == "":
-        raise Invalid("target", "This field is required.")
-    if not isinstance(target, str) or len(target) > 255:
-        raise Invalid("target", "Enter a valid URL.")
-    try:
-        validate_endpoint(target)
-    except Invalid:
-        raise Invalid("target", "Enter a valid URL.") from None
-    return event, target
+    if current is not None and target == current.target:
+        return event, target  # kept as stored (see urls.check_url)
+    return event, validate_endpoint(target, "target", 255)

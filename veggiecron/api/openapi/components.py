@@ -14,6 +14,7 @@ from ...policies import POLICY_FIELDS
 from .request_schemas import (
     CREDENTIALS,
     LOGIN,
+    SEED_LOGIN,
     http_data_schema,
     job_body_schema,
     job_form_schema,
@@ -61,6 +62,7 @@ def component_schemas(config: Config) -> dict[str, Schema]:
     run = obj(
         {
             "id": nullable(INTEGER),
+            "run_id": {"type": "string", "description": "<job id>-<due time in microseconds>: the slot's key."},
             "due_at": epoch,
             "started_at": epoch,
             "lateness_ms": NUMBER,
@@ -105,11 +107,12 @@ def component_schemas(config: Config) -> dict[str, Schema]:
     return {
         "HttpJobData": http_data_schema(config),
         "JobCreate": job_body_schema(config, CREATE_FIELDS, ("name", "data", "schedule")),
-        "JobCreateForm": job_form_schema(CREATE_FIELDS, ("name", "data", "schedule")),
+        "JobCreateForm": job_form_schema(config, CREATE_FIELDS, ("name", "data", "schedule")),
         "JobUpdate": job_body_schema(config, UPDATE_FIELDS, ()),
-        "JobUpdateForm": job_form_schema(UPDATE_FIELDS, ()),
+        "JobUpdateForm": job_form_schema(config, UPDATE_FIELDS, ()),
         "Credentials": CREDENTIALS,
         "Login": LOGIN,
+        "SeedLogin": SEED_LOGIN,
         "Job": job,
         "Run": run,
         "JobWithRuns": {"allOf": [{"$ref": "#/components/schemas/Job"}, obj({"runs": array_of("Run")}, ("runs",))]},
@@ -243,16 +246,9 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             {**seed_page, "results": array_of("FailedTask")}, ("count", "next", "previous", "results")
         ),
         "WebhookPage": obj({**seed_page, "results": array_of("Webhook")}, ("count", "next", "previous", "results")),
-        "ScheduleCreate": {
-            **seed_schedule_schema(("endpoint",)),
-            # Exactly one of the two definitions is a non-empty string (null and "" count as absent).
-            "oneOf": [
-                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
-                for name in ("cron_definition", "interval_definition")
-            ],
-        },
-        "ScheduleWrite": seed_schedule_schema(("endpoint",)),
-        "SchedulePatch": seed_schedule_schema(()),
+        "ScheduleCreate": seed_schedule_schema(config, ("endpoint",), create=True),
+        "ScheduleWrite": seed_schedule_schema(config, ("endpoint",), create=False),
+        "SchedulePatch": seed_schedule_schema(config, (), create=False),
         "WebhookWrite": webhook_schema(("event", "target")),
         "WebhookPatch": webhook_schema(()),
     }

@@ -17,7 +17,7 @@ from .operations import (
     path_param,
     query_param,
 )
-from .schemas import INTEGER, NUMBER, STRING, envelope, obj, ref
+from .schemas import BOOLEAN, INTEGER, NUMBER, STRING, envelope, obj, ref
 
 JOB_NAME_PARAM = path_param("name", {"type": "string", "minLength": 1}, "The job's name.")
 
@@ -160,7 +160,7 @@ def native_paths(config: Config) -> dict[str, Any]:
                 },
                 errors=(403, 409, 503),
                 description="403 when a quota is exceeded, 409 when you already have a job of that name.",
-                request_body=body(ref("JobCreate"), ref("JobCreateForm")),
+                request_body=body(ref("JobCreate"), ref("JobCreateForm"), json_fields=("data",)),
             ),
         },
         "/job/{name}": {
@@ -179,7 +179,7 @@ def native_paths(config: Config) -> dict[str, Any]:
                 {"200": json_response("Updated.", envelope(ref("Job")))},
                 errors=(403, 404, 503),
                 parameters=[JOB_NAME_PARAM],
-                request_body=body(ref("JobUpdate"), ref("JobUpdateForm")),
+                request_body=body(ref("JobUpdate"), ref("JobUpdateForm"), json_fields=("data",)),
             ),
             "patch": operation(
                 "updateJob",
@@ -189,7 +189,7 @@ def native_paths(config: Config) -> dict[str, Any]:
                 errors=(403, 404, 503),
                 description="Takes effect at once; null restores a policy's default.",
                 parameters=[JOB_NAME_PARAM],
-                request_body=body(ref("JobUpdate"), ref("JobUpdateForm")),
+                request_body=body(ref("JobUpdate"), ref("JobUpdateForm"), json_fields=("data",)),
             ),
             "delete": operation(
                 "deleteJob",
@@ -205,10 +205,26 @@ def native_paths(config: Config) -> dict[str, Any]:
                 "runJob",
                 "Fire a job now, outside its schedule",
                 NATIVE,
-                {
+                description="A disabled or paused job runs too (a run by hand is deliberate) and stays disabled. "
+                "run_id names the run in GET /job/{name}/runs once it is recorded.",
+                responses={
                     "202": json_response(
                         "Started.",
-                        envelope(obj({"name": STRING, "due_at": NUMBER, "due_at_utc": STRING}, ("name", "due_at"))),
+                        envelope(
+                            obj(
+                                {
+                                    "name": STRING,
+                                    "run_id": {
+                                        "type": "string",
+                                        "description": "The run's id in GET /job/{name}/runs once it is recorded.",
+                                    },
+                                    "due_at": NUMBER,
+                                    "due_at_utc": STRING,
+                                    "enabled": BOOLEAN,
+                                },
+                                ("name", "run_id", "due_at"),
+                            )
+                        ),
                     )
                 },
                 errors=(400, 404, 503),

@@ -42,10 +42,15 @@ def json_response(description: str, schema: Schema, **extra: Any) -> dict[str, A
     return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
 
 
-def body(schema: Schema, form: Schema | None = None, required: bool = True) -> dict[str, Any]:
+def body(
+    schema: Schema, form: Schema | None = None, required: bool = True, json_fields: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A request body as JSON (and as a form, whose `json_fields` carry JSON text)."""
     content: dict[str, Any] = {JSON: {"schema": schema}}
     if form is not None:
         content[FORM] = {"schema": form}
+        if json_fields:
+            content[FORM]["encoding"] = {name: {"contentType": JSON} for name in json_fields}
     return {"required": required, "content": content}
 
 

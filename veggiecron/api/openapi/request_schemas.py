@@ -7,17 +7,29 @@ timeouts), so the document says what this server accepts.
 
 from __future__ import annotations
 
-from ...auth import MAX_PASSWORD_BYTES, USERNAME_PATTERN
+from ...auth import BCRYPT_BYTES, MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from ...config import Config
+from ...grammar import INSTANT, cron_pattern, interval_pattern, never_cron_pattern, schedule_pattern, zone_names
 from ...jobs import JOB_TYPES, NAME_PATTERN
 from ...policies import CatchUp, Overlap
 from ...schedules import GRAMMAR, MAX_EPOCH
-from ...seed.validation import INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
+from ...seed.validation import FREQUENCY_TEXT, INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
 from ...targets import FIELDS as HTTP_FIELDS
-from ...targets import MAX_RETRIES, MAX_TIMEOUT, MAX_URL_LENGTH, VERBS
-from .schemas import ANY, JSON, Schema, any_case, obj, ref, whole
+from ...targets import MAX_RETRIES, MAX_TIMEOUT, VERBS
+from ...urls import MAX_URL_LENGTH, RULES, TARGET_URL_PATTERN
+from .schemas import ANY, Schema, any_case, obj, ref, whole
 
-HTTP_URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+"
+
+def target_url(max_length: int, description: str, nullable: bool = False) -> Schema:
+    """An outbound target (urls.check_url): format uri, and the pattern the server checks."""
+    return {
+        "type": ["string", "null"] if nullable else "string",
+        "format": "uri",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": whole(TARGET_URL_PATTERN),
+        "description": f"{description} It must be {RULES}.",
+    }
 
 
 def http_field_schemas(config: Config) -> dict[str, Schema]:
@@ -25,12 +37,7 @@ def http_field_schemas(config: Config) -> dict[str, Schema]:
     client = config.http_client
     return {
         "url": {
-            "type": "string",
-            "format": "uri",
-            "minLength": 1,
-            "maxLength": MAX_URL_LENGTH,
-            "pattern": HTTP_URL_PATTERN,
-            "description": "Required. The http:// or https:// URL to call (no spaces).",
+            **target_url(MAX_URL_LENGTH, "Required. The URL to call."),
             "examples": ["https://service.example/health"],
         },
         "verb": {
@@ -132,7 +139,7 @@ def policy_field_schemas() -> dict[str, Schema]:
     instant = {
         "anyOf": [
             {"type": "number", "minimum": 0, "maximum": MAX_EPOCH},
-            {"type": "string", "format": "date-time"},
+            {"type": "string", "format": "date-time", "pattern": f"^{INSTANT}$"},
         ]
     }
     return {
@@ -179,37 +186,31 @@ def policy_field_schemas() -> dict[str, Schema]:
             "maximum": 10000,
             "description": "After this many consecutive failed runs the job disables itself.",
         },
-        "notify_url": {
-            "type": ["string", "null"],
-            "format": "uri",
-            "maxLength": 2048,
-            "pattern": HTTP_URL_PATTERN,
-            "description": "Receives POST notifications when the job starts failing, recovers or pauses.",
-        },
+        "notify_url": target_url(
+            MAX_URL_LENGTH, "Receives POST notifications when the job starts failing, recovers or pauses.", True
+        ),
     }
 
 
-CRON_FIELD = "[0-9A-Za-z*/,#?-]+"  # schedules._CRON_FIELD
+def never(schema: Schema) -> Schema:
+    """A schedule or cron schema without the cron expressions that name no real day (grammar.NEVER)."""
+    return {**schema, "not": {"pattern": never_cron_pattern()}}
 
 
-def _schedule_pattern() -> str:
-    """The shapes of schedules.GRAMMAR, in any case and spacing; parse_schedule decides the rest.
-
-    (ranges such as the number of seconds or a cron field's values are checked by the server.)
-    """
-    word, ws, cron_field = any_case, "\\s+", CRON_FIELD
-    every = f"{word('every')}(?:{ws}[0-9]+)?{ws}"
-    forms = [
-        f"{every}(?:{word('second')}|{word('minute')}|{word('hour')})[Ss]?",
-        f"{every}{word('day')}[Ss]?\\s*@\\s*[0-9]{{1,2}}:[0-9]{{2}}",
-        f"{word('once')}\\s*@\\s*\\S.*",
-        f"{cron_field}(?:{ws}{cron_field}){{4}}",
-    ]
-    return f"^\\s*(?:{'|'.join(forms)})\\s*$"
+def optional_text(pattern: str) -> str:
+    """`pattern` (anchored) or the empty string, which the Seed API reads as absent."""
+    return f"^(?:{pattern[1:-1]})?$"
 
 
-SCHEDULE_PATTERN = _schedule_pattern()
-CRON_PATTERN = f"^\\s*{CRON_FIELD}(?:\\s+{CRON_FIELD}){{4}}\\s*$"  # five fields; cronsim checks their values
+ENABLED: Schema = {
+    "anyOf": [
+        {"type": "boolean"},
+        {"type": "string", "pattern": "^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"},
+    ],
+    "default": True,
+    "description": "true or false (also as the text true, false, 1 or 0, as forms send it).",
+}
+
 
 JOB_FIELD_DESCRIPTIONS = {
     "name": "1 to 128 characters: letters, digits, '_', '.', ':' or '-'; unique per user.",
@@ -228,23 +229,24 @@ def job_body_schema(config: Config, fields: tuple[str, ...], required: tuple[str
         "type": {"type": "string", "enum": list(JOB_TYPES), "default": JOB_TYPES[0]},
         "data": {
             **ref("HttpJobData"),
-            "description": "What each run sends (in a form post: this object as JSON text).",
+            "description": "What each run sends (in a form post: this object as JSON text, see the encoding).",
         },
-        "schedule": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 200,
-            "pattern": SCHEDULE_PATTERN,
-            "examples": ["every 10 seconds", "every day @ 13:00", "*/5 * * * *", "once @ 2030-01-01T12:00:00Z"],
-        },
+        "schedule": never(
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "pattern": schedule_pattern(config.quotas.min_interval_seconds),
+                "examples": ["every 10 seconds", "every day @ 13:00", "*/5 * * * *", "once @ 2030-01-01T12:00:00Z"],
+            }
+        ),
         "timezone": {
             "type": "string",
-            "minLength": 1,
-            "maxLength": 64,
+            "enum": sorted(zone_names()),
             "default": "UTC",
             "examples": ["Europe/London"],
         },
-        "enabled": {"type": "boolean", "default": True},
+        "enabled": ENABLED,
         **policies,
     }
     properties = {}
@@ -259,22 +261,24 @@ def job_body_schema(config: Config, fields: tuple[str, ...], required: tuple[str
     return body
 
 
-def job_form_schema(fields: tuple[str, ...], required: tuple[str, ...]) -> Schema:
-    """The same body as a form: every value is text, `data` is the JSON object as a string."""
-    properties: dict[str, Schema] = {}
-    for name in fields:
-        description = JOB_FIELD_DESCRIPTIONS.get(name, f"As in the JSON body ({name}), as text.")
-        schema: Schema = {"type": "string"}
-        if name == "data":
-            description = "The http job's data (HttpJobData) as JSON text."
-            schema.update(contentMediaType=JSON, contentSchema=ref("HttpJobData"))
-        elif name == "enabled":
-            description = "true, false, 1 or 0."
-        properties[name] = {**schema, "description": description}
-    body = obj(properties, required, additionalProperties=False)
-    if not required:
-        body["minProperties"] = 1
+def job_form_schema(config: Config, fields: tuple[str, ...], required: tuple[str, ...]) -> Schema:
+    """The same body as a form: `data` is its JSON text (the media type's encoding says so), other
+    values their text; a form cannot say null, so no field takes it."""
+    body = job_body_schema(config, fields, required)
+    for name, schema in body["properties"].items():
+        body["properties"][name] = _without_null(schema)
     return body
+
+
+def _without_null(schema: Schema) -> Schema:
+    schema = dict(schema)
+    if isinstance(schema.get("type"), list):
+        schema["type"] = [t for t in schema["type"] if t != "null"]
+    if "enum" in schema:
+        schema["enum"] = [v for v in schema["enum"] if v is not None]
+    if "anyOf" in schema:
+        schema["anyOf"] = [s for s in schema["anyOf"] if s != {"type": "null"}]
+    return schema
 
 
 CREDENTIALS: Schema = obj(
@@ -288,8 +292,10 @@ CREDENTIALS: Schema = obj(
         "password": {
             "type": "string",
             "minLength": 1,
-            "maxLength": MAX_PASSWORD_BYTES,
-            "description": f"1 to {MAX_PASSWORD_BYTES} bytes (UTF-8), no NUL.",
+            "maxLength": MAX_PASSWORD_LENGTH,
+            "pattern": whole("^[^\\x00]*$"),
+            "description": f"1 to {MAX_PASSWORD_LENGTH} characters, no NUL. bcrypt reads the first {BCRYPT_BYTES} "
+            "bytes of its UTF-8 encoding: in a password of many non-ASCII characters, only those count.",
         },
     },
     ("username", "password"),
@@ -298,40 +304,50 @@ LOGIN: Schema = obj(
     {"username": {"type": "string"}, "password": {"type": "string"}},
     ("username", "password"),
 )
+# The Seed API's token-auth refuses an empty username or password as missing ("This field is required.").
+SEED_LOGIN: Schema = obj(
+    {"username": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 1}},
+    ("username", "password"),
+)
 
 
-def seed_schedule_schema(required: tuple[str, ...]) -> Schema:
-    """A Seed schedule as written (seed.SeedService._validated); unknown fields are ignored, as in DRF."""
+def seed_schedule_schema(config: Config, required: tuple[str, ...], create: bool) -> Schema:
+    """A Seed schedule as written (seed.validation.validated); unknown fields are ignored, as in DRF.
+
+    create: a new schedule gives exactly one definition; a change gives one (which replaces the
+    other) or neither (and keeps the schedule's). null and "" count as not given.
+    """
     units = ", ".join(INTERVAL_UNITS)
+    min_interval = config.quotas.min_interval_seconds
     known: dict[str, Schema] = {
         "frequency": {
-            "type": ["integer", "null"],
-            "minimum": 1,
-            "maximum": 2**31 - 1,
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                {"type": "string", "pattern": optional_text(FREQUENCY_TEXT)},
+                {"type": "null"},
+            ],
             "description": "Total number of runs; after that many the schedule disables itself.",
         },
-        "cron_definition": {
-            "type": ["string", "null"],
-            "maxLength": 500,
-            "pattern": CRON_PATTERN,
-            "description": "A 5-field cron expression, in UTC. Give exactly one of cron_definition and "
-            "interval_definition.",
-            "examples": ["0 8 * * 1-5"],
-        },
+        "cron_definition": never(
+            {
+                "type": ["string", "null"],
+                "maxLength": 200,
+                "pattern": optional_text(cron_pattern()),
+                "description": "A 5-field cron expression, in UTC. Give exactly one of cron_definition and "
+                "interval_definition.",
+                "examples": ["0 8 * * 1-5"],
+            }
+        ),
         "interval_definition": {
             "type": ["string", "null"],
             "maxLength": 100,
-            "pattern": f"^\\s*[0-9]+\\s+(?:{'|'.join(INTERVAL_UNITS)})\\s*$",
-            "description": f'"<int> <unit>" with unit one of {units}: a whole number of seconds, at least one.',
+            "pattern": optional_text(interval_pattern(min_interval)),
+            "description": f'"<int> <unit>" with unit one of {units}: a whole number of seconds, at least '
+            f"{min_interval}, at most 366 days.",
             "examples": ["1 minutes"],
         },
         "endpoint": {
-            "type": "string",
-            "format": "uri",
-            "minLength": 1,
-            "maxLength": 500,
-            "pattern": HTTP_URL_PATTERN,
-            "description": "The URL the payload is POSTed to.",
+            **target_url(500, "The URL the payload is POSTed to."),
             "examples": ["https://service.example/hook"],
         },
         "payload": {**ANY, "description": "Sent as the JSON body of each POST."},
@@ -341,9 +357,19 @@ def seed_schedule_schema(required: tuple[str, ...]) -> Schema:
             "pattern": whole("^[^\\r\\n\\x00]*$"),
             "description": "Sent as Authorization: Token <auth_token>.",
         },
-        "enabled": {"type": "boolean", "default": True},
+        "enabled": ENABLED,
     }
-    return obj({name: known.get(name, ANY) for name in SCHEDULE_FIELDS}, required)
+    schema = obj({name: known.get(name, ANY) for name in SCHEDULE_FIELDS}, required)
+    definitions = ("cron_definition", "interval_definition")
+    given = {"type": "string", "minLength": 1}
+    absent = {"enum": [None, ""]}
+    one_of = [
+        {"required": [name], "properties": {name: given, other: absent}}
+        for name, other in (definitions, definitions[::-1])
+    ]
+    neither = {"not": {"anyOf": [{"required": [name]} for name in definitions]}}
+    schema["anyOf"] = one_of if create else [*one_of, neither]
+    return schema
 
 
 def webhook_schema(required: tuple[str, ...]) -> Schema:
@@ -351,11 +377,7 @@ def webhook_schema(required: tuple[str, ...]) -> Schema:
         {
             "event": {"type": "string", "enum": list(WEBHOOK_EVENTS)},
             "target": {
-                "type": "string",
-                "format": "uri",
-                "maxLength": 255,
-                "pattern": HTTP_URL_PATTERN,
-                "description": "The URL that receives the event.",
+                **target_url(255, "The URL that receives the event."),
                 "examples": ["https://service.example/schedules"],
             },
         },

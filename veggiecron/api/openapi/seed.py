@@ -55,7 +55,8 @@ def seed_paths(config: Config) -> dict[str, Any]:
                 "Username and password to token",
                 {"200": json_response("A new token.", ref("SeedToken"))},
                 errors=(429, 503),
-                request_body=body(ref("Login"), ref("Login")),
+                description="Wrong credentials answer 400 with non_field_errors, as Django REST Framework does.",
+                request_body=body(ref("SeedLogin"), ref("SeedLogin")),
                 auth=False,
             )
         },
@@ -183,7 +184,7 @@ def seed_paths(config: Config) -> dict[str, Any]:
                 {"200": json_response("Updated.", ref("Schedule"))},
                 errors=(403, 404, 503),
                 parameters=[schedule_id],
-                request_body=body(ref("SchedulePatch")),
+                request_body=body(ref("SchedulePatch"), required=False),  # as in DRF: no body changes nothing
             ),
             "delete": seed_op(
                 "deleteSchedule",
@@ -267,7 +268,7 @@ def seed_paths(config: Config) -> dict[str, Any]:
                 {"200": json_response("Updated.", ref("Webhook"))},
                 errors=(404, 503),
                 parameters=[hook_id],
-                request_body=body(ref("WebhookPatch")),
+                request_body=body(ref("WebhookPatch"), required=False),
             ),
             "delete": seed_op(
                 "deleteWebhook",

@@ -1,0 +1,220 @@
+"""The grammars of schedules a client writes, as regular expressions the server checks and the OpenAPI
+document publishes (see patterns.py): a string the document's pattern takes is one the server takes.
+
+- a native schedule: every [N] second(s)|minute(s)|hour(s), every [N] day(s) @ HH:MM,
+  once @ <epoch seconds | YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)>, or a 5-field cron expression;
+- a Seed interval_definition: "<N> <days|hours|minutes|seconds|microseconds>", whole seconds;
+- a cron expression: each field as cronsim reads it (lists, ranges low to high, steps, names,
+  L and LW in the day of the month, nL and n#k in the day of the week), except the ones cronsim
+  refuses because they name no day that exists (NEVER_CRON, published as a `not` pattern).
+
+Numbers are bounded as the parser bounds them (intervals up to 366 days, at least the configured
+shortest interval). Schedules already stored are read by schedules.parse_schedule, which is looser.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from zoneinfo import available_timezones
+
+from .errors import Invalid
+from .patterns import SPACE, any_case, int_range
+from .schedules import GRAMMAR, MAX_DAYS, MAX_EPOCH, MAX_INTERVAL_SECONDS
+
+S = SPACE
+_MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
+_DAYS = "SUN MON TUE WED THU FRI SAT".split()
+_STEP = "/0*[1-9][0-9]*"
+DAYS_IN_MONTH = {m: d for m, d in zip(range(1, 13), (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), strict=True)}
+
+
+def _names(field: str) -> dict[int, str]:
+    if field == "month":
+        return {i + 1: name for i, name in enumerate(_MONTHS)}
+    if field == "dow":
+        return dict(enumerate(_DAYS))
+    return {}
+
+
+FIELDS = {"minute": (0, 59), "hour": (0, 23), "dom": (1, 31), "month": (1, 12), "dow": (0, 7)}
+
+
+def _value(field: str, low: int, high: int) -> str:
+    """One value from low to high: digits (leading zeros allowed) or, for months and days, a name."""
+    names = [any_case(n) for v, n in _names(field).items() if low <= v <= high]
+    return "(?:" + "|".join([int_range(low, high), *names]) + ")"
+
+
+def _range(field: str) -> str:
+    """start-end with start <= end (cronsim refuses a range that runs backwards)."""
+    low, high = FIELDS[field]
+    return "(?:" + "|".join(f"{_value(field, a, a)}-{_value(field, a, high)}" for a in range(low, high + 1)) + ")"
+
+
+def _term(field: str) -> str:
+    low, high = FIELDS[field]
+    forms = [f"\\*(?:{_STEP})?", f"{_range(field)}(?:{_STEP})?", f"{_value(field, low, high)}(?:{_STEP})?"]
+    if field == "dom":
+        forms.append(f"{any_case('l')}(?:{any_case('w')})?(?:{_STEP})?")
+    if field == "dow":
+        forms.append(f"{int_range(0, 7)}{any_case('l')}")
+        forms.append(f"{_value(field, 0, 7)}#0*[1-5]")
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _list(term: str) -> str:
+    return f"{term}(?:,{term})*"
+
+
+def _cron(dom: str, month: str, dow: str) -> str:
+    minute, hour = _list(_term("minute")), _list(_term("hour"))
+    return f"{S}*{minute}{S}+{hour}{S}+{dom}{S}+{month}{S}+{dow}{S}*"
+
+
+def _month_terms_within(months: frozenset[int]) -> str:
+    """The month terms whose months all lie in `months` ("*" always takes January: never)."""
+    forms = []
+    for a in range(1, 13):
+        for b in range(a, 13):
+            span = list(range(a, b + 1))
+            start = _value("month", a, a) if a == b else f"{_value('month', a, a)}-{_value('month', b, b)}"
+            if set(span) <= months:
+                forms.append(start)  # no step: every month of the span
+            plain = [start] if a == b else [start]
+            for step in range(1, len(span) if a < b else 13 - a):
+                chosen = set(span[::step] if a < b else range(a, 13)[::step])
+                if chosen <= months:
+                    forms.extend(f"{p}/0*{step}" for p in plain)
+            # a step at least as long as the span leaves only the start
+            longest = len(span) if a < b else 13 - a
+            if a in months:
+                forms.append(f"{start}/{int_range(longest, 10**18)}")
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _dom_terms(days: frozenset[int]) -> str:
+    """Day-of-month terms whose days all lie in `days` (only 30 and 31 matter here)."""
+    forms = []
+    for a in sorted(days):
+        for b in range(a, 32):
+            span = set(range(a, b + 1))
+            start = _value("dom", a, a) if a == b else f"{_value('dom', a, a)}-{_value('dom', b, b)}"
+            if span <= days:
+                forms.append(f"{start}(?:{_STEP})?")
+            elif a in days:
+                forms.append(f"{start}/{int_range(b - a + 1, 10**18)}")  # the step leaves only the start
+        if a < 31 and a + 1 not in days:
+            forms.append(f"{_value('dom', a, a)}/{int_range(32 - a, 10**18)}")
+    return "(?:" + "|".join(forms) + ")"
+
+
+@functools.cache
+def cron_pattern() -> str:
+    """A 5-field cron expression cronsim reads (before NEVER_CRON is taken out)."""
+    return f"^{_cron(_list(_term('dom')), _list(_term('month')), _list(_term('dow')))}$"
+
+
+@functools.cache
+def never_cron_pattern() -> str:
+    """The expressions cronsim refuses as naming no real day: day of month and month must both match
+    (one of day fields starts with '*'), every day named is past the end of every month named."""
+    star_dow = f"\\*[^{S[1:-1]}]*"
+    short31 = frozenset(m for m, d in DAYS_IN_MONTH.items() if d < 31)
+    only31 = _list(_dom_terms(frozenset({31})))
+    high = _list(_dom_terms(frozenset({30, 31})))
+    feb = _list(_month_terms_within(frozenset({2})))
+    months31 = _list(_month_terms_within(short31))
+    return f"^(?:{_cron(only31, months31, star_dow)}|{_cron(high, feb, star_dow)})$"
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def is_cron(text: str) -> bool:
+    return bool(_compiled(cron_pattern()).fullmatch(text)) and not _compiled(never_cron_pattern()).fullmatch(text)
+
+
+def _at_least(unit_seconds: int, min_seconds: int) -> int:
+    return max(1, -(-min_seconds // unit_seconds))
+
+
+@functools.cache
+def schedule_pattern(min_interval: int = 1) -> str:
+    """A native schedule (see the module's docstring); intervals from `min_interval` seconds (quotas)."""
+    every = any_case("every")
+    units = []
+    for unit, size in (("second", 1), ("minute", 60), ("hour", 3600)):
+        low = _at_least(size, min_interval)
+        if low <= MAX_INTERVAL_SECONDS // size:
+            count = f"{S}+{int_range(low, MAX_INTERVAL_SECONDS // size)}"
+            optional = "?" if low == 1 else ""  # "every minute" is one minute
+            units.append(f"{every}(?:{count}){optional}{S}+{any_case(unit)}[Ss]?")
+    daily = (
+        f"{every}(?:{S}+{int_range(1, MAX_DAYS)})?{S}+{any_case('day')}[Ss]?{S}*@{S}*(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
+    )
+    once = f"{any_case('once')}{S}*@{S}*(?:{EPOCH}|{INSTANT})"
+    cron = cron_pattern()[1:-1]
+    return f"^(?:{S}*(?:{'|'.join([*units, daily, once])}){S}*|{cron})$"
+
+
+def is_schedule(text: str, min_interval: int = 1) -> bool:
+    return bool(_compiled(schedule_pattern(min_interval)).fullmatch(text)) and not _compiled(
+        never_cron_pattern()
+    ).fullmatch(text)
+
+
+@functools.cache
+def interval_pattern(min_interval: int = 1) -> str:
+    """A Seed interval_definition of whole seconds from `min_interval` up to 366 days."""
+    forms = []
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1)):
+        low = _at_least(size, min_interval)
+        if low <= MAX_INTERVAL_SECONDS // size:
+            forms.append(f"{int_range(low, MAX_INTERVAL_SECONDS // size)}{S}+{unit}")
+    forms.append(f"{int_range(max(1, min_interval), MAX_INTERVAL_SECONDS)}000000{S}+microseconds")
+    return f"^{S}*(?:{'|'.join(forms)}){S}*$"
+
+
+def is_interval(text: str, min_interval: int = 1) -> bool:
+    return bool(_compiled(interval_pattern(min_interval)).fullmatch(text))
+
+
+# Epoch seconds up to MAX_EPOCH, and an RFC 3339 time from 1971 to 9998 (so that no offset moves it
+# out of that range); February 29th only in leap years.
+_MAX = int(MAX_EPOCH)
+EPOCH = f"(?:{int_range(0, _MAX - 1)}(?:\\.[0-9]+)?|0*{_MAX}(?:\\.0+)?)"
+_YEAR = "(?:197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_LEAP = "(?:19(?:7[26]|8[048]|9[26])|[2-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[3579][26])00)"
+_DATE = (
+    f"(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    f"|02-(?:0[1-9]|1[0-9]|2[0-8]))|{_LEAP}-02-29)"
+)
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,6})?"
+INSTANT = f"{_DATE}[Tt]{_TIME}(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+
+
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """The IANA zone names a client may give (the OpenAPI document lists them)."""
+    return frozenset(available_timezones())
+
+
+def check_new_schedule(text: object) -> None:
+    """A schedule a client writes (parse_schedule has read it already): in the published grammar."""
+    if isinstance(text, str) and not is_schedule(text):
+        raise Invalid("schedule", f"schedule {text.strip()[:80]!r} is not one of: {GRAMMAR}", {"grammar": GRAMMAR})
+
+
+def check_new_zone(name: object) -> None:
+    if name not in zone_names():
+        raise Invalid("timezone", f"unknown time zone: {str(name)[:64]!r}; give an IANA name such as 'Europe/London'")
+
+
+def check_new_instant(raw: dict[str, object], name: str) -> None:
+    """A start_at or end_at a client writes: epoch seconds, or a time in the published form."""
+    value = raw.get(name)
+    if isinstance(value, str) and not _compiled(f"^{INSTANT}$").fullmatch(value):
+        raise Invalid(name, f"{name} must be epoch seconds or a time such as 2030-01-01T00:00:00Z")
