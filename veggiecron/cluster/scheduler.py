@@ -291,17 +291,14 @@ class ClusterScheduler:
         self._spawn_background(self._admit_claims_async(claims))
 
     async def _admit_claims_async(self, claims: list[Claim]) -> None:
-        wanted = {c.job_id for c in claims}
-        known = {job_id: job for (job_id, _), job in self._compiled.items() if job_id in wanted}
+        # Read afresh: these slots were claimed long ago or by another node, and the job may have
+        # changed since (its current version is what is sent).
         try:
-            missing = [job_id for job_id in wanted if job_id not in known]
-            for job in await self.store.jobs_by_id(missing) if missing else []:
-                compiled = self._compile(job)
-                if compiled is not None:
-                    known[job.id] = compiled
+            jobs = await self.store.jobs_by_id(sorted({c.job_id for c in claims}))
         except Exception as exc:  # the claims lapse and are reaped again
-            logger.warning("loading %d jobs to send their claims failed: %s", len(missing), exc)
+            logger.warning("loading the jobs of %d claims failed: %s", len(claims), exc)
             return
+        known = {job.id: compiled for job in jobs if (compiled := self._compile(job)) is not None}
         self._hold([(known[c.job_id], c) for c in claims if c.job_id in known])
 
     def _reaped(self, claims: list[Claim]) -> None:
