@@ -20,7 +20,7 @@ from ..clock import Clock, SystemClock
 from ..compiler import compile_job
 from ..config import HttpClientSection
 from ..model import CompiledJob, Job, NextRun, Run, RunOutcome
-from ..policies import plan_slots, slots_through, utc_iso
+from ..policies import missed_reason, plan_slots, slots_through, utc_iso
 from ..store import DueWindow
 from .executor import Executor
 from .failures import FailureTracker, Notifier
@@ -276,16 +276,20 @@ class Scheduler:
             # Parked off the heap with next_run = due; _resume sums up what passed once the run ends.
             self._parked.add(job.id)
             return 0
-        plan = plan_slots(job.timing, job.anchor, due, now, job.policy.catch_up)
-        slots = self._advance(held, plan.next_run, plan.run, now)
+        catch_up = job.policy.catch_up
+        plan = plan_slots(job.timing, job.anchor, due, now, catch_up)
+        slots = plan.run[: self._advance(held, plan.next_run, len(plan.run), now)]
+        if plan.dropped:
+            logger.warning("job %d (%s): %s", job.id, job.name, plan.dropped)
         for slot in plan.missed:
-            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=_missed_reason(job, slot, now)))
+            error = missed_reason(plan, catch_up, slot, now)
+            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=error))
         for slot in slots:
             self.gate.start(job, slot, now)
         return len(slots) + len(plan.missed)
 
-    def _advance(self, held: Held, next_run: float | None, slots: tuple[float, ...], now: float) -> tuple[float, ...]:
-        """Count `slots` as handled and move the job on to `next_run`; answer the slots max_runs leaves."""
+    def _advance(self, held: Held, next_run: float | None, slots: int, now: float) -> int:
+        """Count `slots` handled slots and move the job on to `next_run`; answer how many max_runs leaves."""
         job = held.job
         if next_run is not None and next_run <= now:
             # A schedule must move forward; if one ever does not, retry it shortly instead of spinning.
@@ -299,10 +303,10 @@ class Scheduler:
             next_run = now + 1.0
         max_runs = job.max_runs
         if max_runs is not None:
-            slots = slots[: max(0, max_runs - held.run_count)]
+            slots = min(slots, max(0, max_runs - held.run_count))
         if slots:
-            held.run_count += len(slots)
-            self.progress.count(job.id, len(slots))
+            held.run_count += slots
+            self.progress.count(job.id, slots)
         if max_runs is not None and held.run_count >= max_runs:
             next_run = None  # the store disables the job when it writes the count
         self.progress.next_runs.append(NextRun(job.id, job.version, next_run))
@@ -338,19 +342,23 @@ class Scheduler:
         assert first is not None
         # The parked slot was due when it parked, so it is not after the present.
         now = max(self.clock.now(), first)
-        passed = slots_through(job.timing, job.policy.catch_up.window, job.anchor, first, now)
-        skipped = self._advance(held, self._first_slot_after(job, now), tuple(passed), now)
+        passed = slots_through(job.timing, job.policy.catch_up.window, job.anchor, first, now, keep=0)
+        skipped = self._advance(held, self._first_slot_after(job, now), passed.count, now)
         if not skipped:
             return
-        if len(skipped) == 1:
+        if skipped == 1:
             error = "skipped: the previous run was still in flight"
+        elif skipped < passed.count:  # max_runs ended the job part-way through the range
+            error = f"skipped {skipped} slots due from {utc_iso(first)}: the previous run was still in flight"
         else:
             error = (
-                f"skipped {len(skipped)} slots due from {utc_iso(skipped[0])} to {utc_iso(skipped[-1])}:"
+                f"skipped {passed.count_text()} slots due from {utc_iso(first)} to {utc_iso(passed.last)}:"
                 " the previous run was still in flight"
             )
+            if not passed.exact:
+                error += f" (counting stops at {passed.count:,} slots)"
         logger.info("job %d (%s): %s", job.id, job.name, error)
-        self._record(job, Run(job.id, skipped[0], now, 0.0, RunOutcome.SKIPPED, error=error))
+        self._record(job, Run(job.id, first, now, 0.0, RunOutcome.SKIPPED, error=error))
 
     @staticmethod
     def _first_slot_after(job: CompiledJob, now: float) -> float | None:
@@ -366,10 +374,3 @@ class Scheduler:
                 if h.next_run is not None and h.job.id not in self._parked
             ]
             heapq.heapify(self._heap)
-
-
-def _missed_reason(job: CompiledJob, slot: float, now: float) -> str:
-    grace = job.policy.catch_up.grace_seconds
-    if grace is not None and now - slot > grace:
-        return f"missed: {now - slot:.1f}s late, more than grace_seconds ({grace:g})"
-    return f"missed: passed over by catch_up={job.policy.catch_up.catch_up.value}"
