@@ -248,7 +248,7 @@ class LaneGate:
         elapsed = (now - waiting.since) * 1000
         run = Run(job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
         self._record(job, run, waiting.epoch)
-        if error_class is not None:  # a timeout counts towards the job's failures; a cancellation does not
+        if error_class is not None:  # kept for requeueing; never a failure of the target (see failures.py)
             self._failed_unsent(job, run)
         self._job_settled(job.id)
 

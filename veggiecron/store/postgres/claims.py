@@ -227,7 +227,8 @@ class PostgresClaims(PostgresConnection):
             by_job.setdefault(f.claim.job_id, []).append(f)
         ids, resets, tails, versions, limits, errors = [], [], [], [], [], []
         for job_id, finished in by_job.items():
-            outcomes = [f.run.outcome.value for f in finished]
+            # A failed run that made no attempt never reached its target: it leaves the streak alone.
+            outcomes = [f.run.outcome.value for f in finished if f.run.outcome.value != "failed" or f.run.attempts]
             last_ok = max((i for i, o in enumerate(outcomes) if o == "ok"), default=None)
             tail = sum(1 for o in outcomes[(last_ok + 1 if last_ok is not None else 0) :] if o == "failed")
             ids.append(job_id)
