@@ -49,7 +49,7 @@ from .store import Store
 from .store.postgres import PostgresStore
 from .store.postgres.connection import redact
 from .store.sqlite import SqliteStore
-from .throttle import LoginThrottle
+from .throttle import AddressThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -159,8 +159,11 @@ class Server:
         config = self.config
         security = config.security
         jobs = JobService(self.store, self.store, self.scheduler, config, self.clock, self.outbound)
-        throttle = LoginThrottle(
-            security.login_failures_per_user, security.login_failures_per_address, security.login_window_seconds
+        throttle = AddressThrottle(
+            security.login_failures_per_user,
+            security.login_failures_per_address,
+            security.login_failures_global,
+            security.login_window_seconds,
         )
         accounts = Accounts(
             self.store,

@@ -80,9 +80,13 @@ class SecuritySection:
     # Tokens for services: issued by create-admin and POST /api/v1/user/token/.
     service_token_lifetime_days: float = 365.0
     # Password checks (login, token-auth, HTTP Basic) refused with 429 after this many failures
-    # in login_window_seconds, per username and per client address.
+    # in login_window_seconds: for one username from one client address, and from one address.
+    # Failures never hold a user back from another address (see throttle.py).
     login_failures_per_user: int = 10
     login_failures_per_address: int = 50
+    # Failures from all addresses together, against spraying: above it, addresses that failed
+    # within the window wait too; addresses without failures still log in.
+    login_failures_global: int = 1000
     login_window_seconds: float = 900.0
     # Who may create users through POST /register: open, admin or closed.
     registration: str = "open"
@@ -381,6 +385,7 @@ def validate(config: Config) -> None:
     _require(sec.service_token_lifetime_days > 0, "security.service_token_lifetime_days must be > 0")
     _require(sec.login_failures_per_user >= 1, "security.login_failures_per_user must be >= 1")
     _require(sec.login_failures_per_address >= 1, "security.login_failures_per_address must be >= 1")
+    _require(sec.login_failures_global >= 1, "security.login_failures_global must be >= 1")
     _require(0 < sec.login_window_seconds <= 86400, "security.login_window_seconds must be in (0, 86400]")
     _require(config.quotas.max_jobs_per_user >= 1, "quotas.max_jobs_per_user must be >= 1")
     _require(config.quotas.min_interval_seconds >= 1, "quotas.min_interval_seconds must be >= 1")
