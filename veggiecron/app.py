@@ -85,7 +85,7 @@ def make_store(config: Config) -> Store:
     """The store the configuration names: PostgreSQL for a postgresql:// database, else a SQLite file."""
     if is_postgres_url(config.database):
         return PostgresStore(config.database)
-    return SqliteStore(config.db_file)
+    return SqliteStore(config.db_file, synchronous=config.sqlite.synchronous)
 
 
 class Server:

@@ -22,6 +22,7 @@ LOG_FORMATS = ("text", "json")
 # open: anyone who reaches the port; admin: only with an admin's token; closed: nobody (admins
 # create users with `veggiecron create-admin` and POST /api/v1/user/token/).
 REGISTRATION_MODES = ("open", "admin", "closed")
+SYNCHRONOUS_MODES = ("normal", "full")
 DEFAULT_DB_FILE = "veggiecron.db"
 
 
@@ -127,6 +128,15 @@ class QuotasSection:
 
 
 @dataclass(frozen=True)
+class SqliteSection:
+    """The SQLite file's durability (see README, Downtime, restarts and guarantees)."""
+
+    # full: a commit is on disk before the write is answered, so a power cut loses nothing
+    # answered; normal: a power cut may lose the last commits (a crash of the process never does).
+    synchronous: str = "full"
+
+
+@dataclass(frozen=True)
 class ClusterSection:
     """Several nodes on one PostgreSQL database (see README, Running several nodes)."""
 
@@ -159,6 +169,7 @@ class Config:
     security: SecuritySection = field(default_factory=SecuritySection)
     seed: SeedSection = field(default_factory=SeedSection)
     quotas: QuotasSection = field(default_factory=QuotasSection)
+    sqlite: SqliteSection = field(default_factory=SqliteSection)
     cluster: ClusterSection = field(default_factory=ClusterSection)
 
 
@@ -387,6 +398,10 @@ def validate(config: Config) -> None:
     _require(sec.login_failures_per_address >= 1, "security.login_failures_per_address must be >= 1")
     _require(sec.login_failures_global >= 1, "security.login_failures_global must be >= 1")
     _require(0 < sec.login_window_seconds <= 86400, "security.login_window_seconds must be in (0, 86400]")
+    _require(
+        config.sqlite.synchronous in SYNCHRONOUS_MODES,
+        f"sqlite.synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}",
+    )
     _require(config.quotas.max_jobs_per_user >= 1, "quotas.max_jobs_per_user must be >= 1")
     _require(config.quotas.min_interval_seconds >= 1, "quotas.min_interval_seconds must be >= 1")
     _require(config.quotas.max_runs_per_minute >= 1, "quotas.max_runs_per_minute must be >= 1")

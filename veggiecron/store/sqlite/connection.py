@@ -24,8 +24,12 @@ Statement = tuple[str, Any, bool]
 class SqliteConnection:
     """Opens the file, migrates it, and runs reads and write transactions for the stores above it."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, synchronous: str = "full") -> None:
+        """synchronous: "full" syncs the write-ahead log at every commit, "normal" only at checkpoints."""
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be normal or full, not {synchronous!r}")
         self.path = path
+        self.synchronous = synchronous
         self._db: aiosqlite.Connection | None = None
         # Reads go through a connection (and thread) of their own: in WAL mode they see every
         # committed write and never wait behind a batch of run records being written.
@@ -44,7 +48,7 @@ class SqliteConnection:
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         await self.db.execute("PRAGMA busy_timeout = 5000")
         await self.db.execute("PRAGMA journal_mode = WAL")
-        await self.db.execute("PRAGMA synchronous = NORMAL")
+        await self.db.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
         await self.db.execute("PRAGMA foreign_keys = ON")
         await self._migrate()
         if self.path != ":memory:" and not self.path.startswith("file:"):
