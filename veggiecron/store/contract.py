@@ -29,7 +29,11 @@ from ..model import (
 )
 
 
-class SchemaTooNew(Exception):
+class DatabaseRefused(Exception):
+    """The database is not one this veggiecron may use (damaged, another program's); it is left untouched."""
+
+
+class SchemaTooNew(DatabaseRefused):
     """The database was written by a newer veggiecron; refuse to touch it."""
 
 

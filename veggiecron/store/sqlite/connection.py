@@ -12,6 +12,7 @@ import aiosqlite
 
 from ...errors import StoreUnavailable
 from ..contract import SchemaTooNew
+from .inspection import check_database_file
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,12 @@ class SqliteConnection:
         return self._db
 
     async def open(self) -> None:
-        """Open the file, apply pending migrations, refuse a schema newer than this code."""
+        """Open the file, apply pending migrations, refuse a schema newer than this code.
+
+        A file that is not a sound veggiecron database is refused (DatabaseRefused) before
+        anything writes to it.
+        """
+        await asyncio.to_thread(check_database_file, self.path)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         await self.db.execute("PRAGMA busy_timeout = 5000")
         await self.db.execute("PRAGMA journal_mode = WAL")
