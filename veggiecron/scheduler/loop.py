@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from ..clock import Clock, SystemClock
@@ -63,7 +63,7 @@ class Scheduler:
         """run_listeners are told of every recorded run (metrics); lane_limit None: no lanes (tests)."""
         self.http_defaults = http_defaults
         self.clock: Clock = clock or SystemClock()
-        self.progress = ProgressWriter(store, flush_interval)
+        self.progress = ProgressWriter(store, flush_interval, self._written)
         self.notifier = Notifier(runner)
         self.failures = FailureTracker(self.progress, self.notifier)
         self._entries: dict[int, Held] = {}
@@ -309,16 +309,27 @@ class Scheduler:
             self.progress.count(job.id, slots)
         if max_runs is not None and held.run_count >= max_runs:
             next_run = None  # the store disables the job when it writes the count
-        self.progress.next_runs.append(NextRun(job.id, job.version, next_run))
+        self.progress.next_run(job.id, job.version, next_run)
         held.next_run = next_run
         if next_run is None:
             self._entries.pop(job.id, None)
             self.progress.finished[job.id] = job.version
-        elif next_run > self.loader.horizon:
-            self._entries.pop(job.id, None)  # back to the store until its window comes
         else:
+            # Due after the horizon, it goes back to the store until its window comes, but only
+            # once its next run is written (see _written): while the database refuses writes the
+            # store's row is stale, and memory keeps firing the job.
             heapq.heappush(self._heap, (next_run, job.id, job.version))
         return slots
+
+    def _written(self, next_runs: Collection[NextRun]) -> None:
+        """Next run times are in the store: jobs due after the horizon now leave memory."""
+        horizon = self.loader.horizon
+        for job_id, version, next_run in next_runs:
+            if next_run is None or next_run <= horizon or job_id in self._parked:
+                continue
+            held = self._entries.get(job_id)
+            if held is not None and held.job.version == version and held.next_run == next_run:
+                del self._entries[job_id]  # its heap entry goes stale
 
     def _settled(self, job_id: int) -> None:
         """A run of the job ended: resume it if it was parked behind that run."""

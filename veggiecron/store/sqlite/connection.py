@@ -22,6 +22,25 @@ T = TypeVar("T")
 Statement = tuple[str, Any, bool]
 
 
+# What SQLite says when it refuses a write, and what that means to a client of the API.
+WRITE_FAULTS = (
+    ("full", "the database's disk is full: writes are refused until space is freed; reads still work"),
+    ("readonly", "the database is read-only (its file or file system): writes are refused; reads still work"),
+    ("i/o error", "the database's disk failed a write: writes are refused until it recovers; reads still work"),
+    ("locked", "the database is locked by another writer: try again shortly"),
+)
+
+
+def write_refused(exc: sqlite3.OperationalError) -> StoreUnavailable:
+    """A 503 saying why the database refused a write, in words a client can act on."""
+    reason = str(exc)
+    squeezed = reason.lower().replace(" ", "")
+    for marker, description in WRITE_FAULTS:
+        if marker.replace(" ", "") in squeezed:
+            return StoreUnavailable(description, {"reason": reason})
+    return StoreUnavailable("the database cannot take writes right now; reads still work", {"reason": reason})
+
+
 class SqliteConnection:
     """Opens the file, migrates it, and runs reads and write transactions for the stores above it."""
 
@@ -136,13 +155,22 @@ class SqliteConnection:
                     await self.db.execute("COMMIT")
                     return result
                 except BaseException:
-                    await self.db.execute("ROLLBACK")
+                    await self._roll_back()
                     raise
             except sqlite3.IntegrityError:
                 raise
             except sqlite3.OperationalError as exc:
                 logger.error("database write failed: %s", exc)
-                raise StoreUnavailable("the database cannot take writes right now", {"reason": str(exc)}) from exc
+                raise write_refused(exc) from exc
+
+    async def _roll_back(self) -> None:
+        # SQLite has already rolled back after some errors (a full disk, an I/O error): a second
+        # ROLLBACK would fail and hide the error that matters.
+        if self.db.in_transaction:
+            try:
+                await self.db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                logger.warning("rolling back a failed write: %s", exc)
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         # One trip to the reading thread (execute, fetch and close there), not three.
