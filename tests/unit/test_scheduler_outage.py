@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock
 from tests.unit.test_scheduler import RecordingRunner, add_job, settle
 from veggiecron.errors import StoreUnavailable
-from veggiecron.model import Job, Progress
+from veggiecron.model import HeldSlot, Job, Progress
 from veggiecron.scheduler import Scheduler
 from veggiecron.store.sqlite import SqliteStore
 
@@ -24,6 +24,9 @@ class RefusingStore:
 
     async def due_jobs(self, until: float, after: tuple[float, int] | None, limit: int) -> list[Job]:
         return await self.store.due_jobs(until, after, limit)
+
+    async def held_slots(self) -> list[tuple[Job, HeldSlot]]:
+        return await self.store.held_slots()
 
     async def record_progress(self, progress: Progress) -> None:
         if self.refusing:

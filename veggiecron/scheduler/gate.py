@@ -18,10 +18,10 @@ import math
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..clock import Clock
-from ..model import CompiledJob, Run, RunOutcome
+from ..model import BUFFERED, WAITING, CompiledJob, HeldSlot, Run, RunOutcome
 from ..policies import Overlap, utc_iso
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,14 @@ logger = logging.getLogger(__name__)
 SKIPPED = "skipped: the previous run was still in flight"
 STOPPED = "cancelled: the server stopped"
 REPLACED = "cancelled: replaced by a newer run"
+
+
+class SlotKeeper(Protocol):
+    """Stores the slots the gate holds (waiting in a lane, or buffered) so that a restart finds them."""
+
+    def hold(self, slot: HeldSlot) -> None: ...
+
+    def release(self, job_id: int, due_at: float) -> None: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -53,11 +61,14 @@ class LaneGate:
         failed_unsent: Callable[[CompiledJob, Run], None],
         settled: Callable[[int], None],
         wake: Callable[[], None],
+        keeper: SlotKeeper | None = None,
     ) -> None:
         """execute runs a slot and records it; record records a run that did not go through
         execute; failed_unsent accounts a run that timed out waiting; settled is told when a
         job has no run in flight any more; wake asks the loop to look at the deadlines again
-        (lane_limit None: no lanes, for tests)."""
+        (lane_limit None: no lanes, for tests). keeper, when given, stores the slots held, and
+        a stop leaves them held for the next start instead of recording them as cancelled."""
+        self.keeper = keeper
         self.clock = clock
         self.lane_limit = lane_limit
         self._execute = execute
@@ -114,6 +125,7 @@ class LaneGate:
             self.admit(job, slot)
         elif job.overlap is Overlap.BUFFER_ONE and job.id not in self._buffered:
             self._buffered[job.id] = (job, slot)
+            self._hold(job.id, slot, BUFFERED, now)
         else:
             logger.info(
                 "job %d (%s): run due at %s skipped: the previous run was still in flight",
@@ -147,6 +159,7 @@ class LaneGate:
         self._wake()  # the loop's timer may be set later than this deadline
         self._lanes.setdefault(lane, deque()).append(waiting)
         self._waiting.setdefault(job.id, []).append(waiting)
+        self._hold(job.id, due, WAITING, now)
 
     def spawn(self, job: CompiledJob, due: float, lane: str | None = None, epoch: int = 1) -> asyncio.Task[Run]:
         task = asyncio.create_task(self._begin(job, due, epoch))
@@ -157,7 +170,9 @@ class LaneGate:
 
     def forget(self, job_id: int) -> None:
         """The job left the schedule: its buffered run is dropped."""
-        self._buffered.pop(job_id, None)
+        buffered = self._buffered.pop(job_id, None)
+        if buffered is not None:
+            self._release(job_id, buffered[1])
 
     def expire(self, now: float) -> None:
         """Fail the waiting runs whose timeout passed before their lane had a slot."""
@@ -166,14 +181,22 @@ class LaneGate:
             if not waiting.done:
                 self._expire(waiting)
 
-    def stop(self) -> None:
-        """No run starts from here on: the waiting ones are recorded as cancelled."""
+    def stop(self) -> int:
+        """No run starts from here on. The waiting ones stay held for the next start when a keeper
+        stores them, else they are recorded as cancelled; answer how many are kept."""
         self.stopping = True
+        kept = 0
         for lane in self._lanes.values():
             for waiting in lane:
-                if not waiting.done:
+                if waiting.done:
+                    continue
+                if self.keeper is not None:
+                    self._unwait(waiting)
+                    kept += 1
+                else:
                     self._give_up(waiting, STOPPED)
         self._lanes.clear()
+        return kept + (len(self._buffered) if self.keeper is not None else 0)
 
     # runs ending
 
@@ -218,6 +241,7 @@ class LaneGate:
                 self._expire(waiting)
                 continue
             self._unwait(waiting)
+            self._release(waiting.job.id, waiting.due)
             self.spawn(waiting.job, waiting.due, lane, waiting.epoch)
             return
         self._lanes.pop(lane, None)
@@ -245,6 +269,7 @@ class LaneGate:
             self._unwait(waiting)
         now = self.clock.now()
         job = waiting.job
+        self._release(job.id, waiting.due)
         elapsed = (now - waiting.since) * 1000
         run = Run(job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
         self._record(job, run, waiting.epoch)
@@ -254,11 +279,21 @@ class LaneGate:
 
     def _job_settled(self, job_id: int) -> None:
         """A run of the job ended: start its buffered run, then tell the loop."""
-        buffered = self._buffered.pop(job_id, None) if not self.in_flight(job_id) else None
+        stays = self.stopping and self.keeper is not None  # held for the next start
+        buffered = self._buffered.pop(job_id, None) if not self.in_flight(job_id) and not stays else None
         if buffered is not None:
             job, slot = buffered
+            self._release(job_id, slot)
             if self.stopping:
                 self._record(job, Run(job_id, slot, self.clock.now(), 0.0, RunOutcome.FAILED, error=STOPPED), 1)
             else:
                 self.admit(job, slot)
         self._settled(job_id)
+
+    def _hold(self, job_id: int, due: float, reason: str, now: float) -> None:
+        if self.keeper is not None:
+            self.keeper.hold(HeldSlot(job_id, due, reason, now))
+
+    def _release(self, job_id: int, due: float) -> None:
+        if self.keeper is not None:
+            self.keeper.release(job_id, due)

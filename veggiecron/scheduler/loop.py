@@ -27,6 +27,7 @@ from .failures import FailureTracker, Notifier
 from .gate import LaneGate
 from .ports import Runner
 from .progress import ProgressWriter
+from .restore import restore_reason
 from .window import WindowLoader
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class Scheduler:
     ) -> None:
         """run_listeners are told of every recorded run (metrics); lane_limit None: no lanes (tests)."""
         self.http_defaults = http_defaults
+        self.store = store
         self.clock: Clock = clock or SystemClock()
         self.progress = ProgressWriter(store, flush_interval, self._written)
         self.notifier = Notifier(runner)
@@ -79,6 +81,7 @@ class Scheduler:
             self.executor.account,
             self._settled,
             self.wake,
+            keeper=self.progress,  # waiting and buffered slots are stored: a restart finds them
         )
         self.loader = WindowLoader(store, self.clock, window, self._hold_stored, self._entries.__contains__, self.flush)
         self._heap: list[tuple[float, int, int]] = []  # (next_run, job_id, version)
@@ -96,6 +99,7 @@ class Scheduler:
     async def start(self) -> None:
         """Load the jobs due within the window and start the loop and the writer."""
         await self.loader.start()
+        await self._restore_held()
         logger.info("scheduler started; loading the jobs due within %.0f s", self.loader.window)
         self._loop_task = asyncio.create_task(self._loop(), name="veggiecron-scheduler")
         self._writer_task = asyncio.create_task(self.progress.run(self._stopping), name="veggiecron-writer")
@@ -107,7 +111,9 @@ class Scheduler:
         if self._loop_task is not None:
             await self._loop_task
         await self.loader.stop()
-        self.gate.stop()
+        kept = self.gate.stop()
+        if kept:
+            logger.info("%d due runs not yet started are kept for the next start", kept)
         if self.gate.tasks:
             logger.info("waiting up to %.1fs for %d runs in flight", grace, len(self.gate.tasks))
             _done, still_running = await asyncio.wait(set(self.gate.tasks), timeout=grace)
@@ -119,6 +125,37 @@ class Scheduler:
         if self._writer_task is not None:
             await self._writer_task
         await self.flush()
+
+    async def _restore_held(self) -> None:
+        """Run the slots held when the server last stopped or died, or record them as missed."""
+        held = await self.store.held_slots()
+        now = self.clock.now()
+        missed = 0
+        for stored, slot in held:
+            self.progress.held_in_store(slot.job_id, slot.due_at)
+            self.progress.release(slot.job_id, slot.due_at)  # held again if it waits for its lane
+            try:
+                job: CompiledJob | None = compile_job(stored, self.http_defaults)
+            except Exception:
+                logger.exception("job %d (%s): a held slot cannot be run", stored.id, stored.name)
+                job = None
+            reason = restore_reason(job, stored, slot, now)
+            if job is not None and reason is None:
+                self.gate.admit(job, slot.due_at)
+                continue
+            missed += 1
+            run = Run(slot.job_id, slot.due_at, now, 0.0, RunOutcome.MISSED, error=reason)
+            if job is not None:
+                self._record(job, run)
+            else:
+                self.progress.runs.append(run)
+        if held:
+            logger.info(
+                "%d due runs were held when the server stopped: %d run now, %d recorded as missed",
+                len(held),
+                len(held) - missed,
+                missed,
+            )
 
     def is_alive(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Collection
 
 from ..errors import StoreUnavailable
-from ..model import KeptFailure, NextRun, Pause, Progress, Run
+from ..model import HeldSlot, KeptFailure, NextRun, Pause, Progress, Run
 from ..store import DueWindow
 
 logger = logging.getLogger(__name__)
@@ -41,10 +41,42 @@ class ProgressWriter:
         self.pauses: list[Pause] = []
         # Jobs whose last run was dispatched but not yet written as done: job_id -> version.
         self.finished: dict[int, int] = {}
+        # Held slots (taken on, not started): those to store, those stored, those to remove.
+        # A slot held and released between two writes never reaches the database.
+        self.holds: dict[tuple[int, float], HeldSlot] = {}
+        self.stored_holds: set[tuple[int, float]] = set()
+        self.releases: set[tuple[int, float]] = set()
         self._lock = asyncio.Lock()
 
     def pending(self) -> bool:
-        return bool(self.runs or self.next_runs or self.counts or self.failures or self.streaks or self.pauses)
+        return bool(
+            self.runs
+            or self.next_runs
+            or self.counts
+            or self.failures
+            or self.streaks
+            or self.pauses
+            or self.holds
+            or self.releases
+        )
+
+    def hold(self, slot: HeldSlot) -> None:
+        """Store a slot taken on but not started, with the next write (the one that moves its job past it)."""
+        key = (slot.job_id, slot.due_at)
+        self.holds[key] = slot
+        self.releases.discard(key)
+
+    def release(self, job_id: int, due_at: float) -> None:
+        """The held slot started, or was recorded: it is no longer the store's to keep."""
+        key = (job_id, due_at)
+        self.holds.pop(key, None)
+        if key in self.stored_holds:
+            self.stored_holds.discard(key)
+            self.releases.add(key)
+
+    def held_in_store(self, job_id: int, due_at: float) -> None:
+        """A slot the store already holds (read back at start)."""
+        self.stored_holds.add((job_id, due_at))
 
     def count(self, job_id: int, slots: int) -> None:
         self.counts[job_id] = self.counts.get(job_id, 0) + slots
@@ -71,9 +103,14 @@ class ProgressWriter:
                 failures=self.failures,
                 streaks=list(self.streaks.items()),
                 pauses=self.pauses,
+                held=list(self.holds.values()),
+                released=list(self.releases),
             )
             self.runs, self.next_runs, self.counts = [], {}, {}
             self.failures, self.streaks, self.pauses = [], {}, []
+            # Counted as stored from now on, so that a release during the write removes them.
+            self.stored_holds.update(self.holds)
+            self.holds, self.releases = {}, set()
             try:
                 await self.store.record_progress(batch)
             except StoreUnavailable as exc:
@@ -104,6 +141,17 @@ class ProgressWriter:
         newer = self.next_runs
         self.next_runs = {(n.job_id, n.version): n.next_run for n in batch.next_runs}
         self.next_runs.update(newer)
+        for slot in batch.held:
+            key = (slot.job_id, slot.due_at)
+            if key in self.releases:  # released while the write failed: it never reached the store
+                self.releases.discard(key)
+            elif key in self.stored_holds and key not in self.holds:
+                self.stored_holds.discard(key)
+                self.holds[key] = slot
+        for key in batch.released:
+            if key not in self.holds:
+                self.stored_holds.discard(key)
+                self.releases.add(key)
         self.pauses = [*batch.pauses, *self.pauses]
         for job_id, count in batch.run_counts:
             self.count(job_id, count)
