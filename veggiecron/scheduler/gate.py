@@ -5,7 +5,9 @@ or replaces the run in flight. Lanes: at most `lane_limit` scheduled runs in fli
 (the runner's per-host pool); the rest wait in their lane, first in first out, so an overloaded
 or hanging target holds due runs as small records instead of thousands of tasks. A waiting run
 that gets no slot within its job's timeout fails unsent. Every time is read from the injected
-clock; the loop asks for the next deadline and calls expire() when it passes.
+clock: how long a run waited by its monotonic reading, so that setting the system's clock
+neither fails waiting runs at once nor lets them wait forever; the loop asks for the next
+deadline and calls expire() when it passes.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ class Waiting:
     job: CompiledJob
     due: float
     epoch: int
-    since: float
-    deadline: float  # it fails unsent when no slot comes before this
+    since: float  # monotonic: waits are measured on a clock that does not step
+    deadline: float  # monotonic; it fails unsent when no slot comes before this
     done: bool = False  # started, timed out or cancelled: left in the queues until it surfaces
 
 
@@ -106,9 +108,12 @@ class LaneGate:
         return sum(map(len, self._running.values())) + sum(map(len, self._waiting.values()))
 
     def next_deadline(self) -> float:
+        """When the next waiting run times out, as a wall-clock time (inf when none waits)."""
         while self._deadlines and self._deadlines[0][2].done:
             heapq.heappop(self._deadlines)
-        return self._deadlines[0][0] if self._deadlines else math.inf
+        if not self._deadlines:
+            return math.inf
+        return self.clock.now() + self._deadlines[0][0] - self.clock.monotonic()
 
     # slots coming in
 
@@ -153,13 +158,13 @@ class LaneGate:
             self._lane_runs[lane] = started + 1
             self.spawn(job, due, lane, epoch)
             return
-        now = self.clock.now()
-        waiting = Waiting(job, due, epoch, now, now + target.timeout)
+        since = self.clock.monotonic()
+        waiting = Waiting(job, due, epoch, since, since + target.timeout)
         heapq.heappush(self._deadlines, (waiting.deadline, next(self._sequence), waiting))
         self._wake()  # the loop's timer may be set later than this deadline
         self._lanes.setdefault(lane, deque()).append(waiting)
         self._waiting.setdefault(job.id, []).append(waiting)
-        self._hold(job.id, due, WAITING, now)
+        self._hold(job.id, due, WAITING, self.clock.now())
 
     def spawn(self, job: CompiledJob, due: float, lane: str | None = None, epoch: int = 1) -> asyncio.Task[Run]:
         task = asyncio.create_task(self._begin(job, due, epoch))
@@ -174,9 +179,13 @@ class LaneGate:
         if buffered is not None:
             self._release(job_id, buffered[1])
 
-    def expire(self, now: float) -> None:
-        """Fail the waiting runs whose timeout passed before their lane had a slot."""
-        while self._deadlines and self._deadlines[0][0] <= now:
+    def expire(self, now: float | None = None) -> None:
+        """Fail the waiting runs whose timeout passed before their lane had a slot.
+
+        The wall-clock `now` callers pass is not used: waits are measured on the monotonic clock.
+        """
+        elapsed = self.clock.monotonic()
+        while self._deadlines and self._deadlines[0][0] <= elapsed:
             _, _, waiting = heapq.heappop(self._deadlines)
             if not waiting.done:
                 self._expire(waiting)
@@ -229,7 +238,7 @@ class LaneGate:
     def _lane_freed(self, lane: str) -> None:
         """A run of the lane ended: hand its slot to the first run still waiting, or free it."""
         queue = self._lanes.get(lane)
-        now = self.clock.now()
+        elapsed = self.clock.monotonic()
         while queue:
             waiting = queue.popleft()
             if waiting.done:
@@ -237,7 +246,7 @@ class LaneGate:
             if self.stopping:
                 self._give_up(waiting, STOPPED)
                 continue
-            if now >= waiting.deadline:
+            if elapsed >= waiting.deadline:
                 self._expire(waiting)
                 continue
             self._unwait(waiting)
@@ -270,7 +279,7 @@ class LaneGate:
         now = self.clock.now()
         job = waiting.job
         self._release(job.id, waiting.due)
-        elapsed = (now - waiting.since) * 1000
+        elapsed = (self.clock.monotonic() - waiting.since) * 1000
         run = Run(job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
         self._record(job, run, waiting.epoch)
         if error_class is not None:  # kept for requeueing; never a failure of the target (see failures.py)
