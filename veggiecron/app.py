@@ -187,7 +187,7 @@ class Server:
         sockets = tornado.netutil.bind_sockets(config.port, config.host, family=family, backlog=1024)
         self._sockets = sockets
         self.port = sockets[0].getsockname()[1]
-        # Blocking calls (DNS lookups above all) get threads enough that slow ones cannot starve the rest.
+        # Blocking calls get threads of their own (DNS is not one: the runner asks it asynchronously).
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=config.http_client.resolver_threads, thread_name_prefix="veggiecron-io")
         )

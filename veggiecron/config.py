@@ -43,8 +43,12 @@ class HttpClientSection:
     pool_size: int = 100
     # Connections one target (host and port) may hold, so a hanging target cannot take the pool.
     pool_per_host: int = 50
-    # Threads for DNS lookups (and other blocking calls), so slow names cannot hold up the rest.
+    # Threads for blocking calls (DNS is not one: it is asked asynchronously, see below).
     resolver_threads: int = 64
+    # DNS lookups go out asynchronously through c-ares, any number at once, each given at most
+    # this long; dns_servers (host or host:port) replaces the system's resolv.conf when set.
+    dns_timeout_seconds: float = 5.0
+    dns_servers: tuple[str, ...] = ()
     # Idle pooled connections are kept this long, so jobs firing every minute reuse them.
     keepalive_seconds: float = 60.0
     timeout_seconds: float = 30.0
@@ -364,6 +368,8 @@ def validate(config: Config) -> None:
     _require(1 <= client.pool_size <= 10_000, "http_client.pool_size must be between 1 and 10000")
     _require(1 <= client.pool_per_host <= client.pool_size, "http_client.pool_per_host must be in [1, pool_size]")
     _require(1 <= client.resolver_threads <= 1024, "http_client.resolver_threads must be between 1 and 1024")
+    _require(0 < client.dns_timeout_seconds <= 60, "http_client.dns_timeout_seconds must be in (0, 60]")
+    _require(all(server.strip() for server in client.dns_servers), "http_client.dns_servers must not hold empty names")
     _require(0 <= client.keepalive_seconds <= 3600, "http_client.keepalive_seconds must be in [0, 3600]")
     _require(0 < client.timeout_seconds <= 3600, "http_client.timeout_seconds must be in (0, 3600]")
     _require(0 <= client.response_excerpt_bytes <= 65536, "http_client.response_excerpt_bytes must be in [0, 65536]")
