@@ -76,6 +76,13 @@ class ApiSection:
     max_body_bytes: int = 1024 * 1024
     default_page_size: int = 50
     max_page_size: int = 500
+    # A connection idle this long between requests, or this long sending a request's headers, is
+    # closed; a request body must arrive within body_timeout_seconds.
+    idle_timeout_seconds: float = 75.0
+    body_timeout_seconds: float = 60.0
+    # Client connections held at most (0: sized from the open files limit); at the bound the one
+    # idle the longest is closed to make room.
+    max_connections: int = 0
 
 
 @dataclass(frozen=True)
@@ -396,6 +403,9 @@ def validate(config: Config) -> None:
     api = config.api
     _require(api.max_body_bytes >= 1024, "api.max_body_bytes must be >= 1024")
     _require(1 <= api.default_page_size <= api.max_page_size, "api.default_page_size must be in [1, api.max_page_size]")
+    _require(0 < api.idle_timeout_seconds <= 3600, "api.idle_timeout_seconds must be in (0, 3600]")
+    _require(0 < api.body_timeout_seconds <= 3600, "api.body_timeout_seconds must be in (0, 3600]")
+    _require(api.max_connections >= 0, "api.max_connections must be >= 0 (0: sized from the open files limit)")
     sec = config.security
     _require(4 <= sec.bcrypt_rounds <= 31, "security.bcrypt_rounds must be between 4 and 31")
     _require(sec.token_lifetime_days > 0, "security.token_lifetime_days must be > 0")
