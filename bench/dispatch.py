@@ -47,6 +47,12 @@ WARM_UP = 4.0  # seconds after jobs start firing before a window opens
 # Every peer sends to one sink: let veggiecron use its whole pool there too (by default one host
 # may take only half of it).
 SAME_POOL = f"http_client:\n  pool_size: {POOL}\n  pool_per_host: {POOL}\n"
+# sqlite.synchronous of the servers measured (--synchronous): what durability of each commit costs.
+SYNCHRONOUS = {"mode": "full"}
+
+
+def server_config() -> str:
+    return f"{SAME_POOL}sqlite:\n  synchronous: {SYNCHRONOUS['mode']}\n"
 
 
 def lateness_figures(prefix: str, lateness: list[float]) -> dict[str, float]:
@@ -97,7 +103,7 @@ async def measure_apscheduler(sink: Sink, jobs: int, seconds: float) -> dict[str
 
 
 async def measure_veggiecron(sink: Sink, jobs: int, seconds: float) -> dict[str, Any]:
-    server = BenchServer(SAME_POOL)
+    server = BenchServer(server_config())
     try:
         port = await server.start()
         await asyncio.sleep(1.0)
@@ -188,7 +194,7 @@ async def measure_herds(sink: Sink, jobs: int, create_rate: float) -> dict[str, 
     )
     aps_count, aps_lateness = sink.window(herd_at - 1, herd_at + 60)
 
-    server = BenchServer(SAME_POOL)
+    server = BenchServer(server_config())
     try:
         port = await server.start()
         base = f"http://127.0.0.1:{port}"
@@ -217,7 +223,7 @@ async def bench(sizes: list[int], herds: list[int], seconds: float) -> dict[str,
     sink = Sink()
     await sink.start()
     try:
-        figures: dict[str, Any] = await measure_ceiling(sink, seconds)
+        figures: dict[str, Any] = {"synchronous": SYNCHRONOUS["mode"], **await measure_ceiling(sink, seconds)}
         for jobs in sizes:
             aps = await measure_apscheduler(sink, jobs, seconds)
             vc = await measure_veggiecron(sink, jobs, seconds)
@@ -254,6 +260,7 @@ async def bench(sizes: list[int], herds: list[int], seconds: float) -> dict[str,
 
 def print_table(figures: dict[str, Any]) -> None:
     print(f"ceiling (bare aiohttp, pool {POOL}) at the start: {figures['ceiling_per_second']} req/s")
+    print(f"veggiecron's sqlite.synchronous: {figures['synchronous']}")
     print()
     header = f"{'N every 1 s':>12} {'who':>12} {'disp/s':>8} {'disp/min':>10} {'p50 ms':>9} {'p99 ms':>9} "
     header += f"{'max ms':>9} {'CPU %':>6} {'B/job':>7} {'B/held':>7}"
@@ -268,6 +275,7 @@ def print_table(figures: dict[str, Any]) -> None:
                 f"{f['lateness_p50_ms']:>9} {f['lateness_p99_ms']:>9} {f['lateness_max_ms']:>9} "
                 f"{f['cpu_percent']:>6} {f['bytes_per_job']:>7} {f['bytes_per_held_job'] or '-':>7}"
             )
+        print(f"{'':>12} {'API':>12} {row['veggiecron']['api_creates_per_second']} job creates/s before the window")
         print(
             f"{'':>12} {'ratios':>12} veggiecron/ceiling {row['veggiecron_over_ceiling']} "
             f"(ceiling measured right after: {row['ceiling_per_second']}/s), "
@@ -299,7 +307,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="length of each measured window")
     parser.add_argument("--quick", action="store_true", help="N = 1,000 only, short windows")
     parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
+    parser.add_argument(
+        "--synchronous", choices=("normal", "full"), default="full", help="the servers' sqlite.synchronous"
+    )
     args = parser.parse_args()
+    SYNCHRONOUS["mode"] = args.synchronous
     sizes = args.sizes if args.sizes is not None else ([1000] if args.quick else [1000, 10_000, 50_000])
     herds = args.herds if args.herds is not None else ([1000] if args.quick else [10_000])
     seconds = args.seconds if args.seconds is not None else (6.0 if args.quick else 15.0)

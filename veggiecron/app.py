@@ -10,11 +10,12 @@ import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
-import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from . import descriptors
 from .api.base import Context, NotFoundHandler
+from .api.connections import BoundedHTTPServer
 from .api.native import (
     JobHandler,
     JobNextHandler,
@@ -49,7 +50,7 @@ from .store import Store
 from .store.postgres import PostgresStore
 from .store.postgres.connection import redact
 from .store.sqlite import SqliteStore
-from .throttle import LoginThrottle
+from .throttle import AddressThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def make_store(config: Config) -> Store:
     """The store the configuration names: PostgreSQL for a postgresql:// database, else a SQLite file."""
     if is_postgres_url(config.database):
         return PostgresStore(config.database)
-    return SqliteStore(config.db_file)
+    return SqliteStore(config.db_file, synchronous=config.sqlite.synchronous)
 
 
 class Server:
@@ -119,7 +120,8 @@ class Server:
                 run_listeners=[self.metrics.observe_run],
             )
         self.maintenance = Maintenance(self.store, self.store, self.clock, config.scheduler.run_history_per_job)
-        self.http_server: tornado.httpserver.HTTPServer | None = None
+        self.http_server: BoundedHTTPServer | None = None
+        self.fd_watch: asyncio.Task[None] | None = None
         self.port: int | None = None
         self.loop_watch: asyncio.Task[None] | None = None
         self.metrics_push: MetricsPusher | None = None
@@ -160,8 +162,11 @@ class Server:
         security = config.security
         shared = is_postgres_url(config.database)
         jobs = JobService(self.store, self.store, self.scheduler, config, self.clock, self.outbound, shared)
-        throttle = LoginThrottle(
-            security.login_failures_per_user, security.login_failures_per_address, security.login_window_seconds
+        throttle = AddressThrottle(
+            security.login_failures_per_user,
+            security.login_failures_per_address,
+            security.login_failures_global,
+            security.login_window_seconds,
         )
         accounts = Accounts(
             self.store,
@@ -185,7 +190,7 @@ class Server:
         sockets = tornado.netutil.bind_sockets(config.port, config.host, family=family, backlog=1024)
         self._sockets = sockets
         self.port = sockets[0].getsockname()[1]
-        # Blocking calls (DNS lookups above all) get threads enough that slow ones cannot starve the rest.
+        # Blocking calls get threads of their own (DNS is not one: the runner asks it asynchronously).
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=config.http_client.resolver_threads, thread_name_prefix="veggiecron-io")
         )
@@ -200,13 +205,23 @@ class Server:
         await self.scheduler.start()
         self.maintenance.start()
         self.loop_watch = asyncio.create_task(self.metrics.watch_event_loop(), name="veggiecron-loop-lag")
+        fd_limit = descriptors.raise_limit()
+        most = config.api.max_connections or descriptors.client_connection_budget(
+            fd_limit, config.http_client.pool_size
+        )
         # Streaming handlers answer bodies over api.max_body_bytes with a 413, discarding what
         # they receive past the limit; this larger bound only stops endless uploads.
-        self.http_server = tornado.httpserver.HTTPServer(
+        self.http_server = BoundedHTTPServer(
             make_app(self.ctx),
             max_body_size=max(8 * config.api.max_body_bytes, 16 * 1024 * 1024),
-            idle_connection_timeout=75,
+            idle_connection_timeout=config.api.idle_timeout_seconds,
+            body_timeout=config.api.body_timeout_seconds,
+            max_connections=most,
+            on_closed=self.metrics.connection_closed,
         )
+        self.metrics.watch_connections(self.http_server.connection_count, most, descriptors.open_count, fd_limit)
+        self.fd_watch = asyncio.create_task(descriptors.watch(), name="veggiecron-descriptors")
+        logger.info("open files limit %s: at most %d client connections", fd_limit or "unknown", most)
         self.http_server.add_sockets(self._sockets)
         self._serving = True
         logger.info(
@@ -231,9 +246,10 @@ class Server:
             sock.close()  # bound but never served when the start failed; closing twice is harmless
         await self.ctx.seed.stop(grace)
         await self.maintenance.stop()
-        if self.loop_watch is not None:
-            self.loop_watch.cancel()
-            await asyncio.gather(self.loop_watch, return_exceptions=True)
+        for watcher in (self.loop_watch, self.fd_watch):
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
         await self.scheduler.stop(grace)
         await self.runner.stop()
         if self.metrics_push is not None:

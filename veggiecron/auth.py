@@ -195,7 +195,8 @@ class Accounts:
     async def check_password(self, username: object, password: object, address: str = "") -> User | None:
         """The user whose password this is, or None; costs one bcrypt check either way.
 
-        Raises TooManyRequests while the username or the client address has failed too often.
+        Raises TooManyRequests while the client address (or it with this username) has failed too
+        often; failures from other addresses never hold a user back.
         """
         if not isinstance(username, str) or not isinstance(password, str) or not password:
             return None
@@ -213,7 +214,7 @@ class Accounts:
             if user is None:
                 self.throttle.failed(username, address, now)
             else:
-                self.throttle.succeeded(username)
+                self.throttle.succeeded(username, address, now)
         return user
 
     async def issue_token(self, user: User, lifetime: float | None = None) -> tuple[str, float]:

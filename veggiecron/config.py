@@ -22,6 +22,7 @@ LOG_FORMATS = ("text", "json")
 # open: anyone who reaches the port; admin: only with an admin's token; closed: nobody (admins
 # create users with `veggiecron create-admin` and POST /api/v1/user/token/).
 REGISTRATION_MODES = ("open", "admin", "closed")
+SYNCHRONOUS_MODES = ("normal", "full")
 DEFAULT_DB_FILE = "veggiecron.db"
 
 
@@ -42,8 +43,12 @@ class HttpClientSection:
     pool_size: int = 100
     # Connections one target (host and port) may hold, so a hanging target cannot take the pool.
     pool_per_host: int = 50
-    # Threads for DNS lookups (and other blocking calls), so slow names cannot hold up the rest.
+    # Threads for blocking calls (DNS is not one: it is asked asynchronously, see below).
     resolver_threads: int = 64
+    # DNS lookups go out asynchronously through c-ares, any number at once, each given at most
+    # this long; dns_servers (host or host:port) replaces the system's resolv.conf when set.
+    dns_timeout_seconds: float = 5.0
+    dns_servers: tuple[str, ...] = ()
     # Idle pooled connections are kept this long, so jobs firing every minute reuse them.
     keepalive_seconds: float = 60.0
     timeout_seconds: float = 30.0
@@ -71,6 +76,13 @@ class ApiSection:
     max_body_bytes: int = 1024 * 1024
     default_page_size: int = 50
     max_page_size: int = 500
+    # A connection idle this long between requests, or this long sending a request's headers, is
+    # closed; a request body must arrive within body_timeout_seconds.
+    idle_timeout_seconds: float = 75.0
+    body_timeout_seconds: float = 60.0
+    # Client connections held at most (0: sized from the open files limit); at the bound the one
+    # idle the longest is closed to make room.
+    max_connections: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,9 +92,13 @@ class SecuritySection:
     # Tokens for services: issued by create-admin and POST /api/v1/user/token/.
     service_token_lifetime_days: float = 365.0
     # Password checks (login, token-auth, HTTP Basic) refused with 429 after this many failures
-    # in login_window_seconds, per username and per client address.
+    # in login_window_seconds: for one username from one client address, and from one address.
+    # Failures never hold a user back from another address (see throttle.py).
     login_failures_per_user: int = 10
     login_failures_per_address: int = 50
+    # Failures from all addresses together, against spraying: above it, addresses that failed
+    # within the window wait too; addresses without failures still log in.
+    login_failures_global: int = 1000
     login_window_seconds: float = 900.0
     # Who may create users through POST /register: open, admin or closed.
     registration: str = "open"
@@ -123,6 +139,15 @@ class QuotasSection:
 
 
 @dataclass(frozen=True)
+class SqliteSection:
+    """The SQLite file's durability (see README, Downtime, restarts and guarantees)."""
+
+    # full: a commit is on disk before the write is answered, so a power cut loses nothing
+    # answered; normal: a power cut may lose the last commits (a crash of the process never does).
+    synchronous: str = "full"
+
+
+@dataclass(frozen=True)
 class ClusterSection:
     """Several nodes on one PostgreSQL database (see README, Running several nodes)."""
 
@@ -155,6 +180,7 @@ class Config:
     security: SecuritySection = field(default_factory=SecuritySection)
     seed: SeedSection = field(default_factory=SeedSection)
     quotas: QuotasSection = field(default_factory=QuotasSection)
+    sqlite: SqliteSection = field(default_factory=SqliteSection)
     cluster: ClusterSection = field(default_factory=ClusterSection)
 
 
@@ -349,6 +375,8 @@ def validate(config: Config) -> None:
     _require(1 <= client.pool_size <= 10_000, "http_client.pool_size must be between 1 and 10000")
     _require(1 <= client.pool_per_host <= client.pool_size, "http_client.pool_per_host must be in [1, pool_size]")
     _require(1 <= client.resolver_threads <= 1024, "http_client.resolver_threads must be between 1 and 1024")
+    _require(0 < client.dns_timeout_seconds <= 60, "http_client.dns_timeout_seconds must be in (0, 60]")
+    _require(all(server.strip() for server in client.dns_servers), "http_client.dns_servers must not hold empty names")
     _require(0 <= client.keepalive_seconds <= 3600, "http_client.keepalive_seconds must be in [0, 3600]")
     _require(0 < client.timeout_seconds <= 3600, "http_client.timeout_seconds must be in (0, 3600]")
     _require(0 <= client.response_excerpt_bytes <= 65536, "http_client.response_excerpt_bytes must be in [0, 65536]")
@@ -375,13 +403,21 @@ def validate(config: Config) -> None:
     api = config.api
     _require(api.max_body_bytes >= 1024, "api.max_body_bytes must be >= 1024")
     _require(1 <= api.default_page_size <= api.max_page_size, "api.default_page_size must be in [1, api.max_page_size]")
+    _require(0 < api.idle_timeout_seconds <= 3600, "api.idle_timeout_seconds must be in (0, 3600]")
+    _require(0 < api.body_timeout_seconds <= 3600, "api.body_timeout_seconds must be in (0, 3600]")
+    _require(api.max_connections >= 0, "api.max_connections must be >= 0 (0: sized from the open files limit)")
     sec = config.security
     _require(4 <= sec.bcrypt_rounds <= 31, "security.bcrypt_rounds must be between 4 and 31")
     _require(sec.token_lifetime_days > 0, "security.token_lifetime_days must be > 0")
     _require(sec.service_token_lifetime_days > 0, "security.service_token_lifetime_days must be > 0")
     _require(sec.login_failures_per_user >= 1, "security.login_failures_per_user must be >= 1")
     _require(sec.login_failures_per_address >= 1, "security.login_failures_per_address must be >= 1")
+    _require(sec.login_failures_global >= 1, "security.login_failures_global must be >= 1")
     _require(0 < sec.login_window_seconds <= 86400, "security.login_window_seconds must be in (0, 86400]")
+    _require(
+        config.sqlite.synchronous in SYNCHRONOUS_MODES,
+        f"sqlite.synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}",
+    )
     _require(config.quotas.max_jobs_per_user >= 1, "quotas.max_jobs_per_user must be >= 1")
     _require(config.quotas.min_interval_seconds >= 1, "quotas.min_interval_seconds must be >= 1")
     _require(config.quotas.max_runs_per_minute >= 1, "quotas.max_runs_per_minute must be >= 1")

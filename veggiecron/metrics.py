@@ -53,6 +53,27 @@ class Metrics:
             buckets=LATENESS_BUCKETS,
             registry=self.registry,
         )
+        self.open_fds = Gauge(
+            "veggiecron_open_fds", "File descriptors open now (Linux; NaN elsewhere).", registry=self.registry
+        )
+        self.fd_limit = Gauge(
+            "veggiecron_fd_limit", "The open files limit the process runs under (NaN: none).", registry=self.registry
+        )
+        self.client_connections = Gauge(
+            "veggiecron_client_connections", "Client connections the API holds now.", registry=self.registry
+        )
+        self.client_connections_max = Gauge(
+            "veggiecron_client_connections_max",
+            "The most client connections the API holds (api.max_connections, or sized from the fd limit).",
+            registry=self.registry,
+        )
+        self.client_connections_closed = Counter(
+            "veggiecron_client_connections_closed",
+            "Client connections closed to stay within that bound: idle ones to make room, new ones (refused) "
+            "when none was idle.",
+            ["reason"],
+            registry=self.registry,
+        )
         # One child per outcome, looked up once: labels() takes a lock and builds a key per call.
         self._runs_by_outcome = {outcome: self.runs.labels(outcome.value) for outcome in RunOutcome}
         for state in JobState:
@@ -71,6 +92,22 @@ class Metrics:
             await asyncio.sleep(every)
             self.loop_lag.observe(max(0.0, loop.time() - start - every))
 
+    def watch_connections(
+        self,
+        held: Callable[[], int],
+        most: int,
+        open_fds: Callable[[], int | None],
+        fd_limit: int | None,
+    ) -> None:
+        """Read the client connections and open descriptors at each scrape."""
+        self.client_connections.set_function(held)
+        self.client_connections_max.set(most)
+        self.open_fds.set_function(lambda: _or_nan(open_fds()))
+        self.fd_limit.set(_or_nan(fd_limit))
+
+    def connection_closed(self, reason: str) -> None:
+        self.client_connections_closed.labels(reason).inc()
+
     def watch_leases(self, seconds_left: Callable[[], float]) -> None:
         self.lease_seconds_left.set_function(seconds_left)
 
@@ -86,3 +123,7 @@ class Metrics:
     def names(self) -> list[str]:
         """Every sample name this server exposes."""
         return sorted({sample.name for family in self.registry.collect() for sample in family.samples})
+
+
+def _or_nan(value: int | None) -> float:
+    return float("nan") if value is None else float(value)

@@ -228,6 +228,22 @@ class Pause(NamedTuple):
     reason: str
 
 
+class HeldSlot(NamedTuple):
+    """A due slot the scheduler took on (its job moved past it) but has not started yet.
+
+    Stored, so that a restart runs it (or records it as missed) instead of losing it.
+    """
+
+    job_id: int
+    due_at: float
+    reason: str  # WAITING for a connection to its target, or BUFFERED behind the run in flight
+    since: float  # when it was held
+
+
+WAITING = "waiting"
+BUFFERED = "buffered"
+
+
 @dataclass(frozen=True)
 class Progress:
     """What the scheduler learned since its last write, written in one transaction."""
@@ -238,9 +254,20 @@ class Progress:
     failures: Sequence[KeptFailure] = ()
     streaks: Sequence[tuple[int, int]] = ()  # (job_id, consecutive failed runs)
     pauses: Sequence[Pause] = ()
+    held: Sequence[HeldSlot] = ()  # slots taken on but not started
+    released: Sequence[tuple[int, float]] = ()  # (job_id, due_at) of held slots that started or were recorded
 
     def __bool__(self) -> bool:
-        return bool(self.runs or self.next_runs or self.run_counts or self.failures or self.streaks or self.pauses)
+        return bool(
+            self.runs
+            or self.next_runs
+            or self.run_counts
+            or self.failures
+            or self.streaks
+            or self.pauses
+            or self.held
+            or self.released
+        )
 
 
 @dataclass(frozen=True)

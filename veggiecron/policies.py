@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from .errors import Invalid
+from .schedules import Interval
 from .urls import check_url
 
 # A slot this close to `now` is on time, whatever the catch-up policy.
@@ -100,6 +101,25 @@ class SlotPlan:
     run: tuple[float, ...]  # slots to run now, oldest first
     missed: tuple[float, ...]  # slots recorded as missed and not run
     next_run: float | None  # the first slot after now
+    # Past slots neither run nor recorded (catch_up=all keeps max_catch_up of each), said in
+    # words for the oldest missed record: empty when every slot is accounted for.
+    dropped: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRange:
+    """The slots from a first one through a moment: the newest listed, all of them counted."""
+
+    newest: tuple[float, ...]  # the newest slots of the range, oldest first
+    count: int  # how many slots the range holds; when not `exact`, a lower bound
+    exact: bool
+    first: float
+    last: float
+
+    def count_text(self, count: int | None = None) -> str:
+        """`count` (default: the range's) as a log line or run record says it."""
+        count = self.count if count is None else count
+        return f"{count:,}" if self.exact else f"more than {count:,}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +135,8 @@ def plan_slots(schedule: Timing, anchor: float, due: float, now: float, policy: 
 
     On time (the usual case) this is just (due,). After downtime or a stall:
     - latest: one run, for the latest slot at or before now;
-    - all: every slot since `due`, oldest first, the newest max_catch_up of them;
+    - all: the newest max_catch_up slots since `due` within grace run, oldest first; the newest
+      max_catch_up of the others are recorded as missed, and the oldest record counts the rest;
     - none: only a slot within ON_TIME_SECONDS of now runs.
     A slot more than grace_seconds late is missed, not run. Under latest and none, a skipped range
     is recorded as one missed slot (its oldest), not one record per slot.
@@ -128,12 +149,23 @@ def plan_slots(schedule: Timing, anchor: float, due: float, now: float, policy: 
         return grace is None or now - slot <= grace
 
     if policy.catch_up is CatchUp.ALL:
-        slots = slots_through(schedule, window, anchor, due, now)
-        eligible = [slot for slot in slots if within_grace(slot)]
-        to_run = eligible[-policy.max_catch_up :] if policy.max_catch_up > 0 else []
+        keep = policy.max_catch_up
+        span = slots_through(schedule, window, anchor, due, now, keep=2 * keep)
+        eligible = [slot for slot in span.newest if within_grace(slot)]
+        to_run = eligible[-keep:] if keep > 0 else []
         running = set(to_run)
-        not_run = [slot for slot in slots if slot not in running][-policy.max_catch_up or None :]
-        return SlotPlan(tuple(to_run), tuple(not_run), next_run)
+        not_run = [slot for slot in span.newest if slot not in running][-keep:]
+        dropped = span.count - len(to_run) - len(not_run)
+        note = ""
+        if dropped > 0:
+            oldest_kept = min(not_run[:1] + to_run[:1])
+            before = window.latest_at_or_before(schedule, math.nextafter(oldest_kept, -math.inf), anchor)
+            note = (
+                f"{span.count_text(dropped)} older slots due from {utc_iso(span.first)} to "
+                f"{utc_iso(before if before is not None else span.first)} were neither run nor recorded: "
+                f"catch_up=all runs the newest max_catch_up ({keep}) and records as many missed"
+            )
+        return SlotPlan(tuple(to_run), tuple(not_run), next_run, note)
 
     latest = window.latest_at_or_before(schedule, now, anchor)
     if latest is None or latest < due:
@@ -149,14 +181,53 @@ def plan_slots(schedule: Timing, anchor: float, due: float, now: float, policy: 
     return SlotPlan(run, missed, next_run)
 
 
-def slots_through(schedule: Timing, window: Window, anchor: float, first: float, now: float) -> list[float]:
-    """The slots from `first` (included) through `now`, oldest first, at most MAX_SLOTS_EXAMINED."""
+def missed_reason(plan: SlotPlan, policy: CatchUpPolicy, slot: float, now: float) -> str:
+    """The error of a missed slot's record; the oldest one also says what was dropped."""
+    grace = policy.grace_seconds
+    if grace is not None and now - slot > grace:
+        reason = f"missed: {now - slot:.1f}s late, more than grace_seconds ({grace:g})"
+    else:
+        reason = f"missed: passed over by catch_up={policy.catch_up.value}"
+    if plan.dropped and plan.missed and slot == plan.missed[0]:
+        reason += f"; {plan.dropped}"
+    return reason
+
+
+def slots_through(
+    schedule: Timing, window: Window, anchor: float, first: float, now: float, keep: int = MAX_SLOTS_EXAMINED
+) -> SlotRange:
+    """The slots from `first` (included) through `now`: the newest `keep` listed, all counted.
+
+    Walking forward stops at MAX_SLOTS_EXAMINED (a year of `every 1 seconds` is not walked).
+    Past it the newest slots are found walking back from `now`, and the count is exact for an
+    interval (arithmetic) and a lower bound, said as such, for calendar schedules.
+    """
     slots = [first]
     candidate = window.next_after(schedule, first, anchor)
     while candidate is not None and candidate <= now and len(slots) < MAX_SLOTS_EXAMINED:
         slots.append(candidate)
         candidate = window.next_after(schedule, candidate, anchor)
-    return slots
+    if candidate is None or candidate > now:
+        return SlotRange(tuple(slots[-keep:] if keep > 0 else ()), len(slots), True, first, slots[-1])
+    found = window.latest_at_or_before(schedule, now, anchor)
+    last = found if found is not None and found >= candidate else candidate  # `candidate` is one such slot
+    newest: list[float] = []
+    at: float | None = last
+    while at is not None and at >= first and len(newest) < keep:
+        newest.append(at)
+        at = window.latest_at_or_before(schedule, math.nextafter(at, -math.inf), anchor)
+    newest.reverse()
+    period = _fixed_period(schedule)
+    if period is not None:
+        return SlotRange(tuple(newest), round((last - first) / period) + 1, True, first, last)
+    return SlotRange(tuple(newest), MAX_SLOTS_EXAMINED, False, first, last)
+
+
+def _fixed_period(schedule: Timing) -> float | None:
+    """Seconds between slots when they never vary (intervals, jittered or not); None for calendars."""
+    while isinstance(schedule, Jittered):
+        schedule = schedule.schedule
+    return float(schedule.seconds) if isinstance(schedule, Interval) else None
 
 
 def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:

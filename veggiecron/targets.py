@@ -12,6 +12,7 @@ import yarl
 from .config import HttpClientSection
 from .errors import Invalid
 from .model import HttpTarget
+from .numbers import describe, whole_number
 from .urls import MAX_URL_LENGTH, check_url
 
 VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -41,13 +42,6 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
 
 
-def _is_int(value: object) -> bool:
-    """An integer, or a float with no fraction: JSON Schema counts 2.0 as an integer, and so does the server."""
-    if isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -70,10 +64,12 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
     if not isinstance(verb, str) or verb.upper() not in VERBS:
         raise Invalid("data.verb", f"data.verb must be one of {', '.join(VERBS)}")
 
-    clones = data.get("number_of_clones", 1)
-    if not _is_int(clones) or not 1 <= clones <= defaults.max_clones:
+    clones = whole_number(data.get("number_of_clones", 1))
+    if clones is None or not 1 <= clones <= defaults.max_clones:
         raise Invalid(
-            "data.number_of_clones", f"data.number_of_clones must be an integer from 1 to {defaults.max_clones}"
+            "data.number_of_clones",
+            f"data.number_of_clones must be a whole number from 1 to {defaults.max_clones}, "
+            f"not {describe(data.get('number_of_clones'))}",
         )
 
     shadows = data.get("enable_shadows", False)
@@ -107,10 +103,12 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
     if not _is_number(timeout) or not 0 < timeout <= MAX_TIMEOUT:
         raise Invalid("data.timeout", f"data.timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}]")
 
-    retries = data.get("retries", 0)
-    if not _is_int(retries) or not 0 <= retries <= MAX_RETRIES:
-        raise Invalid("data.retries", f"data.retries must be an integer from 0 to {MAX_RETRIES}")
-    retries = int(retries)
+    retries = whole_number(data.get("retries", 0))
+    if retries is None or not 0 <= retries <= MAX_RETRIES:
+        raise Invalid(
+            "data.retries",
+            f"data.retries must be a whole number from 0 to {MAX_RETRIES}, not {describe(data.get('retries'))}",
+        )
 
     backoff = data.get("retry_backoff_seconds", defaults.retry_backoff_seconds)
     if not _is_number(backoff) or not 0 <= backoff <= 3600:
@@ -122,13 +120,16 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
         raise Invalid(
             "data.retry_backoff_max_seconds", "data.retry_backoff_max_seconds must be a number from 0 to 86400"
         )
-    retry_on = data.get("retry_on", [])
+    raw_retry_on = data.get("retry_on", [])
+    retry_on = [whole_number(code) for code in raw_retry_on] if isinstance(raw_retry_on, list) else []
     if (
-        not isinstance(retry_on, list)
+        not isinstance(raw_retry_on, list)
         or len(retry_on) > 100
-        or not all(_is_int(code) and 400 <= code <= 499 for code in retry_on)
+        or not all(code is not None and 400 <= code <= 499 for code in retry_on)
     ):
-        raise Invalid("data.retry_on", "data.retry_on must be a list of 4xx status codes to retry anyway")
+        raise Invalid(
+            "data.retry_on", "data.retry_on must be a list of 4xx status codes (whole numbers) to retry anyway"
+        )
 
     success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
 
@@ -146,12 +147,12 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
         success_codes=success_codes,
         retry_backoff_seconds=_shared_float(backoff),
         retry_backoff_max_seconds=_shared_float(backoff_max),
-        retry_on=frozenset(int(code) for code in retry_on) if retry_on else NO_CODES,
+        retry_on=frozenset(code for code in retry_on if code is not None) if retry_on else NO_CODES,
     )
 
 
 def _parse_success_codes(value: object) -> frozenset[int]:
-    if isinstance(value, list) and all(isinstance(item, (int, str)) for item in value):
+    if isinstance(value, list) and all(isinstance(item, (int, float, str)) for item in value):
         # Shared between jobs: a set of 100 codes is kilobytes, and nearly every job says "2xx".
         return _success_codes(tuple(value))
     return _success_codes_uncached(value)
@@ -163,13 +164,14 @@ def _success_codes(value: tuple[int | str, ...]) -> frozenset[int]:
 
 
 def _success_codes_uncached(value: object) -> frozenset[int]:
-    message = 'data.success_codes must be a list of status codes (100-599) or classes such as "2xx"'
+    message = 'data.success_codes must be a list of status codes (whole numbers 100-599) or classes such as "2xx"'
     if not isinstance(value, list) or not value or len(value) > 500:
         raise Invalid("data.success_codes", message)
     codes: set[int] = set()
     for item in value:
-        if _is_int(item) and 100 <= item <= 599:
-            codes.add(int(item))
+        code = whole_number(item)
+        if code is not None and 100 <= code <= 599:
+            codes.add(code)
         elif isinstance(item, str) and _STATUS_CLASS.fullmatch(item):
             base = int(item[0]) * 100
             codes.update(range(base, base + 100))

@@ -83,3 +83,39 @@ async def test_writes_fail_clearly_while_reads_work_and_queued_runs_survive(
 
     # The runs that happened while writes failed were kept in memory and are written now.
     await wait_for(all_recorded, timeout=5)
+
+
+async def test_a_full_disk_refuses_writes_saying_so_and_loses_nothing(
+    server: Server, user_api: Api, sink: Sink
+) -> None:
+    await user_api.create_job("beat", sink.url + "/beat", schedule="every 1 seconds")
+    await user_api.create_job("kept", "http://127.0.0.1:9/", schedule="every hour")
+    await wait_for(lambda: len(sink.paths("/beat")) >= 1, timeout=4)
+    store = server.store
+    assert isinstance(store, SqliteStore)
+    # SQLite's own limit on the file's size, set to what it holds now: exactly what a full disk says.
+    async with store.db.execute("PRAGMA page_count") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    await store.db.execute(f"PRAGMA max_page_count = {row[0]}")
+    try:
+        big = {"url": "http://127.0.0.1:9/", "body": "x" * 60_000}  # needs new pages: refused
+        status, body = await user_api.call("POST", "/job", json={"name": "new", "data": big, "schedule": "every hour"})
+        assert status == 503 and body["id"] == "error", body
+        assert body["description"].startswith("the database's disk is full"), body
+        assert body["data"]["reason"] == "database or disk is full"
+        status, body = await user_api.call("GET", "/job")
+        assert status == 200 and [j["name"] for j in body["data"]["jobs"]] == ["beat", "kept"]
+        fired = len(sink.paths("/beat"))
+        await wait_for(lambda: len(sink.paths("/beat")) >= fired + 3, timeout=6)  # runs keep firing
+    finally:
+        await store.db.execute("PRAGMA max_page_count = 4294967294")
+    delivered = len(sink.paths("/beat"))
+
+    async def all_recorded() -> bool:
+        status, body = await user_api.call("GET", "/job/beat/runs", params={"limit": 500})
+        return status == 200 and body["data"]["count"] >= delivered
+
+    await wait_for(all_recorded, timeout=5)  # written once there is room again
+    status, body = await user_api.call("POST", "/job", json={"name": "new", "data": big, "schedule": "every hour"})
+    assert status == 201, body

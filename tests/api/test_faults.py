@@ -1,6 +1,7 @@
 """Fault tests: real local targets that misbehave on purpose, against the real server.
 
-Targets hang, reset connections, answer 5xx, stream endless bodies or resolve slowly. Each
+Targets hang, reset connections, answer 5xx or stream endless bodies (slow and hanging names:
+tests/api/test_dns.py). Each
 misbehaviour must end as a recorded run outcome with its error_class, the server must keep
 serving, and other jobs must stay on time.
 """
@@ -9,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import socket
 import statistics
 import struct
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -390,102 +389,3 @@ async def test_a_new_healthy_job_stays_on_time_while_100_jobs_hang(
     hits = hits_due_between(sink, "/healthy", start, end)
     arrival_ms = [round((h.arrived_at - scheduled_at(h.headers)) * 1000) for h in hits]
     assert len(hits) >= expected and all(ms < 100 for ms in arrival_ms), (expected, arrival_ms)
-
-
-# --- slow name resolution -------------------------------------------------------------------
-
-
-class SlowDns:
-    """Names under .veggiecron.test resolve to 127.0.0.1 after `delay` seconds (other names as usual).
-
-    It replaces socket.getaddrinfo, the call that aiohttp's ThreadedResolver (and so the runner)
-    makes in the event loop's executor threads; everything above it is the real code path.
-    """
-
-    SUFFIX = ".veggiecron.test"
-
-    def __init__(self) -> None:
-        self.delay = 0.0
-        self.slow_prefix = "slow"
-        self.lookups: list[str] = []
-        self.slow_running = 0  # slow lookups still holding an executor thread
-        self._real = socket.getaddrinfo
-        self._lock = threading.Lock()
-
-    def getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if not isinstance(name, str) or not name.endswith(self.SUFFIX):
-            return self._real(host, port, *args, **kwargs)
-        with self._lock:
-            self.lookups.append(name)
-        if name.startswith(self.slow_prefix) and self.delay:
-            with self._lock:
-                self.slow_running += 1
-            try:
-                time.sleep(self.delay)
-            finally:
-                with self._lock:
-                    self.slow_running -= 1
-        number = int(port) if port not in (None, "", b"") else 0
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", number))]
-
-
-@pytest.fixture
-def slow_dns(monkeypatch: pytest.MonkeyPatch) -> SlowDns:
-    dns = SlowDns()
-    monkeypatch.setattr(socket, "getaddrinfo", dns.getaddrinfo)
-    return dns
-
-
-def default_executor_threads() -> int:
-    """The size of asyncio's default executor, which runs getaddrinfo for the ThreadedResolver."""
-    cpus = getattr(os, "process_cpu_count", os.cpu_count)() or 1  # what Python 3.13+ sizes it by
-    return min(32, cpus + 4)
-
-
-def named(url: str, host: str) -> str:
-    return url.replace("127.0.0.1", host)
-
-
-async def test_slow_dns_times_out_and_other_jobs_stay_on_time(user_api: Api, sink: Sink, slow_dns: SlowDns) -> None:
-    url = named(sink.url, "slow.veggiecron.test") + "/slow"
-    await user_api.create_job("slowdns", url, schedule="every 1 hours", data={"url": url, "timeout": 0.4})
-    await user_api.create_job("steady", sink.url, schedule="every 1 seconds", data={"url": f"{sink.url}/steady"})
-    slow_dns.delay = 1.5
-    started = time.time()
-    run = await fire_and_wait(user_api, "slowdns")
-    assert run["outcome"] == "failed" and run["error_class"] == "timeout", run
-    assert run["duration_ms"] < 1200  # the job's timeout covers resolution
-    assert "slow.veggiecron.test" in slow_dns.lookups and not sink.paths("/slow")
-    # Meanwhile the loop kept the steady job (an address, no lookup) on time.
-    await wait_for(lambda: [h for h in sink.paths("/steady") if scheduled_at(h.headers) > started + 1], timeout=4)
-    late = [h.arrived_at - scheduled_at(h.headers) for h in sink.paths("/steady") if scheduled_at(h.headers) > started]
-    assert late and max(late) < 0.2, late
-    # Once the name answers quickly again, the job succeeds.
-    slow_dns.delay = 0.0
-    await wait_for(lambda: slow_dns.slow_running == 0, timeout=3)
-    run = await fire_and_wait(user_api, "slowdns")
-    assert run["outcome"] == "ok", run
-
-
-async def test_slow_names_do_not_hold_up_a_job_whose_name_resolves_at_once(
-    user_api: Api, sink: Sink, slow_dns: SlowDns
-) -> None:
-    slow_jobs = default_executor_threads()  # just enough slow names to take every lookup thread
-    for i in range(slow_jobs):
-        url = named(sink.url, f"slow-{i}.veggiecron.test") + "/slow"
-        await user_api.create_job(f"slow-{i}", url, schedule="every 1 hours", data={"url": url, "timeout": 0.3})
-    fast_url = named(sink.url, "fast.veggiecron.test") + "/fast"
-    await user_api.create_job("fast", fast_url, schedule="every 1 hours", data={"url": fast_url, "timeout": 1.0})
-    slow_dns.delay = 1.0
-    try:
-        for i in range(slow_jobs):
-            status, _ = await user_api.call("POST", f"/job/slow-{i}/run")
-            assert status == 202
-        await wait_for(lambda: slow_dns.slow_running >= slow_jobs, timeout=3)  # every lookup thread is stuck
-        run = await fire_and_wait(user_api, "fast")
-        assert run["outcome"] == "ok", run
-        assert run["duration_ms"] < 300, run
-    finally:
-        slow_dns.delay = 0.0
-        await wait_for(lambda: slow_dns.slow_running == 0, timeout=3)

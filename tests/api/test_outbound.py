@@ -12,7 +12,7 @@ from tests.helpers import Api, Sink, start_server, test_config
 from veggiecron.app import Server
 from veggiecron.config import AppSection, HttpClientSection
 from veggiecron.model import RunOutcome
-from veggiecron.outbound import DestinationDenied, GuardedResolver, OutboundPolicy
+from veggiecron.outbound import DestinationDenied, GuardedResolver, OutboundPolicy, make_resolver
 from veggiecron.runners.http import HttpRunner
 from veggiecron.targets import parse_http_data
 
@@ -106,7 +106,7 @@ async def test_development_allows_loopback_but_not_private(api: Api) -> None:
 async def test_dispatch_checks_the_address_resolved_then(sink: Sink) -> None:
     """A name accepted earlier that now resolves to a refused address (DNS rebinding) is not called."""
     policy = OutboundPolicy("production")
-    resolver = GuardedResolver(policy)
+    resolver = GuardedResolver(policy, make_resolver(), 5.0)
     with pytest.raises(DestinationDenied):
         await resolver.resolve("localhost", 80)
     await resolver.close()

@@ -28,6 +28,9 @@ class OffsetClock:
     def now(self) -> float:
         return time.time() + self.offset
 
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
 
 @pytest.fixture
 def clock() -> OffsetClock:

@@ -9,7 +9,19 @@ import pytest
 
 from tests.contract.conftest import T0, make_job, run
 from veggiecron.errors import NotFound
-from veggiecron.model import Job, KeptFailure, NextRun, Pause, Progress, Run, RunOutcome, User
+from veggiecron.model import (
+    BUFFERED,
+    WAITING,
+    HeldSlot,
+    Job,
+    KeptFailure,
+    NextRun,
+    Pause,
+    Progress,
+    Run,
+    RunOutcome,
+    User,
+)
 from veggiecron.store import Store
 
 
@@ -245,3 +257,39 @@ async def test_an_empty_progress_changes_nothing(store: Store, alice: User) -> N
     assert await store.get_job(alice.id, "job") == job
     assert await store.list_runs(job.id, 10, 0) == ([], 0)
     assert await store.list_failures(alice.id, 10, 0) == ([], 0)
+
+
+async def test_held_slots_stay_until_released_and_come_back_with_their_jobs(store: Store, alice: User) -> None:
+    a, b = await make_job(store, alice.id, "a"), await make_job(store, alice.id, "b")
+    gone = await make_job(store, alice.id, "gone")
+    assert await store.held_slots() == []
+    await store.record_progress(
+        Progress(
+            held=[
+                HeldSlot(b.id, T0 + 20, BUFFERED, T0 + 21),
+                HeldSlot(a.id, T0 + 10, WAITING, T0 + 11),
+                HeldSlot(a.id, T0 + 20, WAITING, T0 + 21),
+                HeldSlot(gone.id, T0 + 5, WAITING, T0 + 6),
+            ]
+        )
+    )
+    await store.delete_job(gone.id)  # its held slot goes with it
+    held = await store.held_slots()
+    # Oldest first, ties by job id; each with its job as stored.
+    assert [(job.name, slot) for job, slot in held] == [
+        ("a", HeldSlot(a.id, T0 + 10, WAITING, T0 + 11)),
+        ("a", HeldSlot(a.id, T0 + 20, WAITING, T0 + 21)),
+        ("b", HeldSlot(b.id, T0 + 20, BUFFERED, T0 + 21)),
+    ]
+    assert held[0][0] == await store.get_job(alice.id, "a")
+    # Released slots go; holding a slot again replaces it; a deleted job's slot is not stored.
+    await store.record_progress(
+        Progress(
+            released=[(a.id, T0 + 10)],
+            held=[HeldSlot(b.id, T0 + 20, WAITING, T0 + 30), HeldSlot(gone.id, T0 + 40, WAITING, T0 + 40)],
+        )
+    )
+    assert [slot for _, slot in await store.held_slots()] == [
+        HeldSlot(a.id, T0 + 20, WAITING, T0 + 21),
+        HeldSlot(b.id, T0 + 20, WAITING, T0 + 30),
+    ]

@@ -1,20 +1,24 @@
-"""Crash safety: kill -9 while 1,000 jobs fire, restart, and account for every slot."""
+"""Crash safety: kill -9 while jobs fire or wait, restart, and account for every slot."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import sys
 import time
 from collections import Counter
+from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bench.sink import Sink as RawSink
 from tests.daemon import Daemon
-from tests.helpers import Api
+from tests.helpers import Api, serve_http, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +110,56 @@ async def test_kill_9_loses_no_job_and_runs_each_slot_once(tmp_path: Path) -> No
         f"{len(sink.keys)} requests, {len(duplicates)} slots delivered twice (in flight at the kill)", file=sys.stderr
     )
     assert before_kill  # the kill really happened while jobs were firing
+
+
+async def test_kill_9_loses_no_run_waiting_for_a_connection_or_buffered(tmp_path: Path) -> None:
+    """One connection to a target, held by a hanging run: the slots waiting behind it survive kill -9."""
+    released = asyncio.Event()
+    arrivals: list[tuple[str, float]] = []
+
+    async def target(request: web.Request) -> web.Response:
+        arrivals.append(
+            (request.path, datetime.fromisoformat(request.headers["X-Veggiecron-Scheduled-At"]).timestamp())
+        )
+        if request.path == "/hold":
+            await released.wait()
+        return web.Response(text="ok")
+
+    url, runner = await serve_http(target, shutdown_timeout=0.5)
+    daemon = Daemon(tmp_path, http_client={"pool_size": 10, "pool_per_host": 1})
+    try:
+        port = await daemon.start()
+        async with aiohttp.ClientSession() as session:
+            api = Api(f"http://127.0.0.1:{port}", session)
+            await api.register_and_login("lanes", "lanes-password")
+            for name in ("hold", "queued"):
+                await api.create_job(name, f"{url}/{name}", schedule="every 1 hours")
+            status, _ = await api.call("POST", "/job/hold/run")  # takes the target's one connection
+            assert status == 202
+            await wait_for(lambda: "/hold" in {path for path, _ in arrivals}, timeout=3)
+            status, body = await api.call("POST", "/job/queued/run")  # waits for the connection
+            queued_due = body["data"]["due_at"]
+            # Every second: its first slot waits for the connection, the next is buffered behind it.
+            await api.create_job("buf", f"{url}/buf", schedule="every 1 seconds", overlap="buffer_one")
+            await asyncio.sleep(2.5)
+        assert await daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+        with closing(sqlite3.connect(daemon.db_file)) as db:
+            held = db.execute(
+                "SELECT j.name, h.due_at, h.reason FROM held_slots h JOIN jobs j ON j.id = h.job_id ORDER BY h.due_at"
+            ).fetchall()
+        assert ("queued", queued_due, "waiting") in held, held
+        assert sorted(reason for name, _, reason in held if name == "buf") == ["buffered", "waiting"], held
+        assert not any(path in ("/queued", "/buf") for path, _ in arrivals)  # none of them was sent
+        released.set()  # the hanging request's connection is gone with the process anyway
+        await daemon.start()
+
+        def delivered() -> bool:
+            sent = {(path.lstrip("/"), round(due, 3)) for path, due in arrivals}
+            return all((name, round(due, 3)) in sent for name, due, _ in held)
+
+        await wait_for(delivered, timeout=5)  # every held slot ran after the restart
+        assert await daemon.stop(signal.SIGTERM) == 0
+    finally:
+        released.set()
+        await daemon.kill()
+        await runner.cleanup()

@@ -18,13 +18,22 @@ T0 = 1_800_000_000.0  # a whole minute, so cron and interval slots line up with 
 
 
 class FakeClock:
-    """The scheduler's clock, set by the test."""
+    """The scheduler's clock, set by the test: setting `value` moves both readings alike, step()
+    moves only the wall clock, as when the system's clock is set."""
 
     def __init__(self, now: float) -> None:
         self.value = now
+        self.stepped = 0.0  # the wall clock's steps so far, which the monotonic reading ignores
 
     def now(self) -> float:
         return self.value
+
+    def monotonic(self) -> float:
+        return self.value - self.stepped
+
+    def step(self, seconds: float) -> None:
+        self.value += seconds
+        self.stepped += seconds
 
 
 HTTP_DEFAULTS = load_config(None).http_client

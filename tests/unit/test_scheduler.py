@@ -349,6 +349,9 @@ class RunawayClock:
         self.value += 2.0
         return self.value
 
+    def monotonic(self) -> float:
+        return self.value
+
 
 async def test_a_loop_that_cannot_catch_up_still_lets_runs_and_requests_proceed(store: SqliteStore) -> None:
     runner = RecordingRunner()

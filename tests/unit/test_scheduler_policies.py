@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled, create_job
@@ -200,3 +201,29 @@ async def test_window_end_makes_the_job_done(store: SqliteStore) -> None:
     assert [due for _, due in runner.calls] == [T0 + 10, T0 + 20]
     await scheduler.flush()
     assert (await store.get_job(1, "w")).state.value == "done"
+
+
+async def test_a_run_that_timed_out_waiting_for_a_connection_is_no_failure_of_its_target(store: SqliteStore) -> None:
+    # One connection to the target: the first job's run holds it, the second's waits in the lane.
+    holder = await add_job(store, "holder")
+    waiter = await add_job(store, "waiter", pause_after_failures=1, notify_url="http://127.0.0.1:9/alerts")
+    waiter = await store.update_job(replace(waiter, data={"url": "http://127.0.0.1:9/", "timeout": 5}))
+    clock, runner = FakeClock(T0), ScriptedRunner()
+    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, clock, window=86400, lane_limit=1)
+    for job in (holder, waiter):
+        scheduler.upsert(compiled(job))
+    runner.gate.clear()
+    clock.value = T0 + 10
+    scheduler.dispatch_due(T0 + 10)
+    await settle()
+    assert [job_id for job_id, _ in runner.calls] == [holder.id]
+    clock.value = T0 + 16
+    scheduler.gate.expire(clock.value)  # the waiting run's 5 s timeout passed: it fails unsent
+    await scheduler.flush()
+    runs, _ = await store.list_runs(waiter.id, 10, 0)
+    assert [(r.outcome, r.attempts, r.error_class) for r in runs] == [(RunOutcome.FAILED, 0, "timeout")]
+    stored = await store.get_job(1, "waiter")
+    assert stored.enabled and stored.consecutive_failures == 0 and stored.paused_reason is None
+    assert runner.notifications == []  # no failure notification: the target was never asked
+    runner.gate.set()
+    await settle()

@@ -42,7 +42,9 @@ async def test_a_job_whose_next_run_leaves_the_window_returns_for_it_exactly_onc
     await scheduler.start()
     try:
         assert scheduler.dispatch_due(T0 + 80) == 1
-        # Its next run (T0 + 160) is after the horizon (T0 + 100): memory lets it go.
+        # Its next run (T0 + 160) is after the horizon (T0 + 100): once written, memory lets it go.
+        assert scheduler.scheduled_count() == 1
+        await scheduler.flush()
         assert scheduler.scheduled_count() == 0
         clock.value = T0 + 90
         await scheduler.refill(clock.now())  # writes the next run first, then reads it back
@@ -82,9 +84,9 @@ async def test_owner_changes_follow_the_window(store: SqliteStore) -> None:
         await scheduler.stop(grace=1)
 
 
-async def test_a_refill_that_cannot_write_first_keeps_the_old_horizon(store: SqliteStore) -> None:
+async def test_a_refill_goes_on_while_writes_fail_and_memory_keeps_what_is_unwritten(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
-    await add_job(store, "a", "every 80 seconds")
+    job = await add_job(store, "a", "every 80 seconds")
     scheduler = windowed(store, clock, runner)
     await scheduler.start()
     try:
@@ -96,10 +98,14 @@ async def test_a_refill_that_cannot_write_first_keeps_the_old_horizon(store: Sql
 
         scheduler.progress.flush = refused  # type: ignore[method-assign]
         await scheduler.refill(T0 + 90)
-        assert scheduler.horizon() <= T0 + WINDOW  # not moved on: the store's next run is stale
-        assert scheduler.scheduled_count() == 0
+        assert scheduler.horizon() == T0 + 90 + WINDOW  # moved on: the store's stale row is not needed
+        assert scheduler.scheduled_count() == 1  # unwritten, the job stayed in memory
+        clock.value = T0 + 160
+        assert scheduler.dispatch_due(T0 + 160) == 1
+        await settle()
+        assert runner.calls == [(job.id, T0 + 80), (job.id, T0 + 160)]
         scheduler.progress.flush = original  # type: ignore[method-assign]
-        await scheduler.refill(T0 + 90)
-        assert scheduler.scheduled_count() == 1
+        assert await scheduler.flush()
+        assert (await store.get_job(1, "a")).next_run == T0 + 240
     finally:
         await scheduler.stop(grace=1)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from veggiecron.app import make_store
+from veggiecron.config import load_config
 from veggiecron.store import SchemaTooNew
 from veggiecron.store.sqlite import SqliteStore
 from veggiecron.store.sqlite.migrations import SCHEMA_VERSION
@@ -33,3 +35,18 @@ async def test_newer_schema_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(SchemaTooNew):
         await store.open()
     await store.close()
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [(None, 2), ("full", 2), ("normal", 1)])
+async def test_commits_are_synced_as_sqlite_synchronous_says(tmp_path: Path, setting: str | None, pragma: int) -> None:
+    """full (the default): every commit is on disk before it is answered; normal: only at checkpoints."""
+    config = load_config(None, {"db_file": str(tmp_path / "s.db"), "sqlite.synchronous": setting})
+    assert config.sqlite.synchronous == (setting or "full")
+    store = make_store(config)
+    assert isinstance(store, SqliteStore)
+    await store.open()
+    try:
+        async with store.db.execute("PRAGMA synchronous") as cursor:
+            assert await cursor.fetchone() == (pragma,)  # 2 is FULL, 1 NORMAL
+    finally:
+        await store.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..model import CompiledJob, DueJob, Run, RunOutcome, SlotDecision
-from ..policies import Overlap, plan_slots
+from ..policies import Overlap, missed_reason, plan_slots
 
 SKIPPED = "skipped: the previous run was still in flight"
 RETRY_UNREADABLE = 60.0  # a job that cannot be compiled is looked at again after this long
@@ -42,7 +42,11 @@ def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
         slots = slots[: max(0, job.max_runs - item.job.run_count)]
         if item.job.run_count + len(slots) >= job.max_runs:
             next_run = None
-    records = [Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=_missed(job, slot, now)) for slot in plan.missed]
+    catch_up = job.policy.catch_up
+    records = [
+        Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=missed_reason(plan, catch_up, slot, now))
+        for slot in plan.missed
+    ]
     claims: tuple[float, ...] = slots
     buffered: tuple[float, ...] = ()
     replace = False
@@ -69,13 +73,6 @@ def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
 
 def _skipped(job_id: int, slot: float, now: float) -> Run:
     return Run(job_id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED)
-
-
-def _missed(job: CompiledJob, slot: float, now: float) -> str:
-    grace = job.policy.catch_up.grace_seconds
-    if grace is not None and now - slot > grace:
-        return f"missed: {now - slot:.1f}s late, more than grace_seconds ({grace:g})"
-    return f"missed: passed over by catch_up={job.policy.catch_up.catch_up.value}"
 
 
 def _unreadable(item: DueJob, now: float) -> SlotDecision:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -18,7 +20,7 @@ import yarl
 from .. import __version__
 from ..config import HttpClientSection
 from ..model import HttpTarget, RunOutcome, RunResult, idempotency_key
-from ..outbound import DestinationDenied, GuardedResolver, OutboundPolicy
+from ..outbound import DestinationDenied, GuardedResolver, OutboundPolicy, make_resolver
 from ..policies import is_retryable_status, retry_after_seconds, retry_delay, utc_iso
 
 logger = logging.getLogger(__name__)
@@ -86,18 +88,23 @@ class HttpRunner:
         self.outbound = outbound
         self.node = node
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: GuardedResolver | None = None
         self._slots = HostSlots(settings.pool_per_host)
         # Told of every failed attempt, retries included (the Seed metrics push counts them).
         self.on_failed_attempt: Callable[[Attempt], None] | None = None
 
     async def start(self) -> None:
+        settings = self.settings
+        resolver = make_resolver(settings.dns_servers, settings.dns_timeout_seconds)
+        self.outbound.resolver = resolver  # job URLs are checked at creation through it too
+        self._resolver = GuardedResolver(self.outbound, resolver, settings.dns_timeout_seconds)
         connector = aiohttp.TCPConnector(
             limit=self.settings.pool_size,
             limit_per_host=self.settings.pool_per_host,
-            ttl_dns_cache=60,
+            use_dns_cache=False,  # the resolver keeps answers (GuardedResolver.CACHE_SECONDS)
             keepalive_timeout=self.settings.keepalive_seconds or None,
             force_close=self.settings.keepalive_seconds == 0,
-            resolver=GuardedResolver(self.outbound),
+            resolver=self._resolver,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -113,6 +120,10 @@ class HttpRunner:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:
+            self.outbound.resolver = None
+            await self._resolver.close()  # the connector closes only resolvers it made itself
+            self._resolver = None
 
     async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
         """Send the job's clones in parallel; the run is ok when every clone is."""
@@ -196,8 +207,11 @@ class HttpRunner:
         if denied is not None:
             return Attempt(False, None, f"destination denied: {denied}", "denied")
         try:
-            # The job's timeout covers the wait for a connection as well as the request.
+            # The job's timeout covers the lookup and the wait for a connection as well as the request.
             async with asyncio.timeout(target.timeout):
+                failed = await self._look_up(target)
+                if failed is not None:
+                    return failed
                 key = target.connection_key
                 await self._slots.acquire(key)
                 try:
@@ -262,6 +276,31 @@ class HttpRunner:
             return Attempt(False, None, f"protocol: {exc.message}"[:500], "protocol")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500], "connect")
+
+    async def _look_up(self, target: HttpTarget) -> Attempt | None:
+        """Resolve the target's name before taking a connection slot; the failed attempt, if it fails.
+
+        aiohttp resolves inside a slot of its pool: names that hang would hold every slot, and
+        healthy jobs would wait for one. Resolved here, the connection finds the answer cached.
+        """
+        if self._resolver is None or _is_address(target.host):
+            return None
+        try:
+            await self._resolver.resolve(target.host, _url(target.url).port or 0, socket.AF_UNSPEC)
+        except DestinationDenied as exc:
+            return Attempt(False, None, str(exc)[:500], "denied")
+        except OSError as exc:
+            return Attempt(False, None, f"dns: {exc.strerror or exc}"[:500], "dns")
+        return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=65536)

@@ -72,6 +72,16 @@ class Notifier:
                 await asyncio.wait(pending)
 
 
+def counts_for_target(run: Run) -> bool:
+    """Whether a run says something about its target: a failed run that made no attempt does not.
+
+    A run that waited for a connection past its timeout, was cancelled, or failed inside
+    veggiecron never reached the target: it is recorded as failed (and kept for Seed's requeue),
+    but it neither lengthens nor ends the failure streak, so it cannot pause a healthy job.
+    """
+    return run.outcome is not RunOutcome.FAILED or run.attempts > 0
+
+
 class FailureTracker:
     """Counts each job's consecutive failed runs and acts when the count changes."""
 
@@ -95,6 +105,8 @@ class FailureTracker:
         """
         if job.keep_failures and run.outcome is RunOutcome.FAILED:
             self.progress.failures.append(KeptFailure(job.id, str(uuid.uuid4()), run.due_at, run.error or "failed"))
+        if not counts_for_target(run):
+            return None
         before = self._streaks.get(job.id, job.consecutive_failures)
         streak = before + 1 if run.outcome is RunOutcome.FAILED else 0
         if streak == before:

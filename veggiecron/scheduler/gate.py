@@ -5,7 +5,9 @@ or replaces the run in flight. Lanes: at most `lane_limit` scheduled runs in fli
 (the runner's per-host pool); the rest wait in their lane, first in first out, so an overloaded
 or hanging target holds due runs as small records instead of thousands of tasks. A waiting run
 that gets no slot within its job's timeout fails unsent. Every time is read from the injected
-clock; the loop asks for the next deadline and calls expire() when it passes.
+clock: how long a run waited by its monotonic reading, so that setting the system's clock
+neither fails waiting runs at once nor lets them wait forever; the loop asks for the next
+deadline and calls expire() when it passes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import math
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..clock import Clock
 from ..logs import job_fields
-from ..model import CompiledJob, Run, RunOutcome
+from ..model import BUFFERED, WAITING, CompiledJob, HeldSlot, Run, RunOutcome
 from ..policies import Overlap, utc_iso
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,14 @@ STOPPED = "cancelled: the server stopped"
 REPLACED = "cancelled: replaced by a newer run"
 
 
+class SlotKeeper(Protocol):
+    """Stores the slots the gate holds (waiting in a lane, or buffered) so that a restart finds them."""
+
+    def hold(self, slot: HeldSlot) -> None: ...
+
+    def release(self, job_id: int, due_at: float) -> None: ...
+
+
 @dataclass(slots=True, eq=False)
 class Waiting:
     """A due run waiting in its lane for a connection slot: a few bytes, not a task."""
@@ -39,8 +49,8 @@ class Waiting:
     job: CompiledJob
     due: float
     epoch: int
-    since: float
-    deadline: float  # it fails unsent when no slot comes before this
+    since: float  # monotonic: waits are measured on a clock that does not step
+    deadline: float  # monotonic; it fails unsent when no slot comes before this
     done: bool = False  # started, timed out or cancelled: left in the queues until it surfaces
 
 
@@ -54,11 +64,14 @@ class LaneGate:
         failed_unsent: Callable[[CompiledJob, Run], None],
         settled: Callable[[int], None],
         wake: Callable[[], None],
+        keeper: SlotKeeper | None = None,
     ) -> None:
         """execute runs a slot and records it; record records a run that did not go through
         execute; failed_unsent accounts a run that timed out waiting; settled is told when a
         job has no run in flight any more; wake asks the loop to look at the deadlines again
-        (lane_limit None: no lanes, for tests)."""
+        (lane_limit None: no lanes, for tests). keeper, when given, stores the slots held, and
+        a stop leaves them held for the next start instead of recording them as cancelled."""
+        self.keeper = keeper
         self.clock = clock
         self.lane_limit = lane_limit
         self._execute = execute
@@ -96,9 +109,12 @@ class LaneGate:
         return sum(map(len, self._running.values())) + sum(map(len, self._waiting.values()))
 
     def next_deadline(self) -> float:
+        """When the next waiting run times out, as a wall-clock time (inf when none waits)."""
         while self._deadlines and self._deadlines[0][2].done:
             heapq.heappop(self._deadlines)
-        return self._deadlines[0][0] if self._deadlines else math.inf
+        if not self._deadlines:
+            return math.inf
+        return self.clock.now() + self._deadlines[0][0] - self.clock.monotonic()
 
     # slots coming in
 
@@ -115,6 +131,7 @@ class LaneGate:
             self.admit(job, slot)
         elif job.overlap is Overlap.BUFFER_ONE and job.id not in self._buffered:
             self._buffered[job.id] = (job, slot)
+            self._hold(job.id, slot, BUFFERED, now)
         else:
             logger.info(
                 "job %d (%s): run due at %s skipped: the previous run was still in flight",
@@ -143,12 +160,13 @@ class LaneGate:
             self._lane_runs[lane] = started + 1
             self.spawn(job, due, lane, epoch)
             return
-        now = self.clock.now()
-        waiting = Waiting(job, due, epoch, now, now + target.timeout)
+        since = self.clock.monotonic()
+        waiting = Waiting(job, due, epoch, since, since + target.timeout)
         heapq.heappush(self._deadlines, (waiting.deadline, next(self._sequence), waiting))
         self._wake()  # the loop's timer may be set later than this deadline
         self._lanes.setdefault(lane, deque()).append(waiting)
         self._waiting.setdefault(job.id, []).append(waiting)
+        self._hold(job.id, due, WAITING, self.clock.now())
 
     def spawn(self, job: CompiledJob, due: float, lane: str | None = None, epoch: int = 1) -> asyncio.Task[Run]:
         task = asyncio.create_task(self._begin(job, due, epoch))
@@ -159,23 +177,37 @@ class LaneGate:
 
     def forget(self, job_id: int) -> None:
         """The job left the schedule: its buffered run is dropped."""
-        self._buffered.pop(job_id, None)
+        buffered = self._buffered.pop(job_id, None)
+        if buffered is not None:
+            self._release(job_id, buffered[1])
 
-    def expire(self, now: float) -> None:
-        """Fail the waiting runs whose timeout passed before their lane had a slot."""
-        while self._deadlines and self._deadlines[0][0] <= now:
+    def expire(self, now: float | None = None) -> None:
+        """Fail the waiting runs whose timeout passed before their lane had a slot.
+
+        The wall-clock `now` callers pass is not used: waits are measured on the monotonic clock.
+        """
+        elapsed = self.clock.monotonic()
+        while self._deadlines and self._deadlines[0][0] <= elapsed:
             _, _, waiting = heapq.heappop(self._deadlines)
             if not waiting.done:
                 self._expire(waiting)
 
-    def stop(self) -> None:
-        """No run starts from here on: the waiting ones are recorded as cancelled."""
+    def stop(self) -> int:
+        """No run starts from here on. The waiting ones stay held for the next start when a keeper
+        stores them, else they are recorded as cancelled; answer how many are kept."""
         self.stopping = True
+        kept = 0
         for lane in self._lanes.values():
             for waiting in lane:
-                if not waiting.done:
+                if waiting.done:
+                    continue
+                if self.keeper is not None:
+                    self._unwait(waiting)
+                    kept += 1
+                else:
                     self._give_up(waiting, STOPPED)
         self._lanes.clear()
+        return kept + (len(self._buffered) if self.keeper is not None else 0)
 
     # runs ending
 
@@ -208,7 +240,7 @@ class LaneGate:
     def _lane_freed(self, lane: str) -> None:
         """A run of the lane ended: hand its slot to the first run still waiting, or free it."""
         queue = self._lanes.get(lane)
-        now = self.clock.now()
+        elapsed = self.clock.monotonic()
         while queue:
             waiting = queue.popleft()
             if waiting.done:
@@ -216,10 +248,11 @@ class LaneGate:
             if self.stopping:
                 self._give_up(waiting, STOPPED)
                 continue
-            if now >= waiting.deadline:
+            if elapsed >= waiting.deadline:
                 self._expire(waiting)
                 continue
             self._unwait(waiting)
+            self._release(waiting.job.id, waiting.due)
             self.spawn(waiting.job, waiting.due, lane, waiting.epoch)
             return
         self._lanes.pop(lane, None)
@@ -247,20 +280,31 @@ class LaneGate:
             self._unwait(waiting)
         now = self.clock.now()
         job = waiting.job
-        elapsed = (now - waiting.since) * 1000
+        self._release(job.id, waiting.due)
+        elapsed = (self.clock.monotonic() - waiting.since) * 1000
         run = Run(job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
         self._record(job, run, waiting.epoch)
-        if error_class is not None:  # a timeout counts towards the job's failures; a cancellation does not
+        if error_class is not None:  # kept for requeueing; never a failure of the target (see failures.py)
             self._failed_unsent(job, run)
         self._job_settled(job.id)
 
     def _job_settled(self, job_id: int) -> None:
         """A run of the job ended: start its buffered run, then tell the loop."""
-        buffered = self._buffered.pop(job_id, None) if not self.in_flight(job_id) else None
+        stays = self.stopping and self.keeper is not None  # held for the next start
+        buffered = self._buffered.pop(job_id, None) if not self.in_flight(job_id) and not stays else None
         if buffered is not None:
             job, slot = buffered
+            self._release(job_id, slot)
             if self.stopping:
                 self._record(job, Run(job_id, slot, self.clock.now(), 0.0, RunOutcome.FAILED, error=STOPPED), 1)
             else:
                 self.admit(job, slot)
         self._settled(job_id)
+
+    def _hold(self, job_id: int, due: float, reason: str, now: float) -> None:
+        if self.keeper is not None:
+            self.keeper.hold(HeldSlot(job_id, due, reason, now))
+
+    def _release(self, job_id: int, due: float) -> None:
+        if self.keeper is not None:
+            self.keeper.release(job_id, due)

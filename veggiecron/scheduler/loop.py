@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from ..clock import Clock, SystemClock
@@ -21,13 +21,14 @@ from ..compiler import compile_job
 from ..config import HttpClientSection
 from ..logs import job_fields
 from ..model import CompiledJob, Job, NextRun, Run, RunOutcome
-from ..policies import plan_slots, slots_through, utc_iso
+from ..policies import missed_reason, plan_slots, slots_through, utc_iso
 from ..store import DueWindow
 from .executor import Executor
 from .failures import FailureTracker, Notifier
 from .gate import LaneGate
 from .ports import Runner
 from .progress import ProgressWriter
+from .restore import restore_reason
 from .window import WindowLoader
 
 logger = logging.getLogger(__name__)
@@ -63,8 +64,9 @@ class Scheduler:
     ) -> None:
         """run_listeners are told of every recorded run (metrics); lane_limit None: no lanes (tests)."""
         self.http_defaults = http_defaults
+        self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.progress = ProgressWriter(store, flush_interval)
+        self.progress = ProgressWriter(store, flush_interval, self._written)
         self.notifier = Notifier(runner)
         self.failures = FailureTracker(self.progress, self.notifier)
         self._entries: dict[int, Held] = {}
@@ -80,6 +82,7 @@ class Scheduler:
             self.executor.account,
             self._settled,
             self.wake,
+            keeper=self.progress,  # waiting and buffered slots are stored: a restart finds them
         )
         self.loader = WindowLoader(store, self.clock, window, self._hold_stored, self._entries.__contains__, self.flush)
         self._heap: list[tuple[float, int, int]] = []  # (next_run, job_id, version)
@@ -97,6 +100,7 @@ class Scheduler:
     async def start(self) -> None:
         """Load the jobs due within the window and start the loop and the writer."""
         await self.loader.start()
+        await self._restore_held()
         logger.info("scheduler started; loading the jobs due within %.0f s", self.loader.window)
         self._loop_task = asyncio.create_task(self._loop(), name="veggiecron-scheduler")
         self._writer_task = asyncio.create_task(self.progress.run(self._stopping), name="veggiecron-writer")
@@ -108,7 +112,9 @@ class Scheduler:
         if self._loop_task is not None:
             await self._loop_task
         await self.loader.stop()
-        self.gate.stop()
+        kept = self.gate.stop()
+        if kept:
+            logger.info("%d due runs not yet started are kept for the next start", kept)
         if self.gate.tasks:
             logger.info("waiting up to %.1fs for %d runs in flight", grace, len(self.gate.tasks))
             _done, still_running = await asyncio.wait(set(self.gate.tasks), timeout=grace)
@@ -120,6 +126,37 @@ class Scheduler:
         if self._writer_task is not None:
             await self._writer_task
         await self.flush()
+
+    async def _restore_held(self) -> None:
+        """Run the slots held when the server last stopped or died, or record them as missed."""
+        held = await self.store.held_slots()
+        now = self.clock.now()
+        missed = 0
+        for stored, slot in held:
+            self.progress.held_in_store(slot.job_id, slot.due_at)
+            self.progress.release(slot.job_id, slot.due_at)  # held again if it waits for its lane
+            try:
+                job: CompiledJob | None = compile_job(stored, self.http_defaults)
+            except Exception:
+                logger.exception("job %d (%s): a held slot cannot be run", stored.id, stored.name)
+                job = None
+            reason = restore_reason(job, stored, slot, now)
+            if job is not None and reason is None:
+                self.gate.admit(job, slot.due_at)
+                continue
+            missed += 1
+            run = Run(slot.job_id, slot.due_at, now, 0.0, RunOutcome.MISSED, error=reason)
+            if job is not None:
+                self._record(job, run)
+            else:
+                self.progress.runs.append(run)
+        if held:
+            logger.info(
+                "%d due runs were held when the server stopped: %d run now, %d recorded as missed",
+                len(held),
+                len(held) - missed,
+                missed,
+            )
 
     def is_alive(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
@@ -284,16 +321,20 @@ class Scheduler:
             # Parked off the heap with next_run = due; _resume sums up what passed once the run ends.
             self._parked.add(job.id)
             return 0
-        plan = plan_slots(job.timing, job.anchor, due, now, job.policy.catch_up)
-        slots = self._advance(held, plan.next_run, plan.run, now)
+        catch_up = job.policy.catch_up
+        plan = plan_slots(job.timing, job.anchor, due, now, catch_up)
+        slots = plan.run[: self._advance(held, plan.next_run, len(plan.run), now)]
+        if plan.dropped:
+            logger.warning("job %d (%s): %s", job.id, job.name, plan.dropped)
         for slot in plan.missed:
-            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=_missed_reason(job, slot, now)))
+            error = missed_reason(plan, catch_up, slot, now)
+            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=error))
         for slot in slots:
             self.gate.start(job, slot, now)
         return len(slots) + len(plan.missed)
 
-    def _advance(self, held: Held, next_run: float | None, slots: tuple[float, ...], now: float) -> tuple[float, ...]:
-        """Count `slots` as handled and move the job on to `next_run`; answer the slots max_runs leaves."""
+    def _advance(self, held: Held, next_run: float | None, slots: int, now: float) -> int:
+        """Count `slots` handled slots and move the job on to `next_run`; answer how many max_runs leaves."""
         job = held.job
         if next_run is not None and next_run <= now:
             # A schedule must move forward; if one ever does not, retry it shortly instead of spinning.
@@ -308,22 +349,33 @@ class Scheduler:
             next_run = now + 1.0
         max_runs = job.max_runs
         if max_runs is not None:
-            slots = slots[: max(0, max_runs - held.run_count)]
+            slots = min(slots, max(0, max_runs - held.run_count))
         if slots:
-            held.run_count += len(slots)
-            self.progress.count(job.id, len(slots))
+            held.run_count += slots
+            self.progress.count(job.id, slots)
         if max_runs is not None and held.run_count >= max_runs:
             next_run = None  # the store disables the job when it writes the count
-        self.progress.next_runs.append(NextRun(job.id, job.version, next_run))
+        self.progress.next_run(job.id, job.version, next_run)
         held.next_run = next_run
         if next_run is None:
             self._entries.pop(job.id, None)
             self.progress.finished[job.id] = job.version
-        elif next_run > self.loader.horizon:
-            self._entries.pop(job.id, None)  # back to the store until its window comes
         else:
+            # Due after the horizon, it goes back to the store until its window comes, but only
+            # once its next run is written (see _written): while the database refuses writes the
+            # store's row is stale, and memory keeps firing the job.
             heapq.heappush(self._heap, (next_run, job.id, job.version))
         return slots
+
+    def _written(self, next_runs: Collection[NextRun]) -> None:
+        """Next run times are in the store: jobs due after the horizon now leave memory."""
+        horizon = self.loader.horizon
+        for job_id, version, next_run in next_runs:
+            if next_run is None or next_run <= horizon or job_id in self._parked:
+                continue
+            held = self._entries.get(job_id)
+            if held is not None and held.job.version == version and held.next_run == next_run:
+                del self._entries[job_id]  # its heap entry goes stale
 
     def _settled(self, job_id: int) -> None:
         """A run of the job ended: resume it if it was parked behind that run."""
@@ -352,19 +404,23 @@ class Scheduler:
         assert first is not None
         # The parked slot was due when it parked, so it is not after the present.
         now = max(self.clock.now(), first)
-        passed = slots_through(job.timing, job.policy.catch_up.window, job.anchor, first, now)
-        skipped = self._advance(held, self._first_slot_after(job, now), tuple(passed), now)
+        passed = slots_through(job.timing, job.policy.catch_up.window, job.anchor, first, now, keep=0)
+        skipped = self._advance(held, self._first_slot_after(job, now), passed.count, now)
         if not skipped:
             return
-        if len(skipped) == 1:
+        if skipped == 1:
             error = "skipped: the previous run was still in flight"
+        elif skipped < passed.count:  # max_runs ended the job part-way through the range
+            error = f"skipped {skipped} slots due from {utc_iso(first)}: the previous run was still in flight"
         else:
             error = (
-                f"skipped {len(skipped)} slots due from {utc_iso(skipped[0])} to {utc_iso(skipped[-1])}:"
+                f"skipped {passed.count_text()} slots due from {utc_iso(first)} to {utc_iso(passed.last)}:"
                 " the previous run was still in flight"
             )
+            if not passed.exact:
+                error += f" (counting stops at {passed.count:,} slots)"
         logger.info("job %d (%s): %s", job.id, job.name, error, extra=job_fields(job.id, job.name))
-        self._record(job, Run(job.id, skipped[0], now, 0.0, RunOutcome.SKIPPED, error=error))
+        self._record(job, Run(job.id, first, now, 0.0, RunOutcome.SKIPPED, error=error))
 
     @staticmethod
     def _first_slot_after(job: CompiledJob, now: float) -> float | None:
@@ -380,10 +436,3 @@ class Scheduler:
                 if h.next_run is not None and h.job.id not in self._parked
             ]
             heapq.heapify(self._heap)
-
-
-def _missed_reason(job: CompiledJob, slot: float, now: float) -> str:
-    grace = job.policy.catch_up.grace_seconds
-    if grace is not None and now - slot > grace:
-        return f"missed: {now - slot:.1f}s late, more than grace_seconds ({grace:g})"
-    return f"missed: passed over by catch_up={job.policy.catch_up.catch_up.value}"

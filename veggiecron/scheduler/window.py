@@ -14,7 +14,6 @@ import math
 from collections.abc import Awaitable, Callable
 
 from ..clock import Clock
-from ..errors import StoreUnavailable
 from ..model import Job
 from ..policies import utc_iso
 from ..store import DueWindow
@@ -37,7 +36,7 @@ class WindowLoader:
         flush: Callable[[], Awaitable[bool]],
     ) -> None:
         """hold takes a job read from the store into memory; is_held says whether memory already
-        has a job; flush writes the next run times the scheduler still holds back."""
+        has a job; flush writes what the scheduler still holds back (it may fail)."""
         self.store = store
         self.clock = clock
         self.window = window
@@ -93,10 +92,10 @@ class WindowLoader:
     async def _refill(self, after: tuple[float, int], new: float) -> None:
         """Load the jobs due in (after, new]; on failure, the horizon falls back to `after`."""
         try:
-            # Jobs that left memory before the horizon moved must have their next run in the
-            # store before it is read, or they would be passed over.
-            if not await self._flush():
-                raise StoreUnavailable("the next run times could not be written")
+            # A job leaves memory only once its next run is written, so what the store holds for
+            # jobs outside memory is current: the load goes on while writes fail (a full disk).
+            # Writing first only makes more jobs leave before the read.
+            await self._flush()
             position: tuple[float, int] | None = after
             while (position := self._hold_chunk(await self.store.due_jobs(new, position, LOAD_CHUNK))) is not None:
                 await asyncio.sleep(0)  # let due jobs fire between chunks

@@ -14,6 +14,7 @@ from ..errors import Invalid
 from ..grammar import is_cron, is_interval
 from ..jobs import parse_bool
 from ..model import SeedFields, Webhook
+from ..numbers import whole_number
 from ..schedules import MAX_INTERVAL_SECONDS, Cron, parse_schedule
 from ..urls import check_url
 
@@ -120,11 +121,12 @@ def validate_frequency(value: object) -> int | None:
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
+    number = whole_number(value)  # 10.0 is 10, as Django REST Framework's IntegerField reads it
+    if number is None:
         raise Invalid("frequency", "A valid integer is required.")
-    if not 1 <= value <= 2**31 - 1:
+    if not 1 <= number <= 2**31 - 1:
         raise Invalid("frequency", "Ensure this value is greater than or equal to 1.")
-    return value
+    return number
 
 
 def enabled_value(value: object) -> bool:

@@ -17,6 +17,7 @@ from ..model import (
     Finished,
     FinishReport,
     Group,
+    HeldSlot,
     Job,
     NewJob,
     Progress,
@@ -29,7 +30,11 @@ from ..model import (
 )
 
 
-class SchemaTooNew(Exception):
+class DatabaseRefused(Exception):
+    """The database is not one this veggiecron may use (damaged, another program's); it is left untouched."""
+
+
+class SchemaTooNew(DatabaseRefused):
     """The database was written by a newer veggiecron; refuse to touch it."""
 
 
@@ -75,11 +80,18 @@ class DueWindow(Protocol):
         """Enabled jobs due at or before `until`, in (next_run, id) order, after `after` when given."""
 
     async def record_progress(self, progress: Progress) -> None:
-        """Write runs, next runs, counts, kept failures, streaks and pauses in one transaction.
+        """Write runs, next runs, counts, kept failures, streaks, pauses and held slots in one transaction.
 
         A next run or pause whose version moved on (the owner changed the job meanwhile) is
         dropped; so is anything of a deleted job. A job whose run count reaches its max_runs is
-        disabled. Raises StoreUnavailable when the database refuses the write.
+        disabled. Released held slots are removed before new ones are stored; holding a slot
+        again replaces it. Raises StoreUnavailable when the database refuses the write.
+        """
+
+    async def held_slots(self) -> list[tuple[Job, HeldSlot]]:
+        """The slots held and not released, each with its job as stored, oldest first (then by job id).
+
+        A deleted job's held slots are gone with it.
         """
 
 

@@ -227,7 +227,8 @@ class PostgresClaims(PostgresConnection):
             by_job.setdefault(f.claim.job_id, []).append(f)
         ids, resets, tails, versions, limits, errors = [], [], [], [], [], []
         for job_id, finished in by_job.items():
-            outcomes = [f.run.outcome.value for f in finished]
+            # A failed run that made no attempt never reached its target: it leaves the streak alone.
+            outcomes = [f.run.outcome.value for f in finished if f.run.outcome.value != "failed" or f.run.attempts]
             last_ok = max((i for i, o in enumerate(outcomes) if o == "ok"), default=None)
             tail = sum(1 for o in outcomes[(last_ok + 1 if last_ok is not None else 0) :] if o == "failed")
             ids.append(job_id)
@@ -259,6 +260,9 @@ class PostgresClaims(PostgresConnection):
         await super().close()
 
 
+LISTENER_NAME = "veggiecron-listener"
+
+
 class Listener:
     """LISTENs on a connection of its own; reconnects when it is cut (polling covers the gap)."""
 
@@ -276,7 +280,8 @@ class Listener:
         self._task = asyncio.create_task(self._watch(), name="veggiecron-listener")
 
     async def _connect(self) -> None:
-        conn = await asyncpg.connect(self.url)
+        # Named, so an operator (or a test) can tell the listening connections in pg_stat_activity.
+        conn = await asyncpg.connect(self.url, server_settings={"application_name": LISTENER_NAME})
         await conn.add_listener(CHANNEL, self._notified)
         self._conn = conn
 

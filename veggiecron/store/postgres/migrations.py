@@ -114,6 +114,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (user_id, group_id)
     );
     """,
+    # 2: slots a single scheduler took on but had not started (the SQLite store's migration 4);
+    # several nodes keep theirs as claimed or buffered runs instead
+    """
+    CREATE TABLE held_slots (
+        job_id bigint NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        due_at double precision NOT NULL,
+        reason text NOT NULL,
+        since double precision NOT NULL,
+        PRIMARY KEY (job_id, due_at)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ...model import Progress, Run
-from ..rows import RUN_COLUMNS, run_from_row
+from ...model import HeldSlot, Job, Progress, Run
+from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, job_from_row, run_from_row
 from .connection import PostgresConnection
 
 RUN_FIELDS = (
@@ -105,6 +105,27 @@ class PostgresRuns(PostgresConnection):
                     [key[1] for key in newest],
                     list(newest.values()),
                 )
+            if progress.released:
+                await conn.execute(
+                    "DELETE FROM held_slots h USING unnest($1::bigint[], $2::float8[]) AS u(job_id, due_at) "
+                    "WHERE h.job_id = u.job_id AND h.due_at = u.due_at",
+                    [job_id for job_id, _ in progress.released],
+                    [due_at for _, due_at in progress.released],
+                )
+            if progress.held:
+                holding = {(h.job_id, h.due_at): h for h in progress.held}
+                await conn.execute(
+                    "INSERT INTO held_slots (job_id, due_at, reason, since) "
+                    "SELECT u.job_id, u.due_at, u.reason, u.since "
+                    "FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::float8[]) "
+                    "AS u(job_id, due_at, reason, since) "
+                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = u.job_id) "
+                    "ON CONFLICT (job_id, due_at) DO UPDATE SET reason = excluded.reason, since = excluded.since",
+                    [h.job_id for h in holding.values()],
+                    [h.due_at for h in holding.values()],
+                    [h.reason for h in holding.values()],
+                    [h.since for h in holding.values()],
+                )
             if progress.runs:
                 # A slot is recorded once (runs_slot): a second record of the same slot is dropped.
                 await conn.execute(
@@ -113,6 +134,13 @@ class PostgresRuns(PostgresConnection):
                     "ON CONFLICT (job_id, due_at) DO NOTHING",
                     *run_arrays(list(progress.runs)),
                 )
+
+    async def held_slots(self) -> list[tuple[Job, HeldSlot]]:
+        rows = await self._fetch(
+            f"SELECT {JOB_COLUMNS_J}, h.job_id, h.due_at, h.reason, h.since FROM held_slots h "
+            "JOIN jobs j ON j.id = h.job_id ORDER BY h.due_at, h.job_id"
+        )
+        return [(job_from_row(row), HeldSlot(*tuple(row)[JOB_COLUMN_COUNT:])) for row in rows]
 
     async def prune_runs(self, keep_per_job: int) -> None:
         await self._execute(

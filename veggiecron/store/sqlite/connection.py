@@ -12,6 +12,7 @@ import aiosqlite
 
 from ...errors import StoreUnavailable
 from ..contract import SchemaTooNew
+from .inspection import check_database_file
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
@@ -21,11 +22,34 @@ T = TypeVar("T")
 Statement = tuple[str, Any, bool]
 
 
+# What SQLite says when it refuses a write, and what that means to a client of the API.
+WRITE_FAULTS = (
+    ("full", "the database's disk is full: writes are refused until space is freed; reads still work"),
+    ("readonly", "the database is read-only (its file or file system): writes are refused; reads still work"),
+    ("i/o error", "the database's disk failed a write: writes are refused until it recovers; reads still work"),
+    ("locked", "the database is locked by another writer: try again shortly"),
+)
+
+
+def write_refused(exc: sqlite3.OperationalError) -> StoreUnavailable:
+    """A 503 saying why the database refused a write, in words a client can act on."""
+    reason = str(exc)
+    squeezed = reason.lower().replace(" ", "")
+    for marker, description in WRITE_FAULTS:
+        if marker.replace(" ", "") in squeezed:
+            return StoreUnavailable(description, {"reason": reason})
+    return StoreUnavailable("the database cannot take writes right now; reads still work", {"reason": reason})
+
+
 class SqliteConnection:
     """Opens the file, migrates it, and runs reads and write transactions for the stores above it."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, synchronous: str = "full") -> None:
+        """synchronous: "full" syncs the write-ahead log at every commit, "normal" only at checkpoints."""
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be normal or full, not {synchronous!r}")
         self.path = path
+        self.synchronous = synchronous
         self._db: aiosqlite.Connection | None = None
         # Reads go through a connection (and thread) of their own: in WAL mode they see every
         # committed write and never wait behind a batch of run records being written.
@@ -40,11 +64,16 @@ class SqliteConnection:
         return self._db
 
     async def open(self) -> None:
-        """Open the file, apply pending migrations, refuse a schema newer than this code."""
+        """Open the file, apply pending migrations, refuse a schema newer than this code.
+
+        A file that is not a sound veggiecron database is refused (DatabaseRefused) before
+        anything writes to it.
+        """
+        await asyncio.to_thread(check_database_file, self.path)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         await self.db.execute("PRAGMA busy_timeout = 5000")
         await self.db.execute("PRAGMA journal_mode = WAL")
-        await self.db.execute("PRAGMA synchronous = NORMAL")
+        await self.db.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
         await self.db.execute("PRAGMA foreign_keys = ON")
         await self._migrate()
         if self.path != ":memory:" and not self.path.startswith("file:"):
@@ -126,13 +155,22 @@ class SqliteConnection:
                     await self.db.execute("COMMIT")
                     return result
                 except BaseException:
-                    await self.db.execute("ROLLBACK")
+                    await self._roll_back()
                     raise
             except sqlite3.IntegrityError:
                 raise
             except sqlite3.OperationalError as exc:
                 logger.error("database write failed: %s", exc)
-                raise StoreUnavailable("the database cannot take writes right now", {"reason": str(exc)}) from exc
+                raise write_refused(exc) from exc
+
+    async def _roll_back(self) -> None:
+        # SQLite has already rolled back after some errors (a full disk, an I/O error): a second
+        # ROLLBACK would fail and hide the error that matters.
+        if self.db.in_transaction:
+            try:
+                await self.db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                logger.warning("rolling back a failed write: %s", exc)
 
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         # One trip to the reading thread (execute, fetch and close there), not three.

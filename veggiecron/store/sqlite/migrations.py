@@ -104,6 +104,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN paused_reason TEXT;
     ALTER TABLE runs ADD COLUMN error_class TEXT;
     """,
+    # 4: slots the scheduler took on but had not started (waiting for a connection, or behind
+    # the run in flight): a restart runs them or records them as missed, never loses them
+    """
+    CREATE TABLE held_slots (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        due_at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        since REAL NOT NULL,
+        PRIMARY KEY (job_id, due_at)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from ...model import Progress, Run
-from ..rows import RUN_COLUMNS, RUN_INSERT_COLUMNS, run_from_row
+from ...model import HeldSlot, Job, Progress, Run
+from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, RUN_INSERT_COLUMNS, job_from_row, run_from_row
 from .connection import SqliteConnection, Statement
 
 
@@ -92,8 +92,28 @@ class SqliteRuns(SqliteConnection):
                     False,
                 )
             )
+        # Few, and matched exactly by due time: bound parameters, not JSON, whose text form of a
+        # float could differ in the last bit from the one stored.
+        if progress.released:
+            statements.append(("DELETE FROM held_slots WHERE job_id = ? AND due_at = ?", list(progress.released), True))
+        if progress.held:
+            statements.append(
+                (
+                    "INSERT OR REPLACE INTO held_slots (job_id, due_at, reason, since) SELECT ?, ?, ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
+                    [(*slot, slot.job_id) for slot in progress.held],
+                    True,
+                )
+            )
         if statements:
             await self._write(statements)
+
+    async def held_slots(self) -> list[tuple[Job, HeldSlot]]:
+        rows = await self._fetchall(
+            f"SELECT {JOB_COLUMNS_J}, h.job_id, h.due_at, h.reason, h.since FROM held_slots h "
+            "JOIN jobs j ON j.id = h.job_id ORDER BY h.due_at, h.job_id"
+        )
+        return [(job_from_row(row), HeldSlot(*row[JOB_COLUMN_COUNT:])) for row in rows]
 
     async def prune_runs(self, keep_per_job: int) -> None:
         """Keep only the newest `keep_per_job` runs of every job."""
