@@ -11,6 +11,7 @@ import orjson
 from ..auth import token_from_headers
 from ..compiler import preview
 from ..errors import Forbidden, Invalid, NotFound
+from ..jobs import job_filter
 from ..times import with_utc
 from .base import BaseHandler
 from .views import job_view, run_view, token_view, user_view
@@ -75,7 +76,9 @@ class LogoutHandler(BaseHandler):
 
 
 class JobsHandler(BaseHandler):
-    """GET /job lists the caller's jobs (or one, with ?name=); POST /job creates one."""
+    """GET /job lists the caller's jobs (filtered by tag, q, state and failing; or one, with ?name=).
+
+    POST /job creates one."""
 
     async def get(self) -> None:
         user = self.current_user_required
@@ -86,7 +89,13 @@ class JobsHandler(BaseHandler):
             self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
             return
         limit, offset = self.page()
-        jobs, count = await self.ctx.jobs.list_jobs(user, limit, offset)
+        where = job_filter(
+            self.get_query_arguments("tag"),
+            self.get_query_argument("q", None),
+            self.get_query_argument("state", None),
+            self.get_query_argument("failing", None),
+        )
+        jobs, count = await self.ctx.jobs.list_jobs(user, limit, offset, where)
         self.answer(
             f"{count} jobs", {"count": count, "limit": limit, "offset": offset, "jobs": [job_view(j) for j in jobs]}
         )

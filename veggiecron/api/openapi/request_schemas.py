@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ...auth import MAX_PASSWORD_BYTES, USERNAME_PATTERN
 from ...config import Config
-from ...jobs import JOB_TYPES, NAME_PATTERN
+from ...jobs import JOB_TYPES, MAX_TAGS, NAME_PATTERN, TAG_PATTERN
 from ...policies import CatchUp, Overlap
 from ...schedules import GRAMMAR, MAX_EPOCH
 from ...seed.validation import INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
@@ -18,6 +18,7 @@ from ...targets import MAX_RETRIES, MAX_TIMEOUT, MAX_URL_LENGTH, VERBS
 from .schemas import ANY, JSON, Schema, any_case, obj, ref, whole
 
 HTTP_URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+"
+TAG_SCHEMA: Schema = {"type": "string", "pattern": whole(TAG_PATTERN.pattern)}
 
 
 def http_field_schemas(config: Config) -> dict[str, Schema]:
@@ -217,6 +218,8 @@ JOB_FIELD_DESCRIPTIONS = {
     "schedule": f"When the job fires. One of: {GRAMMAR}.",
     "timezone": "IANA time zone of wall-clock schedules.",
     "enabled": "Whether the job fires.",
+    "tags": f"Labels to find the job by (GET /job?tag=): at most {MAX_TAGS}, each 1 to 32 letters, digits, "
+    "'_', '.', ':' or '-'.",
 }
 
 
@@ -245,6 +248,7 @@ def job_body_schema(config: Config, fields: tuple[str, ...], required: tuple[str
             "examples": ["Europe/London"],
         },
         "enabled": {"type": "boolean", "default": True},
+        "tags": {"type": "array", "items": TAG_SCHEMA, "maxItems": MAX_TAGS, "examples": [["billing", "nightly"]]},
         **policies,
     }
     properties = {}
@@ -270,6 +274,8 @@ def job_form_schema(fields: tuple[str, ...], required: tuple[str, ...]) -> Schem
             schema.update(contentMediaType=JSON, contentSchema=ref("HttpJobData"))
         elif name == "enabled":
             description = "true, false, 1 or 0."
+        elif name == "tags":
+            description = "The tags separated by commas or spaces."
         properties[name] = {**schema, "description": description}
     body = obj(properties, required, additionalProperties=False)
     if not required:

@@ -114,6 +114,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (user_id, group_id)
     );
     """,
+    # 2: tags on jobs, a JSON array of strings as in the SQLite store (json, so rows read alike)
+    """
+    ALTER TABLE jobs ADD COLUMN tags json NOT NULL DEFAULT '[]';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

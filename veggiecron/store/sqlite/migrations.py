@@ -104,6 +104,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN paused_reason TEXT;
     ALTER TABLE runs ADD COLUMN error_class TEXT;
     """,
+    # 4: tags on jobs, a JSON array of strings (filtered with json_each; a user's jobs are few
+    # enough to scan, and a table of its own would cost a write per tag on every change)
+    """
+    ALTER TABLE jobs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
