@@ -108,7 +108,7 @@ class JobAction(UiHandler):
         recent = await self.ctx.jobs.recent_runs_of([job], CHART_RUNS)
         seed = (await self.ctx.seed.schedule_ids([job.id])).get(job.id)
         row = job_row(job, recent.get(job.id, []), seed, self.ctx.clock.now())
-        template = "job_row.html" if origin == "list" else "job_summary.html"
+        template = "job_row_answer.html" if origin == "list" else "job_summary.html"
         here = safe_next(self.get_body_argument("next", None))
         self.render(template, row=row, message=message, here=here, oob=True)
 
