@@ -20,9 +20,7 @@ def people(live: LiveServer) -> Iterator[tuple[str, str]]:
     name, api = live.new_user("axe")
     live.run(api.create_job("report", live.sink.url + "/r", "0 8 * * 1-5", tags=["billing", "daily"]))
     live.run(api.create_job("ping", live.sink.url + "/p", "every 1 hours", timezone="Europe/London"))
-    live.run(
-        api.create_job("flaky", "http://127.0.0.1:9/down", "every 1 hours", pause_after_failures=1, tags=["ops"])
-    )
+    live.run(api.create_job("flaky", "http://127.0.0.1:9/down", "every 1 hours", pause_after_failures=1, tags=["ops"]))
     live.run(api.create_job("off", live.sink.url + "/o", "every 1 hours", enabled=False))
     live.call(
         api,
@@ -67,7 +65,9 @@ PAGES = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
-def test_every_page_has_no_axe_violation(browser: Browser, live: LiveServer, people: tuple[str, str], dark: bool) -> None:
+def test_every_page_has_no_axe_violation(
+    browser: Browser, live: LiveServer, people: tuple[str, str], dark: bool
+) -> None:
     user, admin = people
     with open_page(browser, live, dark=dark) as watched:
         page = watched.page

@@ -15,8 +15,6 @@ from ..model import Job, JobFilter, JobState
 from .base import UiHandler, safe_next
 from .views import CHART_RUNS, job_row, page_links
 
-PAGE_SIZE = 100
-
 
 class JobListPage(UiHandler):
     """GET /ui/: the user's jobs, filtered like GET /job; ?rows=1 from htmx answers the rows alone (live refresh)."""
@@ -30,12 +28,13 @@ class JobListPage(UiHandler):
             "failing": "true" if self.get_query_argument("failing", "") in ("true", "1", "on") else "",
         }
         error: Invalid | None = None
+        page_size = self.ctx.config.api.default_page_size  # the API's: a page costs what a read of it does
         try:
             where = job_filter([query["tag"]] if query["tag"] else [], query["q"], query["state"], query["failing"])
-            limit = self._int("limit", PAGE_SIZE, 1, self.ctx.config.api.max_page_size)
+            limit = self._int("limit", page_size, 1, self.ctx.config.api.max_page_size)
             offset = self._int("offset", 0, 0, 2**31)
         except Invalid as exc:
-            error, where, limit, offset = exc, JobFilter(), PAGE_SIZE, 0
+            error, where, limit, offset = exc, JobFilter(), page_size, 0
         if error is not None:
             jobs: list[Job] = []
             count = 0
@@ -49,7 +48,7 @@ class JobListPage(UiHandler):
         shown = {k: v for k, v in query.items() if v}
         if offset:
             shown["offset"] = str(offset)
-        if limit != PAGE_SIZE:
+        if limit != page_size:
             shown["limit"] = str(limit)
         here = "/ui/" + ("?" + urlencode(shown) if shown else "")
         values: dict[str, Any] = {
