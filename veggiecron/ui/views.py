@@ -101,7 +101,7 @@ def settings_view(job: Job) -> list[tuple[str, str]]:
     shown = [
         ("URL", str(data.pop("url", ""))),
         ("Method", str(data.pop("verb", "GET")).upper()),
-        ("Schedule", f"{schedule_words(job.schedule, job.timezone)} ({job.schedule})"),
+        ("Schedule", _schedule_setting(job)),
         ("Time zone", job.timezone),
         ("Enabled", "yes" if job.enabled else "no"),
         ("Created", local_time(job.date_created, job.timezone)),
@@ -114,6 +114,11 @@ def settings_view(job: Job) -> list[tuple[str, str]]:
     if data:
         shown.append(("Request options", json.dumps(data, indent=1, sort_keys=True)))
     return shown
+
+
+def _schedule_setting(job: Job) -> str:
+    words = schedule_words(job.schedule, job.timezone)
+    return words if words.lower() == job.schedule.lower() else f"{words} ({job.schedule})"
 
 
 OUTCOMES = [o.value for o in RunOutcome]
