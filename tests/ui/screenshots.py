@@ -30,9 +30,9 @@ JOBS = [
 
 def seed_history(live: LiveServer) -> str:
     name, api = live.new_user("demo")
-    for job, path, schedule, zone, tags in JOBS:
+    for job_name, path, schedule, zone, tags in JOBS:
         url = path if path.startswith("http") else live.sink.url + path
-        live.run(api.create_job(job, url, schedule, timezone=zone, tags=tags))
+        live.run(api.create_job(job_name, url, schedule, timezone=zone, tags=tags))
     live.call(api, "PATCH", "/job/newsletter", json={"enabled": False})
     store = live.server.store
     jobs, _ = live.run(store.list_jobs(1, 100, 0))
