@@ -16,3 +16,4 @@ bench:
 	python -m bench.dispatch --quick
 	python -m bench.scale --quick
 	python -m bench.api --quick
+	python -m bench.ui --quick

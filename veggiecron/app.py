@@ -51,6 +51,8 @@ from .store.postgres import PostgresStore
 from .store.postgres.connection import redact
 from .store.sqlite import SqliteStore
 from .throttle import AddressThrottle
+from .ui import app_settings as ui_settings
+from .ui import routes as ui_routes
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ JOB_NAME = r"([^/]+)"
 
 
 def make_app(ctx: Context) -> tornado.web.Application:
-    """The tornado application with every route of both APIs."""
+    """The tornado application with every route of both APIs and the dashboard."""
     args = {"ctx": ctx}
     routes = [
         (r"/", IndexHandler, args),
@@ -76,9 +78,11 @@ def make_app(ctx: Context) -> tornado.web.Application:
         (rf"/job/{JOB_NAME}", JobHandler, args),
         *seed_routes(args),
         *openapi_routes(args),
+        *ui_routes(args),
     ]
+    settings = ui_settings(ctx.config) if ctx is not None else {}  # None: the route table alone (tests)
     return tornado.web.Application(
-        routes, default_handler_class=NotFoundHandler, default_handler_args=args, xheaders=False
+        routes, default_handler_class=NotFoundHandler, default_handler_args=args, xheaders=False, **settings
     )
 
 

@@ -263,6 +263,20 @@ class Accounts:
         # Only the id is known here, not the hash the cache is keyed by.
         self.forget_user(user.id)
 
+    async def revoke_all(self, actor: User, user_id: int) -> None:
+        """Revoke every token of a user: an admin may for anyone, others only for themselves."""
+        if user_id != actor.id and not actor.is_admin:
+            raise NotFound("Not found.")
+        await self.store.delete_user_tokens(user_id)
+        self.forget_user(user_id)
+
+    async def token_count(self, actor: User, user_id: int) -> int:
+        """How many unexpired tokens a user holds (admins may ask about anyone)."""
+        if user_id != actor.id and not actor.is_admin:
+            raise NotFound("Not found.")
+        _tokens, count = await self.store.list_tokens(user_id, "", self.clock.now(), 1, 0)
+        return count
+
     async def logout(self, token: str) -> None:
         digest = self.tokens.digest(token)
         await self.store.delete_token(digest)

@@ -12,13 +12,25 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .clock import Clock
-from .compiler import compile_job, compile_parts, first_run
+from .compiler import compile_job, compile_parts, first_run, preview, upcoming
 from .config import Config
 from .errors import Forbidden, Invalid
 from .grammar import check_new_instant, check_new_schedule, check_new_zone
-from .model import CompiledJob, HttpTarget, Job, NewJob, Run, SeedFields, User
+from .model import (
+    NO_FILTER,
+    CompiledJob,
+    HttpTarget,
+    Job,
+    JobFilter,
+    JobState,
+    NewJob,
+    Run,
+    RunOutcome,
+    SeedFields,
+    User,
+)
 from .outbound import OutboundPolicy
-from .policies import POLICY_FIELDS, JobPolicy, jitter_key, parse_policy
+from .policies import POLICY_FIELDS, JobPolicy, jitter_key, job_timing, parse_policy
 from .quotas import QuotaUsage, runs_per_minute, stored_rate
 from .schedules import Interval, Once, Schedule, get_zone, parse_schedule
 from .store import JobStore, RunHistory
@@ -27,8 +39,12 @@ from .urls import check_url
 
 JOB_TYPES = ("http",)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
-CREATE_FIELDS = ("name", "type", "data", "schedule", "timezone", "enabled", *POLICY_FIELDS)
-UPDATE_FIELDS = ("data", "schedule", "timezone", "enabled", *POLICY_FIELDS)
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,31}$")
+MAX_TAGS = 16
+TAG_SEPARATORS = re.compile(r"[ ,]+")  # in a form's text: spaces and commas, nothing else
+MAX_SEARCH_LENGTH = 200
+CREATE_FIELDS = ("name", "type", "data", "schedule", "timezone", "enabled", "tags", *POLICY_FIELDS)
+UPDATE_FIELDS = ("data", "schedule", "timezone", "enabled", "tags", *POLICY_FIELDS)
 RECENT_RUNS = 10
 
 
@@ -71,6 +87,53 @@ def _validate_enabled(value: object) -> bool:
     if enabled is None:
         raise Invalid("enabled", "enabled must be true or false")
     return enabled
+
+
+def tags_from_text(text: str) -> list[str]:
+    """A form's tags: text separated by spaces or commas."""
+    return [tag for tag in TAG_SEPARATORS.split(text) if tag]
+
+
+def validate_tags(value: object) -> tuple[str, ...]:
+    """A list of tags (a form's text is split by tags_from_text first); repeats dropped."""
+    if not isinstance(value, list | tuple) or not all(isinstance(tag, str) for tag in value):
+        raise Invalid("tags", "tags must be a list of strings (in a form: text separated by spaces or commas)")
+    # Counted before repeats are dropped, as the published schema counts them (maxItems).
+    if len(value) > MAX_TAGS:
+        raise Invalid("tags", f"a job has at most {MAX_TAGS} tags")
+    tags = tuple(dict.fromkeys(value))
+    for tag in tags:
+        if not TAG_PATTERN.fullmatch(tag):
+            raise Invalid("tags", f"tag {tag[:40]!r}: tags are 1 to 32 letters, digits, '_', '.', ':' or '-'")
+    return tags
+
+
+def job_filter(
+    tags: list[str] | tuple[str, ...] = (),
+    text: str | None = None,
+    state: str | None = None,
+    failing: str | None = None,
+) -> JobFilter:
+    """The filter of a job list from its query parameters (tag, q, state, failing); Invalid names the one at fault."""
+    for tag in tags:
+        if not TAG_PATTERN.fullmatch(tag):
+            raise Invalid("tag", "tag must be 1 to 32 letters, digits, '_', '.', ':' or '-'")
+    text = (text or "").strip()
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise Invalid("q", f"q must be at most {MAX_SEARCH_LENGTH} characters")
+    chosen: JobState | None = None
+    if state:
+        try:
+            chosen = JobState(state)
+        except ValueError:
+            raise Invalid("state", f"state must be one of: {', '.join(s.value for s in JobState)}") from None
+    only_failing = False
+    if failing:
+        parsed = parse_bool(failing)
+        if parsed is None:
+            raise Invalid("failing", "failing must be true or false")
+        only_failing = parsed
+    return JobFilter(tags=tuple(dict.fromkeys(tags)), text=text, state=chosen, failing=only_failing)
 
 
 def _check_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -167,6 +230,7 @@ class JobService:
             zone=fields.get("timezone", "UTC"),
             enabled=_validate_enabled(fields.get("enabled", True)),
             policy=_policy_fields(fields, {}),
+            tags=validate_tags(fields.get("tags", [])),
         )
 
     async def create_job(
@@ -182,6 +246,7 @@ class JobService:
         keep_failures: bool = False,
         seed: SeedFields | None = None,
         policy: dict[str, Any] | None = None,
+        tags: tuple[str, ...] = (),
     ) -> Job:
         """Validate and store a new http job, and schedule it at once (both APIs end here)."""
         target = parse_http_data(data, self.config.http_client)
@@ -211,6 +276,7 @@ class JobService:
             max_runs=max_runs,
             keep_failures=keep_failures,
             policy=policy,
+            tags=tags,
         )
         job = await self.jobs.create_job(new, seed)
         self.usage.add(user.id, 1, rate)
@@ -224,9 +290,17 @@ class JobService:
         """A job read from the store, with the scheduler's progress since it was written."""
         return self.scheduler.current(job)
 
-    async def list_jobs(self, user: User, limit: int, offset: int) -> tuple[list[Job], int]:
-        jobs, count = await self.jobs.list_jobs(user.id, limit, offset)
+    async def list_jobs(
+        self, user: User, limit: int, offset: int, where: JobFilter = NO_FILTER
+    ) -> tuple[list[Job], int]:
+        """A page of the user's jobs that pass the filter, and how many pass in all."""
+        jobs, count = await self.jobs.list_jobs(user.id, limit, offset, where)
         return [self.scheduler.current(job) for job in jobs], count
+
+    async def count_failing(self, user: User) -> int:
+        """How many of the user's jobs failed their latest run."""
+        _none, count = await self.jobs.list_jobs(user.id, 0, 0, JobFilter(failing=True))
+        return count
 
     async def update(self, user: User, name: str, fields: dict[str, Any]) -> Job:
         """Change a job from the native API's fields."""
@@ -242,6 +316,7 @@ class JobService:
             zone=fields.get("timezone", job.timezone),
             enabled=_validate_enabled(fields["enabled"]) if "enabled" in fields else job.enabled,
             policy=_policy_fields(fields, job.policy),
+            tags=validate_tags(fields["tags"]) if "tags" in fields else job.tags,
         )
 
     async def get_for_update(self, user: User, name: str) -> Job:
@@ -264,6 +339,7 @@ class JobService:
         max_runs: int | None = None,
         seed: SeedFields | None = None,
         policy: dict[str, Any] | None = None,
+        tags: tuple[str, ...] | None = None,
     ) -> Job:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
@@ -313,6 +389,7 @@ class JobService:
             # Re-enabling a job that paused itself starts a fresh failure count.
             paused_reason=None if re_enabled else job.paused_reason,
             consecutive_failures=0 if re_enabled else job.consecutive_failures,
+            tags=job.tags if tags is None else tags,
         )
         updated = await self.jobs.update_job(changed, seed)
         self.usage.add(job.user_id, 0, new_rate - old_rate)
@@ -341,14 +418,34 @@ class JobService:
         """Run a stored job once now, outside its schedule, and answer the recorded run."""
         return await self.scheduler.deliver(compile_job(job, self.config.http_client))
 
-    async def runs(self, user: User, name: str, limit: int, offset: int) -> tuple[Job, list[Run], int]:
+    async def runs(
+        self, user: User, name: str, limit: int, offset: int, outcome: RunOutcome | None = None
+    ) -> tuple[Job, list[Run], int]:
         job = await self.jobs.get_job(user.id, name)
-        runs, count = await self.history.list_runs(job.id, limit, offset)
+        runs, count = await self.history.list_runs(job.id, limit, offset, outcome)
         return job, runs, count
 
     async def recent_runs(self, job: Job) -> list[Run]:
         runs, _count = await self.history.list_runs(job.id, RECENT_RUNS, 0)
         return runs
+
+    async def recent_runs_of(self, jobs: list[Job], per_job: int) -> dict[int, list[Run]]:
+        """The newest runs of each of these jobs (read together), newest first."""
+        return await self.history.recent_runs([job.id for job in jobs], per_job)
+
+    def upcoming(self, job: Job, count: int) -> list[float]:
+        """The job's next `count` run times from now (fewer when its schedule ends)."""
+        return preview(job, count, self.clock.now())
+
+    def preview_schedule(self, schedule: object, zone: object, count: int) -> list[float]:
+        """The next `count` run times of a schedule not saved yet (a job created now); Invalid when it is wrong."""
+        zone_name = get_zone(zone).key  # type: ignore[arg-type]
+        parsed = parse_schedule(schedule, zone_name)
+        now = self.clock.now()
+        if isinstance(parsed, Once):
+            return [parsed.at] if parsed.at > now else []
+        rules = parse_policy({})
+        return upcoming(job_timing(parsed, rules, ""), rules.catch_up.window, now, now, count)
 
 
 def _policy_fields(fields: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ class RunOutcome(StrEnum):
 
 class JobState(StrEnum):
     SCHEDULED = "scheduled"  # enabled, with a next run
+    PAUSED = "paused"  # switched itself off after failing (see paused_reason)
     DISABLED = "disabled"  # switched off by its owner
     DONE = "done"  # no run left (a `once` job that has fired)
 
@@ -113,11 +114,12 @@ class Job:
     policy: dict[str, Any] = field(default_factory=dict)  # the job's policy fields as given (see policies.py)
     consecutive_failures: int = 0
     paused_reason: str | None = None  # why the job disabled itself
+    tags: tuple[str, ...] = ()  # its owner's labels, for finding jobs (GET /job?tag=)
 
     @property
     def state(self) -> JobState:
         if not self.enabled:
-            return JobState.DISABLED
+            return JobState.PAUSED if self.paused_reason is not None else JobState.DISABLED
         if self.next_run is None:
             return JobState.DONE
         return JobState.SCHEDULED
@@ -161,6 +163,23 @@ class NewJob:
     max_runs: int | None = None
     keep_failures: bool = False
     policy: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which of a user's jobs a list shows; every condition given must hold."""
+
+    tags: tuple[str, ...] = ()  # jobs carrying every one of these tags
+    text: str = ""  # a piece of the name or of the URL, in any letter case
+    state: JobState | None = None
+    failing: bool = False  # only jobs whose latest run failed (consecutive_failures > 0)
+
+    def __bool__(self) -> bool:
+        return bool(self.tags or self.text or self.state is not None or self.failing)
+
+
+NO_FILTER = JobFilter()
 
 
 @dataclass(frozen=True, slots=True)

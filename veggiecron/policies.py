@@ -79,7 +79,14 @@ class Jittered:
 
     def next_after(self, after: float, anchor: float) -> float | None:
         candidate = self.schedule.next_after(after - self.offset, anchor)
-        return None if candidate is None else candidate + self.offset
+        if candidate is None:
+            return None
+        if candidate + self.offset <= after:
+            # `after` was this very slot, and `after - offset` rounded to just below the schedule's
+            # time it came from, which came back again: the slot after it is the next one.
+            candidate = self.schedule.next_after(candidate, anchor)
+            return None if candidate is None else candidate + self.offset
+        return candidate + self.offset
 
     def latest_at_or_before(self, at: float, anchor: float) -> float | None:
         candidate = self.schedule.latest_at_or_before(at - self.offset, anchor)

@@ -53,6 +53,8 @@ def app_routes() -> list[tuple[re.Pattern[str], type[tornado.web.RequestHandler]
     routes = []
     for rule in application.wildcard_router.rules:
         assert isinstance(rule.matcher, tornado.routing.PathMatches), rule  # every route is a path pattern
+        if rule.matcher.regex.pattern.startswith("/ui"):
+            continue  # the dashboard's pages, not the API
         routes.append((rule.matcher.regex, rule.target))
     return routes
 

@@ -157,7 +157,7 @@ async def test_fails_then_recovers_with_notifications_and_pause(user_api: Api, t
 
         async def paused() -> bool:
             _, body = await user_api.call("GET", "/job/flaky")
-            return body["data"]["state"] == "disabled" and bool(body["data"]["paused_reason"])
+            return body["data"]["state"] == "paused" and bool(body["data"]["paused_reason"])
 
         await wait_for(paused, timeout=5)
         status, body = await user_api.call("PATCH", "/job/flaky", json={"enabled": True})

@@ -49,7 +49,7 @@ async def test_a_job_that_keeps_failing_pauses_once_and_tells_its_notify_url(api
         async def paused() -> dict[str, Any] | None:
             _, body = await apis[1].call("GET", "/job/flaky")  # asked of the other node
             data: dict[str, Any] = body["data"]
-            return data if data["state"] == "disabled" else None
+            return data if data["state"] == "paused" else None
 
         job = await wait_for(paused, timeout=10)
         assert job["paused_reason"].startswith("paused after 3 consecutive failed runs")

@@ -117,6 +117,18 @@ async def test_delete_token_forgets_that_token_only(store: Store, alice: User) -
     await store.delete_token("never-existed")  # nothing to delete is not an error
 
 
+async def test_delete_user_tokens_revokes_every_token_of_that_user_only(store: Store, alice: User, bob: User) -> None:
+    await store.create_token(alice.id, "laptop", T0, T0 + DAY)
+    await store.create_token(alice.id, "phone", T0, T0 + DAY)
+    await store.create_token(bob.id, "bobs", T0, T0 + DAY)
+    await store.delete_user_tokens(alice.id)
+    assert await store.user_for_token("laptop", T0) is None
+    assert await store.user_for_token("phone", T0) is None
+    assert await store.list_tokens(alice.id, "", T0, 10, 0) == ([], 0)
+    assert await store.user_for_token("bobs", T0) == (bob, T0 + DAY)
+    await store.delete_user_tokens(alice.id)  # none left is not an error
+
+
 async def test_prune_tokens_forgets_expired_tokens_only(store: Store, alice: User) -> None:
     await store.create_token(alice.id, "expired", T0, T0 + DAY)
     await store.create_token(alice.id, "valid", T0, T0 + 3 * DAY)

@@ -9,7 +9,7 @@ from veggiecron.store import Store
 
 async def test_a_fresh_store_is_empty(store: Store) -> None:
     assert await store.list_users(None, 10, 0) == ([], 0)
-    assert await store.job_counts_by_state() == {"scheduled": 0, "disabled": 0, "done": 0}
+    assert await store.job_counts_by_state() == {"scheduled": 0, "paused": 0, "disabled": 0, "done": 0}
     assert await store.list_groups(10, 0) == ([], 0)
 
 

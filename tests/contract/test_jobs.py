@@ -25,6 +25,7 @@ async def test_create_job_answers_what_get_job_reads_back(store: Store, alice: U
         max_runs=5,
         keep_failures=True,
         policy={"jitter_seconds": 5, "overlap": "skip"},
+        tags=("nightly", "team.ops"),
     )
     created = await store.create_job(new)
     assert created.id > 0
@@ -35,6 +36,7 @@ async def test_create_job_answers_what_get_job_reads_back(store: Store, alice: U
     assert (created.version, created.run_count, created.consecutive_failures, created.paused_reason) == (1, 0, 0, None)
     assert (created.date_created, created.date_updated) == (T0 + 1, T0 + 1)
     assert (created.max_runs, created.keep_failures) == (5, True)
+    assert created.tags == ("nightly", "team.ops")
     assert await store.get_job(alice.id, "nightly") == created
 
 
@@ -130,6 +132,7 @@ async def test_update_job_writes_every_changed_field_and_bumps_the_version(
         policy={"pause_after_failures": 3},
         paused_reason="failed 3 times in a row",
         consecutive_failures=3,
+        tags=("billing", "eu:west"),
     )
     updated = await store.update_job(changed)
     assert updated == replace(changed, version=2)
@@ -143,6 +146,7 @@ async def test_update_job_writes_every_changed_field_and_bumps_the_version(
         max_runs=10,
         paused_reason=None,
         consecutive_failures=0,
+        tags=(),
     )
     assert await store.update_job(again) == replace(again, version=3)
     assert await store.get_job(alice.id, "job") == replace(again, version=3)
@@ -187,7 +191,7 @@ async def test_enabled_job_timings_lists_only_the_users_enabled_jobs(store: Stor
 
 async def test_scheduled_counts_and_states_span_all_users(store: Store, alice: User, bob: User) -> None:
     assert await store.count_scheduled() == 0
-    assert await store.job_counts_by_state() == {"scheduled": 0, "disabled": 0, "done": 0}
+    assert await store.job_counts_by_state() == {"scheduled": 0, "paused": 0, "disabled": 0, "done": 0}
     await make_job(store, alice.id, "a1")
     await make_job(store, alice.id, "a2", next_run=T0 + 1000)
     await make_job(store, alice.id, "a-off", enabled=False)
@@ -195,5 +199,8 @@ async def test_scheduled_counts_and_states_span_all_users(store: Store, alice: U
     await make_job(store, alice.id, "a-off-done", enabled=False, next_run=None)
     await make_job(store, bob.id, "b1")
     await make_job(store, bob.id, "b-done", next_run=None)
+    # A job that switched itself off after failing is paused, not disabled.
+    paused = await make_job(store, bob.id, "b-paused")
+    await store.update_job(replace(paused, enabled=False, paused_reason="failed 3 times in a row"))
     assert await store.count_scheduled() == 3
-    assert await store.job_counts_by_state() == {"scheduled": 3, "disabled": 2, "done": 1}
+    assert await store.job_counts_by_state() == {"scheduled": 3, "paused": 1, "disabled": 2, "done": 1}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.contract.conftest import T0, make_job, run
-from veggiecron.model import Progress, User
+from veggiecron.model import Progress, RunOutcome, User
 from veggiecron.store import Store
 
 
@@ -41,3 +41,41 @@ async def test_prune_runs_keeps_the_newest_runs_of_every_job(store: Store, alice
     await store.prune_runs(keep_per_job=1)
     assert [r.due_at for r in (await store.list_runs(busy.id, 100, 0))[0]] == [T0 + 9]
     assert [r.due_at for r in (await store.list_runs(quiet.id, 100, 0))[0]] == [T0 + 1]
+
+
+async def test_list_runs_filters_by_outcome(store: Store, alice: User) -> None:
+    job = await make_job(store, alice.id, "job")
+    outcomes = [RunOutcome.OK, RunOutcome.FAILED, RunOutcome.OK, RunOutcome.FAILED, RunOutcome.SKIPPED]
+    await store.record_progress(
+        Progress(runs=[run(job.id, T0 + 10 * i, outcome=o) for i, o in enumerate(outcomes, start=1)])
+    )
+    failed, count = await store.list_runs(job.id, 1, 0, RunOutcome.FAILED)
+    assert ([r.due_at for r in failed], count) == ([T0 + 40], 2)
+    failed, count = await store.list_runs(job.id, 10, 1, RunOutcome.FAILED)
+    assert ([r.due_at for r in failed], count) == ([T0 + 20], 2)
+    assert (await store.list_runs(job.id, 10, 0, RunOutcome.MISSED)) == ([], 0)
+    assert (await store.list_runs(job.id, 10, 0, None))[1] == 5
+
+
+async def test_recent_runs_answers_the_newest_runs_of_each_job(store: Store, alice: User, bob: User) -> None:
+    busy = await make_job(store, alice.id, "busy")
+    quiet = await make_job(store, alice.id, "quiet")
+    idle = await make_job(store, alice.id, "idle")
+    other = await make_job(store, bob.id, "other")
+    # Interleaved, so "newest" must be per job.
+    await store.record_progress(
+        Progress(
+            runs=[
+                *(run(busy.id, T0 + 10 * i) for i in range(1, 8)),
+                run(quiet.id, T0 + 5),
+                run(other.id, T0 + 5),
+                run(busy.id, T0 + 100, outcome=RunOutcome.FAILED, error="boom", status_code=500),
+            ]
+        )
+    )
+    recent = await store.recent_runs([busy.id, quiet.id, idle.id], 3)
+    assert set(recent) == {busy.id, quiet.id}  # idle never ran; bob's job was not asked for
+    assert [r.due_at for r in recent[busy.id]] == [T0 + 100, T0 + 70, T0 + 60]
+    assert (recent[busy.id][0].outcome, recent[busy.id][0].error) == (RunOutcome.FAILED, "boom")
+    assert [r.due_at for r in recent[quiet.id]] == [T0 + 5]
+    assert await store.recent_runs([], 3) == {}

@@ -85,6 +85,10 @@ async def test_installed_command_serves_from_an_empty_directory_with_environment
             await api.register_and_login()
             await api.create_job("beat", sink.url + "/beat", schedule="every 1 seconds")
             await wait_for(lambda: len(sink.paths("/beat")) >= 2, timeout=10)
+            async with session.get(f"http://127.0.0.1:{port}/ui/login") as response:
+                assert response.status == 200 and "htmx.min.js" in await response.text()
+            async with session.get(f"http://127.0.0.1:{port}/ui/static/htmx.min.js") as response:
+                assert response.status == 200
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=15) == 0
     finally:
@@ -137,5 +141,8 @@ async def test_the_sentry_extra_reports_unexpected_errors(venv: Path, tmp_path: 
 def test_the_package_holds_the_code_not_the_tests(venv: Path) -> None:
     site = next((venv / "lib").glob("python3*/site-packages"))
     assert (site / "veggiecron" / "cli.py").exists()
+    # The dashboard's templates and static files, htmx with its licence.
+    for part in ("templates/jobs.html", "static/htmx.min.js", "static/htmx.LICENSE", "static/app.css"):
+        assert (site / "veggiecron" / "ui" / part).exists(), part
     assert not (site / "tests").exists() and not (site / "bench").exists()
     assert os.access(venv / "bin" / "veggiecron", os.X_OK)

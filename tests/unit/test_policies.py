@@ -22,7 +22,7 @@ from veggiecron.policies import (
     retry_delay,
     utc_iso,
 )
-from veggiecron.schedules import Cron, Interval
+from veggiecron.schedules import Cron, DailyAt, Interval
 
 T0 = 1_800_000_000.0
 EVERY_10 = Interval(10)
@@ -154,3 +154,14 @@ def test_utc_iso_names_the_same_instant_to_the_microsecond(epoch: float) -> None
     text = utc_iso(epoch)
     assert text.endswith("+00:00") and "." in text
     assert datetime.fromisoformat(text) == datetime.fromtimestamp(epoch, UTC)
+
+
+def test_a_jittered_slot_is_never_answered_twice_when_float_rounding_bites() -> None:
+    # Found by tests/unit/test_schedule_properties.py: (slot + offset) - offset rounded to just
+    # below the slot, and next_after answered the same slot again instead of the one after it.
+    timing = Jittered(DailyAt(days=6, hour=13, minute=0, zone="UTC"), offset=31814.9139047529)
+    at, anchor = 248659200.0, 248659200.0
+    for _ in range(60):
+        nxt = timing.next_after(at, anchor)
+        assert nxt is not None and nxt > at
+        at = nxt

@@ -172,7 +172,7 @@ async def test_pause_after_failures_and_notifications(store: SqliteStore) -> Non
     assert runner.notifications[0]["run_id"] == f"{job.id}-{int((T0 + 10) * 1_000_000)}"
     await scheduler.flush()
     stored = await store.get_job(1, "p")
-    assert not stored.enabled and stored.state.value == "disabled"
+    assert not stored.enabled and stored.state.value == "paused"
     assert stored.paused_reason is not None and "3 consecutive" in stored.paused_reason
     assert stored.consecutive_failures == 3
     assert scheduler.scheduled_count() == 0

@@ -60,6 +60,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self._received = 0
         self._too_large = False
         self._fields: dict[str, Any] | None = None
+        self.body_was_form = False  # set by body_fields(): form values are text
         # Until prepare() returns, the body is unread: an error answered then closes the connection.
         self._preparing = True
 
@@ -144,6 +145,7 @@ class BaseHandler(tornado.web.RequestHandler):
                 raise Invalid("body", "request body must be a JSON object")
             fields = parsed
         self._fields = fields
+        self.body_was_form = is_form and bool(fields)
         return fields
 
     def query_int(self, name: str, default: int, low: int, high: int) -> int:

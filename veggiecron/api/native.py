@@ -11,14 +11,18 @@ import orjson
 from ..auth import token_from_headers
 from ..compiler import preview
 from ..errors import Forbidden, Invalid, NotFound
+from ..jobs import job_filter, tags_from_text
 from ..model import idempotency_key
 from ..times import with_utc
 from .base import BaseHandler
 from .views import job_view, run_view, token_view, user_view
 
 
-def _job_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """Form posts carry `data` as a JSON string; JSON bodies may send an object or that string."""
+def _job_fields(fields: dict[str, Any], form: bool) -> dict[str, Any]:
+    """Form posts carry `data` as a JSON string (JSON bodies may send an object or that string) and
+    `tags` as text separated by spaces or commas."""
+    if form and isinstance(fields.get("tags"), str):
+        fields = {**fields, "tags": tags_from_text(fields["tags"])}
     if isinstance(fields.get("data"), str):
         try:
             fields = {**fields, "data": orjson.loads(fields["data"])}
@@ -76,7 +80,9 @@ class LogoutHandler(BaseHandler):
 
 
 class JobsHandler(BaseHandler):
-    """GET /job lists the caller's jobs (or one, with ?name=); POST /job creates one."""
+    """GET /job lists the caller's jobs (filtered by tag, q, state and failing; or one, with ?name=).
+
+    POST /job creates one."""
 
     async def get(self) -> None:
         user = self.current_user_required
@@ -87,13 +93,21 @@ class JobsHandler(BaseHandler):
             self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
             return
         limit, offset = self.page()
-        jobs, count = await self.ctx.jobs.list_jobs(user, limit, offset)
+        where = job_filter(
+            self.get_query_arguments("tag"),
+            self.get_query_argument("q", None),
+            self.get_query_argument("state", None),
+            self.get_query_argument("failing", None),
+        )
+        jobs, count = await self.ctx.jobs.list_jobs(user, limit, offset, where)
         self.answer(
             f"{count} jobs", {"count": count, "limit": limit, "offset": offset, "jobs": [job_view(j) for j in jobs]}
         )
 
     async def post(self) -> None:
-        job = await self.ctx.jobs.create(self.current_user_required, _job_fields(self.body_fields()))
+        job = await self.ctx.jobs.create(
+            self.current_user_required, _job_fields(self.body_fields(), self.body_was_form)
+        )
         self.set_header("Location", f"/job/{job.name}")
         self.answer(f'Successfully created {job.type} job: "{job.name}"', job_view(job), status=201)
 
@@ -107,7 +121,9 @@ class JobHandler(BaseHandler):
         self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
 
     async def patch(self, name: str) -> None:
-        job = await self.ctx.jobs.update(self.current_user_required, name, _job_fields(self.body_fields()))
+        job = await self.ctx.jobs.update(
+            self.current_user_required, name, _job_fields(self.body_fields(), self.body_was_form)
+        )
         self.answer(f'Updated job "{job.name}"', job_view(job))
 
     put = patch

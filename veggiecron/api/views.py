@@ -25,6 +25,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "timezone": job.timezone,
         "enabled": job.enabled,
         "state": job.state.value,
+        "tags": list(job.tags),
         "next_run": job.next_run,
         "date_created": job.date_created,
         "date_updated": job.date_updated,

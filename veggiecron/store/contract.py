@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ..model import (
+    NO_FILTER,
     Claim,
     DueJob,
     FailedTask,
@@ -19,9 +20,11 @@ from ..model import (
     Group,
     HeldSlot,
     Job,
+    JobFilter,
     NewJob,
     Progress,
     Run,
+    RunOutcome,
     SeedFields,
     SlotDecision,
     TokenInfo,
@@ -52,8 +55,12 @@ class JobStore(Protocol):
     async def get_job(self, user_id: int, name: str) -> Job:
         """The user's job of that name; NotFound otherwise."""
 
-    async def list_jobs(self, user_id: int, limit: int, offset: int) -> tuple[list[Job], int]:
-        """One page of the user's jobs in creation order, and how many there are in all."""
+    async def list_jobs(
+        self, user_id: int, limit: int, offset: int, where: JobFilter = NO_FILTER
+    ) -> tuple[list[Job], int]:
+        """One page of the user's jobs that pass `where` (all of them by default) in creation order,
+        and how many pass in all. Tags match exactly; the text is a case-insensitive piece of the
+        name or of data.url (ASCII letters at least); states are Job.state's."""
 
     async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
         """Write an owner's change (and its Seed row); answer the job with its version bumped."""
@@ -70,7 +77,7 @@ class JobStore(Protocol):
         """Enabled jobs with a next run, across all users."""
 
     async def job_counts_by_state(self) -> dict[str, int]:
-        """{"scheduled": n, "disabled": n, "done": n} across all users."""
+        """{"scheduled": n, "paused": n, "disabled": n, "done": n} across all users."""
 
 
 class DueWindow(Protocol):
@@ -96,8 +103,13 @@ class DueWindow(Protocol):
 
 
 class RunHistory(Protocol):
-    async def list_runs(self, job_id: int, limit: int, offset: int) -> tuple[list[Run], int]:
-        """One page of the job's runs, newest first, and how many there are in all."""
+    async def list_runs(
+        self, job_id: int, limit: int, offset: int, outcome: RunOutcome | None = None
+    ) -> tuple[list[Run], int]:
+        """One page of the job's runs (only those with `outcome` when given), newest first, and how many in all."""
+
+    async def recent_runs(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[Run]]:
+        """The newest `per_job` runs of each of these jobs, newest first; a job without runs is left out."""
 
     async def prune_runs(self, keep_per_job: int) -> None:
         """Keep only the newest `keep_per_job` runs of every job."""
@@ -135,6 +147,9 @@ class AccountStore(Protocol):
         """Revoke one of the user's tokens; False when the user has no such token."""
 
     async def delete_token(self, token_hash: str) -> None: ...
+
+    async def delete_user_tokens(self, user_id: int) -> None:
+        """Revoke every token of the user."""
 
     async def prune_tokens(self, now: float) -> None:
         """Forget tokens that expired."""

@@ -12,7 +12,7 @@ from ..model import FailedTask, Job, NewJob, Run, RunOutcome, SeedFields, User, 
 
 JOB_COLUMNS = (
     "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
-    "date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason"
+    "date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason, tags"
 )
 JOB_COLUMNS_J = ", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))
 JOB_COLUMN_COUNT = len(JOB_COLUMNS.split(","))
@@ -24,8 +24,19 @@ USER_COLUMNS = "id, username, is_admin, date_created, date_updated, email"
 SEED_COLUMNS = (
     "s.uuid, s.cron_definition, s.interval_definition, s.endpoint, s.auth_token, s.payload, s.created_by, s.updated_by"
 )
+NO_TAGS: tuple[str, ...] = ()
 FAILED_COLUMNS = "f.id, f.job_id, f.task_id, f.initiated_at, f.reason"
 WEBHOOK_COLUMNS = "id, user_id, event, target, created, updated"
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % _ and \\ taken literally (with ESCAPE '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def tags_json(tags: Sequence[str]) -> str:
+    return orjson.dumps(list(tags)).decode()
 
 
 def job_from_row(row: Sequence[Any]) -> Job:
@@ -50,6 +61,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         policy=orjson.loads(row[16]),
         consecutive_failures=row[17],
         paused_reason=row[18],
+        tags=NO_TAGS if row[19] == "[]" else tuple(sys.intern(t) for t in orjson.loads(row[19])),
     )
 
 
@@ -72,7 +84,11 @@ def job_created(job_id: int, new: NewJob) -> Job:
         max_runs=new.max_runs,
         keep_failures=new.keep_failures,
         policy=new.policy,
+        tags=new.tags,
     )
+
+
+OUTCOMES = {outcome.value: outcome for outcome in RunOutcome}  # a dict lookup: RunOutcome(text) is slower
 
 
 def run_from_row(row: Sequence[Any]) -> Run:
@@ -82,7 +98,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         due_at=row[2],
         started_at=row[3],
         duration_ms=row[4],
-        outcome=RunOutcome(row[5]),
+        outcome=OUTCOMES[row[5]],
         attempts=row[6],
         status_code=row[7],
         error=row[8],

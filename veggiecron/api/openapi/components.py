@@ -45,6 +45,7 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             "timezone": STRING,
             "enabled": BOOLEAN,
             "state": {"type": "string", "enum": [s.value for s in JobState]},
+            "tags": {"type": "array", "items": STRING},
             "next_run": nullable(epoch),
             "date_created": epoch,
             "date_updated": epoch,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import Config
+from ...jobs import MAX_SEARCH_LENGTH
+from ...model import JobState
 from .operations import (
     LOCATION,
     NATIVE,
@@ -17,6 +19,7 @@ from .operations import (
     path_param,
     query_param,
 )
+from .request_schemas import TAG_SCHEMA
 from .schemas import BOOLEAN, INTEGER, NUMBER, STRING, envelope, obj, ref
 
 JOB_NAME_PARAM = path_param("name", {"type": "string", "minLength": 1}, "The job's name.")
@@ -34,6 +37,33 @@ def job_links(expression: str) -> dict[str, Any]:
         "DeleteJob": "deleteJob",
     }
     return {name: {"operationId": op, "parameters": {"name": expression}} for name, op in targets.items()}
+
+
+def job_filter_params() -> list[dict[str, Any]]:
+    """GET /job's filters: a job is listed when it passes every one given."""
+    return [
+        {
+            **query_param("tag", {"type": "array", "items": TAG_SCHEMA, "maxItems": 16}, "Jobs with this tag."),
+            "description": "Jobs carrying this tag; repeat the parameter for jobs carrying all of them.",
+            "style": "form",
+            "explode": True,
+        },
+        query_param(
+            "q",
+            {"type": "string", "maxLength": MAX_SEARCH_LENGTH},
+            "Jobs whose name or data.url contains this text, in any letter case.",
+        ),
+        query_param(
+            "state",
+            {"type": "string", "enum": [s.value for s in JobState]},
+            "Jobs in this state (paused: switched off by pause_after_failures; disabled: by their owner).",
+        ),
+        query_param(
+            "failing",
+            {"type": "string", "enum": ["true", "false", "1", "0"]},
+            "true: only jobs whose latest run failed (consecutive_failures above 0).",
+        ),
+    ]
 
 
 def native_paths(config: Config) -> dict[str, Any]:
@@ -147,6 +177,7 @@ def native_paths(config: Config) -> dict[str, Any]:
                 parameters=[
                     *page_params(config),
                     query_param("name", STRING, "Answer this one job with its recent runs instead of a page."),
+                    *job_filter_params(),
                 ],
             ),
             "post": operation(

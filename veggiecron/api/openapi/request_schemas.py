@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...auth import BCRYPT_BYTES, MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from ...config import Config
 from ...grammar import INSTANT, cron_pattern, interval_pattern, never_cron_pattern, schedule_pattern, zone_names
-from ...jobs import JOB_TYPES, NAME_PATTERN
+from ...jobs import JOB_TYPES, MAX_TAGS, NAME_PATTERN, TAG_PATTERN
 from ...policies import CatchUp, Overlap
 from ...schedules import GRAMMAR, MAX_EPOCH
 from ...seed.validation import FREQUENCY_TEXT, INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
@@ -30,6 +30,9 @@ def target_url(max_length: int, description: str, nullable: bool = False) -> Sch
         "pattern": whole(TARGET_URL_PATTERN),
         "description": f"{description} It must be {RULES}.",
     }
+
+
+TAG_SCHEMA: Schema = {"type": "string", "pattern": whole(TAG_PATTERN.pattern)}
 
 
 def http_field_schemas(config: Config) -> dict[str, Schema]:
@@ -218,6 +221,8 @@ JOB_FIELD_DESCRIPTIONS = {
     "schedule": f"When the job fires. One of: {GRAMMAR}.",
     "timezone": "IANA time zone of wall-clock schedules.",
     "enabled": "Whether the job fires.",
+    "tags": f"Labels to find the job by (GET /job?tag=): at most {MAX_TAGS}, each 1 to 32 letters, digits, "
+    "'_', '.', ':' or '-'.",
 }
 
 
@@ -247,6 +252,7 @@ def job_body_schema(config: Config, fields: tuple[str, ...], required: tuple[str
             "examples": ["Europe/London"],
         },
         "enabled": ENABLED,
+        "tags": {"type": "array", "items": TAG_SCHEMA, "maxItems": MAX_TAGS, "examples": [["billing", "nightly"]]},
         **policies,
     }
     properties = {}
@@ -267,6 +273,13 @@ def job_form_schema(config: Config, fields: tuple[str, ...], required: tuple[str
     body = job_body_schema(config, fields, required)
     for name, schema in body["properties"].items():
         body["properties"][name] = _without_null(schema)
+    if "tags" in body["properties"]:
+        tag = TAG_PATTERN.pattern.strip("^$")
+        body["properties"]["tags"] = {
+            "type": "string",
+            "pattern": f"^[ ,]*({tag}([ ,]+{tag}){{0,{MAX_TAGS - 1}}})?[ ,]*$",
+            "description": f"The tags as text, separated by spaces or commas (at most {MAX_TAGS}).",
+        }
     return body
 
 

@@ -85,6 +85,9 @@ class PostgresAccounts(PostgresConnection):
     async def delete_token(self, token_hash: str) -> None:
         await self._execute("DELETE FROM tokens WHERE token_hash = $1", token_hash)
 
+    async def delete_user_tokens(self, user_id: int) -> None:
+        await self._execute("DELETE FROM tokens WHERE user_id = $1", user_id)
+
     async def prune_tokens(self, now: float) -> None:
         await self._execute("DELETE FROM tokens WHERE expires_at <= $1", now)
 

@@ -14,8 +14,8 @@ import asyncpg
 import orjson
 
 from ...errors import Conflict, NotFound
-from ...model import Job, NewJob, SeedFields
-from ..rows import JOB_COLUMNS, job_created, job_from_row, seed_params
+from ...model import NO_FILTER, Job, JobFilter, JobState, NewJob, SeedFields
+from ..rows import JOB_COLUMNS, job_created, job_from_row, like_pattern, seed_params, tags_json
 from .connection import PostgresConnection
 
 CHANNEL = "veggiecron"  # the pg_notify channel: its payload is the epoch of the next run that changed
@@ -47,8 +47,8 @@ class PostgresJobs(PostgresConnection):
             async with self._transaction() as conn:
                 job_id = await conn.fetchval(
                     "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
-                    "version, date_created, date_updated, max_runs, run_count, keep_failures, policy) "
-                    "VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, 1, $10, $10, $11, 0, $12, $13::json) "
+                    "version, date_created, date_updated, max_runs, run_count, keep_failures, policy, tags) "
+                    "VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, 1, $10, $10, $11, 0, $12, $13::json, $14::json) "
                     "RETURNING id",
                     new.user_id,
                     new.name,
@@ -63,6 +63,7 @@ class PostgresJobs(PostgresConnection):
                     new.max_runs,
                     new.keep_failures,
                     _json(new.policy),
+                    tags_json(new.tags),
                 )
                 if seed is not None:
                     await conn.execute(
@@ -98,8 +99,11 @@ class PostgresJobs(PostgresConnection):
     async def count_jobs(self, user_id: int) -> int:
         return int(await self._fetchval("SELECT count(*) FROM jobs WHERE user_id = $1", user_id))
 
-    async def list_jobs(self, user_id: int, limit: int, offset: int) -> tuple[list[Job], int]:
-        return await self._page(JOB_COLUMNS, "jobs", "user_id = $1", (user_id,), "id", limit, offset, job_from_row)
+    async def list_jobs(
+        self, user_id: int, limit: int, offset: int, where: JobFilter = NO_FILTER
+    ) -> tuple[list[Job], int]:
+        condition, params = _filter_sql(user_id, where)
+        return await self._page(JOB_COLUMNS, "jobs", condition, params, "id", limit, offset, job_from_row)
 
     async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
         updated = replace(job, version=job.version + 1)
@@ -115,7 +119,7 @@ class PostgresJobs(PostgresConnection):
             await conn.execute(
                 "UPDATE jobs SET data = $2::json, schedule = $3, timezone = $4, enabled = $5, next_run = $6, "
                 "anchor = $7, version = $8, date_updated = $9, max_runs = $10, policy = $11::json, "
-                "paused_reason = $12, consecutive_failures = $13 WHERE id = $1",
+                "paused_reason = $12, consecutive_failures = $13, tags = $14::json WHERE id = $1",
                 job.id,
                 _json(job.data),
                 job.schedule,
@@ -129,6 +133,7 @@ class PostgresJobs(PostgresConnection):
                 _json(job.policy),
                 job.paused_reason,
                 job.consecutive_failures,
+                tags_json(job.tags),
             )
             if job.enabled and job.next_run is not None:
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(job.next_run))
@@ -159,8 +164,36 @@ class PostgresJobs(PostgresConnection):
 
     async def job_counts_by_state(self) -> dict[str, int]:
         row = await self._fetchrow(
-            "SELECT count(*) FILTER (WHERE enabled AND next_run IS NOT NULL), count(*) FILTER (WHERE NOT enabled), "
+            "SELECT count(*) FILTER (WHERE enabled AND next_run IS NOT NULL), "
+            "count(*) FILTER (WHERE NOT enabled AND paused_reason IS NOT NULL), "
+            "count(*) FILTER (WHERE NOT enabled AND paused_reason IS NULL), "
             "count(*) FILTER (WHERE enabled AND next_run IS NULL) FROM jobs"
         )
         assert row is not None
-        return {"scheduled": row[0], "disabled": row[1], "done": row[2]}
+        return {"scheduled": row[0], "paused": row[1], "disabled": row[2], "done": row[3]}
+
+
+STATE_SQL = {
+    JobState.SCHEDULED: "enabled AND next_run IS NOT NULL",
+    JobState.PAUSED: "NOT enabled AND paused_reason IS NOT NULL",
+    JobState.DISABLED: "NOT enabled AND paused_reason IS NULL",
+    JobState.DONE: "enabled AND next_run IS NULL",
+}
+
+
+def _filter_sql(user_id: int, where: JobFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause (parameters $1...) of a user's jobs that pass the filter."""
+    clauses: list[str] = ["user_id = $1"]
+    params: list[Any] = [user_id]
+    for tag in where.tags:
+        params.append(tag)
+        clauses.append(f"tags::jsonb ? ${len(params)}")
+    if where.text:
+        params.append(like_pattern(where.text))
+        n = len(params)
+        clauses.append(f"(name ILIKE ${n} ESCAPE '\\' OR (data->>'url') ILIKE ${n} ESCAPE '\\')")
+    if where.state is not None:
+        clauses.append(STATE_SQL[where.state])
+    if where.failing:
+        clauses.append("consecutive_failures > 0")
+    return " AND ".join(clauses), params

@@ -125,6 +125,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job_id, due_at)
     );
     """,
+    # 3: tags on jobs, a JSON array of strings as in the SQLite store (json, so rows read alike)
+    """
+    ALTER TABLE jobs ADD COLUMN tags json NOT NULL DEFAULT '[]';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ...model import HeldSlot, Job, Progress, Run
+from collections.abc import Sequence
+from typing import Any
+
+from ...model import HeldSlot, Job, Progress, Run, RunOutcome
 from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, job_from_row, run_from_row
 from .connection import PostgresConnection
 
@@ -149,7 +152,27 @@ class PostgresRuns(PostgresConnection):
             keep_per_job,
         )
 
-    async def list_runs(self, job_id: int, limit: int, offset: int) -> tuple[list[Run], int]:
-        return await self._page(
-            RUN_COLUMNS, "runs", "job_id = $1 AND status = 'done'", (job_id,), "id DESC", limit, offset, run_from_row
+    async def list_runs(
+        self, job_id: int, limit: int, offset: int, outcome: RunOutcome | None = None
+    ) -> tuple[list[Run], int]:
+        params: tuple[Any, ...]
+        if outcome is None:
+            where, params = "job_id = $1 AND status = 'done'", (job_id,)
+        else:
+            where, params = "job_id = $1 AND status = 'done' AND outcome = $2", (job_id, outcome.value)
+        return await self._page(RUN_COLUMNS, "runs", where, params, "id DESC", limit, offset, run_from_row)
+
+    async def recent_runs(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[Run]]:
+        """The newest `per_job` runs of each job, newest first: one query, each job's read on runs_history."""
+        if not job_ids or per_job <= 0:
+            return {}
+        rows = await self._fetch(
+            f"SELECT r.* FROM unnest($1::bigint[]) AS j(id) CROSS JOIN LATERAL (SELECT {RUN_COLUMNS} FROM runs "
+            "WHERE job_id = j.id AND status = 'done' ORDER BY id DESC LIMIT $2) AS r ORDER BY r.job_id, r.id DESC",
+            list(job_ids),
+            per_job,
         )
+        found: dict[int, list[Run]] = {}
+        for row in rows:
+            found.setdefault(row[1], []).append(run_from_row(row))
+        return found

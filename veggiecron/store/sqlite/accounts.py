@@ -89,6 +89,9 @@ class SqliteAccounts(SqliteConnection):
         await self._write([("DELETE FROM tokens WHERE id = ? AND user_id = ?", (token_id, user_id), False)])
         return True
 
+    async def delete_user_tokens(self, user_id: int) -> None:
+        await self._write([("DELETE FROM tokens WHERE user_id = ?", (user_id,), False)])
+
     async def prune_tokens(self, now: float) -> None:
         await self._write([("DELETE FROM tokens WHERE expires_at <= ?", (now,), False)])
 

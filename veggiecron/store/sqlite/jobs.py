@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 
 from ...errors import Conflict, NotFound
-from ...model import Job, NewJob, SeedFields
-from ..rows import JOB_COLUMNS, job_created, job_from_row, seed_params
+from ...model import NO_FILTER, Job, JobFilter, JobState, NewJob, SeedFields
+from ..rows import JOB_COLUMNS, job_created, job_from_row, like_pattern, seed_params, tags_json
 from .connection import SqliteConnection, Statement
 
 
@@ -42,8 +42,8 @@ class SqliteJobs(SqliteConnection):
         statements: list[Statement] = [
             (
                 "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
-                "date_created, date_updated, max_runs, run_count, keep_failures, policy) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?, ?)",
+                "date_created, date_updated, max_runs, run_count, keep_failures, policy, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?, ?, ?)",
                 (
                     new.user_id,
                     new.name,
@@ -59,6 +59,7 @@ class SqliteJobs(SqliteConnection):
                     new.max_runs,
                     int(new.keep_failures),
                     orjson.dumps(new.policy).decode(),
+                    tags_json(new.tags),
                 ),
                 False,
             )
@@ -95,8 +96,11 @@ class SqliteJobs(SqliteConnection):
         (count,) = await self._fetchone("SELECT COUNT(*) FROM jobs WHERE user_id = ?", (user_id,))
         return int(count)
 
-    async def list_jobs(self, user_id: int, limit: int, offset: int) -> tuple[list[Job], int]:
-        return await self._page(JOB_COLUMNS, "jobs", "user_id = ?", (user_id,), "id", limit, offset, job_from_row)
+    async def list_jobs(
+        self, user_id: int, limit: int, offset: int, where: JobFilter = NO_FILTER
+    ) -> tuple[list[Job], int]:
+        condition, params = _filter_sql(user_id, where)
+        return await self._page(JOB_COLUMNS, "jobs", condition, params, "id", limit, offset, job_from_row)
 
     async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
         """Write the owner's changes to a job (and its seed row) and bump its version."""
@@ -117,7 +121,7 @@ class SqliteJobs(SqliteConnection):
                 (
                     "UPDATE jobs SET data = ?, schedule = ?, timezone = ?, enabled = ?, next_run = ?, anchor = ?, "
                     "version = ?, date_updated = ?, max_runs = ?, policy = ?, paused_reason = ?, "
-                    "consecutive_failures = ? WHERE id = ?",
+                    "consecutive_failures = ?, tags = ? WHERE id = ?",
                     (
                         orjson.dumps(job.data).decode(),
                         job.schedule,
@@ -131,6 +135,7 @@ class SqliteJobs(SqliteConnection):
                         orjson.dumps(job.policy).decode(),
                         job.paused_reason,
                         job.consecutive_failures,
+                        tags_json(job.tags),
                         job.id,
                     ),
                     False,
@@ -165,7 +170,33 @@ class SqliteJobs(SqliteConnection):
 
     async def job_counts_by_state(self) -> dict[str, int]:
         row = await self._fetchone(
-            "SELECT SUM(enabled = 1 AND next_run IS NOT NULL), SUM(enabled = 0), "
-            "SUM(enabled = 1 AND next_run IS NULL) FROM jobs"
+            "SELECT SUM(enabled = 1 AND next_run IS NOT NULL), SUM(enabled = 0 AND paused_reason IS NOT NULL), "
+            "SUM(enabled = 0 AND paused_reason IS NULL), SUM(enabled = 1 AND next_run IS NULL) FROM jobs"
         )
-        return {"scheduled": row[0] or 0, "disabled": row[1] or 0, "done": row[2] or 0}
+        return {"scheduled": row[0] or 0, "paused": row[1] or 0, "disabled": row[2] or 0, "done": row[3] or 0}
+
+
+STATE_SQL = {
+    JobState.SCHEDULED: "enabled = 1 AND next_run IS NOT NULL",
+    JobState.PAUSED: "enabled = 0 AND paused_reason IS NOT NULL",
+    JobState.DISABLED: "enabled = 0 AND paused_reason IS NULL",
+    JobState.DONE: "enabled = 1 AND next_run IS NULL",
+}
+
+
+def _filter_sql(user_id: int, where: JobFilter) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of a user's jobs that pass the filter."""
+    clauses: list[str] = ["user_id = ?"]
+    params: list[Any] = [user_id]
+    for tag in where.tags:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)")
+        params.append(tag)
+    if where.text:
+        # LIKE is case-insensitive for ASCII letters in SQLite.
+        clauses.append("(name LIKE ? ESCAPE '\\' OR json_extract(data, '$.url') LIKE ? ESCAPE '\\')")
+        params += [like_pattern(where.text)] * 2
+    if where.state is not None:
+        clauses.append(STATE_SQL[where.state])
+    if where.failing:
+        clauses.append("consecutive_failures > 0")
+    return " AND ".join(clauses), params

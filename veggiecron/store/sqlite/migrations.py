@@ -115,6 +115,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job_id, due_at)
     );
     """,
+    # 5: tags on jobs, a JSON array of strings (filtered with json_each; a user's jobs are few
+    # enough to scan, and a table of its own would cost a write per tag on every change)
+    """
+    ALTER TABLE jobs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

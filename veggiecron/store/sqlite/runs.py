@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 
-from ...model import HeldSlot, Job, Progress, Run
+from ...model import HeldSlot, Job, Progress, Run, RunOutcome
 from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, RUN_INSERT_COLUMNS, job_from_row, run_from_row
 from .connection import SqliteConnection, Statement
 
@@ -128,5 +130,27 @@ class SqliteRuns(SqliteConnection):
             ]
         )
 
-    async def list_runs(self, job_id: int, limit: int, offset: int) -> tuple[list[Run], int]:
-        return await self._page(RUN_COLUMNS, "runs", "job_id = ?", (job_id,), "id DESC", limit, offset, run_from_row)
+    async def list_runs(
+        self, job_id: int, limit: int, offset: int, outcome: RunOutcome | None = None
+    ) -> tuple[list[Run], int]:
+        if outcome is None:
+            return await self._page(
+                RUN_COLUMNS, "runs", "job_id = ?", (job_id,), "id DESC", limit, offset, run_from_row
+            )
+        where, params = "job_id = ? AND outcome = ?", (job_id, outcome.value)
+        return await self._page(RUN_COLUMNS, "runs", where, params, "id DESC", limit, offset, run_from_row)
+
+    async def recent_runs(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[Run]]:
+        """The newest `per_job` runs of each job, newest first: one query, each job's read on runs_job."""
+        if not job_ids or per_job <= 0:
+            return {}
+        rows = await self._fetchall(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT r.id FROM json_each(?) AS j, runs AS r "
+            "WHERE r.id IN (SELECT id FROM runs WHERE job_id = j.value ORDER BY id DESC LIMIT ?)) "
+            "ORDER BY job_id, id DESC",
+            (orjson.dumps(list(job_ids)).decode(), per_job),
+        )
+        found: dict[int, list[Run]] = {}
+        for row in rows:
+            found.setdefault(row[1], []).append(run_from_row(row))
+        return found

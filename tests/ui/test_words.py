@@ -1,0 +1,70 @@
+"""How the dashboard words schedules and times, and draws a job's recent runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from veggiecron.model import Run, RunOutcome
+from veggiecron.ui.charts import run_chart
+from veggiecron.ui.words import cron_words, duration, relative, schedule_words
+
+
+@pytest.mark.parametrize(
+    ("schedule", "words"),
+    [
+        ("every 10 seconds", "Every 10 seconds"),
+        ("every 5 minutes", "Every 5 minutes"),
+        ("every day @ 13:00", "Every day at 13:00"),
+        ("every 2 days @ 07:05", "Every 2 days at 07:05"),
+        ("* * * * *", "Every minute"),
+        ("*/15 * * * *", "Every 15 minutes"),
+        ("5 * * * *", "Every hour at minute 5"),
+        ("0 */6 * * *", "Every 6 hours at minute 0"),
+        ("30 8 * * *", "Every day at 08:30"),
+        ("0 8 * * 1-5", "Weekdays at 08:00"),
+        ("0 9 * * 1,3", "Every Monday, Wednesday at 09:00"),
+        ("0 3 1 * *", "Monthly on day 1 at 03:00"),
+        ("0 3 1 1 *", "Cron 0 3 1 1 *"),
+        ("once @ 2030-01-01T12:00:00Z", "Once, at 2030-01-01 12:00:00 UTC"),
+        ("not a schedule", "not a schedule"),
+    ],
+)
+def test_schedules_in_words(schedule: str, words: str) -> None:
+    assert schedule_words(schedule, "UTC") == words
+
+
+def test_cron_words_keep_anything_unusual_as_cron() -> None:
+    assert cron_words("0 8 1 * 1") == "Cron 0 8 1 * 1"  # day and weekday both: left as written
+
+
+@pytest.mark.parametrize(
+    ("delta", "words"),
+    [
+        (0.2, "now"),
+        (12, "in 12 s"),
+        (240, "in 4 min"),
+        (-7200, "2 h ago"),
+        (86400 * 3, "in 3 days"),
+        (86400, "in 1 day"),
+    ],
+)
+def test_relative_times(delta: float, words: str) -> None:
+    assert relative(1000.0 + delta, 1000.0) == words
+
+
+def test_durations() -> None:
+    assert [duration(25), duration(1234), duration(185_000)] == ["25 ms", "1.2 s", "3 min"]
+
+
+def test_the_chart_marks_failures_by_shape_and_says_what_it_shows() -> None:
+    runs = [
+        Run(1, 100.0 + i, 100.0 + i + 0.005 * i, 10.0 * (i + 1), RunOutcome.FAILED if i == 2 else RunOutcome.OK, id=i)
+        for i in range(5)
+    ][::-1]
+    svg = run_chart(runs)
+    assert svg.startswith('<svg class="chart" role="img" aria-label="Last 5 runs: 4 not failed, 1 failed')
+    assert svg.count('class="bar ok"') == 4 and svg.count('class="bar fail"') == 1
+    assert svg.count('class="cross"') == 1 and 'class="late"' in svg
+    assert "style" not in svg
+    assert run_chart(runs) is run_chart(runs)  # drawn once for the same runs
+    assert run_chart([]) == ""

@@ -1,0 +1,102 @@
+"""Tokens and users: everyone sees and revokes their own tokens; admins also see users and revoke theirs."""
+
+from __future__ import annotations
+
+from ..errors import Forbidden, NotFound
+from .base import UiHandler
+from .views import page_links
+from .words import iso, local_time, relative
+
+PAGE = 50
+
+
+class TokensPage(UiHandler):
+    """GET /ui/tokens: the user's unexpired tokens; "this session" marks the dashboard's own."""
+
+    async def get(self) -> None:
+        user = self.current_user_required
+        offset = self._offset()
+        tokens, count = await self.ctx.accounts.tokens_of(user, self.session_token or "", PAGE, offset)
+        now = self.ctx.clock.now()
+        rows = [
+            {
+                "id": t.id,
+                "created": local_time(t.created_at, "UTC"),
+                "created_iso": iso(t.created_at),
+                "expires": relative(t.expires_at, now),
+                "current": t.current,
+            }
+            for t in tokens
+        ]
+        self.render_page("tokens.html", tokens=rows, pages=page_links(count, PAGE, offset))
+
+    def _offset(self) -> int:
+        raw = self.get_query_argument("offset", "0")
+        return int(raw) if raw.isdigit() and len(raw) < 10 else 0
+
+
+class RevokeTokenAction(UiHandler):
+    """POST /ui/tokens/<id>/revoke; revoking this session's own token logs out."""
+
+    async def post(self, token_id: str) -> None:
+        user = self.current_user_required
+        if not token_id.isdigit() or len(token_id) > 18:
+            raise NotFound(f"you have no token {token_id[:32]!r}")
+        tokens, _count = await self.ctx.accounts.tokens_of(user, self.session_token or "", 1000, 0)
+        own = any(t.id == int(token_id) and t.current for t in tokens)
+        await self.ctx.accounts.revoke(user, int(token_id))
+        if own:
+            self.end_session()
+            self.redirect("/ui/login", status=303)
+            return
+        self.flash(f"Token {token_id} revoked.")
+        self.redirect("/ui/tokens", status=303)
+
+
+class UsersPage(UiHandler):
+    """GET /ui/users (admins): every user, with how many tokens each holds."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.user is not None and not self.user.is_admin:
+            raise Forbidden("Only admins see the users of this server.")
+
+    async def get(self) -> None:
+        user = self.current_user_required
+        raw = self.get_query_argument("offset", "0")
+        offset = int(raw) if raw.isdigit() and len(raw) < 10 else 0
+        users, count = await self.ctx.accounts.visible_users(user, PAGE, offset)
+        rows = [
+            {
+                "id": u.id,
+                "username": u.username,
+                "admin": u.is_admin,
+                "created": local_time(u.date_created, "UTC"),
+                "tokens": await self.ctx.accounts.token_count(user, u.id),
+                "me": u.id == user.id,
+            }
+            for u, _groups in users
+        ]
+        self.render_page("users.html", users=rows, pages=page_links(count, PAGE, offset))
+
+
+class RevokeUserTokensAction(UiHandler):
+    """POST /ui/users/<id>/revoke-tokens (admins): every token of that user stops working at once."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.user is not None and not self.user.is_admin:
+            raise Forbidden("Only admins revoke other users' tokens.")
+
+    async def post(self, user_id: str) -> None:
+        admin = self.current_user_required
+        if not user_id.isdigit() or len(user_id) > 18:
+            raise NotFound("Not found.")
+        target, _groups = await self.ctx.accounts.visible_user(admin, int(user_id))
+        await self.ctx.accounts.revoke_all(admin, target.id)
+        if target.id == admin.id:
+            self.end_session()
+            self.redirect("/ui/login", status=303)
+            return
+        self.flash(f"Every token of {target.username} is revoked.")
+        self.redirect("/ui/users", status=303)

@@ -1,0 +1,181 @@
+"""Creating and changing a job in a form, with a live preview of its next five runs.
+
+The form's fields become the native API's fields and go through the same JobService; its
+validation errors are shown beside the field they name, and a refused form changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import Conflict, Invalid, VeggiecronError
+from ..jobs import tags_from_text
+from ..model import Job
+from ..targets import VERBS
+from .base import UiHandler
+from .words import local_time, relative
+
+PREVIEW_RUNS = 5
+# The API's error field -> the form field it is shown beside; other data.* fields go to "options".
+FORM_FIELDS = {
+    "name": "name",
+    "data.url": "url",
+    "data.verb": "verb",
+    "schedule": "schedule",
+    "timezone": "timezone",
+    "tags": "tags",
+    "enabled": "enabled",
+}
+
+
+@dataclass
+class JobForm:
+    """What the form shows: the values as typed, and an error per field ("form" for the whole form)."""
+
+    name: str = ""
+    url: str = ""
+    verb: str = "GET"
+    schedule: str = "every 5 minutes"
+    timezone: str = "UTC"
+    tags: str = ""
+    enabled: bool = True
+    options: str = ""  # the rest of the job's data, as a JSON object
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, job: Job) -> JobForm:
+        data = dict(job.data)
+        url, verb = str(data.pop("url", "")), str(data.pop("verb", "GET")).upper()
+        options = json.dumps(data, indent=2) if data else ""
+        return cls(job.name, url, verb, job.schedule, job.timezone, ", ".join(job.tags), job.enabled, options)
+
+    def fields(self, creating: bool) -> dict[str, Any]:
+        """The native API's fields; Invalid("options") when the options are not a JSON object."""
+        options: Any = {}
+        if self.options.strip():
+            try:
+                options = json.loads(self.options)
+            except ValueError as exc:
+                raise Invalid("options", f"request options must be a JSON object: {exc}") from None
+            if not isinstance(options, dict):
+                raise Invalid("options", 'request options must be a JSON object, such as {"timeout": 10}')
+        data = {**options, "url": self.url.strip(), "verb": self.verb}
+        fields: dict[str, Any] = {
+            "data": data,
+            "schedule": self.schedule,
+            "timezone": self.timezone.strip() or "UTC",
+            "enabled": self.enabled,
+            "tags": tags_from_text(self.tags),
+        }
+        if creating:
+            fields.update(name=self.name.strip(), type="http")
+        return fields
+
+    def fail(self, exc: VeggiecronError) -> None:
+        api_field = exc.data.get("field", "")
+        if isinstance(exc, Invalid | Conflict) and api_field:
+            where = FORM_FIELDS.get(api_field) or ("options" if api_field.startswith("data") else "form")
+        else:
+            where = "form"
+        where = "options" if api_field == "options" else where
+        self.errors[where] = exc.description
+
+
+class JobFormPage(UiHandler):
+    """GET/POST /ui/new and /ui/jobs/<name>/edit."""
+
+    async def get(self, name: str | None = None) -> None:
+        if name is None:
+            form, times = JobForm(), self._preview("every 5 minutes", "UTC")
+        else:
+            job = await self._editable(name)
+            form = JobForm.of(job)
+            now = self.ctx.clock.now()
+            times = ([(local_time(t, job.timezone), relative(t, now)) for t in self.ctx.jobs.upcoming(job, 5)], "")
+        self._show(form, name, times)
+
+    async def post(self, name: str | None = None) -> None:
+        form = JobForm(
+            name=self.get_body_argument("name", name or ""),
+            url=self.get_body_argument("url", ""),
+            verb=self.get_body_argument("verb", "GET"),
+            schedule=self.get_body_argument("schedule", ""),
+            timezone=self.get_body_argument("timezone", "UTC"),
+            tags=self.get_body_argument("tags", ""),
+            enabled=self.get_body_argument("enabled", "") == "on",
+            options=self.get_body_argument("options", ""),
+        )
+        user = self.current_user_required
+        try:
+            if name is None:
+                job = await self.ctx.jobs.create(user, form.fields(creating=True))
+                message = f"Job {job.name} created."
+            else:
+                await self._editable(name)
+                job = await self.ctx.jobs.update(user, name, form.fields(creating=False))
+                message = f"Job {job.name} saved."
+        except (Invalid, Conflict) as exc:
+            form.fail(exc)
+        except VeggiecronError as exc:
+            if exc.status_code not in (403, 503):
+                raise
+            form.fail(exc)  # a quota, or a database that cannot write now: said above the form
+        if form.errors:
+            self._show(form, name, self._preview(form.schedule, form.timezone), status=400)
+            return
+        self.flash(message)
+        self.redirect("/ui/jobs/" + quote(job.name, safe=""), status=303)
+
+    async def _editable(self, name: str) -> Job:
+        job = await self.ctx.jobs.get(self.current_user_required, name)
+        uuids = await self.ctx.seed.schedule_ids([job.id])
+        if job.id in uuids:
+            raise Conflict(
+                f"Job {job.name} is a Seed Scheduler schedule: change it through that API "
+                f"(PATCH /api/v1/schedule/{uuids[job.id]}/), so its Seed fields stay in step."
+            )
+        return job
+
+    def _preview(self, schedule: str, zone: str) -> tuple[list[tuple[str, str]], str]:
+        return preview_runs(self, schedule, zone)
+
+    def _show(
+        self, form: JobForm, name: str | None, preview: tuple[list[tuple[str, str]], str], status: int = 200
+    ) -> None:
+        action = "/ui/new" if name is None else "/ui/jobs/" + quote(name, safe="") + "/edit"
+        times, preview_error = preview
+        self.render_page(
+            "job_form.html",
+            status,
+            form=form,
+            creating=name is None,
+            action=action,
+            verbs=VERBS,
+            times=times,
+            preview_error=preview_error,
+            cancel="/ui/" if name is None else "/ui/jobs/" + quote(name, safe=""),
+        )
+
+
+def preview_runs(handler: UiHandler, schedule: str, zone: str) -> tuple[list[tuple[str, str]], str]:
+    """The next runs of a schedule being typed, in its zone, or what is wrong with it."""
+    try:
+        at = handler.ctx.jobs.preview_schedule(schedule, zone.strip() or "UTC", PREVIEW_RUNS)
+    except Invalid as exc:
+        return [], exc.description
+    now = handler.ctx.clock.now()
+    name = zone.strip() or "UTC"
+    return [(local_time(t, name), relative(t, now)) for t in at], ""
+
+
+class PreviewPartial(UiHandler):
+    """GET /ui/preview?schedule=&timezone=: the form's preview, fetched by htmx as the schedule is typed."""
+
+    def get(self) -> None:
+        times, error = preview_runs(
+            self, self.get_query_argument("schedule", ""), self.get_query_argument("timezone", "UTC")
+        )
+        self.render("preview.html", times=times, preview_error=error)

@@ -1,0 +1,135 @@
+"""What a page shows of a job and of a run, worked out once in Python so templates only place it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from ..model import Job, JobState, Run, RunOutcome
+from .charts import run_chart
+from .words import OUTCOME_ICONS, STATE_ICONS, duration, iso, local_time, relative, schedule_words
+
+CHART_RUNS = 20  # runs drawn in a list row's chart
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    outcome: str
+    icon: str
+    due: str
+    due_iso: str
+    started: str
+    lateness: str
+    duration: str
+    attempts: int
+    status: str
+    error: str
+    error_class: str
+    excerpt: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    id: int
+    name: str
+    href: str  # /ui/jobs/<name>, the name quoted
+    tags: tuple[str, ...]
+    seed: str | None  # the Seed Scheduler schedule's id, for jobs made by that API
+    schedule: str  # in words
+    schedule_text: str  # as written
+    timezone: str
+    next_local: str
+    next_iso: str
+    next_relative: str
+    state: str
+    state_icon: str
+    paused_reason: str
+    enabled: bool
+    failing: bool
+    last: RunView | None
+    chart: str  # SVG markup, numbers only
+
+
+def run_view(run: Run, zone: str, now: float) -> RunView:
+    return RunView(
+        outcome=run.outcome.value,
+        icon=OUTCOME_ICONS[run.outcome],
+        due=local_time(run.due_at, zone),
+        due_iso=iso(run.due_at),
+        started=relative(run.started_at, now),
+        lateness=duration(max(run.lateness_ms, 0.0)),
+        duration=duration(run.duration_ms),
+        attempts=run.attempts,
+        status=str(run.status_code) if run.status_code is not None else "",
+        error=run.error or "",
+        error_class=run.error_class or "",
+        excerpt=run.response_excerpt or "",
+    )
+
+
+def job_row(job: Job, runs: list[Run], seed: str | None, now: float, chart_size: tuple[int, int] = (120, 28)) -> JobRow:
+    """A job as a row of the list (or the head of its page), with its newest runs (newest first)."""
+    state = job.state
+    has_next = job.next_run is not None and state is JobState.SCHEDULED
+    return JobRow(
+        id=job.id,
+        name=job.name,
+        href="/ui/jobs/" + quote(job.name, safe=""),
+        tags=job.tags,
+        seed=seed,
+        schedule=schedule_words(job.schedule, job.timezone),
+        schedule_text=job.schedule,
+        timezone=job.timezone,
+        next_local=local_time(job.next_run, job.timezone) if has_next and job.next_run is not None else "",
+        next_iso=iso(job.next_run) if has_next and job.next_run is not None else "",
+        next_relative=relative(job.next_run, now) if has_next and job.next_run is not None else "",
+        state=state.value,
+        state_icon=STATE_ICONS[state],
+        paused_reason=job.paused_reason or "",
+        enabled=job.enabled,
+        failing=job.consecutive_failures > 0,
+        last=run_view(runs[0], job.timezone, now) if runs else None,
+        chart=run_chart(runs, *chart_size),
+    )
+
+
+def settings_view(job: Job) -> list[tuple[str, str]]:
+    """The job's settings as (label, text) pairs, for its page."""
+    data = dict(job.data)
+    shown = [
+        ("URL", str(data.pop("url", ""))),
+        ("Method", str(data.pop("verb", "GET")).upper()),
+        ("Schedule", _schedule_setting(job)),
+        ("Time zone", job.timezone),
+        ("Enabled", "yes" if job.enabled else "no"),
+        ("Created", local_time(job.date_created, job.timezone)),
+        ("Changed", local_time(job.date_updated, job.timezone)),
+    ]
+    if job.max_runs is not None:
+        shown.append(("Runs", f"{job.run_count} of at most {job.max_runs}"))
+    if job.policy:
+        shown.append(("Policies", ", ".join(f"{k}: {v}" for k, v in job.policy.items())))
+    if data:
+        shown.append(("Request options", json.dumps(data, indent=1, sort_keys=True)))
+    return shown
+
+
+def _schedule_setting(job: Job) -> str:
+    words = schedule_words(job.schedule, job.timezone)
+    return words if words.lower() == job.schedule.lower() else f"{words} ({job.schedule})"
+
+
+OUTCOMES = [o.value for o in RunOutcome]
+
+
+def page_links(count: int, limit: int, offset: int) -> dict[str, Any]:
+    """Previous and next offsets of a paged list (None at the ends) and the range shown."""
+    return {
+        "first": offset + 1 if count else 0,
+        "last": min(offset + limit, count),
+        "count": count,
+        "previous": max(offset - limit, 0) if offset > 0 else None,
+        "next": offset + limit if offset + limit < count else None,
+    }

@@ -1,0 +1,115 @@
+"""How the dashboard words things: schedules, times, durations and states, for people rather than scripts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ..errors import Invalid
+from ..model import JobState, RunOutcome
+from ..schedules import Cron, DailyAt, Interval, Once, parse_schedule
+
+DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+# (icon symbol in base.html, the word): a state is never shown by colour alone.
+STATE_ICONS = {
+    JobState.SCHEDULED: "i-clock",
+    JobState.PAUSED: "i-pause",
+    JobState.DISABLED: "i-off",
+    JobState.DONE: "i-done",
+}
+OUTCOME_ICONS = {
+    RunOutcome.OK: "i-ok",
+    RunOutcome.FAILED: "i-fail",
+    RunOutcome.SKIPPED: "i-skip",
+    RunOutcome.MISSED: "i-skip",
+}
+
+
+def schedule_words(text: str, zone: str) -> str:
+    """The schedule as a sentence: 'Every 5 minutes', 'Weekdays at 08:00', 'Once, at 2030-01-01 12:00 UTC'."""
+    try:
+        schedule = parse_schedule(text, zone)
+    except Invalid:
+        return text
+    if isinstance(schedule, Interval):
+        return schedule.format().capitalize()
+    if isinstance(schedule, DailyAt):
+        at = f"{schedule.hour:02d}:{schedule.minute:02d}"
+        return f"Every day at {at}" if schedule.days == 1 else f"Every {schedule.days} days at {at}"
+    if isinstance(schedule, Once):
+        return f"Once, at {local_time(schedule.at, zone)}"
+    assert isinstance(schedule, Cron)
+    return cron_words(schedule.expression)
+
+
+def _number(field: str, high: int) -> int | None:
+    return int(field) if field.isdigit() and int(field) <= high else None
+
+
+def cron_words(expression: str) -> str:
+    """Common cron shapes in words; anything else as 'Cron <expression>'."""
+    minute, hour, day, month, weekday = expression.split()
+    fallback = f"Cron {expression}"
+    if month != "*" or (day != "*" and weekday != "*"):
+        return fallback
+    m, h = _number(minute, 59), _number(hour, 23)
+    if day == weekday == "*":
+        if hour == "*" and minute == "*":
+            return "Every minute"
+        if hour == "*" and minute.startswith("*/") and minute[2:].isdigit():
+            return f"Every {int(minute[2:])} minutes"
+        if hour == "*" and m is not None:
+            return f"Every hour at minute {m}"
+        if hour.startswith("*/") and hour[2:].isdigit() and m is not None:
+            return f"Every {int(hour[2:])} hours at minute {m}"
+    if m is None or h is None:
+        return fallback
+    at = f"{h:02d}:{m:02d}"
+    if day == weekday == "*":
+        return f"Every day at {at}"
+    if day != "*":
+        d = _number(day, 31)
+        return f"Monthly on day {d} at {at}" if d else fallback
+    if weekday in ("1-5", "MON-FRI"):
+        return f"Weekdays at {at}"
+    if weekday in ("0,6", "6,0", "SAT,SUN"):
+        return f"Weekends at {at}"
+    names = [DAYS[int(w) % 7] for w in weekday.split(",") if w.isdigit() and int(w) <= 7]
+    if names and len(names) == len(weekday.split(",")):
+        return f"Every {', '.join(names)} at {at}"
+    return fallback
+
+
+def local_time(epoch: float, zone: str) -> str:
+    """2026-11-30 09:45:00 GMT: the wall-clock time in the zone, with the zone's abbreviation."""
+    return datetime.fromtimestamp(epoch, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, ZoneInfo("UTC")).isoformat(timespec="seconds")
+
+
+def relative(epoch: float, now: float) -> str:
+    """'in 4 min', '12 s ago', 'now'."""
+    delta = epoch - now
+    size = abs(delta)
+    if size < 1:
+        return "now"
+    for limit, unit, divisor in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600)):
+        if size < limit:
+            amount = f"{int(size // divisor)} {unit}"
+            break
+    else:
+        days = int(size // 86400)
+        amount = f"{days} day" if days == 1 else f"{days} days"
+    return f"in {amount}" if delta > 0 else f"{amount} ago"
+
+
+def duration(ms: float) -> str:
+    """25 ms, 1.2 s, 3 min."""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms / 60_000:.0f} min"
