@@ -73,7 +73,7 @@ async def test_a_taken_name_writes_nothing_at_all(store: Store, alice: User) -> 
             [(restored(alice.id, "new"), None), (restored(alice.id, "kept"), None)],
             [(replace(kept, schedule="every minute"), None)],
         )
-    assert raised.value.data["field"] == "name" and "'kept'" in raised.value.description
+    assert raised.value.data == {"field": "name", "name": "kept"} and "'kept'" in raised.value.description
     assert await store.user_jobs(alice.id) == [(kept, None)]
 
 
@@ -83,7 +83,7 @@ async def test_a_seed_schedule_id_taken_by_another_user_writes_nothing(store: St
         await store.write_jobs(
             [(restored(alice.id, "plain"), None), (restored(alice.id, f"seed-{UUID_A}"), seed_fields(UUID_A))], []
         )
-    assert raised.value.data["field"] == "seed.uuid" and UUID_A in raised.value.description
+    assert raised.value.data == {"field": "seed.uuid", "name": f"seed-{UUID_A}"} and UUID_A in raised.value.description
     assert await store.user_jobs(alice.id) == []
     # The transaction is gone with the refusal: the store goes on writing.
     await store.write_jobs([(restored(alice.id, "plain"), None)], [])

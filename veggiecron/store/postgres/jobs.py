@@ -222,6 +222,6 @@ async def _update(conn: asyncpg.Connection, job: Job, seed: SeedFields | None) -
 def _taken(job: Job, seed: SeedFields | None, constraint: str) -> Conflict:
     if seed is not None and constraint.startswith("seed_schedules"):
         return Conflict(
-            f"job {job.name!r}: Seed schedule id {seed.uuid} is taken by another schedule", {"field": "seed.uuid"}
+            f"Seed schedule id {seed.uuid} is taken by another schedule", {"field": "seed.uuid", "name": job.name}
         )
-    return Conflict(f"you already have a job named {job.name!r}", {"field": "name"})
+    return Conflict(f"you already have a job named {job.name!r}", {"field": "name", "name": job.name})

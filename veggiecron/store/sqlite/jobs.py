@@ -227,6 +227,6 @@ def _update_statements(job: Job, seed: SeedFields | None) -> list[Statement]:
 def _taken(job: Job, seed: SeedFields | None, uuid: bool) -> Conflict:
     if uuid and seed is not None:
         return Conflict(
-            f"job {job.name!r}: Seed schedule id {seed.uuid} is taken by another schedule", {"field": "seed.uuid"}
+            f"Seed schedule id {seed.uuid} is taken by another schedule", {"field": "seed.uuid", "name": job.name}
         )
-    return Conflict(f"you already have a job named {job.name!r}", {"field": "name"})
+    return Conflict(f"you already have a job named {job.name!r}", {"field": "name", "name": job.name})
