@@ -1,4 +1,5 @@
-"""The `veggiecron` command: serve, create-admin, check-config and backup, all on one configuration."""
+"""The `veggiecron` command: serve, create-admin, check-config, backup, copy-to-postgres, export and import,
+all on one configuration."""
 
 from __future__ import annotations
 
@@ -6,21 +7,22 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Coroutine
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__
 from .config import Config, ConfigError
-from .errors import VeggiecronError
+from .errors import Invalid, VeggiecronError
 from .logs import StartupError, configure_logging, start_error_reporting
 from .settings import Settings, describe, load_settings
 
 T = TypeVar("T")
-COMMANDS = ("serve", "create-admin", "check-config", "backup", "copy-to-postgres")
+COMMANDS = ("serve", "create-admin", "check-config", "backup", "copy-to-postgres", "export", "import")
 logger = logging.getLogger("veggiecron")
 
 
@@ -59,6 +61,20 @@ def parser() -> argparse.ArgumentParser:
         help="copy the SQLite database (users, tokens, jobs, runs, Seed records) into an empty PostgreSQL one",
     )
     copy.add_argument("target", help="postgresql://user:password@host/dbname (an empty database)")
+    export = commands.add_parser(
+        "export", parents=[common], help="write all of a user's jobs as one JSON document, safely while the server runs"
+    )
+    export.add_argument("username", help="whose jobs")
+    export.add_argument("--output", "-o", help="a new file to write, readable only by you (default: stdout)")
+    load = commands.add_parser(
+        "import", parents=[common], help="create a user's jobs from a file export wrote, all in one transaction"
+    )
+    load.add_argument("username", help="whose jobs they become")
+    load.add_argument("file", help="the file export wrote (- for stdin)")
+    load.add_argument("--replace", action="store_true", help="change a job whose name exists, as PATCH would")
+    load.add_argument(
+        "--create-user", action="store_true", help="create the user when missing, without a password (as create-admin)"
+    )
     return main
 
 
@@ -85,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         return backup(config, Path(options.destination))
     if options.command == "copy-to-postgres":
         return copy_to_postgres(config, options.target)
+    if options.command == "export":
+        return export_jobs(config, options.username, options.output)
+    if options.command == "import":
+        return import_jobs(config, options.username, options.file, options.replace, options.create_user)
     return serve(settings)
 
 
@@ -104,6 +124,7 @@ def run(main_coroutine: Coroutine[Any, Any, T]) -> T:
 
 def serve(settings: Settings) -> int:
     from .app import serve as serve_forever  # the server's modules load only for the commands that run it
+    from .daemon_lock import serving
     from .store import DatabaseRefused
 
     config = settings.config
@@ -113,7 +134,8 @@ def serve(settings: Settings) -> int:
         return fail(str(exc), 2)
     warn_if_exposed(config)
     try:
-        run(serve_forever(config))
+        with nullcontext() if config.database else serving(config.db_file):  # import refuses while it is held
+            run(serve_forever(config))
     except DatabaseRefused as exc:  # damaged, another program's, or from a newer veggiecron
         return fail(str(exc), 2)
     except (OSError, sqlite3.Error) as exc:
@@ -140,15 +162,22 @@ def warn_if_exposed(config: Config) -> None:
         )
 
 
-def create_admin(config: Config, name: str) -> int:
-    from .app import create_admin as make_admin
+def database_named(config: Config) -> tuple[str, bool]:
+    """The configured database as messages name it (a PostgreSQL URL without its password), and
+    whether it is a SQLite file that does not exist yet."""
     from .store.postgres.connection import redact
 
     if config.database:
-        where, note = redact(config.database), ""
-    else:
-        path = Path(config.db_file).resolve()
-        where, note = str(path), "" if path.exists() else " (a new file: no server has used it yet)"
+        return redact(config.database), False
+    path = Path(config.db_file).resolve()
+    return str(path), not path.exists()
+
+
+def create_admin(config: Config, name: str) -> int:
+    from .app import create_admin as make_admin
+
+    where, new = database_named(config)
+    note = " (a new file: no server has used it yet)" if new else ""
     try:
         token = run(make_admin(config, name))
     except VeggiecronError as exc:
@@ -210,3 +239,101 @@ def copy_to_postgres(config: Config, target: str) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def export_jobs(config: Config, username: str, output: str | None) -> int:
+    """All of a user's jobs as one JSON document, on stdout or in a new file."""
+    from .jobs_transfer import UnknownUser, export_user
+
+    where, new = database_named(config)
+    if new:
+        return fail(f"no database at {where}", 1)
+    if output is not None and os.path.lexists(output):
+        return fail(f"{output} exists; give a new file", 1)
+    try:
+        document, count = run(export_user(config, username))
+    except UnknownUser:
+        return fail(f"no user named {username!r} in the database {where}", 2)
+    except VeggiecronError as exc:
+        return fail(f"cannot read the database {where}: {exc.description}", 1)
+    except (OSError, sqlite3.Error) as exc:
+        return fail(f"cannot read the database {where}: {exc}", 1)
+    except Exception as exc:  # a database that refuses us (PostgreSQL): one line, whatever raised it
+        return fail(f"cannot read the database {where}: {type(exc).__name__}: {exc}", 1)
+    target = "stdout"
+    if output is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        target = str(Path(output).resolve())
+        try:
+            # Jobs' headers and Seed schedules' auth tokens are in it: only its owner may read it.
+            with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+                file.write(document)
+        except OSError as exc:
+            if not isinstance(exc, FileExistsError):
+                Path(output).unlink(missing_ok=True)
+            return fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+    print(f"veggiecron: exported {count} jobs of {username!r} from the database {where} to {target}", file=sys.stderr)
+    return 0
+
+
+def import_jobs(config: Config, username: str, source: str, replace: bool, create_user: bool) -> int:
+    """Create a user's jobs from an exported file, all or none; one line saying why when none."""
+    from .daemon_lock import ServerRunning, importing
+    from .errors import Conflict
+    from .jobs_file import Refused
+    from .jobs_transfer import UnknownUser, WriteFailed, import_user
+
+    label = "stdin" if source == "-" else source
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        return fail(f"cannot read {label}: {exc.strerror or exc}", 2)
+    where, new = database_named(config)
+    if new and not create_user:
+        return fail(f"no database at {where} (--create-user creates the user in a new one)", 2)
+    held: AbstractContextManager[None] = nullcontext() if config.database else importing(config.db_file)
+    removed = False
+    try:
+        with held:
+            try:
+                report = run(import_user(config, username, raw, replace_existing=replace, create_user=create_user))
+            except Exception:
+                # Still under the lock: a server starting meanwhile waits, then finds no file.
+                removed = _remove_new_database(config, new)
+                raise
+    except ServerRunning as exc:
+        return fail(str(exc), 1)
+    except Refused as exc:
+        return fail(f"{label}: {exc}; nothing was imported", 2)
+    except UnknownUser:
+        return fail(f"no user named {username!r} in the database {where} (--create-user creates it)", 2)
+    except WriteFailed as exc:
+        made = f"; the user {username!r} was created" if exc.user_created and not removed else ""
+        cause = (
+            exc.cause.description if isinstance(exc.cause, VeggiecronError) else f"{type(exc.cause).__name__}: {exc}"
+        )
+        code = 2 if isinstance(exc.cause, Conflict) else 1
+        return fail(f"import into {where} failed, no job was written{made}: {cause}", code)
+    except Invalid as exc:
+        return fail(exc.description, 2)
+    except Exception as exc:  # a database that refuses us: one line, whatever raised it
+        detail = exc.description if isinstance(exc, VeggiecronError) else f"{type(exc).__name__}: {exc}"
+        return fail(f"cannot import into the database {where}, nothing was imported: {detail}", 1)
+    made = f"; created the user {username!r}, without a password" if report.user_created else ""
+    print(
+        f"veggiecron: imported {report.created + report.replaced} jobs for {username!r} into the database {where} "
+        f"({report.created} created, {report.replaced} replaced){made}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _remove_new_database(config: Config, new: bool) -> bool:
+    """Remove the SQLite file a failed import created (it holds nothing); answer whether it did."""
+    if not new:
+        return False
+    for suffix in ("", "-wal", "-shm"):
+        Path(config.db_file + suffix).unlink(missing_ok=True)
+    return True

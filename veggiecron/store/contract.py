@@ -68,6 +68,18 @@ class JobStore(Protocol):
     async def delete_job(self, job_id: int) -> None:
         """Delete the job with its runs, its Seed row and its failed tasks."""
 
+    async def user_jobs(self, user_id: int) -> list[tuple[Job, SeedFields | None]]:
+        """Every job of the user in creation order, each with its Seed fields when it is a Seed
+        schedule, read in one statement: one consistent view while others write (export)."""
+
+    async def write_jobs(
+        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+    ) -> None:
+        """In one transaction: insert the `created` jobs (each gets a new id and version 1; the rest,
+        progress included, is stored as given) with their Seed rows, and write the `changed` ones as
+        update_job does. Conflict, naming the job, when a name or a Seed schedule id is taken; a
+        refused or failed write leaves nothing written (import)."""
+
     async def count_jobs(self, user_id: int) -> int: ...
 
     async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:

@@ -15,7 +15,18 @@ import orjson
 
 from ...errors import Conflict, NotFound
 from ...model import NO_FILTER, Job, JobFilter, JobState, NewJob, SeedFields
-from ..rows import JOB_COLUMNS, job_created, job_from_row, like_pattern, seed_params, tags_json
+from ..rows import (
+    JOB_COLUMN_COUNT,
+    JOB_COLUMNS,
+    JOB_COLUMNS_J,
+    SEED_COLUMNS,
+    job_created,
+    job_from_row,
+    like_pattern,
+    seed_from_row,
+    seed_params,
+    tags_json,
+)
 from .connection import PostgresConnection
 
 CHANNEL = "veggiecron"  # the pg_notify channel: its payload is the epoch of the next run that changed
@@ -45,34 +56,7 @@ class PostgresJobs(PostgresConnection):
     async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
         try:
             async with self._transaction() as conn:
-                job_id = await conn.fetchval(
-                    "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
-                    "version, date_created, date_updated, max_runs, run_count, keep_failures, policy, tags) "
-                    "VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, 1, $10, $10, $11, 0, $12, $13::json, $14::json) "
-                    "RETURNING id",
-                    new.user_id,
-                    new.name,
-                    new.type,
-                    _json(new.data),
-                    new.schedule,
-                    new.timezone,
-                    new.enabled,
-                    new.next_run,
-                    new.anchor,
-                    new.created_at,
-                    new.max_runs,
-                    new.keep_failures,
-                    _json(new.policy),
-                    tags_json(new.tags),
-                )
-                if seed is not None:
-                    await conn.execute(
-                        "INSERT INTO seed_schedules (job_id, uuid, cron_definition, interval_definition, endpoint, "
-                        "auth_token, payload, created_by, updated_by) "
-                        "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9)",
-                        job_id,
-                        *seed_params(seed),
-                    )
+                job_id = await _insert(conn, job_created(0, new), seed)
                 if new.enabled and new.next_run is not None:
                     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(new.next_run))
         except asyncpg.UniqueViolationError:
@@ -108,39 +92,42 @@ class PostgresJobs(PostgresConnection):
     async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
         updated = replace(job, version=job.version + 1)
         async with self._transaction() as conn:
-            if seed is not None:
-                await conn.execute(
-                    "UPDATE seed_schedules SET uuid = $2, cron_definition = $3, interval_definition = $4, "
-                    "endpoint = $5, auth_token = $6, payload = $7::json, created_by = $8, updated_by = $9 "
-                    "WHERE job_id = $1",
-                    job.id,
-                    *seed_params(seed),
-                )
-            await conn.execute(
-                "UPDATE jobs SET data = $2::json, schedule = $3, timezone = $4, enabled = $5, next_run = $6, "
-                "anchor = $7, version = $8, date_updated = $9, max_runs = $10, policy = $11::json, "
-                "paused_reason = $12, consecutive_failures = $13, tags = $14::json WHERE id = $1",
-                job.id,
-                _json(job.data),
-                job.schedule,
-                job.timezone,
-                job.enabled,
-                job.next_run,
-                job.anchor,
-                updated.version,
-                job.date_updated,
-                job.max_runs,
-                _json(job.policy),
-                job.paused_reason,
-                job.consecutive_failures,
-                tags_json(job.tags),
-            )
+            await _update(conn, updated, seed)
             if job.enabled and job.next_run is not None:
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(job.next_run))
         return updated
 
     async def delete_job(self, job_id: int) -> None:
         await self._execute("DELETE FROM jobs WHERE id = $1", job_id)
+
+    async def user_jobs(self, user_id: int) -> list[tuple[Job, SeedFields | None]]:
+        rows = await self._fetch(
+            f"SELECT {JOB_COLUMNS_J}, {SEED_COLUMNS} FROM jobs j LEFT JOIN seed_schedules s ON s.job_id = j.id "
+            "WHERE j.user_id = $1 ORDER BY j.id",
+            user_id,
+        )
+        return [
+            (job_from_row(r), None if r[JOB_COLUMN_COUNT] is None else seed_from_row(r[JOB_COLUMN_COUNT:]))
+            for r in rows
+        ]
+
+    async def write_jobs(
+        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+    ) -> None:
+        """Every insert and change in one transaction; a taken name or uuid rolls it all back."""
+        async with self._transaction() as conn:
+            for job, seed in created:
+                try:
+                    # A savepoint per job, so that the violation is caught here and named.
+                    async with conn.transaction():
+                        await _insert(conn, job, seed)
+                except asyncpg.UniqueViolationError as exc:
+                    raise _taken(job, seed, exc.constraint_name or "") from None
+            for job, seed in changed:
+                await _update(conn, replace(job, version=job.version + 1), seed)
+            due = [job.next_run for job, _seed in (*created, *changed) if job.enabled and job.next_run is not None]
+            if due:
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(min(due)))
 
     async def due_jobs(self, until: float, after: tuple[float, int] | None, limit: int) -> list[Job]:
         scheduled = "enabled AND next_run IS NOT NULL AND next_run <= $1"
@@ -197,3 +184,79 @@ def _filter_sql(user_id: int, where: JobFilter) -> tuple[str, list[Any]]:
     if where.failing:
         clauses.append("consecutive_failures > 0")
     return " AND ".join(clauses), params
+
+
+async def _insert(conn: asyncpg.Connection, job: Job, seed: SeedFields | None) -> int:
+    """Insert a job at version 1 with its progress as given (and a Seed schedule's row); answer its id."""
+    job_id: int = await conn.fetchval(
+        "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
+        "version, date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, "
+        "paused_reason, tags) VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14, "
+        "$15::json, $16, $17, $18::json) RETURNING id",
+        job.user_id,
+        job.name,
+        job.type,
+        _json(job.data),
+        job.schedule,
+        job.timezone,
+        job.enabled,
+        job.next_run,
+        job.anchor,
+        job.date_created,
+        job.date_updated,
+        job.max_runs,
+        job.run_count,
+        job.keep_failures,
+        _json(job.policy),
+        job.consecutive_failures,
+        job.paused_reason,
+        tags_json(job.tags),
+    )
+    if seed is not None:
+        await conn.execute(
+            "INSERT INTO seed_schedules (job_id, uuid, cron_definition, interval_definition, endpoint, "
+            "auth_token, payload, created_by, updated_by) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9)",
+            job_id,
+            *seed_params(seed),
+        )
+    return job_id
+
+
+async def _update(conn: asyncpg.Connection, job: Job, seed: SeedFields | None) -> None:
+    """Write an owner's change to a job already at its new version (and to its Seed row)."""
+    if seed is not None:
+        await conn.execute(
+            "UPDATE seed_schedules SET uuid = $2, cron_definition = $3, interval_definition = $4, "
+            "endpoint = $5, auth_token = $6, payload = $7::json, created_by = $8, updated_by = $9 "
+            "WHERE job_id = $1",
+            job.id,
+            *seed_params(seed),
+        )
+    await conn.execute(
+        "UPDATE jobs SET data = $2::json, schedule = $3, timezone = $4, enabled = $5, next_run = $6, "
+        "anchor = $7, version = $8, date_updated = $9, max_runs = $10, policy = $11::json, "
+        "paused_reason = $12, consecutive_failures = $13, tags = $14::json WHERE id = $1",
+        job.id,
+        _json(job.data),
+        job.schedule,
+        job.timezone,
+        job.enabled,
+        job.next_run,
+        job.anchor,
+        job.version,
+        job.date_updated,
+        job.max_runs,
+        _json(job.policy),
+        job.paused_reason,
+        job.consecutive_failures,
+        tags_json(job.tags),
+    )
+
+
+def _taken(job: Job, seed: SeedFields | None, constraint: str) -> Conflict:
+    if seed is not None and constraint.startswith("seed_schedules"):
+        return Conflict(
+            f"Seed schedule id {seed.uuid} is taken by another schedule", {"field": "seed.uuid", "name": job.name}
+        )
+    return Conflict(f"you already have a job named {job.name!r}", {"field": "name", "name": job.name})

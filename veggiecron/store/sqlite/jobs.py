@@ -11,7 +11,18 @@ import orjson
 
 from ...errors import Conflict, NotFound
 from ...model import NO_FILTER, Job, JobFilter, JobState, NewJob, SeedFields
-from ..rows import JOB_COLUMNS, job_created, job_from_row, like_pattern, seed_params, tags_json
+from ..rows import (
+    JOB_COLUMN_COUNT,
+    JOB_COLUMNS,
+    JOB_COLUMNS_J,
+    SEED_COLUMNS,
+    job_created,
+    job_from_row,
+    like_pattern,
+    seed_from_row,
+    seed_params,
+    tags_json,
+)
 from .connection import SqliteConnection, Statement
 
 
@@ -39,42 +50,8 @@ class SqliteJobs(SqliteConnection):
 
     async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
         """Insert a job (and, for a Seed Scheduler schedule, its seed row) in one transaction."""
-        statements: list[Statement] = [
-            (
-                "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
-                "date_created, date_updated, max_runs, run_count, keep_failures, policy, tags) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, 0, ?, ?, ?)",
-                (
-                    new.user_id,
-                    new.name,
-                    new.type,
-                    orjson.dumps(new.data).decode(),
-                    new.schedule,
-                    new.timezone,
-                    int(new.enabled),
-                    new.next_run,
-                    new.anchor,
-                    new.created_at,
-                    new.created_at,
-                    new.max_runs,
-                    int(new.keep_failures),
-                    orjson.dumps(new.policy).decode(),
-                    tags_json(new.tags),
-                ),
-                False,
-            )
-        ]
-        if seed is not None:
-            statements.append(
-                (
-                    "INSERT INTO seed_schedules (job_id, uuid, cron_definition, interval_definition, endpoint, "
-                    "auth_token, payload, created_by, updated_by) VALUES (last_insert_rowid(), ?, ?, ?, ?, ?, ?, ?, ?)",
-                    seed_params(seed),
-                    False,
-                )
-            )
         try:
-            job_id = (await self._write(statements))[0]
+            job_id = (await self._write(_insert_statements(job_created(0, new), seed)))[0]
         except sqlite3.IntegrityError:
             raise Conflict(f"you already have a job named {new.name!r}", {"field": "name"}) from None
         return job_created(job_id, new)
@@ -105,47 +82,44 @@ class SqliteJobs(SqliteConnection):
     async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
         """Write the owner's changes to a job (and its seed row) and bump its version."""
         updated = replace(job, version=job.version + 1)
-        seed_statements: list[Statement] = []
-        if seed is not None:
-            seed_statements.append(
-                (
-                    "UPDATE seed_schedules SET uuid = ?, cron_definition = ?, interval_definition = ?, endpoint = ?, "
-                    "auth_token = ?, payload = ?, created_by = ?, updated_by = ? WHERE job_id = ?",
-                    (*seed_params(seed), job.id),
-                    False,
-                )
-            )
-        await self._write(
-            [
-                *seed_statements,
-                (
-                    "UPDATE jobs SET data = ?, schedule = ?, timezone = ?, enabled = ?, next_run = ?, anchor = ?, "
-                    "version = ?, date_updated = ?, max_runs = ?, policy = ?, paused_reason = ?, "
-                    "consecutive_failures = ?, tags = ? WHERE id = ?",
-                    (
-                        orjson.dumps(job.data).decode(),
-                        job.schedule,
-                        job.timezone,
-                        int(job.enabled),
-                        job.next_run,
-                        job.anchor,
-                        updated.version,
-                        job.date_updated,
-                        job.max_runs,
-                        orjson.dumps(job.policy).decode(),
-                        job.paused_reason,
-                        job.consecutive_failures,
-                        tags_json(job.tags),
-                        job.id,
-                    ),
-                    False,
-                ),
-            ]
-        )
+        await self._write(_update_statements(updated, seed))
         return updated
 
     async def delete_job(self, job_id: int) -> None:
         await self._write([("DELETE FROM jobs WHERE id = ?", (job_id,), False)])
+
+    async def user_jobs(self, user_id: int) -> list[tuple[Job, SeedFields | None]]:
+        rows = await self._fetchall(
+            f"SELECT {JOB_COLUMNS_J}, {SEED_COLUMNS} FROM jobs j LEFT JOIN seed_schedules s ON s.job_id = j.id "
+            "WHERE j.user_id = ? ORDER BY j.id",
+            (user_id,),
+        )
+        return [
+            (job_from_row(r), None if r[JOB_COLUMN_COUNT] is None else seed_from_row(r[JOB_COLUMN_COUNT:]))
+            for r in rows
+        ]
+
+    async def write_jobs(
+        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+    ) -> None:
+        """Every insert and change in one immediate transaction; a taken name or uuid rolls it all back."""
+
+        async def write() -> None:
+            for job, seed in created:
+                try:
+                    await self._execute_all(_insert_statements(job, seed))
+                except sqlite3.IntegrityError as exc:
+                    raise _taken(job, seed, "seed_schedules.uuid" in str(exc)) from None
+            for job, seed in changed:
+                await self._execute_all(_update_statements(replace(job, version=job.version + 1), seed))
+
+        await self._transaction(write)
+
+    async def _execute_all(self, statements: list[Statement]) -> None:
+        """Run single statements on the writing connection, inside a transaction already begun."""
+        for sql, params, _many in statements:
+            cursor = await self.db.execute(sql, params)
+            await cursor.close()
 
     async def due_jobs(self, until: float, after: tuple[float, int] | None, limit: int) -> list[Job]:
         """Enabled jobs whose next run is at or before `until`, in (next_run, id) order.
@@ -200,3 +174,92 @@ def _filter_sql(user_id: int, where: JobFilter) -> tuple[str, list[Any]]:
     if where.failing:
         clauses.append("consecutive_failures > 0")
     return " AND ".join(clauses), params
+
+
+def _insert_statements(job: Job, seed: SeedFields | None) -> list[Statement]:
+    """Insert a job at version 1 with its progress as given; a Seed schedule's row takes the new id."""
+    statements: list[Statement] = [
+        (
+            "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
+            "date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, "
+            "paused_reason, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.user_id,
+                job.name,
+                job.type,
+                orjson.dumps(job.data).decode(),
+                job.schedule,
+                job.timezone,
+                int(job.enabled),
+                job.next_run,
+                job.anchor,
+                job.date_created,
+                job.date_updated,
+                job.max_runs,
+                job.run_count,
+                int(job.keep_failures),
+                orjson.dumps(job.policy).decode(),
+                job.consecutive_failures,
+                job.paused_reason,
+                tags_json(job.tags),
+            ),
+            False,
+        )
+    ]
+    if seed is not None:
+        statements.append(
+            (
+                "INSERT INTO seed_schedules (job_id, uuid, cron_definition, interval_definition, endpoint, "
+                "auth_token, payload, created_by, updated_by) VALUES (last_insert_rowid(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                seed_params(seed),
+                False,
+            )
+        )
+    return statements
+
+
+def _update_statements(job: Job, seed: SeedFields | None) -> list[Statement]:
+    """Write an owner's change to a job already at its new version (and to its Seed row)."""
+    statements: list[Statement] = []
+    if seed is not None:
+        statements.append(
+            (
+                "UPDATE seed_schedules SET uuid = ?, cron_definition = ?, interval_definition = ?, endpoint = ?, "
+                "auth_token = ?, payload = ?, created_by = ?, updated_by = ? WHERE job_id = ?",
+                (*seed_params(seed), job.id),
+                False,
+            )
+        )
+    statements.append(
+        (
+            "UPDATE jobs SET data = ?, schedule = ?, timezone = ?, enabled = ?, next_run = ?, anchor = ?, "
+            "version = ?, date_updated = ?, max_runs = ?, policy = ?, paused_reason = ?, "
+            "consecutive_failures = ?, tags = ? WHERE id = ?",
+            (
+                orjson.dumps(job.data).decode(),
+                job.schedule,
+                job.timezone,
+                int(job.enabled),
+                job.next_run,
+                job.anchor,
+                job.version,
+                job.date_updated,
+                job.max_runs,
+                orjson.dumps(job.policy).decode(),
+                job.paused_reason,
+                job.consecutive_failures,
+                tags_json(job.tags),
+                job.id,
+            ),
+            False,
+        )
+    )
+    return statements
+
+
+def _taken(job: Job, seed: SeedFields | None, uuid: bool) -> Conflict:
+    if uuid and seed is not None:
+        return Conflict(
+            f"Seed schedule id {seed.uuid} is taken by another schedule", {"field": "seed.uuid", "name": job.name}
+        )
+    return Conflict(f"you already have a job named {job.name!r}", {"field": "name", "name": job.name})
