@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import tornado.netutil
 import tornado.web
@@ -35,6 +36,7 @@ from .auth import Accounts, Passwords, Tokens
 from .clock import Clock, SystemClock
 from .cluster import ClusterScheduler, ClusterSettings, node_identity
 from .config import Config, is_postgres_url
+from .daemon_lock import serving
 from .errors import Invalid
 from .health import Health
 from .jobs import JobService
@@ -131,6 +133,7 @@ class Server:
         self.metrics_push: MetricsPusher | None = None
         self._sockets: list[socket.socket] = []
         self._serving = False
+        self._hold = ExitStack()  # the lock on a SQLite database file, while this server runs
         self.ctx = self._context()
 
     def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
@@ -198,6 +201,10 @@ class Server:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=config.http_client.resolver_threads, thread_name_prefix="veggiecron-io")
         )
+        if not is_postgres_url(config.database):
+            # Held for as long as this server runs, so that `veggiecron import` refuses to write
+            # behind it; taken once the port is bound, so a taken port leaves no file behind.
+            await asyncio.to_thread(self._hold.enter_context, serving(config.db_file))
         await self.store.open()
         await self.runner.start()
         if config.seed.metrics_url:
@@ -259,6 +266,7 @@ class Server:
         if self.metrics_push is not None:
             await self.metrics_push.stop()
         await self.store.close()
+        self._hold.close()
         if serving:
             logger.info("stopped cleanly")
 

@@ -124,7 +124,6 @@ def run(main_coroutine: Coroutine[Any, Any, T]) -> T:
 
 def serve(settings: Settings) -> int:
     from .app import serve as serve_forever  # the server's modules load only for the commands that run it
-    from .daemon_lock import serving
     from .store import DatabaseRefused
 
     config = settings.config
@@ -134,8 +133,7 @@ def serve(settings: Settings) -> int:
         return fail(str(exc), 2)
     warn_if_exposed(config)
     try:
-        with nullcontext() if config.database else serving(config.db_file):  # import refuses while it is held
-            run(serve_forever(config))
+        run(serve_forever(config))
     except DatabaseRefused as exc:  # damaged, another program's, or from a newer veggiecron
         return fail(str(exc), 2)
     except (OSError, sqlite3.Error) as exc:

@@ -2,10 +2,12 @@
 
 A daemon holds in memory only the jobs due within its window, and reads later ones as the
 window moves on: a job written into its file by another process, due before the window's end,
-would not fire until the server restarts. So `serve` holds a shared lock on `<file>-lock` for
-as long as it runs, and `import` takes it exclusively and refuses while a server holds it; a
-server that starts during an import waits for the import to end. The kernel drops a lock with
-its process, so a server killed outright leaves no stale lock (the small file itself stays).
+would not fire until the server restarts. So `serve` holds a shared flock() on the database file
+itself for as long as it runs, and `import` takes it exclusively and refuses while a server
+holds it; a server that starts during an import waits for the import to end. The kernel drops a
+lock with its process, so a server killed outright leaves no stale lock, and no file is made
+beside the database. (SQLite's own locks are POSIX record locks, which flock() does not touch
+on local file systems.)
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ class ServerRunning(Exception):
 
 
 def lock_path(db_file: str) -> str:
-    return db_file + "-lock"
+    """The file locked: the database itself."""
+    return db_file
 
 
 def _open(db_file: str) -> int | None:
