@@ -6,6 +6,8 @@ import asyncio
 import sqlite3
 import time
 
+import pytest
+
 from tests.helpers import Api, Sink, wait_for
 from veggiecron.app import Server
 from veggiecron.store.sqlite import SqliteStore
@@ -33,6 +35,7 @@ async def test_a_briefly_locked_database_is_waited_for(server: Server, user_api:
     assert waited >= 0.5  # it waited for the lock instead of failing
 
 
+@pytest.mark.timing
 async def test_reads_answer_while_a_write_waits_for_the_lock(server: Server, user_api: Api) -> None:
     await user_api.create_job("present", "http://127.0.0.1:9/", schedule="every hour")
     holder = asyncio.create_task(asyncio.to_thread(hold_the_write_lock, server.config.db_file, 1.5))

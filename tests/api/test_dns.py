@@ -50,6 +50,7 @@ def scheduled_at(headers: dict[str, str]) -> float:
     return datetime.fromisoformat(headers["X-Veggiecron-Scheduled-At"]).timestamp()
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 async def test_500_hanging_names_do_not_delay_a_healthy_job(dns_api: Api, dns: FakeDns, sink: Sink) -> None:
     # Created while their names still answer (creation checks them), firing every second from

@@ -286,6 +286,7 @@ async def two_slot_api(db_file: str, session: aiohttp.ClientSession) -> AsyncIte
         yield api
 
 
+@pytest.mark.timing
 async def test_runs_waiting_for_a_hanging_targets_slots_time_out_unsent(
     two_slot_api: Api, hanging: RawTarget, sink: Sink
 ) -> None:
@@ -336,6 +337,7 @@ def hits_due_between(sink: Sink, path: str, start: float, end: float) -> list[An
     return [h for h in sink.paths(path) if start <= scheduled_at(h.headers) <= end]
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 async def test_a_healthy_job_stays_on_time_while_100_jobs_hang(user_api: Api, hanging: RawTarget, sink: Sink) -> None:
     await user_api.create_job("healthy", sink.url, schedule="every 1 seconds", data={"url": f"{sink.url}/healthy"})
@@ -374,6 +376,7 @@ async def test_a_healthy_job_stays_on_time_while_100_jobs_hang(user_api: Api, ha
     assert hanging.requests >= 2 * HttpClientSection().pool_per_host
 
 
+@pytest.mark.timing
 @pytest.mark.slow
 async def test_a_new_healthy_job_stays_on_time_while_100_jobs_hang(
     user_api: Api, hanging: RawTarget, sink: Sink

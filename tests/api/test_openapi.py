@@ -7,12 +7,14 @@ import asyncio
 import html
 import re
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import hypothesis
 import orjson
 import pytest
 import schemathesis
@@ -378,6 +380,11 @@ FUZZ_DOC = openapi.document(fuzz_config(""))
 # bench.fuzz.ST_CONFIG: the same configuration as the long run (stateful sequences send valid data
 # only; token-auth answers wrong credentials with 400). confine_case sends forms as the document says.
 schema = schemathesis.openapi.from_dict(FUZZ_DOC, config=schemathesis_config())
+# Hypothesis draws uuids from true randomness, which it cannot replay: a stateful run that re-ran
+# a sequence drew different ids and ended in FlakyStrategyDefinition. Seeded integers replay.
+schemathesis.openapi.format(
+    "uuid", hypothesis.strategies.integers(0, 2**128 - 1).map(lambda n: str(uuid.UUID(int=n, version=4)))
+)
 
 
 @pytest.fixture(scope="module")
@@ -431,7 +438,7 @@ def _settings(max_examples: int, **extra: Any) -> Any:
 
 @pytest.mark.slow
 @schema.parametrize()
-@_settings(6)
+@_settings(3)
 def test_schemathesis_every_operation(case: Any, threaded_server: ThreadedServer) -> None:
     """Examples, coverage and fuzzing of each operation: no 5xx, every answer conforms to the document
     (status code, content type, headers, body schema), the document's valid requests are accepted
@@ -458,6 +465,17 @@ def test_schemathesis_stateful(threaded_server: ThreadedServer) -> None:
     checks = [check for check in _checks() if check.__name__ != "negative_data_rejection"]
 
     class StateMachine(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            # Every sequence starts from the same state: hypothesis replays sequences, and answers
+            # that depended on what earlier sequences left behind made its draws differ.
+            headers = tokens.headers()
+            for kind, listing in (("job", "/job?limit=500"), ("api/v1/webhook", "/api/v1/webhook/?limit=500")):
+                body = session.get(base_url + listing, headers=headers, timeout=30).json()
+                items = body["data"]["jobs"] if kind == "job" else body["results"]
+                for item in items:
+                    key = item["name"] if kind == "job" else item["id"]
+                    session.delete(f"{base_url}/{kind}/{key}" + ("/" if kind != "job" else ""), headers=headers)
+
         def before_call(self, case: Any) -> None:
             confine_case(case, sink_url)
 
@@ -470,7 +488,7 @@ def test_schemathesis_stateful(threaded_server: ThreadedServer) -> None:
         def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
             case.validate_response(response, checks=checks, transport_kwargs=kwargs)
 
-    run_state_machine_as_test(StateMachine, settings=_settings(20, stateful_step_count=6))
+    run_state_machine_as_test(StateMachine, settings=_settings(12, stateful_step_count=6))
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ async def node_api(node: Server, session: aiohttp.ClientSession) -> Api:
     return api
 
 
+@pytest.mark.timing
 async def test_a_job_fires_on_time_and_its_runs_are_recorded(node_api: Api, sink: Sink) -> None:
     await node_api.create_job("beat", sink.url + "/beat", schedule="every 1 seconds")
     await wait_for(lambda: len(sink.paths("/beat")) >= 3, timeout=6)

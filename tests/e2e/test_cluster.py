@@ -20,9 +20,9 @@ from tests.e2e.cluster import Recorder, copies, create_jobs, gaps, metric, start
 from tests.helpers import Api, wait_for
 from veggiecron.store.postgres.claims import LISTENER_NAME
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
-LEASE = 3.0
+LEASE = 2.0
 REAP = 0.5
 JOBS = 1000
 
@@ -73,7 +73,7 @@ async def test_killing_a_node_loses_no_slot_and_only_its_claims_come_twice(
     await asyncio.sleep(1)  # the window before the kill, measured
     killed_at = time.time()
     await victim.stop(signal.SIGKILL)
-    await asyncio.sleep(LEASE + REAP + 3)  # its leases lapse, the others reap and go on
+    await asyncio.sleep(LEASE + REAP + 2.5)  # its leases lapse, the others reap and go on
     end = time.time() - 1.5  # slots due after this may still be on their way
 
     window = recorder.between(start, end)
@@ -114,7 +114,7 @@ async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_th
     stalled.process.send_signal(signal.SIGSTOP)
     await asyncio.sleep(LEASE / 2)
     stalled.process.send_signal(signal.SIGCONT)
-    await asyncio.sleep(3)
+    await asyncio.sleep(2.5)
     end = time.time() - 1.5
     assert not copies(recorder.between(start, end)), "a pause of half a lease caused duplicates"
     assert not gaps(recorder.between(start, end), start, end)
@@ -132,7 +132,7 @@ async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_th
     await asyncio.sleep(2 * LEASE)
     woke_at = time.time()
     stalled.process.send_signal(signal.SIGCONT)
-    await asyncio.sleep(4)
+    await asyncio.sleep(3)
     end = time.time() - 1.5
     window = recorder.between(start, end)
     assert not gaps(window, start, end), "slots lost"

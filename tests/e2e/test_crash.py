@@ -20,7 +20,7 @@ from bench.sink import Sink as RawSink
 from tests.daemon import Daemon
 from tests.helpers import Api, serve_http, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 JOBS = 1000
 FLUSH_INTERVAL = 0.2

@@ -14,7 +14,7 @@ import pytest
 from tests.daemon import Daemon
 from tests.helpers import Api, Sink, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 
 async def test_jobs_fire_and_survive_kill_and_restart(tmp_path: Path, sink: Sink) -> None:

@@ -16,7 +16,7 @@ import pytest
 from tests.daemon import Daemon
 from tests.helpers import Api, Sink, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 FD_LIMIT = 1024
 IDLE, SLOW = 2000, 200

@@ -19,7 +19,7 @@ from veggiecron.schedules import parse_schedule
 from veggiecron.seed.validation import interval_seconds
 
 FAST = settings(
-    max_examples=300, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    max_examples=100, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck)
 )
 
 

@@ -1,0 +1,29 @@
+"""The whole suite, quickly: `python -m tests [pytest options]`.
+
+Most tests wait on real time (jobs fire every second) more than they use the CPU, so they run
+in parallel, in three processes (pytest-xdist). The tests marked `timing` assert how late or how
+fast something happens; beside other tests on a 2-core machine they would measure the others, so
+they run afterwards, one at a time. `python -m pytest` still runs everything, in one process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+WORKERS = "3"
+NO_TESTS = 5  # pytest's exit code when a selection holds no test: not a failure of this run
+
+
+def main(args: list[str]) -> int:
+    base = [sys.executable, "-m", "pytest", *args]
+    codes = [
+        subprocess.run([*base, "-n", WORKERS, "-m", "not timing"]).returncode,
+        subprocess.run([*base, "-m", "timing"]).returncode,
+    ]
+    failed = [code for code in codes if code not in (0, NO_TESTS)]
+    return failed[0] if failed else (NO_TESTS if all(code == NO_TESTS for code in codes) else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
