@@ -15,7 +15,8 @@ from .words import duration
 FAILED, OK = RunOutcome.FAILED, RunOutcome.OK
 # A job's chart changes only when it runs, and the list is drawn again every few seconds while
 # it is open: charts are remembered by the runs they show (ids are never reused).
-_drawn: OrderedDict[tuple[int | None, int | None, int, int, int], str] = OrderedDict()
+ChartKey = tuple[int, int, tuple[tuple[int | None, float, float, RunOutcome], ...]]
+_drawn: OrderedDict[ChartKey, str] = OrderedDict()
 CACHE_ENTRIES = 20_000
 
 
@@ -23,9 +24,9 @@ def run_chart(runs: list[Run], width: int = 120, height: int = 28) -> str:
     """An <svg> of `runs` (newest first, as the store answers them), oldest at the left."""
     if not runs:
         return ""
-    key = (runs[0].id, runs[-1].id, len(runs), width, height)
-    if key[0] is None:
-        return _draw(runs, width, height)
+    # Keyed by what is drawn, not by run ids alone: ids are a database's own, and a process may
+    # serve more than one database (tests do), so two different histories can share them.
+    key = (width, height, tuple((r.id, r.started_at, r.duration_ms, r.outcome) for r in runs))
     svg = _drawn.get(key)
     if svg is None:
         svg = _drawn[key] = _draw(runs, width, height)
