@@ -27,6 +27,12 @@ class Metrics:
             buckets=LATENESS_BUCKETS,
             registry=self.registry,
         )
+        self.pool_wait = Histogram(
+            "veggiecron_pool_wait_seconds",
+            "Time a run waited before its request was handed to a connection (name lookup, a free connection).",
+            buckets=LATENESS_BUCKETS,
+            registry=self.registry,
+        )
         self.jobs = Gauge("veggiecron_jobs", "Jobs by state.", ["state"], registry=self.registry)
         self.requests = Counter(
             "veggiecron_api_requests", "API requests answered, by status code.", ["status"], registry=self.registry
@@ -83,6 +89,8 @@ class Metrics:
         self._runs_by_outcome[run.outcome].inc()
         if run.outcome is not RunOutcome.SKIPPED:
             self.lateness.observe(max(0.0, run.started_at - run.due_at))
+            if run.pool_wait_ms is not None:
+                self.pool_wait.observe(run.pool_wait_ms / 1000.0)
 
     async def watch_event_loop(self, every: float = 0.25) -> None:
         """Measure, until cancelled, how late the loop wakes from a sleep of `every` seconds."""

@@ -140,6 +140,9 @@ class Run:
     response_excerpt: str | None = None
     id: int | None = None
     error_class: str | None = None  # dns, connect, timeout, tls, http_status, body_too_large, invalid_url
+    # From the slot handed to the runner to its request handed to a connection: the name's lookup
+    # and the wait for a free connection. None when no request reached a connection.
+    pool_wait_ms: float | None = None
 
     @property
     def lateness_ms(self) -> float:
@@ -219,6 +222,7 @@ class RunResult:
     error: str | None
     response_excerpt: str | None
     error_class: str | None = None
+    pool_wait_ms: float | None = None  # see Run.pool_wait_ms
 
 
 def idempotency_key(job_id: int, due_at: float) -> str:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.helpers import Api, Hit, Sink, assert_error, start_sink, wait_for
+from tests.helpers import Api, Hit, Sink, assert_error, start_server, start_sink, test_config, wait_for
 from veggiecron.app import Server
+from veggiecron.config import HttpClientSection
 
 RUN_FIELDS = {
     "id",
@@ -24,6 +27,7 @@ RUN_FIELDS = {
     "status_code",
     "error",
     "response_excerpt",
+    "pool_wait_ms",
 }
 
 
@@ -411,3 +415,58 @@ async def test_health_counts_runs_in_flight(user_api: Api, slow_sink: Sink, serv
     assert status == 200
     assert body["data"]["runs_in_flight"] >= 1
     assert body["data"]["scheduled_jobs"] >= 1
+
+
+# pool wait: a run starts when its request is handed to a connection
+
+
+@pytest.mark.parametrize("pool", ["per target", "in all"])
+async def test_a_run_waiting_for_a_connection_is_late_by_that_wait(db_file: str, pool: str) -> None:
+    """Two runs due together, one connection for them: the second waits for the first.
+
+    Its wait is its own field and part of its lateness; the first one waited for nothing. One
+    connection per target makes it wait in its lane; one in all, in the HTTP client.
+    """
+    one = HttpClientSection(pool_per_host=1) if pool == "per target" else HttpClientSection(pool_size=1)
+    server = await start_server(test_config(db_file, http_client=one))
+    sinks = [await start_sink(shutdown_timeout=0.1) for _ in range(2)]
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(f"http://127.0.0.1:{server.port}", session)
+            await api.register_and_login()
+            for (sink, _), name in zip(sinks, ("first", "second"), strict=True):
+                sink.delay = 0.4
+                url = (sink.url if pool == "in all" else sinks[0][0].url) + "/" + name
+                await api.create_job(name, "", schedule="every 1 hours", data={"url": url})
+            await asyncio.gather(run_now(api, "first"), run_now(api, "second"))
+            runs = [(await wait_for_runs(api, name))[0] for name in ("first", "second")]
+            waited, prompt = sorted(runs, key=lambda run: run["pool_wait_ms"], reverse=True)
+            assert all(run["outcome"] == "ok" for run in runs), runs
+            assert waited["pool_wait_ms"] >= 300, waited
+            assert waited["lateness_ms"] >= waited["pool_wait_ms"] - 1, waited
+            assert waited["duration_ms"] < 390 + 300, waited  # the wait is not part of its duration
+            assert prompt["pool_wait_ms"] < 200, prompt
+            reply = await session.get(f"http://127.0.0.1:{server.port}/metrics")
+            text = await reply.text()
+            assert sample(text, "veggiecron_pool_wait_seconds_count") == 2.0
+            assert sample(text, 'veggiecron_pool_wait_seconds_bucket{le="0.25"}') == 1.0
+    finally:
+        await server.stop()
+        for sink, runner in sinks:
+            sink.delay = 0
+            await runner.cleanup()
+
+
+async def test_a_run_that_never_reached_a_connection_has_no_pool_wait(user_api: Api) -> None:
+    run = await run_once(user_api, "nowhere", {"url": "http://name.invalid/"})
+    assert run["outcome"] == "failed"
+    assert run["error_class"] == "dns"
+    assert run["pool_wait_ms"] is None
+
+
+def sample(text: str, series: str) -> float | None:
+    """The value of one series (name with its labels) in a Prometheus text exposition."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return None

@@ -31,7 +31,9 @@ async def test_everything_comes_along_and_a_node_serves_it(
     single = await start_server(test_config(db_file))
     api = Api(f"http://127.0.0.1:{single.port}", session)
     token = await api.register_and_login()
-    await api.create_job("hourly", sink.url, schedule="every 1 hours", data={"url": sink.url + "/hourly"})
+    await api.create_job(
+        "hourly", sink.url, schedule="every 1 hours", data={"url": sink.url + "/hourly"}, tags=["billing", "eu"]
+    )
     await api.create_job("often", sink.url, schedule="every 1 seconds", data={"url": sink.url + "/often"})
     status, body = await api.call(
         "POST", "/api/v1/schedule/", json={"endpoint": sink.url + "/seed", "interval_definition": "1 hours"}
@@ -56,9 +58,13 @@ async def test_everything_comes_along_and_a_node_serves_it(
         status, body = await moved.call("GET", "/job/hourly")
         assert status == 200, body
         assert body["data"]["next_run"] == before.next_run
+        assert body["data"]["tags"] == ["billing", "eu"]
         status, body = await moved.call("GET", "/job/often/runs", params={"limit": 100})
         assert body["data"]["count"] == before_count
         assert {r["due_at"] for r in body["data"]["runs"]} == {r.due_at for r in before_runs}
+        waits = [r.pool_wait_ms for r in before_runs]
+        assert all(w is not None for w in waits), waits
+        assert {r["pool_wait_ms"] for r in body["data"]["runs"]} == {round(w or 0, 3) for w in waits}
         status, body = await moved.call("GET", "/api/v1/schedule/")
         assert status == 200 and body["count"] == 1 and body["results"][0]["endpoint"] == sink.url + "/seed"
         # New rows get ids after the copied ones, and the node fires the moved jobs.

@@ -152,10 +152,12 @@ async def test_a_lapsed_claim_is_reaped_with_its_epoch_raised_and_the_old_owner_
     assert await node.renew_leases("a", LEASE, [claim]) == []  # the old owner learns it lost it
     refused = await node.finish_runs("a", LEASE, [result(claim)])
     assert refused.accepted == frozenset()
-    accepted = await other_node.finish_runs("b", LEASE, [result(taken)])
+    finished = result(taken)
+    finished = replace(finished, run=replace(finished.run, pool_wait_ms=12.5, response_excerpt="sent again"))
+    accepted = await other_node.finish_runs("b", LEASE, [finished])
     assert accepted.accepted == {(taken.job_id, taken.due_at)}
     runs, count = await node.list_runs(claim.job_id, 10, 0)
-    assert count == 1 and runs[0].outcome is RunOutcome.OK
+    assert count == 1 and replace(runs[0], id=None) == finished.run  # every field, as the node sent it
 
 
 async def test_released_claims_are_reaped_at_once(node: PostgresStore, other_node: PostgresStore, alice: User) -> None:

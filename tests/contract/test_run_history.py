@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.contract.conftest import T0, make_job, run
 from veggiecron.model import Progress, RunOutcome, User
 from veggiecron.store import Store
@@ -79,3 +81,15 @@ async def test_recent_runs_answers_the_newest_runs_of_each_job(store: Store, ali
     assert (recent[busy.id][0].outcome, recent[busy.id][0].error) == (RunOutcome.FAILED, "boom")
     assert [r.due_at for r in recent[quiet.id]] == [T0 + 5]
     assert await store.recent_runs([], 3) == {}
+
+
+async def test_every_field_of_a_run_comes_back_as_recorded(store: Store, alice: User) -> None:
+    job = await make_job(store, alice.id, "job")
+    sent = run(job.id, T0, started_at=T0 + 0.25, pool_wait_ms=250.5, error_class=None, response_excerpt="ok")
+    unsent = run(
+        job.id, T0 + 60, outcome=RunOutcome.FAILED, status_code=None, error="dns: no such name", error_class="dns"
+    )
+    await store.record_progress(Progress(runs=[sent, unsent]))
+    stored, _ = await store.list_runs(job.id, 10, 0)
+    assert [replace(r, id=None) for r in reversed(stored)] == [sent, unsent]
+    assert stored[0].pool_wait_ms is None and stored[1].pool_wait_ms == 250.5

@@ -1,4 +1,4 @@
-"""HostSlots: a per-target cap on requests in flight, with waiting done before a request exists."""
+"""HostSlots: per-target and total caps on requests in flight, with waiting done before a request exists."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from veggiecron.runners.http import HostSlots
 
 
 async def test_at_most_limit_hold_a_target_and_others_wait_in_order() -> None:
-    slots = HostSlots(2)
+    slots = HostSlots(2, 100)
     order: list[int] = []
     release = asyncio.Event()
 
@@ -33,7 +33,7 @@ async def test_at_most_limit_hold_a_target_and_others_wait_in_order() -> None:
 
 
 async def test_a_request_cancelled_while_waiting_gives_up_its_place() -> None:
-    slots = HostSlots(1)
+    slots = HostSlots(1, 100)
     await slots.acquire("k")
     waiting = asyncio.create_task(slots.acquire("k"))
     await asyncio.sleep(0)
@@ -41,4 +41,23 @@ async def test_a_request_cancelled_while_waiting_gives_up_its_place() -> None:
     await asyncio.gather(waiting, return_exceptions=True)
     assert slots.in_use() == 1
     slots.release("k")
+    assert slots.in_use() == 0 and not slots._semaphores
+
+
+async def test_the_total_cap_holds_across_targets_and_a_cancelled_wait_frees_its_target() -> None:
+    slots = HostSlots(5, 2)
+    await slots.acquire("a")
+    await slots.acquire("b")
+    third = asyncio.create_task(slots.acquire("c"))  # "c" has a slot of its own, but none is left in all
+    cancelled = asyncio.create_task(slots.acquire("d"))
+    await asyncio.sleep(0)
+    assert not third.done() and not cancelled.done()
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    assert "d" not in slots._semaphores  # its target slot was given back
+    slots.release("a")
+    await asyncio.wait_for(third, 1)
+    assert slots.in_use() == 2
+    slots.release("b")
+    slots.release("c")
     assert slots.in_use() == 0 and not slots._semaphores

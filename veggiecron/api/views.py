@@ -53,6 +53,7 @@ def run_view(run: Run) -> dict[str, Any]:
         "error": run.error,
         "response_excerpt": run.response_excerpt,
         "error_class": run.error_class,
+        "pool_wait_ms": None if run.pool_wait_ms is None else round(run.pool_wait_ms, 3),
     }
     return with_utc(view, "due_at", "started_at")
 

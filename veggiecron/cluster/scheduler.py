@@ -347,7 +347,7 @@ class ClusterScheduler:
             else:
                 await asyncio.sleep(0)
 
-    async def _execute(self, job: CompiledJob, due: float, epoch: int) -> Run:
+    async def _execute(self, job: CompiledJob, due: float, epoch: int, waited: float) -> Run:
         key = (job.id, due)
         if not self.leases.valid() or not self.leases.holds(key, epoch):
             # Its lease may have lapsed: another node sends it (or already did). Nothing is recorded here.
@@ -364,7 +364,7 @@ class ClusterScheduler:
         if task is not None:
             self._active[key] = task  # type: ignore[assignment]
         try:
-            run = await send(self.runner, self.clock, job, due, epoch)
+            run = await send(self.runner, self.clock, job, due, epoch, waited)
         finally:
             self._active.pop(key, None)
         self._finished(job, run, epoch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import ipaddress
 import logging
@@ -38,17 +39,22 @@ class Attempt:
     error_class: str | None = None
     excerpt: str | None = None
     retry_after: float | None = None  # seconds the target asked us to wait (429/503 Retry-After)
+    sent_at: float | None = None  # when the request was handed to a connection (None: it never was)
 
 
 class HostSlots:
-    """At most `limit` requests in flight per target (scheme, host, port); the others wait here.
+    """At most `limit` requests in flight per target (scheme, host, port) and `total` in all; the
+    others wait here.
 
-    aiohttp enforces the same limit, but a request waiting inside it already holds its whole
-    request object; under overload thousands wait, so they wait here, before any is built.
+    aiohttp enforces the same limits, but a request waiting inside it already holds its whole
+    request object; under overload thousands wait, so they wait here, before any is built. And
+    a request that leaves here finds a connection free: the time it waited is measured here, as
+    the run's pool wait, and its start is when it was handed to a connection.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, total: int) -> None:
         self.limit = limit
+        self._total = asyncio.Semaphore(total)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._users: dict[str, int] = {}  # requests holding or waiting for each host's semaphore
 
@@ -62,8 +68,15 @@ class HostSlots:
         except BaseException:
             self._leave(host)
             raise
+        try:
+            await self._total.acquire()
+        except BaseException:
+            semaphore.release()
+            self._leave(host)
+            raise
 
     def release(self, host: str) -> None:
+        self._total.release()
         self._semaphores[host].release()
         self._leave(host)
 
@@ -89,7 +102,7 @@ class HttpRunner:
         self.node = node
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
-        self._slots = HostSlots(settings.pool_per_host)
+        self._slots = HostSlots(settings.pool_per_host, settings.pool_size)
         # Told of every failed attempt, retries included (the Seed metrics push counts them).
         self.on_failed_attempt: Callable[[Attempt], None] | None = None
 
@@ -126,8 +139,12 @@ class HttpRunner:
             self._resolver = None
 
     async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
-        """Send the job's clones in parallel; the run is ok when every clone is."""
-        started = time.time()
+        """Send the job's clones in parallel; the run is ok when every clone is.
+
+        The run starts when its first request is handed to a connection; the time before that
+        (the name's lookup, the wait for a free connection) is its pool wait.
+        """
+        queued = time.time()
         headers = dict(target.headers)
         headers["X-Veggiecron-Job"] = str(job_id)
         headers["X-Veggiecron-Scheduled-At"] = utc_iso(due_at)
@@ -143,7 +160,12 @@ class HttpRunner:
         else:
             clones = (self._send_with_retries(target, headers) for _ in range(target.number_of_clones))
             results = list(await asyncio.gather(*clones))
-        duration_ms = (time.time() - started) * 1000.0
+        ended = time.time()
+        sent = [attempt.sent_at for attempt, _count in results if attempt.sent_at is not None]
+        # A run whose request never reached a connection (a failed lookup, a refused address, a
+        # timeout while waiting) started when it was queued, and has no pool wait.
+        started = min(sent) if sent else queued
+        duration_ms = (ended - started) * 1000.0
         failed = [(attempt, count) for attempt, count in results if not attempt.ok]
         first, _ = failed[0] if failed else results[0]
         error = first.error
@@ -158,6 +180,7 @@ class HttpRunner:
             error=error,
             response_excerpt=first.excerpt,
             error_class=first.error_class,
+            pool_wait_ms=(started - queued) * 1000.0 if sent else None,
         )
 
     async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
@@ -183,13 +206,21 @@ class HttpRunner:
             return f"{type(exc).__name__}: {exc}"[:500]
 
     async def _send_with_retries(self, target: HttpTarget, headers: dict[str, str]) -> tuple[Attempt, int]:
-        """The last attempt and how many were made: up to 1 + retries, stopping early when hopeless."""
+        """The last attempt and how many were made: up to 1 + retries, stopping early when hopeless.
+
+        The attempt answered carries the first attempt's sent_at: the run started then.
+        """
         count = 0
+        first_sent: float | None = None
         while True:
             count += 1
             attempt = await self._send(target, headers)
             if not attempt.ok and self.on_failed_attempt is not None:
                 self.on_failed_attempt(attempt)
+            if first_sent is None:
+                first_sent = attempt.sent_at
+            elif attempt.sent_at != first_sent:
+                attempt = dataclasses.replace(attempt, sent_at=first_sent)
             if attempt.ok or count > target.retries:
                 return attempt, count
             if attempt.status is not None and not is_retryable_status(attempt.status, target.retry_on):
@@ -206,6 +237,7 @@ class HttpRunner:
         denied = self.outbound.denies_host(target.host)  # names are checked by the resolver
         if denied is not None:
             return Attempt(False, None, f"destination denied: {denied}", "denied")
+        sent_at: float | None = None
         try:
             # The job's timeout covers the lookup and the wait for a connection as well as the request.
             async with asyncio.timeout(target.timeout):
@@ -214,6 +246,7 @@ class HttpRunner:
                     return failed
                 key = target.connection_key
                 await self._slots.acquire(key)
+                sent_at = time.time()
                 try:
                     async with self._session.request(
                         target.verb,
@@ -249,33 +282,40 @@ class HttpRunner:
                                 f"response body over {self.settings.max_response_bytes} bytes",
                                 "body_too_large",
                                 excerpt,
+                                sent_at=sent_at,
                             )
                         if response.status in target.success_codes:
-                            return Attempt(True, response.status, None, None, excerpt)
+                            return Attempt(True, response.status, None, None, excerpt, sent_at=sent_at)
                         retry_after = None
                         if response.status in (429, 503):
                             retry_after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
                         return Attempt(
-                            False, response.status, f"HTTP {response.status}", "http_status", excerpt, retry_after
+                            False,
+                            response.status,
+                            f"HTTP {response.status}",
+                            "http_status",
+                            excerpt,
+                            retry_after,
+                            sent_at,
                         )
                 finally:
                     self._slots.release(key)
         except TimeoutError:
-            return Attempt(False, None, f"timeout after {target.timeout:g}s", "timeout")
+            return Attempt(False, None, f"timeout after {target.timeout:g}s", "timeout", sent_at=sent_at)
         except aiohttp.ClientConnectorDNSError as exc:
             if isinstance(exc.os_error, DestinationDenied):
-                return Attempt(False, None, str(exc.os_error)[:500], "denied")
-            return Attempt(False, None, f"dns: {exc.os_error}"[:500], "dns")
+                return Attempt(False, None, str(exc.os_error)[:500], "denied", sent_at=sent_at)
+            return Attempt(False, None, f"dns: {exc.os_error}"[:500], "dns", sent_at=sent_at)
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, ssl.SSLError) as exc:
-            return Attempt(False, None, f"tls: {exc}"[:500], "tls")
+            return Attempt(False, None, f"tls: {exc}"[:500], "tls", sent_at=sent_at)
         except aiohttp.ClientConnectorError as exc:
-            return Attempt(False, None, f"connect: {exc.strerror or exc}"[:500], "connect")
+            return Attempt(False, None, f"connect: {exc.strerror or exc}"[:500], "connect", sent_at=sent_at)
         except aiohttp.InvalidURL as exc:
-            return Attempt(False, None, f"invalid url: {exc}"[:500], "invalid_url")
+            return Attempt(False, None, f"invalid url: {exc}"[:500], "invalid_url", sent_at=sent_at)
         except aiohttp.ClientResponseError as exc:  # the target answered, but not in HTTP
-            return Attempt(False, None, f"protocol: {exc.message}"[:500], "protocol")
+            return Attempt(False, None, f"protocol: {exc.message}"[:500], "protocol", sent_at=sent_at)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500], "connect")
+            return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:500], "connect", sent_at=sent_at)
 
     async def _look_up(self, target: HttpTarget) -> Attempt | None:
         """Resolve the target's name before taking a connection slot; the failed attempt, if it fails.

@@ -16,8 +16,12 @@ from .progress import ProgressWriter
 logger = logging.getLogger(__name__)
 
 
-async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch: int) -> Run:
-    """One slot through the runner, as the run to record; a fault inside veggiecron is its outcome."""
+async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch: int, waited: float = 0.0) -> Run:
+    """One slot through the runner, as the run to record; a fault inside veggiecron is its outcome.
+
+    waited: seconds the slot waited in its lane before it reached the runner, added to the pool
+    wait the runner measured (both are the wait for a connection).
+    """
     started = clock.now()
     try:
         result = await runner.run(job.id, job.target, due, epoch)
@@ -38,6 +42,7 @@ async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch
         result.error,
         result.response_excerpt,
         error_class=result.error_class,
+        pool_wait_ms=None if result.pool_wait_ms is None else result.pool_wait_ms + waited * 1000.0,
     )
 
 
@@ -62,9 +67,9 @@ class Executor:
         self._still_current = still_current
         self._paused = paused
 
-    async def execute(self, job: CompiledJob, due: float, epoch: int = 1) -> Run:
+    async def execute(self, job: CompiledJob, due: float, epoch: int = 1, waited: float = 0.0) -> Run:
         """Run the slot; a fault inside veggiecron is the run's outcome, never the loop's end."""
-        run = await send(self.runner, self.clock, job, due, epoch)
+        run = await send(self.runner, self.clock, job, due, epoch, waited)
         self.record(job, run)
         self.account(job, run)
         return run

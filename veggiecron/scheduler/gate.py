@@ -59,14 +59,15 @@ class LaneGate:
         self,
         clock: Clock,
         lane_limit: int | None,
-        execute: Callable[[CompiledJob, float, int], Coroutine[Any, Any, Run]],
+        execute: Callable[[CompiledJob, float, int, float], Coroutine[Any, Any, Run]],
         record: Callable[[CompiledJob, Run, int], None],
         failed_unsent: Callable[[CompiledJob, Run], None],
         settled: Callable[[int], None],
         wake: Callable[[], None],
         keeper: SlotKeeper | None = None,
     ) -> None:
-        """execute runs a slot and records it; record records a run that did not go through
+        """execute runs a slot and records it (given how long it waited in its lane, part of its
+        pool wait); record records a run that did not go through
         execute; failed_unsent accounts a run that timed out waiting; settled is told when a
         job has no run in flight any more; wake asks the loop to look at the deadlines again
         (lane_limit None: no lanes, for tests). keeper, when given, stores the slots held, and
@@ -168,8 +169,11 @@ class LaneGate:
         self._waiting.setdefault(job.id, []).append(waiting)
         self._hold(job.id, due, WAITING, self.clock.now())
 
-    def spawn(self, job: CompiledJob, due: float, lane: str | None = None, epoch: int = 1) -> asyncio.Task[Run]:
-        task = asyncio.create_task(self._begin(job, due, epoch))
+    def spawn(
+        self, job: CompiledJob, due: float, lane: str | None = None, epoch: int = 1, waited: float = 0.0
+    ) -> asyncio.Task[Run]:
+        """Start a run; waited: seconds it waited in its lane for a connection slot."""
+        task = asyncio.create_task(self._begin(job, due, epoch, waited))
         self.tasks.add(task)
         self._running.setdefault(job.id, set()).add(task)
         task.add_done_callback(lambda done: self._finished(job, due, epoch, done, lane))
@@ -211,11 +215,11 @@ class LaneGate:
 
     # runs ending
 
-    async def _begin(self, job: CompiledJob, due: float, epoch: int) -> Run:
+    async def _begin(self, job: CompiledJob, due: float, epoch: int, waited: float) -> Run:
         task = asyncio.current_task()
         if task is not None:
             self._began[task] = self.clock.now()
-        return await self._execute(job, due, epoch)
+        return await self._execute(job, due, epoch, waited)
 
     def _finished(self, job: CompiledJob, due: float, epoch: int, task: asyncio.Task[Run], lane: str | None) -> None:
         began = self._began.pop(task, None)
@@ -253,7 +257,7 @@ class LaneGate:
                 continue
             self._unwait(waiting)
             self._release(waiting.job.id, waiting.due)
-            self.spawn(waiting.job, waiting.due, lane, waiting.epoch)
+            self.spawn(waiting.job, waiting.due, lane, waiting.epoch, elapsed - waiting.since)
             return
         self._lanes.pop(lane, None)
         started = self._lane_runs.get(lane, 0) - 1

@@ -17,7 +17,8 @@ JOB_COLUMNS = (
 JOB_COLUMNS_J = ", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))
 JOB_COLUMN_COUNT = len(JOB_COLUMNS.split(","))
 RUN_INSERT_COLUMNS = (
-    "job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt, error_class"
+    "job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt, error_class, "
+    "pool_wait_ms"
 )
 RUN_COLUMNS = f"id, {RUN_INSERT_COLUMNS}"
 USER_COLUMNS = "id, username, is_admin, date_created, date_updated, email"
@@ -104,6 +105,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         error=row[8],
         response_excerpt=row[9],
         error_class=row[10],
+        pool_wait_ms=row[11],
     )
 
 

@@ -46,7 +46,7 @@ TABLES: list[tuple[str, str, Callable[[Row], tuple[Any, ...]]]] = [
     (
         "jobs",
         "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, date_created, "
-        "date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason",
+        "date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason, tags",
         _bools(7, 15),
     ),
     (
@@ -57,9 +57,10 @@ TABLES: list[tuple[str, str, Callable[[Row], tuple[Any, ...]]]] = [
     (
         "runs",
         "id, job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt, "
-        "error_class",
+        "error_class, pool_wait_ms",
         _same,
     ),
+    ("held_slots", "job_id, due_at, reason, since", _same),
     ("failed_tasks", "id, job_id, task_id, initiated_at, reason", _same),
     ("webhooks", "id, user_id, event, target, created, updated", _same),
 ]

@@ -74,6 +74,14 @@ def component_schemas(config: Config) -> dict[str, Schema]:
             "error": nullable(STRING),
             "response_excerpt": nullable(STRING),
             "error_class": nullable(STRING),
+            "pool_wait_ms": nullable(
+                {
+                    "type": "number",
+                    "description": "Milliseconds from the slot handed to the HTTP client to its request handed to "
+                    "a connection (name lookup and the wait for a free connection), already counted in lateness_ms. "
+                    "null when no request reached a connection.",
+                }
+            ),
             "due_at_utc": iso,
             "started_at_utc": iso,
         },

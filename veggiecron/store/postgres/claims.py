@@ -20,7 +20,7 @@ from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
 from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
 from .jobs import CHANNEL
-from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, run_arrays, run_values
+from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, RUN_FIELDS, run_arrays, run_values
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,10 @@ CLAIM_ROWS = (
     f"FROM jobs j WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1 "
     "ORDER BY j.next_run LIMIT $2 FOR UPDATE OF j SKIP LOCKED"
 )
+
+# Parameters after the finished runs' arrays ($5 on in CLAIM_WRITE, $1 on in FINISH_RUNS).
+_AFTER_CLAIMED_RUNS = 5 + len(RUN_FIELDS)
+_OWNER, _LEASE, _PENDING = _AFTER_CLAIMED_RUNS, _AFTER_CLAIMED_RUNS + 1, _AFTER_CLAIMED_RUNS + 2
 
 CLAIM_WRITE = f"""
 WITH advanced AS (
@@ -48,9 +52,9 @@ WITH advanced AS (
     ON CONFLICT (job_id, due_at) DO NOTHING
 ), claimed AS (
     INSERT INTO runs (job_id, due_at, status, owner, epoch, lease_expires)
-    SELECT u.job_id, u.due_at, u.status, CASE WHEN u.status = 'claimed' THEN $15 END, 1,
-        CASE WHEN u.status = 'claimed' THEN {NOW} + $16 END
-    FROM unnest($17::bigint[], $18::float8[], $19::text[]) AS u(job_id, due_at, status)
+    SELECT u.job_id, u.due_at, u.status, CASE WHEN u.status = 'claimed' THEN ${_OWNER} END, 1,
+        CASE WHEN u.status = 'claimed' THEN {NOW} + ${_LEASE} END
+    FROM unnest(${_PENDING}::bigint[], ${_PENDING + 1}::float8[], ${_PENDING + 2}::text[]) AS u(job_id, due_at, status)
     ON CONFLICT (job_id, due_at) DO NOTHING
     RETURNING job_id, due_at, epoch, status
 )
@@ -60,10 +64,10 @@ SELECT job_id, due_at, epoch FROM claimed WHERE status = 'claimed'
 FINISH_RUNS = f"""
 UPDATE runs SET status = 'done', lease_expires = NULL, started_at = u.started_at, duration_ms = u.duration_ms,
     outcome = u.outcome, attempts = u.attempts, status_code = u.status_code, error = u.error,
-    response_excerpt = u.response_excerpt, error_class = u.error_class
+    response_excerpt = u.response_excerpt, error_class = u.error_class, pool_wait_ms = u.pool_wait_ms
 FROM {run_values(1, (("epoch", "int"),))}
 WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at AND runs.epoch = u.epoch
-    AND runs.owner = $12 AND runs.status = 'claimed'
+    AND runs.owner = ${len(RUN_FIELDS) + 2} AND runs.status = 'claimed'
 RETURNING runs.job_id, runs.due_at
 """
 

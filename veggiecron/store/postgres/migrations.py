@@ -129,6 +129,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN tags json NOT NULL DEFAULT '[]';
     """,
+    # 4: how long each run waited for a connection before it started (the SQLite store's migration 6)
+    """
+    ALTER TABLE runs ADD COLUMN pool_wait_ms double precision;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ RUN_FIELDS = (
     ("error", "text"),
     ("response_excerpt", "text"),
     ("error_class", "text"),
+    ("pool_wait_ms", "float8"),
 )
 
 
@@ -50,6 +51,7 @@ def run_arrays(runs: list[Run] | tuple[Run, ...]) -> list[list[object]]:
         [r.error for r in runs],
         [r.response_excerpt for r in runs],
         [r.error_class for r in runs],
+        [r.pool_wait_ms for r in runs],
     ]
 
 

@@ -120,6 +120,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
     """,
+    # 6: how long each run waited for a connection before it started (NULL on older runs)
+    """
+    ALTER TABLE runs ADD COLUMN pool_wait_ms REAL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -82,6 +82,7 @@ class SqliteRuns(SqliteConnection):
                     r.error,
                     r.response_excerpt,
                     r.error_class,
+                    r.pool_wait_ms,
                 )
                 for r in runs
             ]
