@@ -426,8 +426,8 @@ class JobService:
         return job, runs, count
 
     async def recent_runs(self, job: Job) -> list[Run]:
-        runs, _count = await self.history.list_runs(job.id, RECENT_RUNS, 0)
-        return runs
+        # One read, without the count a page of history carries: GET /job/N shows the newest only.
+        return (await self.history.recent_runs([job.id], RECENT_RUNS)).get(job.id, [])
 
     async def recent_runs_of(self, jobs: list[Job], per_job: int) -> dict[int, list[Run]]:
         """The newest runs of each of these jobs (read together), newest first."""

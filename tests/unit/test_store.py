@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.contract.conftest import make_job
 from veggiecron.app import make_store
 from veggiecron.config import load_config
 from veggiecron.store import SchemaTooNew
@@ -48,5 +49,37 @@ async def test_commits_are_synced_as_sqlite_synchronous_says(tmp_path: Path, set
     try:
         async with store.db.execute("PRAGMA synchronous") as cursor:
             assert await cursor.fetchone() == (pragma,)  # 2 is FULL, 1 NORMAL
+    finally:
+        await store.close()
+
+
+class LockedConnection:
+    """Stands for the inline reader at a moment the file is locked (SQLite answers at once: busy_timeout 0)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.calls = 0
+
+    def execute(self, sql: str, params: object = ()) -> None:
+        self.calls += 1
+        raise sqlite3.OperationalError(self.message)
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_read_by_key_that_meets_a_lock_is_read_on_the_reader_thread_instead(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.open()
+    try:
+        user = await store.create_user("alice", "hash", 0.0)
+        job = await make_job(store, user.id, "job")
+        locked = LockedConnection("database is locked")
+        store._inline = locked  # type: ignore[assignment]
+        assert (await store.get_job(user.id, "job")).id == job.id
+        assert locked.calls == 1
+        store._inline = LockedConnection("disk I/O error")  # type: ignore[assignment]
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            await store.get_job(user.id, "job")  # other faults are not hidden
     finally:
         await store.close()

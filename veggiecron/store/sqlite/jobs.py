@@ -57,9 +57,12 @@ class SqliteJobs(SqliteConnection):
         return job_created(job_id, new)
 
     async def get_job(self, user_id: int, name: str) -> Job:
-        row = await self._fetchone(f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? AND name = ?", (user_id, name))
-        if row is None:
+        rows = await self._fetch_by_key(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? AND name = ?", (user_id, name)
+        )
+        if not rows:
             raise NotFound(f"no job named {name!r}", {"name": name})
+        row = rows[0]
         return job_from_row(row)
 
     async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:

@@ -145,6 +145,11 @@ class SqliteRuns(SqliteConnection):
         """The newest `per_job` runs of each job, newest first: one query, each job's read on runs_job."""
         if not job_ids or per_job <= 0:
             return {}
+        if len(job_ids) == 1:  # one job's newest runs (GET /job/N): an index read, on the loop
+            rows = await self._fetch_by_key(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY id DESC LIMIT ?", (job_ids[0], per_job)
+            )
+            return {job_ids[0]: [run_from_row(row) for row in rows]} if rows else {}
         rows = await self._fetchall(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT r.id FROM json_each(?) AS j, runs AS r "
             "WHERE r.id IN (SELECT id FROM runs WHERE job_id = j.value ORDER BY id DESC LIMIT ?)) "
