@@ -338,7 +338,8 @@ def _instant(raw: dict[str, object], name: str) -> float | None:
         return None
     if isinstance(value, str) and not _is_number_text(value):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            # RFC 3339 allows a lower-case t and z; fromisoformat takes "t" but neither "Z" nor "z".
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise Invalid(name, f"{name} must be epoch seconds or an ISO 8601 time with an offset") from None
         if parsed.tzinfo is None:

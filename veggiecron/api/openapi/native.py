@@ -55,13 +55,15 @@ def job_filter_params() -> list[dict[str, Any]]:
         ),
         query_param(
             "state",
-            {"type": "string", "enum": [s.value for s in JobState]},
-            "Jobs in this state (paused: switched off by pause_after_failures; disabled: by their owner).",
+            {"type": "string", "enum": [*(s.value for s in JobState), ""]},
+            "Jobs in this state (paused: switched off by pause_after_failures; disabled: by their owner); "
+            "empty: any state.",
         ),
         query_param(
             "failing",
-            {"type": "string", "enum": ["true", "false", "1", "0"]},
-            "true: only jobs whose latest run failed (consecutive_failures above 0).",
+            {"type": "string", "pattern": "^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)?$"},
+            "true (in any letter case, or 1): only jobs whose latest run failed (consecutive_failures above 0); "
+            "false, 0 or empty: every job.",
         ),
     ]
 

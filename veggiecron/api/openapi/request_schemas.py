@@ -197,7 +197,8 @@ def policy_field_schemas() -> dict[str, Schema]:
 
 def never(schema: Schema) -> Schema:
     """A schedule or cron schema without the cron expressions that name no real day (grammar.NEVER)."""
-    return {**schema, "not": {"pattern": never_cron_pattern()}}
+    # "type" inside "not": a null is no cron expression, and a bare pattern would match it (and refuse it).
+    return {**schema, "not": {"type": "string", "pattern": never_cron_pattern()}}
 
 
 def optional_text(pattern: str) -> str:
