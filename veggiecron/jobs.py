@@ -115,6 +115,8 @@ def job_filter(
     failing: str | None = None,
 ) -> JobFilter:
     """The filter of a job list from its query parameters (tag, q, state, failing); Invalid names the one at fault."""
+    if len(tags) > MAX_TAGS:  # a job carries no more, so asking for more could match nothing
+        raise Invalid("tag", f"at most {MAX_TAGS} tag parameters")
     for tag in tags:
         if not TAG_PATTERN.fullmatch(tag):
             raise Invalid("tag", "tag must be 1 to 32 letters, digits, '_', '.', ':' or '-'")

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from .errors import Invalid
-from .schedules import Interval
+from .schedules import MAX_EPOCH, Interval
 from .urls import check_url
 
 # A slot this close to `now` is on time, whatever the catch-up policy.
@@ -58,6 +58,8 @@ class Window:
             after = math.nextafter(self.start_at, -math.inf)
         candidate = schedule.next_after(after, anchor)
         if candidate is None or (self.end_at is not None and candidate > self.end_at):
+            return None
+        if candidate > MAX_EPOCH:  # the calendar ends with year 9999: a later slot never comes
             return None
         return candidate
 

@@ -10,7 +10,11 @@ def iso_utc(epoch: float | None) -> str | None:
     """2026-11-30T05:39:08.805Z for epoch seconds (to the millisecond); None stays None."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        moment = datetime.fromtimestamp(epoch, UTC)
+    except (ValueError, OverflowError, OSError):  # past year 9999: no ISO 8601 text, the epoch field says it
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def with_utc(view: dict[str, Any], *keys: str) -> dict[str, Any]:

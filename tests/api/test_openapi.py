@@ -212,6 +212,28 @@ async def test_an_rfc_3339_time_in_lower_case_is_valid_and_taken(user_api: Api) 
     assert body["data"]["end_at_utc"] == "7600-02-29T01:28:01.000Z"
 
 
+async def test_more_tag_filters_than_a_job_can_carry_are_refused(user_api: Api) -> None:
+    """The document allows 16 tag parameters; 17 were taken (the second 10-minute fuzzing run)."""
+    tags = [f"t{i}" for i in range(17)]
+    assert not valid_under_document(query_schema("/job", "get", "tag"), tags)
+    status, body = await user_api.call("GET", "/job", params=[("tag", t) for t in tags])
+    assert status == 400, body
+    assert body["data"]["field"] == "tag"
+
+
+async def test_a_job_starting_at_the_end_of_the_calendar_never_runs_and_lists_cleanly(user_api: Api) -> None:
+    """start_at 9999-12-31T23:59:58Z with a slot every 3779 hours: the next slot lies past year 9999.
+
+    It was stored as the next run, and every answer showing the job was a 500 from then on.
+    """
+    fields = {"schedule": "every 3779 hours", "start_at": 253402300798.0, "data": {"url": "http://127.0.0.1:9/"}}
+    status, body = await user_api.call("POST", "/job", json={"name": "late", "type": "http", **fields})
+    assert status == 201, body
+    assert body["data"]["next_run"] is None and body["data"]["state"] == "done"
+    status, body = await user_api.call("GET", "/job")
+    assert status == 200 and body["data"]["count"] == 1, body
+
+
 async def test_a_null_cron_definition_beside_an_interval_is_valid_and_taken(user_api: Api) -> None:
     """The schema's "never a cron that names no day" matched null too, so it refused every null cron_definition."""
     status, body = await user_api.call(

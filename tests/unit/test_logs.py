@@ -104,3 +104,8 @@ def test_a_scheduler_line_about_a_job_names_it_as_json_fields(caplog: pytest.Log
     line = json.loads(JsonFormatter().format(caplog.records[-1]))
     assert line["job_id"] == 4 and line["job_name"] == "nightly"
     assert line["message"] == "job 4 (nightly): run due at 2027-01-15T08:00:00+00:00 failed"
+
+
+def test_iso_utc_past_the_calendar_is_none_not_an_error() -> None:
+    assert iso_utc(253402300800.0) is None  # 10000-01-01: datetime has no such year
+    assert iso_utc(1e300) is None

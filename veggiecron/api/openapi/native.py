@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import Config
-from ...jobs import MAX_SEARCH_LENGTH
+from ...jobs import MAX_SEARCH_LENGTH, MAX_TAGS
 from ...model import JobState
 from .operations import (
     LOCATION,
@@ -43,7 +43,7 @@ def job_filter_params() -> list[dict[str, Any]]:
     """GET /job's filters: a job is listed when it passes every one given."""
     return [
         {
-            **query_param("tag", {"type": "array", "items": TAG_SCHEMA, "maxItems": 16}, "Jobs with this tag."),
+            **query_param("tag", {"type": "array", "items": TAG_SCHEMA, "maxItems": MAX_TAGS}, "Jobs with this tag."),
             "description": "Jobs carrying this tag; repeat the parameter for jobs carrying all of them.",
             "style": "form",
             "explode": True,
