@@ -45,6 +45,9 @@ class Timing(Protocol):
     def latest_at_or_before(self, at: float, anchor: float) -> float | None: ...
 
 
+CALENDAR_END_MARGIN = 400 * 86400.0  # a schedule's step near year 9999 may cross it (a year, a zone)
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """start_at / end_at: the job fires only inside [start_at, end_at]."""
@@ -56,7 +59,13 @@ class Window:
         """The schedule's first time after `after` that lies inside the window, or None."""
         if self.start_at is not None and after < self.start_at:
             after = math.nextafter(self.start_at, -math.inf)
-        candidate = schedule.next_after(after, anchor)
+        try:
+            candidate = schedule.next_after(after, anchor)
+        except (OverflowError, ValueError):
+            # Wall-clock schedules step through dates: past the calendar's end there is no date.
+            if after < MAX_EPOCH - CALENDAR_END_MARGIN:
+                raise
+            return None
         if candidate is None or (self.end_at is not None and candidate > self.end_at):
             return None
         if candidate > MAX_EPOCH:  # the calendar ends with year 9999: a later slot never comes

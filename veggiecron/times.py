@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 
@@ -15,6 +15,15 @@ def iso_utc(epoch: float | None) -> str | None:
     except (ValueError, OverflowError, OSError):  # past year 9999: no ISO 8601 text, the epoch field says it
         return None
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def in_zone(epoch: float, zone: tzinfo) -> datetime | None:
+    """The moment as wall-clock time in `zone`; None where that falls past year 9999 (a zone east
+    of UTC on the calendar's last day), which datetime cannot hold."""
+    try:
+        return datetime.fromtimestamp(epoch, zone)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def with_utc(view: dict[str, Any], *keys: str) -> dict[str, Any]:

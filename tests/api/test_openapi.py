@@ -216,7 +216,7 @@ async def test_more_tag_filters_than_a_job_can_carry_are_refused(user_api: Api) 
     """The document allows 16 tag parameters; 17 were taken (the second 10-minute fuzzing run)."""
     tags = [f"t{i}" for i in range(17)]
     assert not valid_under_document(query_schema("/job", "get", "tag"), tags)
-    status, body = await user_api.call("GET", "/job", params=[("tag", t) for t in tags])
+    status, body = await user_api.call("GET", "/job?" + "&".join(f"tag={t}" for t in tags))
     assert status == 400, body
     assert body["data"]["field"] == "tag"
 
@@ -570,3 +570,24 @@ def test_fuzzed_jobs_call_only_loopback(threaded_server: ThreadedServer) -> None
         pytest.skip("nothing was created (run with the schemathesis tests above)")
     hosts = {urlsplit(url).hostname for url in urls if isinstance(url, str)}
     assert hosts <= {"127.0.0.1"}, hosts
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"schedule": "once @ 253402300799", "timezone": "Asia/Chita"},  # local time in year 10000
+        {"schedule": "every day @ 13:00", "timezone": "Asia/Chita", "start_at": 253402214400},
+        {"schedule": "0 0 * * *", "timezone": "Pacific/Kiritimati", "start_at": 253402128000},
+    ],
+)
+async def test_schedules_at_the_end_of_the_calendar_answer_cleanly(user_api: Api, fields: dict[str, Any]) -> None:
+    """Found by the third 10-minute fuzzing run: GET /job/N/next of a job due on 9999-12-31 in a
+    zone east of UTC was a 500 (its local time lies in year 10000)."""
+    body = {"name": "last", "type": "http", "data": {"url": "http://127.0.0.1:9/"}, **fields}
+    status, created = await user_api.call("POST", "/job", json=body)
+    assert status == 201, created
+    status, upcoming = await user_api.call("GET", "/job/last/next")
+    assert status == 200, upcoming
+    conforms("/job/{name}/next", "get", 200, upcoming)
+    assert all(run["at"] <= 253402300799 for run in upcoming["data"]["runs"])
+    assert (await user_api.call("GET", "/job/last"))[0] == 200

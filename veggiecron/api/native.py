@@ -13,7 +13,7 @@ from ..compiler import preview
 from ..errors import Forbidden, Invalid, NotFound
 from ..jobs import job_filter, tags_from_text
 from ..model import idempotency_key
-from ..times import with_utc
+from ..times import in_zone, with_utc
 from .base import BaseHandler
 from .views import job_view, run_view, token_view, user_view
 
@@ -172,7 +172,7 @@ class JobNextHandler(BaseHandler):
             {
                 "at": at,
                 "utc": datetime.fromtimestamp(at, UTC).isoformat(),
-                "local": datetime.fromtimestamp(at, zone).isoformat(),
+                "local": local.isoformat() if (local := in_zone(at, zone)) is not None else None,
             }
             for at in times
         ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ..errors import Invalid
 from ..model import JobState, RunOutcome
 from ..schedules import Cron, DailyAt, Interval, Once, parse_schedule
+from ..times import in_zone
 
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
@@ -83,7 +84,8 @@ def cron_words(expression: str) -> str:
 
 def local_time(epoch: float, zone: str) -> str:
     """2026-11-30 09:45:00 GMT: the wall-clock time in the zone, with the zone's abbreviation."""
-    return datetime.fromtimestamp(epoch, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+    moment = in_zone(epoch, ZoneInfo(zone)) or datetime.fromtimestamp(epoch, UTC)  # past 9999 there: UTC
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def iso(epoch: float) -> str:

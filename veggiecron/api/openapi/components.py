@@ -133,7 +133,19 @@ def component_schemas(config: Config) -> dict[str, Schema]:
                 "timezone": STRING,
                 "runs": {
                     "type": "array",
-                    "items": obj({"at": epoch, "utc": iso, "local": STRING}, ("at", "utc", "local")),
+                    "items": obj(
+                        {
+                            "at": epoch,
+                            "utc": iso,
+                            "local": nullable(
+                                {
+                                    "type": "string",
+                                    "description": "In the job's zone; null where that is past year 9999.",
+                                }
+                            ),
+                        },
+                        ("at", "utc", "local"),
+                    ),
                 },
             },
             ("name", "timezone", "runs"),
