@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlencode
+
 import pytest
+import tornado.template
 
 from veggiecron.model import Run, RunOutcome
+from veggiecron.ui import views
 from veggiecron.ui.charts import run_chart
+from veggiecron.ui.views import run_view
 from veggiecron.ui.words import cron_words, duration, relative, schedule_words
 
 
@@ -68,3 +75,24 @@ def test_the_chart_marks_failures_by_shape_and_says_what_it_shows() -> None:
     assert "style" not in svg
     assert run_chart(runs) is run_chart(runs)  # drawn once for the same runs
     assert run_chart([]) == ""
+
+
+def test_a_run_shows_the_part_of_its_lateness_spent_waiting_for_a_connection() -> None:
+    waited = Run(1, 100.0, 100.3, 20.0, RunOutcome.OK, 1, 200, pool_wait_ms=290.0)
+    assert (run_view(waited, "UTC", 200.0).lateness, run_view(waited, "UTC", 200.0).pool_wait) == ("300 ms", "290 ms")
+    for wait in (None, 0.2):  # never reached a connection, or no wait worth showing
+        assert run_view(Run(1, 100.0, 100.0, 20.0, RunOutcome.OK, pool_wait_ms=wait), "UTC", 200.0).pool_wait == ""
+
+
+def test_the_history_says_how_long_a_run_waited_for_a_connection() -> None:
+    loader = tornado.template.Loader(str(Path(views.__file__).parent / "templates"))
+    waited = run_view(Run(1, 100.0, 100.3, 20.0, RunOutcome.OK, 1, 200, pool_wait_ms=290.0), "UTC", 200.0)
+    html = loader.load("history.html").generate(
+        row=SimpleNamespace(chart="", href="/ui/jobs/j"),
+        runs=[waited],
+        outcome=None,
+        pages={"count": 1},
+        history_oob=False,
+        urlencode=urlencode,
+    )
+    assert b"300 ms <small>(290 ms waiting for a connection)</small>" in html

@@ -22,6 +22,7 @@ class RunView:
     due_iso: str
     started: str
     lateness: str
+    pool_wait: str  # the part of the lateness spent waiting for a connection; empty when under 1 ms
     duration: str
     attempts: int
     status: str
@@ -60,6 +61,7 @@ def run_view(run: Run, zone: str, now: float) -> RunView:
         due_iso=iso(run.due_at),
         started=relative(run.started_at, now),
         lateness=duration(max(run.lateness_ms, 0.0)),
+        pool_wait=duration(run.pool_wait_ms) if run.pool_wait_ms is not None and run.pool_wait_ms >= 1.0 else "",
         duration=duration(run.duration_ms),
         attempts=run.attempts,
         status=str(run.status_code) if run.status_code is not None else "",
