@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ..model import FailedTask, Job, NewJob, Run, RunOutcome, SeedFields, User, Webhook
+from ..model import FailedTask, Job, JobState, NewJob, Run, RunOutcome, SeedFields, User, Webhook
 
 JOB_COLUMNS = (
     "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
@@ -26,6 +26,14 @@ SEED_COLUMNS = (
     "s.uuid, s.cron_definition, s.interval_definition, s.endpoint, s.auth_token, s.payload, s.created_by, s.updated_by"
 )
 NO_TAGS: tuple[str, ...] = ()
+# A job's state (model.Job.state) as a condition on its row, in SQL both stores read (SQLite keeps
+# booleans as 0 and 1, which AND and NOT take as they are).
+STATE_SQL = {
+    JobState.SCHEDULED: "enabled AND next_run IS NOT NULL",
+    JobState.PAUSED: "NOT enabled AND paused_reason IS NOT NULL",
+    JobState.DISABLED: "NOT enabled AND paused_reason IS NULL",
+    JobState.DONE: "enabled AND next_run IS NULL",
+}
 FAILED_COLUMNS = "f.id, f.job_id, f.task_id, f.initiated_at, f.reason"
 WEBHOOK_COLUMNS = "id, user_id, event, target, created, updated"
 

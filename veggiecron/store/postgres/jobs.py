@@ -14,12 +14,13 @@ import asyncpg
 import orjson
 
 from ...errors import Conflict, NotFound
-from ...model import NO_FILTER, Job, JobFilter, JobState, NewJob, SeedFields
+from ...model import NO_FILTER, Job, JobFilter, NewJob, SeedFields
 from ..rows import (
     JOB_COLUMN_COUNT,
     JOB_COLUMNS,
     JOB_COLUMNS_J,
     SEED_COLUMNS,
+    STATE_SQL,
     job_created,
     job_from_row,
     like_pattern,
@@ -150,22 +151,10 @@ class PostgresJobs(PostgresConnection):
         return int(await self._fetchval("SELECT count(*) FROM jobs WHERE enabled AND next_run IS NOT NULL"))
 
     async def job_counts_by_state(self) -> dict[str, int]:
-        row = await self._fetchrow(
-            "SELECT count(*) FILTER (WHERE enabled AND next_run IS NOT NULL), "
-            "count(*) FILTER (WHERE NOT enabled AND paused_reason IS NOT NULL), "
-            "count(*) FILTER (WHERE NOT enabled AND paused_reason IS NULL), "
-            "count(*) FILTER (WHERE enabled AND next_run IS NULL) FROM jobs"
-        )
+        counts = ", ".join(f"count(*) FILTER (WHERE {condition})" for condition in STATE_SQL.values())
+        row = await self._fetchrow(f"SELECT {counts} FROM jobs")
         assert row is not None
-        return {"scheduled": row[0], "paused": row[1], "disabled": row[2], "done": row[3]}
-
-
-STATE_SQL = {
-    JobState.SCHEDULED: "enabled AND next_run IS NOT NULL",
-    JobState.PAUSED: "NOT enabled AND paused_reason IS NOT NULL",
-    JobState.DISABLED: "NOT enabled AND paused_reason IS NULL",
-    JobState.DONE: "enabled AND next_run IS NULL",
-}
+        return {state.value: count for state, count in zip(STATE_SQL, row, strict=True)}
 
 
 def _filter_sql(user_id: int, where: JobFilter) -> tuple[str, list[Any]]:

@@ -10,12 +10,13 @@ from typing import Any
 import orjson
 
 from ...errors import Conflict, NotFound
-from ...model import NO_FILTER, Job, JobFilter, JobState, NewJob, SeedFields
+from ...model import NO_FILTER, Job, JobFilter, NewJob, SeedFields
 from ..rows import (
     JOB_COLUMN_COUNT,
     JOB_COLUMNS,
     JOB_COLUMNS_J,
     SEED_COLUMNS,
+    STATE_SQL,
     job_created,
     job_from_row,
     like_pattern,
@@ -146,19 +147,8 @@ class SqliteJobs(SqliteConnection):
         return int(count)
 
     async def job_counts_by_state(self) -> dict[str, int]:
-        row = await self._fetchone(
-            "SELECT SUM(enabled = 1 AND next_run IS NOT NULL), SUM(enabled = 0 AND paused_reason IS NOT NULL), "
-            "SUM(enabled = 0 AND paused_reason IS NULL), SUM(enabled = 1 AND next_run IS NULL) FROM jobs"
-        )
-        return {"scheduled": row[0] or 0, "paused": row[1] or 0, "disabled": row[2] or 0, "done": row[3] or 0}
-
-
-STATE_SQL = {
-    JobState.SCHEDULED: "enabled = 1 AND next_run IS NOT NULL",
-    JobState.PAUSED: "enabled = 0 AND paused_reason IS NOT NULL",
-    JobState.DISABLED: "enabled = 0 AND paused_reason IS NULL",
-    JobState.DONE: "enabled = 1 AND next_run IS NULL",
-}
+        row = await self._fetchone(f"SELECT {', '.join(f'SUM({c})' for c in STATE_SQL.values())} FROM jobs")
+        return {state.value: count or 0 for state, count in zip(STATE_SQL, row, strict=True)}
 
 
 def _filter_sql(user_id: int, where: JobFilter) -> tuple[str, list[Any]]:
