@@ -8,13 +8,8 @@ from typing import Any
 
 def iso_utc(epoch: float | None) -> str | None:
     """2026-11-30T05:39:08.805Z for epoch seconds (to the millisecond); None stays None."""
-    if epoch is None:
-        return None
-    try:
-        moment = datetime.fromtimestamp(epoch, UTC)
-    except (ValueError, OverflowError, OSError):  # past year 9999: no ISO 8601 text, the epoch field says it
-        return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    moment = None if epoch is None else in_zone(epoch, UTC)  # None past year 9999: the epoch field says it
+    return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def in_zone(epoch: float, zone: tzinfo) -> datetime | None:

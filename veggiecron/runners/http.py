@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import ipaddress
 import logging
@@ -12,6 +11,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -40,6 +40,15 @@ class Attempt:
     excerpt: str | None = None
     retry_after: float | None = None  # seconds the target asked us to wait (429/503 Retry-After)
     sent_at: float | None = None  # when the request was handed to a connection (None: it never was)
+
+
+class Clone(NamedTuple):
+    """One clone of a run after its retries: the last attempt, how many were made, and when the
+    first of them to reach a connection was handed to it (the run's start; None if none did)."""
+
+    last: Attempt
+    attempts: int
+    first_sent_at: float | None
 
 
 class HostSlots:
@@ -161,13 +170,13 @@ class HttpRunner:
             clones = (self._send_with_retries(target, headers) for _ in range(target.number_of_clones))
             results = list(await asyncio.gather(*clones))
         ended = time.time()
-        sent = [attempt.sent_at for attempt, _count in results if attempt.sent_at is not None]
+        sent = [clone.first_sent_at for clone in results if clone.first_sent_at is not None]
         # A run whose request never reached a connection (a failed lookup, a refused address, a
         # timeout while waiting) started when it was queued, and has no pool wait.
         started = min(sent) if sent else queued
         duration_ms = (ended - started) * 1000.0
-        failed = [(attempt, count) for attempt, count in results if not attempt.ok]
-        first, _ = failed[0] if failed else results[0]
+        failed = [clone for clone in results if not clone.last.ok]
+        first = (failed[0] if failed else results[0]).last
         error = first.error
         if failed and len(results) > 1:
             error = f"{len(failed)}/{len(results)} clones failed: {first.error}"
@@ -175,7 +184,7 @@ class HttpRunner:
             outcome=RunOutcome.FAILED if failed else RunOutcome.OK,
             started_at=started,
             duration_ms=duration_ms,
-            attempts=max(count for _attempt, count in results),
+            attempts=max(clone.attempts for clone in results),
             status_code=first.status,
             error=error,
             response_excerpt=first.excerpt,
@@ -205,11 +214,8 @@ class HttpRunner:
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    async def _send_with_retries(self, target: HttpTarget, headers: dict[str, str]) -> tuple[Attempt, int]:
-        """The last attempt and how many were made: up to 1 + retries, stopping early when hopeless.
-
-        The attempt answered carries the first attempt's sent_at: the run started then.
-        """
+    async def _send_with_retries(self, target: HttpTarget, headers: dict[str, str]) -> Clone:
+        """Up to 1 + retries attempts, stopping early when hopeless (see Clone)."""
         count = 0
         first_sent: float | None = None
         while True:
@@ -219,12 +225,10 @@ class HttpRunner:
                 self.on_failed_attempt(attempt)
             if first_sent is None:
                 first_sent = attempt.sent_at
-            elif attempt.sent_at != first_sent:
-                attempt = dataclasses.replace(attempt, sent_at=first_sent)
             if attempt.ok or count > target.retries:
-                return attempt, count
+                return Clone(attempt, count, first_sent)
             if attempt.status is not None and not is_retryable_status(attempt.status, target.retry_on):
-                return attempt, count  # a 4xx that cannot succeed: retrying would only hammer the target
+                return Clone(attempt, count, first_sent)  # a 4xx that cannot succeed: retrying would only hammer it
             if attempt.retry_after is not None:
                 delay = min(attempt.retry_after, MAX_RETRY_AFTER)
             else:
