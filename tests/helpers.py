@@ -183,3 +183,11 @@ async def start_server(config: Config) -> Server:
     server = Server(config)
     await server.start()
     return server
+
+
+def sample(text: str, series: str) -> float | None:
+    """The value of one series (name with its labels) in a Prometheus text exposition."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return None

@@ -168,22 +168,24 @@ def test_body_schemas_list_the_fields_the_validators_take() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def conforms(path: str, method: str, status: int, body: Any) -> None:
-    """Assert that an answer matches the document's schema for it."""
+def document_validator(schema: Any) -> Any:
+    """A validator of `schema`, a part of the document: its "#/components/schemas/..." references
+    resolve against this root."""
     from jsonschema import Draft202012Validator
 
+    return Draft202012Validator({**schema, "components": DOC["components"]})
+
+
+def conforms(path: str, method: str, status: int, body: Any) -> None:
+    """Assert that an answer matches the document's schema for it."""
     response = DOC["paths"][path][method]["responses"][str(status)]
     schema = response["content"]["application/json"]["schema"]
-    # The document's "#/components/schemas/..." references resolve against this root.
-    validator = Draft202012Validator({**schema, "components": DOC["components"]})
-    errors = sorted(validator.iter_errors(body), key=str)
+    errors = sorted(document_validator(schema).iter_errors(body), key=str)
     assert not errors, f"{method.upper()} {path} {status}: {errors[0].message}\n{body}"
 
 
 def valid_under_document(schema: Any, value: Any) -> bool:
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator({**schema, "components": DOC["components"]}).is_valid(value)
+    return bool(document_validator(schema).is_valid(value))
 
 
 def query_schema(path: str, method: str, name: str) -> Any:

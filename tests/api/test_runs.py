@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.helpers import Api, Hit, Sink, assert_error, start_server, start_sink, test_config, wait_for
+from tests.helpers import Api, Hit, Sink, assert_error, sample, start_server, start_sink, test_config, wait_for
 from veggiecron.app import Server
 from veggiecron.config import HttpClientSection
 
@@ -462,11 +462,3 @@ async def test_a_run_that_never_reached_a_connection_has_no_pool_wait(user_api: 
     assert run["outcome"] == "failed"
     assert run["error_class"] == "dns"
     assert run["pool_wait_ms"] is None
-
-
-def sample(text: str, series: str) -> float | None:
-    """The value of one series (name with its labels) in a Prometheus text exposition."""
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[-1])
-    return None

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from tests.daemon import create_admin
-from tests.helpers import Api, Sink, start_server, test_config, wait_for
+from tests.helpers import Api, Sink, sample, start_server, test_config, wait_for
 from veggiecron.app import Server
 from veggiecron.store.sqlite import SqliteStore
 
@@ -1047,14 +1047,6 @@ async def test_metrics_api(client: SeedClient) -> None:
     reply = await client.call("POST", "/api/metrics/")
     assert reply.status == 201, reply.body  # as Seed Scheduler answers
     assert reply.body == {"scheduled_metrics_initiated": True}
-
-
-def sample(text: str, series: str) -> float | None:
-    """The value of one series (name with its labels) in a Prometheus text exposition."""
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[-1])
-    return None
 
 
 async def test_prometheus_exposition(client: SeedClient, sink: Sink) -> None:
