@@ -16,10 +16,12 @@ from .compiler import compile_job, compile_parts, first_run, preview, upcoming
 from .config import Config
 from .errors import Forbidden, Invalid
 from .grammar import check_new_instant, check_new_schedule, check_new_zone
+from .jobtypes.base import Target
+from .jobtypes.http.urls import check_url
+from .jobtypes.registry import DEFAULT_TYPE, JobTypes
 from .model import (
     NO_FILTER,
     CompiledJob,
-    HttpTarget,
     Job,
     JobFilter,
     JobState,
@@ -34,10 +36,7 @@ from .policies import POLICY_FIELDS, JobPolicy, jitter_key, job_timing, parse_po
 from .quotas import QuotaUsage, runs_per_minute, stored_rate
 from .schedules import Interval, Once, Schedule, get_zone, parse_schedule
 from .store import JobStore, RunHistory
-from .targets import parse_http_data
-from .urls import check_url
 
-JOB_TYPES = ("http",)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,31}$")
 MAX_TAGS = 16
@@ -155,9 +154,11 @@ class JobService:
         config: Config,
         clock: Clock,
         outbound: OutboundPolicy,
+        types: JobTypes,
         shared: bool = False,
     ) -> None:
         """shared: other nodes change the same jobs (quota totals are then never remembered)."""
+        self.types = types
         self.jobs = jobs
         self.history = runs
         self.scheduler = scheduler
@@ -202,16 +203,17 @@ class JobService:
         generation = self.usage.generation(user_id)
         jobs = await self.jobs.count_jobs(user_id)
         projected = 0.0
-        for _job_id, text, zone, data in await self.jobs.enabled_job_timings(user_id):
-            projected += stored_rate(text, zone, data)
+        for _job_id, text, zone, job_type, data in await self.jobs.enabled_job_timings(user_id):
+            projected += self._stored_rate(text, zone, job_type, data)
         self.usage.recounted(user_id, generation, jobs, projected)
         return jobs, projected
 
-    async def check_destinations(self, target: HttpTarget, policy: JobPolicy) -> None:
-        """Refuse URLs this environment may not call (checked again at every dispatch)."""
-        denied = await self.outbound.denies_name(target.host)
-        if denied is not None:
-            raise Invalid("data.url", f"data.url may not be called from here: {denied}")
+    async def check_destinations(self, target: Target, policy: JobPolicy) -> None:
+        """Refuse hosts this environment may not call (checked again at every dispatch)."""
+        for host in target.hosts:
+            denied = await self.outbound.denies_name(host)
+            if denied is not None:
+                raise Invalid("data.url", f"data.url may not be called from here: {denied}")
         if policy.notify_url is not None:
             denied = await self.outbound.denies_name(urlsplit(policy.notify_url).hostname or "")
             if denied is not None:
@@ -221,12 +223,11 @@ class JobService:
         """Create a job from the native API's fields."""
         _check_fields(fields, CREATE_FIELDS)
         name = validate_name(fields.get("name"))
-        job_type = fields.get("type", "http")
-        if job_type not in JOB_TYPES:
-            raise Invalid("type", f"type must be one of: {', '.join(JOB_TYPES)}")
+        job_type = self.types.get(fields.get("type", DEFAULT_TYPE)).name
         return await self.create_job(
             user,
             name=name,
+            job_type=job_type,
             data=fields.get("data"),
             schedule=fields.get("schedule"),
             zone=fields.get("timezone", "UTC"),
@@ -242,6 +243,7 @@ class JobService:
         name: str,
         data: object,
         schedule: object,
+        job_type: str = DEFAULT_TYPE,
         zone: object = "UTC",
         enabled: bool = True,
         max_runs: int | None = None,
@@ -250,9 +252,9 @@ class JobService:
         policy: dict[str, Any] | None = None,
         tags: tuple[str, ...] = (),
     ) -> Job:
-        """Validate and store a new http job, and schedule it at once (both APIs end here)."""
-        target = parse_http_data(data, self.config.http_client)
-        assert isinstance(data, dict)  # parse_http_data accepts only objects
+        """Validate and store a new job, and schedule it at once (both APIs end here)."""
+        data = _data_object(data)
+        target = self.types.parse(job_type, data)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         check_new_zone(zone)
         parsed = parse_schedule(schedule, zone_name)
@@ -267,7 +269,7 @@ class JobService:
         new = NewJob(
             user_id=user.id,
             name=name,
-            type="http",
+            type=job_type,
             data=data,
             schedule=parsed.format(),
             timezone=zone_name,
@@ -345,9 +347,9 @@ class JobService:
     ) -> Job:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
-        # A job's stored URL is kept as it is when its data is not changed (see urls.check_url).
-        target = parse_http_data(data, self.config.http_client, strict=data != job.data)
-        assert isinstance(data, dict)
+        # A job's stored data is kept as it is when it is not changed (see urls.check_url).
+        data = _data_object(data)
+        target = self.types.parse(job.type, data, strict=data != job.data)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         if zone != job.timezone:
             check_new_zone(zone)
@@ -407,18 +409,21 @@ class JobService:
 
     def rate_of(self, job: Job) -> float:
         """The requests a minute a stored job is projected to send while enabled."""
+        return self._stored_rate(job.schedule, job.timezone, job.type, job.data)
+
+    def _stored_rate(self, schedule: str, zone: str, job_type: str, data: dict[str, Any]) -> float:
         try:
-            return stored_rate(job.schedule, job.timezone, job.data)
+            return stored_rate(schedule, zone, self.types.parse(job_type, data, strict=False).number_of_clones)
         except Invalid:
             return 0.0
 
     async def run_now(self, user: User, name: str) -> tuple[Job, float]:
         job = await self.jobs.get_job(user.id, name)
-        return job, await self.scheduler.run_now(compile_job(job, self.config.http_client))
+        return job, await self.scheduler.run_now(compile_job(job, self.types))
 
     async def deliver(self, job: Job) -> Run:
         """Run a stored job once now, outside its schedule, and answer the recorded run."""
-        return await self.scheduler.deliver(compile_job(job, self.config.http_client))
+        return await self.scheduler.deliver(compile_job(job, self.types))
 
     async def runs(
         self, user: User, name: str, limit: int, offset: int, outcome: RunOutcome | None = None
@@ -448,6 +453,12 @@ class JobService:
             return [parsed.at] if parsed.at > now else []
         rules = parse_policy({})
         return upcoming(job_timing(parsed, rules, ""), rules.catch_up.window, now, now, count)
+
+
+def _data_object(data: object) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise Invalid("data", "data must be a JSON object")
+    return data
 
 
 def _policy_fields(fields: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from .errors import Invalid
 from .jobs import CREATE_FIELDS, parse_bool
 from .model import Job, SeedFields
 from .policies import POLICY_FIELDS
-from .times import iso_utc
+from .times import iso_utc_millis
 
 FORMAT = "veggiecron-jobs"
 VERSION = 1
@@ -84,7 +84,7 @@ def dump(username: str, jobs: Sequence[tuple[Job, SeedFields | None]], now: floa
     document = {
         "format": FORMAT,
         "version": VERSION,
-        "exported_at": iso_utc(now),
+        "exported_at": iso_utc_millis(now),
         "username": username,
         "jobs": [job_entry(job, seed) for job, seed in jobs],
     }

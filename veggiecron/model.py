@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from .jobtypes.base import Target
 from .policies import JobPolicy, Overlap, Timing
 
 
@@ -69,28 +70,6 @@ class FailedTask:
     task_id: str
     initiated_at: float
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class HttpTarget:
-    """What one run of an http job sends; built from a job's validated `data`."""
-
-    url: str
-    # scheme://host:port, what per-target connection limits count by (the runner's slots and
-    # the scheduler's lanes); computed once when the target is built.
-    connection_key: str
-    host: str = ""  # the URL's host name or address, checked against the outbound policy
-    verb: str = "GET"
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
-    number_of_clones: int = 1
-    enable_shadows: bool = False
-    timeout: float = 30.0
-    retries: int = 0
-    success_codes: frozenset[int] = field(default_factory=lambda: frozenset(range(200, 300)))
-    retry_backoff_seconds: float = 1.0
-    retry_backoff_max_seconds: float = 60.0
-    retry_on: frozenset[int] = frozenset()  # 4xx answers retried anyway (5xx, 408 and 429 always are)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +184,7 @@ class CompiledJob:
     keep_failures: bool
     consecutive_failures: int
     timing: Timing  # the schedule, shifted by the job's jitter
-    target: HttpTarget
+    target: Target  # the job's data, parsed by its type
     policy: JobPolicy
     overlap: Overlap
 

@@ -10,7 +10,10 @@ import pytest
 
 from veggiecron.compiler import compile_job
 from veggiecron.config import load_config
+from veggiecron.jobtypes.base import TypeContext
+from veggiecron.jobtypes.registry import JobTypes
 from veggiecron.model import CompiledJob, Job, NewJob
+from veggiecron.outbound import OutboundPolicy
 from veggiecron.store import JobStore
 from veggiecron.store.sqlite import SqliteStore
 
@@ -36,12 +39,13 @@ class FakeClock:
         self.stepped += seconds
 
 
-HTTP_DEFAULTS = load_config(None).http_client
+CONFIG = load_config(None)
+JOB_TYPES = JobTypes.load(TypeContext(CONFIG, OutboundPolicy(CONFIG.app.env)))
 
 
 def compiled(job: Job) -> CompiledJob:
     """A stored job as the jobs service hands it to the scheduler."""
-    return compile_job(job, HTTP_DEFAULTS)
+    return compile_job(job, JOB_TYPES)
 
 
 async def create_job(store: JobStore, *, now: float, **fields: Any) -> Job:

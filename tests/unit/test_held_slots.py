@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, compiled
 from tests.unit.test_scheduler import RecordingRunner, add_job, settle
 from tests.unit.test_scheduler_policies import add_job as add_job_with_policy
 from veggiecron.model import BUFFERED, WAITING, Job, RunOutcome
@@ -11,7 +11,7 @@ from veggiecron.store.sqlite import SqliteStore
 
 
 def scheduler_on(store: SqliteStore, clock: FakeClock, runner: RecordingRunner) -> Scheduler:
-    return Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=86400, lane_limit=1)
+    return Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=86400, lane_limit=1)
 
 
 async def one_waits_in_the_lane(store: SqliteStore) -> tuple[Scheduler, RecordingRunner, Job, Job]:

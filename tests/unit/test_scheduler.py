@@ -6,8 +6,8 @@ import asyncio
 import math
 from dataclasses import replace
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled, create_job
-from veggiecron.model import HttpTarget, Job, RunOutcome, RunResult
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, compiled, create_job
+from veggiecron.model import CompiledJob, Job, RunOutcome, RunResult
 from veggiecron.scheduler import Scheduler
 from veggiecron.schedules import parse_schedule
 from veggiecron.store.sqlite import SqliteStore
@@ -21,8 +21,8 @@ class RecordingRunner:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
-        self.calls.append((job_id, due_at))
+    async def run(self, job: CompiledJob, due_at: float, epoch: int = 1) -> RunResult:
+        self.calls.append((job.id, due_at))
         await self.release.wait()
         return RunResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")
 
@@ -51,7 +51,7 @@ def make_scheduler(
     store: SqliteStore, clock: FakeClock, runner: RecordingRunner, lane_limit: int | None = None
 ) -> Scheduler:
     # A day-long window: these tests move the clock by hours without running the loop.
-    return Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=86400, lane_limit=lane_limit)
+    return Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=86400, lane_limit=lane_limit)
 
 
 async def settle() -> None:
@@ -302,7 +302,7 @@ async def test_loop_runs_and_stops_with_real_time(store: SqliteStore) -> None:
     import time
 
     runner = RecordingRunner()
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, None, flush_interval=0.01)
+    scheduler = Scheduler(store, runner, JOB_TYPES, None, flush_interval=0.01)
     await scheduler.start()
     now = time.time()
     job = await add_job(store, "soon", f"once @ {now:.3f}", now=now)
@@ -356,7 +356,7 @@ class RunawayClock:
 async def test_a_loop_that_cannot_catch_up_still_lets_runs_and_requests_proceed(store: SqliteStore) -> None:
     runner = RecordingRunner()
     await add_job(store, "a", "every 1 seconds")
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, RunawayClock(T0), flush_interval=0.01, window=1e9)
+    scheduler = Scheduler(store, runner, JOB_TYPES, RunawayClock(T0), flush_interval=0.01, window=1e9)
     await scheduler.start()
     try:
         # Without a yield between passes this sleep would never end: the loop would hold the thread.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, compiled
 from tests.unit.test_scheduler import RecordingRunner, add_job, settle
 from veggiecron.scheduler import Scheduler
 from veggiecron.store.sqlite import SqliteStore
@@ -11,7 +11,7 @@ WINDOW = 100.0
 
 
 def windowed(store: SqliteStore, clock: FakeClock, runner: RecordingRunner) -> Scheduler:
-    return Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=WINDOW)
+    return Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=WINDOW)
 
 
 async def test_only_jobs_due_within_the_window_are_loaded_and_later_ones_arrive_on_refill(

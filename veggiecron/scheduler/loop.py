@@ -18,11 +18,12 @@ from dataclasses import dataclass, replace
 
 from ..clock import Clock, SystemClock
 from ..compiler import compile_job
-from ..config import HttpClientSection
+from ..jobtypes.registry import JobTypes
 from ..logs import job_fields
 from ..model import CompiledJob, Job, NextRun, Run, RunOutcome
-from ..policies import missed_reason, plan_slots, slots_through, utc_iso
+from ..policies import missed_reason, plan_slots, slots_through
 from ..store import DueWindow
+from ..times import iso_utc_micros
 from .executor import Executor
 from .failures import FailureTracker, Notifier
 from .gate import LaneGate
@@ -54,7 +55,7 @@ class Scheduler:
         self,
         store: DueWindow,
         runner: Runner,
-        http_defaults: HttpClientSection,
+        job_types: JobTypes,
         clock: Clock | None = None,
         *,
         flush_interval: float = 0.2,
@@ -63,27 +64,17 @@ class Scheduler:
         run_listeners: Sequence[Callable[[Run], None]] = (),
     ) -> None:
         """run_listeners are told of every recorded run (metrics); lane_limit None: no lanes (tests)."""
-        self.http_defaults = http_defaults
+        self.job_types = job_types
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.progress = ProgressWriter(store, flush_interval, self._written)
         self.notifier = Notifier(runner)
         self.failures = FailureTracker(self.progress, self.notifier)
         self._entries: dict[int, Held] = {}
-        self.executor = Executor(
-            runner, self.clock, self.progress, self.failures, run_listeners, self._is_current, self.remove
-        )
+        self.executor = Executor(runner, self.clock, self.progress, self.failures, run_listeners, self)
         self._record = self.executor.record
-        self.gate = LaneGate(
-            self.clock,
-            lane_limit,
-            self.executor.execute,
-            self.executor.record,
-            self.executor.account,
-            self._settled,
-            self.wake,
-            keeper=self.progress,  # waiting and buffered slots are stored: a restart finds them
-        )
+        # Waiting and buffered slots are stored (the progress writer keeps them): a restart finds them.
+        self.gate = LaneGate(self.clock, lane_limit, self, keeper=self.progress)
         self.loader = WindowLoader(store, self.clock, window, self._hold_stored, self._entries.__contains__, self.flush)
         self._heap: list[tuple[float, int, int]] = []  # (next_run, job_id, version)
         # Jobs whose due slot waits for the run in flight (overlap skip, or buffer_one with one
@@ -136,7 +127,7 @@ class Scheduler:
             self.progress.held_in_store(slot.job_id, slot.due_at)
             self.progress.release(slot.job_id, slot.due_at)  # held again if it waits for its lane
             try:
-                job: CompiledJob | None = compile_job(stored, self.http_defaults)
+                job: CompiledJob | None = compile_job(stored, self.job_types)
             except Exception:
                 logger.exception("job %d (%s): a held slot cannot be run", stored.id, stored.name)
                 job = None
@@ -251,7 +242,18 @@ class Scheduler:
             return replace(job, next_run=next_run)
         return job
 
-    def _is_current(self, job: CompiledJob) -> bool:
+    # the lane gate's owner (ports.GateOwner) and the executor's (ports.ScheduleOwner)
+
+    async def send(self, job: CompiledJob, due: float, epoch: int, waited: float) -> Run:
+        return await self.executor.execute(job, due, epoch, waited)
+
+    def record_unsent(self, job: CompiledJob, run: Run, epoch: int) -> None:
+        self.executor.record_unsent(job, run)
+
+    def deadlines_changed(self) -> None:
+        self.wake()
+
+    def is_current(self, job: CompiledJob) -> bool:
         """Whether memory holds no other version of the job (one not in memory may wait in the store)."""
         held = self._entries.get(job.id)
         return held is None or held.job.version == job.version
@@ -259,7 +261,7 @@ class Scheduler:
     def _hold_stored(self, job: Job) -> None:
         """Take a job the window loader read from the store."""
         try:
-            compiled = compile_job(job, self.http_defaults)
+            compiled = compile_job(job, self.job_types)
         except Exception:  # one unreadable job must not keep the others from running
             logger.exception(
                 "job %d (%s): cannot be scheduled, left as stored", job.id, job.name, extra=job_fields(job.id, job.name)
@@ -343,7 +345,7 @@ class Scheduler:
                 job.id,
                 job.name,
                 job.schedule,
-                utc_iso(next_run),
+                iso_utc_micros(next_run),
                 extra=job_fields(job.id, job.name),
             )
             next_run = now + 1.0
@@ -377,7 +379,7 @@ class Scheduler:
             if held is not None and held.job.version == version and held.next_run == next_run:
                 del self._entries[job_id]  # its heap entry goes stale
 
-    def _settled(self, job_id: int) -> None:
+    def job_settled(self, job_id: int) -> None:
         """A run of the job ended: resume it if it was parked behind that run."""
         if job_id not in self._parked:
             return
@@ -411,11 +413,11 @@ class Scheduler:
         if skipped == 1:
             error = "skipped: the previous run was still in flight"
         elif skipped < passed.count:  # max_runs ended the job part-way through the range
-            error = f"skipped {skipped} slots due from {utc_iso(first)}: the previous run was still in flight"
+            error = f"skipped {skipped} slots due from {iso_utc_micros(first)}: the previous run was still in flight"
         else:
             error = (
-                f"skipped {passed.count_text()} slots due from {utc_iso(first)} to {utc_iso(passed.last)}:"
-                " the previous run was still in flight"
+                f"skipped {passed.count_text()} slots due from {iso_utc_micros(first)} to "
+                f"{iso_utc_micros(passed.last)}: the previous run was still in flight"
             )
             if not passed.exact:
                 error += f" (counting stops at {passed.count:,} slots)"
