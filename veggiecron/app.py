@@ -135,7 +135,7 @@ class Server:
         self.metrics_push: MetricsPusher | None = None
         self._sockets: list[socket.socket] = []
         self._serving = False
-        self._hold = ExitStack()  # the lock on a SQLite database file, while this server runs
+        self._database_lock = ExitStack()  # the lock on a SQLite database file, while this server runs
         self.ctx = self._context()
 
     def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
@@ -208,7 +208,7 @@ class Server:
         if not is_postgres_url(config.database):
             # Held for as long as this server runs, so that `veggiecron import` refuses to write
             # behind it; taken once the port is bound, so a taken port leaves no file behind.
-            await asyncio.to_thread(self._hold.enter_context, serving(config.db_file))
+            await asyncio.to_thread(self._database_lock.enter_context, serving(config.db_file))
         await self.store.open()
         await self.runner.start()
         if config.seed.metrics_url:
@@ -270,7 +270,7 @@ class Server:
         if self.metrics_push is not None:
             await self.metrics_push.stop()
         await self.store.close()
-        self._hold.close()
+        self._database_lock.close()
         if serving:
             logger.info("stopped cleanly")
 

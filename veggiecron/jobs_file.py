@@ -8,7 +8,7 @@ run time: an imported job resumes on its grid from the moment of the import. Run
 failed tasks, webhooks, ids and creation times are not part of it.
 
 Reading a file checks its shape here (format, version, the fields of the file's own parts);
-what a job's fields mean is checked by the jobs service, as for a request (see jobs_transfer).
+what a job's fields mean is checked by the jobs service, as for a request (see export_import).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from .errors import Invalid
-from .jobs import CREATE_FIELDS, parse_bool
+from .job_fields import CREATE_FIELDS, parse_bool
 from .model import Job, SeedFields
 from .policies import POLICY_FIELDS
 from .times import iso_utc_millis

@@ -210,6 +210,21 @@ def missed_reason(plan: SlotPlan, policy: CatchUpPolicy, slot: float, now: float
     return reason
 
 
+def skipped_reason(passed: SlotRange, skipped: int) -> str:
+    """The error of the one record for the slots that passed while a parked job's run was in
+    flight: `skipped` of the range's slots (fewer when max_runs ended the job part-way)."""
+    if skipped == 1:
+        return "skipped: the previous run was still in flight"
+    first = iso_utc_micros(passed.first)
+    if skipped < passed.count:
+        return f"skipped {skipped} slots due from {first}: the previous run was still in flight"
+    error = (
+        f"skipped {passed.count_text()} slots due from {first} to "
+        f"{iso_utc_micros(passed.last)}: the previous run was still in flight"
+    )
+    return error if passed.exact else error + f" (counting stops at {passed.count:,} slots)"
+
+
 def slots_through(
     schedule: Timing, window: Window, anchor: float, first: float, now: float, keep: int = MAX_SLOTS_EXAMINED
 ) -> SlotRange:

@@ -35,7 +35,7 @@ from tests.threaded import ThreadedServer, add_openapi_routes, fuzz_config, with
 from veggiecron.api import openapi
 from veggiecron.app import Server, make_app
 from veggiecron.config import Config
-from veggiecron.jobs import CREATE_FIELDS, UPDATE_FIELDS
+from veggiecron.job_fields import CREATE_FIELDS, UPDATE_FIELDS
 from veggiecron.jobtypes.http.schema import http_field_schemas
 from veggiecron.jobtypes.http.target import FIELDS as HTTP_FIELDS
 from veggiecron.policies import POLICY_FIELDS

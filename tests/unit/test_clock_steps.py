@@ -53,7 +53,7 @@ async def test_a_step_forward_of_a_day_follows_each_jobs_catch_up_policy(store: 
     scheduler = Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=300)
     await scheduler.loader.start()
     clock.step(DAY + 5)  # five seconds after a slot of each job
-    await scheduler.refill(clock.now())  # the horizon moves to the new present: the hourly job loads
+    await scheduler.loader.refill(clock.now())  # the horizon moves to the new present: the hourly job loads
     scheduler.dispatch_due(clock.now())
     await settle()
     assert await scheduler.flush()

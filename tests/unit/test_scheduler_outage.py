@@ -48,7 +48,7 @@ async def test_jobs_keep_firing_through_an_outage_longer_than_the_window(store: 
     for second in range(1, 61):
         clock.value = T0 + second
         if clock.value >= scheduler.loader.refill_at():
-            await scheduler.refill(clock.value)  # its write fails; the read goes on
+            await scheduler.loader.refill(clock.value)  # its write fails; the read goes on
         scheduler.dispatch_due(clock.value)
         await settle()
         assert not await scheduler.flush()

@@ -28,7 +28,8 @@ from ..compiler import compile_job
 from ..jobtypes.registry import JobTypes
 from ..logs import job_fields
 from ..model import Claim, CompiledJob, DueJob, Job, Run, RunOutcome, SlotDecision
-from ..scheduler.executor import send
+from ..scheduler.background import drain
+from ..scheduler.executor import log_run, send
 from ..scheduler.failures import Notifier
 from ..scheduler.gate import STOPPED, LaneGate
 from ..scheduler.ports import Runner
@@ -137,11 +138,7 @@ class ClusterScheduler:
         self.gate.stop()  # runs waiting in a lane are released too (see record_unsent)
         if self.gate.tasks:
             logger.info("waiting up to %.1fs for %d runs in flight", grace, len(self.gate.tasks))
-            _done, pending = await asyncio.wait(set(self.gate.tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            await drain(self.gate.tasks, grace)
         await self.notifier.stop(grace)
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
         await self.results.flush()
@@ -387,16 +384,7 @@ class ClusterScheduler:
             self._claim_wakeup.set()
 
     def _finished(self, job: CompiledJob, run: Run, epoch: int) -> None:
-        if run.outcome is RunOutcome.FAILED:
-            logger.info(
-                "job %d (%s): run due at %s failed after %d attempts: %s",
-                job.id,
-                job.name,
-                iso_utc_micros(run.due_at),
-                run.attempts,
-                run.error,
-                extra=job_fields(job.id, job.name),
-            )
+        log_run(job, run)
         self.results.add(job, run, epoch)
         for listener in self.run_listeners:
             listener(run)

@@ -46,6 +46,30 @@ async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch
     )
 
 
+def log_run(job: CompiledJob, run: Run) -> None:
+    """One line for a failed run (at INFO), one for any other at DEBUG: both schedulers log runs alike."""
+    if run.outcome is RunOutcome.FAILED:
+        logger.info(
+            "job %d (%s): run due at %s failed after %d attempts: %s",
+            job.id,
+            job.name,
+            iso_utc_micros(run.due_at),
+            run.attempts,
+            run.error,
+            extra=job_fields(job.id, job.name),
+        )
+    elif logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "job %d (%s): run due at %s %s (%s)",
+            job.id,
+            job.name,
+            iso_utc_micros(run.due_at),
+            run.outcome.value,
+            run.status_code,
+            extra=job_fields(job.id, job.name),
+        )
+
+
 class Executor:
     """Sends the runs of the single scheduler and records them, with their failures tracked."""
 
@@ -88,26 +112,7 @@ class Executor:
             self.schedule.remove(job.id)
 
     def record(self, job: CompiledJob, run: Run, epoch: int = 1) -> None:
-        if run.outcome is RunOutcome.FAILED:
-            logger.info(
-                "job %d (%s): run due at %s failed after %d attempts: %s",
-                job.id,
-                job.name,
-                iso_utc_micros(run.due_at),
-                run.attempts,
-                run.error,
-                extra=job_fields(job.id, job.name),
-            )
-        elif logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "job %d (%s): run due at %s %s (%s)",
-                job.id,
-                job.name,
-                iso_utc_micros(run.due_at),
-                run.outcome.value,
-                run.status_code,
-                extra=job_fields(job.id, job.name),
-            )
+        log_run(job, run)
         self.progress.runs.append(run)
         for listener in self.listeners:
             listener(run)

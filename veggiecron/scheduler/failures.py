@@ -11,6 +11,7 @@ from typing import Any
 from ..logs import job_fields
 from ..model import CompiledJob, KeptFailure, Pause, Run, RunOutcome, idempotency_key
 from ..times import iso_utc_micros
+from .background import drain
 from .ports import Runner
 from .progress import ProgressWriter
 
@@ -64,12 +65,7 @@ class Notifier:
             )
 
     async def stop(self, grace: float) -> None:
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        await drain(self._tasks, grace)
 
 
 def counts_for_target(run: Run) -> bool:

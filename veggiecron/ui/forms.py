@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import Conflict, Invalid, VeggiecronError
-from ..jobs import tags_from_text
+from ..job_fields import tags_from_text
 from ..jobtypes.base import FormField, JobType
 from ..jobtypes.registry import DEFAULT_TYPE
 from ..model import Job

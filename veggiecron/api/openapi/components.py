@@ -8,7 +8,7 @@ conforming answer refused.
 from __future__ import annotations
 
 from ...config import Config
-from ...jobs import CREATE_FIELDS, UPDATE_FIELDS
+from ...job_fields import CREATE_FIELDS, UPDATE_FIELDS
 from ...jobtypes.registry import JobTypes
 from ...model import JobState, RunOutcome
 from ...policies import POLICY_FIELDS

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...auth import BCRYPT_BYTES, MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from ...config import Config
 from ...grammar import INSTANT, cron_pattern, interval_pattern, never_cron_pattern, schedule_pattern, zone_names
-from ...jobs import MAX_TAGS, NAME_PATTERN, TAG_PATTERN
+from ...job_fields import MAX_TAGS, NAME_PATTERN, TAG_PATTERN
 from ...jobtypes.http.schema import target_url
 from ...jobtypes.http.urls import MAX_URL_LENGTH
 from ...jobtypes.registry import DEFAULT_TYPE, JobTypes
