@@ -14,6 +14,7 @@ from veggiecron.jobtypes.base import TypeContext
 from veggiecron.jobtypes.registry import JobTypes
 from veggiecron.model import CompiledJob, Job, NewJob
 from veggiecron.outbound import OutboundPolicy
+from veggiecron.schedules import parse_schedule
 from veggiecron.store import JobStore
 from veggiecron.store.sqlite import SqliteStore
 
@@ -51,6 +52,34 @@ def compiled(job: Job) -> CompiledJob:
 async def create_job(store: JobStore, *, now: float, **fields: Any) -> Job:
     """Store a job; `now` is its creation time, the other fields those of NewJob."""
     return await store.create_job(NewJob(created_at=now, **fields))
+
+
+async def add_job(
+    store: JobStore,
+    name: str,
+    schedule: str = "every 10 seconds",
+    *,
+    now: float = T0,
+    data: dict[str, Any] | None = None,
+    **policy: Any,
+) -> Job:
+    """Alice's http job on `schedule`, created at `now`: its data is a URL nobody answers plus
+    `data`, the other keyword arguments are its policy fields."""
+    parsed = parse_schedule(schedule)
+    return await create_job(
+        store,
+        user_id=1,
+        name=name,
+        type="http",
+        data={"url": "http://127.0.0.1:9/", **(data or {})},
+        schedule=parsed.format(),
+        timezone="UTC",
+        enabled=True,
+        next_run=parsed.first_run(now, now),
+        anchor=now,
+        now=now,
+        policy=policy,
+    )
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.unit.conftest import CONFIG, JOB_TYPES, T0, FakeClock, compiled
-from tests.unit.test_scheduler import RecordingRunner, add_job, settle
-from tests.unit.test_scheduler_policies import add_job as add_job_with_policy
+from tests.unit.conftest import CONFIG, JOB_TYPES, T0, FakeClock, add_job, compiled
+from tests.unit.test_scheduler import RecordingRunner, settle
 from veggiecron.model import RunOutcome
 from veggiecron.scheduler import Scheduler
 from veggiecron.store.sqlite import SqliteStore
@@ -45,10 +44,10 @@ async def test_a_step_back_of_an_hour_fires_no_slot_twice(store: SqliteStore) ->
 
 
 async def test_a_step_forward_of_a_day_follows_each_jobs_catch_up_policy(store: SqliteStore) -> None:
-    latest = await add_job_with_policy(store, "latest")  # every 10 seconds
-    every = await add_job_with_policy(store, "all", catch_up="all", max_catch_up=5, overlap="allow")
-    none = await add_job_with_policy(store, "none", catch_up="none")
-    hourly = await add_job_with_policy(store, "hourly", "every 1 hours")  # after the window's horizon
+    latest = await add_job(store, "latest")  # every 10 seconds
+    every = await add_job(store, "all", catch_up="all", max_catch_up=5, overlap="allow")
+    none = await add_job(store, "none", catch_up="none")
+    hourly = await add_job(store, "hourly", "every 1 hours")  # after the window's horizon
     clock, runner = FakeClock(T0), RecordingRunner()
     scheduler = Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=300)
     await scheduler.loader.start()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tests.unit.conftest import JOB_TYPES, T0, FakeClock
-from tests.unit.test_scheduler import RecordingRunner, add_job, settle
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, add_job
+from tests.unit.test_scheduler import RecordingRunner, settle
 from veggiecron.errors import StoreUnavailable
 from veggiecron.model import HeldSlot, Job, Progress
 from veggiecron.scheduler import Scheduler

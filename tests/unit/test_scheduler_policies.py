@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from tests.unit.conftest import JOB_TYPES, T0, FakeClock, compiled, create_job
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, add_job, compiled
 from veggiecron.model import CompiledJob, Job, RunOutcome, RunResult
 from veggiecron.scheduler import Scheduler
 from veggiecron.schedules import parse_schedule
@@ -37,24 +37,6 @@ class ScriptedRunner:
         assert isinstance(body, dict)
         self.notifications.append({"url": url, **body})
         return None
-
-
-async def add_job(store: SqliteStore, name: str, schedule: str = "every 10 seconds", **policy: Any) -> Job:
-    parsed = parse_schedule(schedule)
-    return await create_job(
-        store,
-        user_id=1,
-        name=name,
-        type="http",
-        data={"url": "http://127.0.0.1:9/"},
-        schedule=parsed.format(),
-        timezone="UTC",
-        enabled=True,
-        next_run=parsed.first_run(T0, T0),
-        anchor=T0,
-        now=T0,
-        policy=policy,
-    )
 
 
 async def settle() -> None:

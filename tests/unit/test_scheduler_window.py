@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.unit.conftest import JOB_TYPES, T0, FakeClock, compiled
-from tests.unit.test_scheduler import RecordingRunner, add_job, settle
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, add_job, compiled
+from tests.unit.test_scheduler import RecordingRunner, settle
 from veggiecron.scheduler import Scheduler
 from veggiecron.store.sqlite import SqliteStore
 
