@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
-from .jobtypes.base import Target
 from .policies import JobPolicy, Overlap, Timing
 
 
@@ -70,6 +69,33 @@ class FailedTask:
     task_id: str
     initiated_at: float
     reason: str
+
+
+class Target(Protocol):
+    """One job's parsed `data`: immutable, built once when the job is compiled, sent on every run."""
+
+    job_type: ClassVar[str]  # the type that built it and runs it
+
+    @property
+    def lane(self) -> str | None:
+        """Runs of targets in one lane share its connection slots (at most the pool's per-host
+        limit in flight; the rest wait in line). None: the run takes no lane slot."""
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a run may take, waiting for its lane included."""
+
+    @property
+    def number_of_clones(self) -> int:
+        """Copies of each run sent in parallel; quotas count each."""
+
+    @property
+    def enable_shadows(self) -> bool:
+        """Runs overlap unless the job's overlap policy says otherwise (Seed's enable_shadows)."""
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Names or addresses it calls, which the outbound policy must allow."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,8 +115,8 @@ async def test_dispatch_checks_the_address_resolved_then(sink: Sink) -> None:
     await runner.start()
     try:
         port = sink.url.rsplit(":", 1)[1]
-        by_name = await runner.send(1, parse_http_data({"url": f"http://localhost:{port}/x"}, settings), 0.0)
-        by_address = await runner.send(1, parse_http_data({"url": f"{sink.url}/y"}, settings), 0.0)
+        by_name = await runner.run_target(1, parse_http_data({"url": f"http://localhost:{port}/x"}, settings), 0.0)
+        by_address = await runner.run_target(1, parse_http_data({"url": f"{sink.url}/y"}, settings), 0.0)
     finally:
         await runner.stop()
     for result in (by_name, by_address):

@@ -9,41 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
-if TYPE_CHECKING:  # the model imports the targets' protocol; at run time neither needs the other
-    from ..config import Config
-    from ..model import CompiledJob, RunResult
-    from ..outbound import OutboundPolicy
+from ..config import Config
+from ..model import CompiledJob, RunResult, Target
+from ..outbound import OutboundPolicy
+
+__all__ = ["Target"]  # defined with the records that hold it (CompiledJob.target); a type's modules take it from here
 
 Schema = dict[str, Any]
-
-
-class Target(Protocol):
-    """One job's parsed `data`: immutable, built once when the job is compiled, sent on every run."""
-
-    job_type: ClassVar[str]  # the type that built it and runs it
-
-    @property
-    def lane(self) -> str | None:
-        """Runs of targets in one lane share its connection slots (at most the pool's per-host
-        limit in flight; the rest wait in line). None: the run takes no lane slot."""
-
-    @property
-    def timeout(self) -> float:
-        """Seconds a run may take, waiting for its lane included."""
-
-    @property
-    def number_of_clones(self) -> int:
-        """Copies of each run sent in parallel; quotas count each."""
-
-    @property
-    def enable_shadows(self) -> bool:
-        """Runs overlap unless the job's overlap policy says otherwise (Seed's enable_shadows)."""
-
-    @property
-    def hosts(self) -> tuple[str, ...]:
-        """Names or addresses it calls, which the outbound policy must allow."""
 
 
 class FailedAttempt(NamedTuple):

@@ -157,9 +157,9 @@ class HttpRunner:
         The run starts when its first request is handed to a connection; the time before that
         (the name's lookup, the wait for a free connection) is its pool wait.
         """
-        return await self.send(job.id, job.target, due_at, epoch)  # type: ignore[arg-type]
+        return await self.run_target(job.id, job.target, due_at, epoch)  # type: ignore[arg-type]
 
-    async def send(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
+    async def run_target(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
         """One run of an http target (see run)."""
         queued = time.time()
         headers = dict(target.headers)
