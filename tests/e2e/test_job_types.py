@@ -110,6 +110,9 @@ async def test_the_dashboard_form_shows_and_saves_the_types_own_fields(
         status, body = await api.call("GET", "/job/n")
         assert status == 200 and body["data"]["type"] == "memory"
         assert body["data"]["data"] == {"note": "from the form"}
+        page = await dashboard.get("/ui/jobs/n")
+        assert page.status == 200 and "<dt>Note</dt><dd>from the form</dd>" in page.text
+        assert "<dt>URL</dt>" not in page.text
         page = await dashboard.get("/ui/jobs/n/edit")
         assert page.status == 200 and 'value="from the form"' in page.text
         page = await dashboard.post("/ui/jobs/n/edit", {"note": "", "schedule": "every 1 hours"})

@@ -13,10 +13,11 @@ from urllib.parse import quote
 
 from ..errors import Conflict, Invalid, VeggiecronError
 from ..job_fields import tags_from_text
-from ..jobtypes.base import FormField, JobType
+from ..jobtypes.base import JobType
 from ..jobtypes.registry import DEFAULT_TYPE
 from ..model import Job
 from .base import UiHandler
+from .views import field_text
 from .words import local_time, relative
 
 PREVIEW_RUNS = 5
@@ -56,7 +57,7 @@ class JobForm:
     @classmethod
     def of(cls, job: Job, job_type: JobType) -> JobForm:
         data = dict(job.data)
-        values = {f.name: _text(data.pop(f.name, f.default), f) for f in job_type.form_fields}
+        values = {f.name: field_text(data.pop(f.name, f.default), f) for f in job_type.form_fields}
         options = json.dumps(data, indent=2) if data else ""
         return cls(job_type, job.name, values, job.schedule, job.timezone, ", ".join(job.tags), job.enabled, options)
 
@@ -96,11 +97,6 @@ class JobForm:
             where = "form"
         where = "options" if api_field == "options" else where
         self.errors[where] = exc.description
-
-
-def _text(value: object, form_field: FormField) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text.upper() if form_field.choices and text.upper() in form_field.choices else text
 
 
 class JobFormPage(UiHandler):
