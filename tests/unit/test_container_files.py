@@ -38,7 +38,9 @@ def image_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for word, rest in final_stage():
         if word == "ENV":
-            env.update(item.split("=", 1) for item in shlex.split(rest))
+            for item in shlex.split(rest):
+                name, _, value = item.partition("=")
+                env[name] = value
     env.pop("PATH")
     return env
 
