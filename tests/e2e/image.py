@@ -148,6 +148,10 @@ class Image:
         entry = [*self.config.get("Entrypoint", []), *self.config.get("Cmd", [])]
         return self.in_root(entry), {**self.env, **extra_env}
 
+    def exec_in(self, name: str, argv: Sequence[str]) -> list[str]:
+        """argv run beside the started entry command, as `docker exec NAME ARGV` does."""
+        return ["podman", "exec", name, *argv] if self.use_podman_run else self.in_root(argv)
+
     def in_root(self, argv: Sequence[str]) -> list[str]:
         """argv run inside the container's root as the image's user, from its WorkingDir (by
         exec, no shell: env --chdir replaces itself with the command)."""

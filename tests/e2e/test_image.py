@@ -116,6 +116,14 @@ def check_healthcheck(image: Image, name: str, env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def create_admin(image: Image, name: str, env: dict[str, str]) -> str:
+    """README's `docker exec NAME veggiecron create-admin ops`, while the server runs: the token."""
+    argv = image.exec_in(name, ["veggiecron", "create-admin", "ops"])
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 async def test_the_image_builds_holds_only_the_server_and_serves_until_sigterm(sink: Sink, tmp_path: Path) -> None:
     started = time.monotonic()
     with built_image() as image:
@@ -155,6 +163,9 @@ async def test_the_image_builds_holds_only_the_server_and_serves_until_sigterm(s
                     assert time.monotonic() < deadline, log.read_text()
                     await asyncio.sleep(0.1)
                 await asyncio.to_thread(check_healthcheck, image, name, env)
+                admin_token = await asyncio.to_thread(create_admin, image, name, env)
+                status, body = await Api(base, session).call("GET", "/job", token=admin_token)
+                assert status == 200, body
                 api = Api(base, session)
                 await api.register_and_login()
                 await api.create_job("beat", sink.url + "/beat", schedule="every 1 seconds")
