@@ -4,10 +4,12 @@ build context that holds the package's sources only. tests/e2e/test_image.py bui
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from veggiecron.config import ConfigError
 from veggiecron.config_layers import load_settings
@@ -98,3 +100,26 @@ def test_a_users_port_and_host_replace_the_images(tmp_path: Path) -> None:
     environ["VEGGIECRON_HOST"] = "127.0.0.1"
     config = load_settings(environ=environ, cwd=tmp_path).config
     assert (config.host, config.port) == ("127.0.0.1", 9000)
+
+
+def test_the_compose_example_runs_three_nodes_on_one_postgresql(tmp_path: Path) -> None:
+    """compose.yaml's nodes, their environment as compose substitutes it, over the image's ENV."""
+    given = {"APP_KEY": "a-key-of-my-own-0123", "DB_PASSWORD": "pw"}
+
+    def substituted(text: str) -> str:
+        return re.sub(r"\$\{(\w+)(:\?[^}]*)?\}", lambda m: given[m.group(1)], text)
+
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    nodes = {name: service for name, service in services.items() if name.startswith("node-")}
+    assert len(nodes) == 3
+    configs = []
+    for service in nodes.values():
+        environ = {**image_env(), **{k: substituted(str(v)) for k, v in service["environment"].items()}}
+        configs.append(load_settings(environ=environ, cwd=tmp_path).config)
+        assert service["depends_on"]["db"]["condition"] == "service_healthy"
+        assert float(service["stop_grace_period"].rstrip("s")) > configs[-1].scheduler.shutdown_grace_seconds
+    assert {config.database for config in configs} == {"postgresql://veggiecron:pw@db/veggiecron"}
+    assert {config.app.key for config in configs} == {"a-key-of-my-own-0123"}
+    assert len({config.cluster.node_name for config in configs}) == 3
+    assert len({service["ports"][0].split(":")[0] for service in nodes.values()}) == 3
+    assert all(config.security.registration == "admin" for config in configs)
