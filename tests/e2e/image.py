@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -90,6 +91,17 @@ def certificate_bundle() -> str | None:
     return None
 
 
+def index_url() -> str | None:
+    """The index this machine's pip uses instead of PyPI (PIP_INDEX_URL or pip's config), for the
+    build's pip too; only an http(s) one, as a file:// index on this disk is not in the build."""
+    url = os.environ.get("PIP_INDEX_URL")
+    if not url:
+        asked = [sys.executable, "-m", "pip", "config", "get", "global.index-url"]
+        done = subprocess.run(asked, capture_output=True, text=True, timeout=60)
+        url = done.stdout.strip() if done.returncode == 0 else ""
+    return url if url.startswith(("http://", "https://")) else None
+
+
 def build(base: str, tag: str) -> None:
     """`podman build` of this tree's Containerfile, in the docker format (OCI drops HEALTHCHECK)."""
     command = [
@@ -105,8 +117,9 @@ def build(base: str, tag: str) -> None:
     bundle = certificate_bundle()
     if bundle:
         command += ["--secret", f"id=ca,src={bundle}"]
-    if os.environ.get("PIP_INDEX_URL"):  # a mirror this machine's pip uses, used by the build's pip too
-        command += ["--build-arg", f"PIP_INDEX_URL={os.environ['PIP_INDEX_URL']}"]
+    mirror = index_url()
+    if mirror:
+        command += ["--build-arg", f"PIP_INDEX_URL={mirror}"]
     podman(*command, str(ROOT), timeout=BUILD_TIMEOUT)
 
 
