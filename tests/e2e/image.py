@@ -159,7 +159,24 @@ class Image:
             options = [item for key, value in extra_env.items() for item in ("--env", f"{key}={value}")]
             return ["podman", "run", "--rm", "--name", name, "--network", "host", *options, self.tag], dict(os.environ)
         entry = [*self.config.get("Entrypoint", []), *self.config.get("Cmd", [])]
-        return self.in_root(entry), {**self.env, **extra_env}
+        # In a PID namespace of its own, as in a container: the entry command is its PID 1 (unshare
+        # forks it, chroot and env exec), which the kernel sends only the signals it handles.
+        pid_one = ["unshare", "--pid", "--fork", "--kill-child"]
+        return [*pid_one, *self.in_root(entry)], {**self.env, **extra_env}
+
+    def entry_pid(self, started: int) -> tuple[int, int]:
+        """The started entry command's pid here and its pid in its own namespace; podman run's
+        process forwards signals to it, so that one stands for it."""
+        if self.use_podman_run:
+            return started, 1
+        children = Path(f"/proc/{started}/task/{started}/children").read_text().split()
+        assert len(children) == 1, children
+        namespaced = next(
+            line.split()[1:]
+            for line in Path(f"/proc/{children[0]}/status").read_text().splitlines()
+            if line.startswith("NSpid:")
+        )
+        return int(children[0]), int(namespaced[-1])
 
     def exec_in(self, name: str, argv: Sequence[str]) -> list[str]:
         """argv run beside the started entry command, as `docker exec NAME ARGV` does."""

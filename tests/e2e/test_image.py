@@ -170,7 +170,10 @@ async def test_the_image_builds_holds_only_the_server_and_serves_until_sigterm(s
                 await api.register_and_login()
                 await api.create_job("beat", sink.url + "/beat", schedule="every 1 seconds")
                 await wait_for(lambda: len(sink.paths("/beat")) >= 2, timeout=15)
-            process.send_signal(signal.SIGTERM)
+            # SIGTERM to the server as its namespace's PID 1: it stops only because it handles it.
+            pid, pid_inside = image.entry_pid(process.pid)
+            assert pid_inside == 1
+            os.kill(pid, signal.SIGTERM)
             grace = 10.0  # scheduler.shutdown_grace_seconds, the default the image keeps
             assert await asyncio.wait_for(process.wait(), timeout=grace + 5) == 0, log.read_text()
         finally:
