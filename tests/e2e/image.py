@@ -7,7 +7,8 @@ machine spends the ~20 s of making it; a lock keeps concurrent runs from making 
 
 Where `podman run` works, the image starts with it. Where it does not (crun refusing a machine's
 cgroups or rlimits), the image's own ENTRYPOINT and CMD run with `chroot --userspec=USER` in a
-container's writable mount, with the image's ENV, WorkingDir and User and nothing else.
+container's writable mount, with the image's ENV, WorkingDir and User and nothing else, as PID 1
+of a PID namespace of its own (unshare), as in a container.
 """
 
 from __future__ import annotations
