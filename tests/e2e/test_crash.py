@@ -163,3 +163,57 @@ async def test_kill_9_loses_no_run_waiting_for_a_connection_or_buffered(tmp_path
         released.set()
         await daemon.kill()
         await runner.cleanup()
+
+
+async def test_kill_9_keeps_every_job_answered_201_under_50_concurrent_writers(tmp_path: Path) -> None:
+    """Group commit answers a create only after the transaction holding it committed: a kill -9
+    at any moment loses no job whose 201 a client has seen (the default sqlite.synchronous)."""
+    daemon = Daemon(tmp_path, quotas={"max_jobs_per_user": 100000, "max_runs_per_minute": 100000000})
+    answered: list[str] = []
+    try:
+        port = await daemon.start()
+        async with aiohttp.ClientSession() as session:
+            api = Api(f"http://127.0.0.1:{port}", session)
+            await api.register_and_login("writer", "writer-password")
+            stop = asyncio.Event()
+
+            async def writer(w: int) -> None:
+                n = 0
+                while not stop.is_set():
+                    name = f"w{w}-{n}"
+                    n += 1
+                    try:
+                        status, _body = await api.call(
+                            "POST",
+                            "/job",
+                            json={"name": name, "data": {"url": "http://127.0.0.1:9/"}, "schedule": "every 1 hours"},
+                        )
+                    except aiohttp.ClientError:
+                        return  # the server died under this request: its answer never came
+                    if status == 201:
+                        answered.append(name)
+
+            writers = [asyncio.create_task(writer(w)) for w in range(50)]
+            await wait_for(lambda: len(answered) >= 500, timeout=30)
+            await daemon.stop(signal.SIGKILL)
+            stop.set()
+            await asyncio.gather(*writers)
+        port = await daemon.start()
+        async with aiohttp.ClientSession() as session:
+            api = Api(f"http://127.0.0.1:{port}", session)
+            status, body = await api.call("POST", "/login", json={"username": "writer", "password": "writer-password"})
+            assert status == 200, body
+            api.token = body["data"]["token"]
+            stored: set[str] = set()
+            offset = 0
+            while True:
+                status, body = await api.call("GET", "/job", params={"limit": 500, "offset": offset})
+                assert status == 200, body
+                page = [job["name"] for job in body["data"]["jobs"]]
+                stored.update(page)
+                offset += len(page)
+                if not page:
+                    break
+        assert set(answered) <= stored, sorted(set(answered) - stored)[:10]
+    finally:
+        await daemon.kill()

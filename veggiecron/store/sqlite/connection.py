@@ -12,6 +12,7 @@ import aiosqlite
 
 from ...errors import StoreUnavailable
 from ..contract import SchemaTooNew
+from .group_commit import GroupCommit
 from .inspection import check_database_file
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -58,8 +59,9 @@ class SqliteConnection:
         # microseconds, while a hop to the reader thread and back waits for the GIL behind the
         # loop (up to its 5 ms switch interval), which capped GET /job/N near a thousand a second.
         self._inline: sqlite3.Connection | None = None
-        # One writer at a time: aiosqlite shares one connection, so transactions must not interleave.
-        self._write_lock = asyncio.Lock()
+        # One writer at a time: aiosqlite shares one connection, so transactions must not
+        # interleave; the writes that queue meanwhile share the next transaction and its fsync.
+        self._commits = GroupCommit(lambda: self.db)
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -90,6 +92,8 @@ class SqliteConnection:
             self._inline.execute("PRAGMA query_only = ON")
 
     async def close(self) -> None:
+        if self._db is not None:
+            await self._commits.drain()
         if self._inline is not None:
             self._inline.close()
             self._inline = None
@@ -157,31 +161,16 @@ class SqliteConnection:
         return await self._transaction(run)
 
     async def _transaction(self, body: Callable[[], Awaitable[T]]) -> T:
-        """Run `body` on the writing connection in one immediate transaction, rolled back if it fails."""
-        async with self._write_lock:
-            try:
-                await self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = await body()
-                    await self.db.execute("COMMIT")
-                    return result
-                except BaseException:
-                    await self._roll_back()
-                    raise
-            except sqlite3.IntegrityError:
-                raise
-            except sqlite3.OperationalError as exc:
-                logger.error("database write failed: %s", exc)
-                raise write_refused(exc) from exc
-
-    async def _roll_back(self) -> None:
-        # SQLite has already rolled back after some errors (a full disk, an I/O error): a second
-        # ROLLBACK would fail and hide the error that matters.
-        if self.db.in_transaction:
-            try:
-                await self.db.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                logger.warning("rolling back a failed write: %s", exc)
+        """Run `body` on the writing connection in an immediate transaction (shared with the writes
+        that arrive meanwhile: see group_commit.py); its failure rolls back its own writes only."""
+        try:
+            result: T = await self._commits.run(body)
+            return result
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.OperationalError as exc:
+            logger.error("database write failed: %s", exc)
+            raise write_refused(exc) from exc
 
     async def _fetch_by_key(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """A read of a few rows found through an index, on the event loop (see _inline)."""

@@ -1,0 +1,91 @@
+"""Group commit on SQLite: concurrent writes share a transaction and its fsync, each is answered
+only once its transaction committed, and one that fails is rolled back alone."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.contract.conftest import T0, new_job
+from veggiecron.errors import Conflict, StoreUnavailable
+from veggiecron.store.sqlite import SqliteStore
+
+WRITERS = 50
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(str(tmp_path / "group.db"))
+    await store.open()
+    await store.create_user("alice", "x", T0)
+    yield store
+    await store.close()
+
+
+def committed_names(path: str) -> set[str]:
+    """What another connection reads from the file: only committed rows."""
+    with sqlite3.connect(path) as db:
+        return {row[0] for row in db.execute("SELECT name FROM jobs")}
+
+
+async def test_concurrent_writes_share_transactions_and_each_is_answered_after_its_commit(
+    store: SqliteStore,
+) -> None:
+    before = store._commits.transactions
+    answered: list[str] = []
+
+    async def create(i: int) -> None:
+        job = await store.create_job(new_job(1, f"j{i}"))
+        # Answered: the row is on disk for any other reader of the file.
+        assert job.name in committed_names(store.path)
+        answered.append(job.name)
+
+    await asyncio.gather(*(create(i) for i in range(WRITERS)))
+    assert sorted(answered) == sorted(f"j{i}" for i in range(WRITERS))
+    transactions = store._commits.transactions - before
+    assert 1 <= transactions < WRITERS // 2, transactions  # shared, not one fsync per write
+
+
+async def test_a_refused_write_fails_alone_and_leaves_its_neighbours_committed(store: SqliteStore) -> None:
+    await store.create_job(new_job(1, "taken"))
+    names = [f"n{i}" for i in range(10)]
+    names.insert(5, "taken")  # a duplicate in the middle of the batch
+    results = await asyncio.gather(*(store.create_job(new_job(1, name)) for name in names), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], Conflict)
+    assert committed_names(store.path) == {"taken", *(f"n{i}" for i in range(10))}
+
+
+async def test_a_write_cancelled_before_it_started_is_not_made(store: SqliteStore) -> None:
+    first = asyncio.create_task(store.create_job(new_job(1, "first")))
+    second = asyncio.create_task(store.create_job(new_job(1, "second")))
+    await asyncio.sleep(0)  # both are queued; the committer has taken neither body yet
+    second.cancel()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    await store._commits.drain()
+    assert committed_names(store.path) == {"first"}
+
+
+async def test_a_commit_the_database_refuses_fails_every_write_of_it(store: SqliteStore, tmp_path: Path) -> None:
+    # Another connection holds the write lock past the busy timeout: BEGIN IMMEDIATE is refused,
+    # and every write queued for that transaction hears it, none is left waiting.
+    await store.db.execute("PRAGMA busy_timeout = 100")
+    blocker = sqlite3.connect(store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        results = await asyncio.gather(
+            *(store.create_job(new_job(1, f"b{i}")) for i in range(5)), return_exceptions=True
+        )
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert all(isinstance(r, StoreUnavailable) for r in results), results
+    assert committed_names(store.path) == set()
+    await store.create_job(new_job(1, "after"))  # the store writes again once the lock is free
+    assert committed_names(store.path) == {"after"}
