@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import Invalid
 from .wall_schedules import (
     ALL_MONTHS,
     DAY_NAMES,
@@ -62,26 +61,26 @@ class _Word:
     start: int
 
 
-class UnreadWord(Invalid):
-    """A schedule the reader stopped in: `position` is where the word starts (0 is the first character)."""
+class UnreadWord(Exception):
+    """Where the reader stopped: `position` is where the word starts (0 is the first character), or
+    the schedule's length when it ended early; `expected` says what would have been read there."""
 
-    def __init__(self, text: str, word: _Word | None, expected: str, grammar: str) -> None:
-        position = len(text) if word is None else word.start
-        where = (
-            f"the schedule ends at position {position}"
+    def __init__(self, text: str, word: _Word | None, expected: str) -> None:
+        self.position = len(text) if word is None else word.start
+        self.word = "" if word is None else word.text[:40]
+        self.expected = expected
+        where = f"ends at position {self.position}" if word is None else f"at position {self.position}"
+        self.reason = (
+            f"the schedule {where} where {expected} was expected"
             if word is None
-            else f"could not read {word.text[:40]!r} at position {position}"
+            else f"could not read {self.word!r} {where}: expected {expected}"
         )
-        shown = "" if word is None else word.text[:40]
-        data = {"grammar": grammar, "position": position, "word": shown, "expected": expected}
-        super().__init__("schedule", f"{where}: expected {expected}. A schedule is one of: {grammar}", data)
-        self.position = position
+        super().__init__(self.reason)
 
 
 class _Reader:
-    def __init__(self, text: str, grammar: str) -> None:
+    def __init__(self, text: str) -> None:
         self.text = text
-        self.grammar = grammar
         self.words = [
             _Word(m.group(), m.group().lower() if m.group().isascii() else m.group(), m.start())
             for m in _TOKEN.finditer(text)
@@ -100,7 +99,7 @@ class _Reader:
         return word
 
     def fail(self, expected: str, at: _Word | None = None) -> UnreadWord:
-        return UnreadWord(self.text, at or self.current(), expected, self.grammar)
+        return UnreadWord(self.text, at or self.current(), expected)
 
     def take(self, *words: str) -> _Word:
         if self.peek() not in words:
@@ -129,9 +128,9 @@ class _Reader:
         return value
 
 
-def read_words(text: str, zone: str, grammar: str) -> WallSchedule | None:
+def read_words(text: str, zone: str) -> WallSchedule | None:
     """The schedule in words; None for the older forms schedules.py reads; UnreadWord when it stops."""
-    reader = _Reader(text, grammar)
+    reader = _Reader(text)
     first = reader.peek()
     if first == "every":
         reader.next()

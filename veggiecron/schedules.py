@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from .errors import Invalid
-from .schedule_reader import MAX_DAYS, MAX_INTERVAL_SECONDS, UNIT_SECONDS, read_words
+from .schedule_reader import MAX_DAYS, MAX_INTERVAL_SECONDS, UNIT_SECONDS, UnreadWord, read_words
 from .wall_clock import wall_time_to_epoch
 from .wall_schedules import MonthDays, NthWeekday, Weekly, Windowed
 
@@ -205,13 +205,18 @@ def _parse_schedule(text: str, zone: str) -> Schedule:
     get_zone(zone)
     try:
         older = _parse_older_forms(text, zone)
-    except Invalid as exc:
-        if "position" not in exc.data:  # a number or a time out of range: the reader names the word
-            read_words(text, zone, GRAMMAR)
+    except _ScheduleInvalid as exc:  # a number or a time out of range: the reader names the word
+        try:
+            read_words(text, zone)
+        except UnreadWord as unread:
+            raise _invalid(f"{exc.reason} ({unread.reason})", unread) from None
         raise
     if older is not None:
         return older
-    words = read_words(text, zone, GRAMMAR)
+    try:
+        words = read_words(text, zone)
+    except UnreadWord as unread:
+        raise _invalid(f"unrecognised schedule {text.strip()[:80]!r}: {unread.reason}", unread) from None
     if words is None:  # the reader takes an older form the older parser did not (never by design)
         raise _invalid(f"unrecognised schedule {text.strip()[:80]!r}")
     return words
@@ -290,5 +295,17 @@ def _parse_iso_instant(value: str) -> float:
     return parsed.timestamp()
 
 
-def _invalid(reason: str) -> Invalid:
-    return Invalid("schedule", f"{reason}. A schedule is one of: {GRAMMAR}", {"grammar": GRAMMAR})
+class _ScheduleInvalid(Invalid):
+    """A schedule that does not parse; `reason` says why (the description adds the grammar)."""
+
+    def __init__(self, reason: str, data: dict[str, object]) -> None:
+        super().__init__("schedule", f"{reason}. A schedule is one of: {GRAMMAR}", data)
+        self.reason = reason
+
+
+def _invalid(reason: str, unread: UnreadWord | None = None) -> _ScheduleInvalid:
+    """The error a client sees: the reason, the grammar, and where the reader stopped when it did."""
+    data: dict[str, object] = {"grammar": GRAMMAR}
+    if unread is not None:
+        data.update(position=unread.position, word=unread.word, expected=unread.expected)
+    return _ScheduleInvalid(reason, data)
