@@ -167,3 +167,28 @@ async def test_a_bad_change_to_a_form_in_words_changes_nothing(user_api: Api) ->
     assert body["data"]["position"] == 16
     status, body = await user_api.call("GET", "/job/keep")
     assert body["data"]["schedule"] == "every weekday @ 09:30" and body["data"]["next_run"] == before["next_run"]
+
+
+def test_the_openapi_document_lists_the_forms_and_its_pattern_takes_exactly_them() -> None:
+    from jsonschema import Draft202012Validator
+
+    from veggiecron.api import openapi
+
+    document = openapi.document()
+    for schema_name in ("JobCreate", "JobUpdate"):
+        schedule = document["components"]["schemas"][schema_name]["properties"]["schedule"]
+        validator = Draft202012Validator(schedule)
+        for form in [f[1] for f in FORMS] + [f[0] for f in FORMS]:
+            assert validator.is_valid(form), form
+        for never in ("30th,31st of feb @ 10:00", "31st of apr,jun,sep,nov @ 10:00", "every weekday at 09:30"):
+            assert not validator.is_valid(never), never
+        assert validator.is_valid("31st of apr,jul @ 10:00")  # July has a 31st
+        described = schedule["description"]
+        assert "every <days> @ HH:MM" in described and "data.position" in described
+    examples = document["components"]["schemas"]["JobCreate"]["properties"]["schedule"]["examples"]
+    for form in (
+        "every weekday @ 09:30",
+        "first monday of jan,apr,jul,oct @ 08:00",
+        "every 5 minutes from 09:00 to 17:00",
+    ):
+        assert form in examples
