@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 
-from tests.helpers import Api, assert_error
+from tests.helpers import Api, assert_error, start_server, test_config
+from veggiecron.config import QuotasSection
 
 Day = Callable[[date, date], bool]  # (the day, the day the job was created) -> does it fire that day
 
@@ -192,3 +195,24 @@ def test_the_openapi_document_lists_the_forms_and_its_pattern_takes_exactly_them
         "every 5 minutes from 09:00 to 17:00",
     ):
         assert form in examples
+
+
+async def test_a_windows_step_is_bounded_like_an_interval(db_file: str, session: aiohttp.ClientSession) -> None:
+    config = replace(test_config(db_file), quotas=QuotasSection(min_interval_seconds=120, max_runs_per_minute=1))
+    server = await start_server(config)
+    try:
+        api = Api(f"http://127.0.0.1:{server.port}", session)
+        await api.register_and_login("carol")
+        status, body = await api.call("POST", "/job", json=job("fast", "every minute from 09:00 to 10:00"))
+        assert_error(status, body, 400, "schedule")
+        assert "120" in body["description"]
+        status, body = await api.call("POST", "/job", json=job("slow", "every 2 minutes from 09:00 to 10:00"))
+        assert status == 201, body
+        # A window every 2 minutes projects half a request a minute: a second one fits the quota of 1 ...
+        status, body = await api.call("POST", "/job", json=job("slow2", "every 2 minutes from 11:00 to 12:00"))
+        assert status == 201, body
+        # ... and a third does not.
+        status, body = await api.call("POST", "/job", json=job("slow3", "every 2 minutes from 13:00 to 14:00"))
+        assert status == 403 and body["data"]["quota"] == "max_runs_per_minute", body
+    finally:
+        await server.stop()
