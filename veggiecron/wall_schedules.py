@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -172,10 +173,16 @@ class Weekly(_WallSlots):
 
     def _days(self, start: date, forward: bool, anchor: date) -> Iterator[date]:
         first_monday = anchor - timedelta(days=anchor.weekday())
-        for day in _each_day(start, forward):
+        day = start
+        for _ in range(HORIZON_YEARS * 53):
             week = (day - first_monday).days // 7
-            if day.weekday() in self.days and week % self.weeks == 0:
-                yield day
+            monday = first_monday + timedelta(weeks=week)
+            if week % self.weeks == 0:  # on the grid: its days from `day` on (or back)
+                days = [monday + timedelta(days=d) for d in self.days]
+                yield from (d for d in (days if forward else reversed(days)) if (d >= day if forward else d <= day))
+            # the next week on the grid, forward or back
+            skip = (-week) % self.weeks or self.weeks if forward else (week % self.weeks) or self.weeks
+            day = monday + timedelta(weeks=skip) if forward else monday - timedelta(weeks=skip - 1, days=1)
 
     def format(self) -> str:
         at = f"@ {_hhmm(self._minutes()[0])}"
@@ -256,8 +263,7 @@ class Windowed(_WallSlots):
     zone: str = "UTC"
 
     def _minutes(self) -> tuple[int, ...]:
-        end = self.end if self.end >= self.start else self.end + 1440
-        return tuple(range(self.start, end + 1, self.step))
+        return _window_minutes(self.step, self.start, self.end)
 
     def _days(self, start: date, forward: bool, anchor: date) -> Iterator[date]:
         return (day for day in _each_day(start, forward) if day.weekday() in self.days)
@@ -270,6 +276,12 @@ class Windowed(_WallSlots):
         every = f"every {unit}" if count == 1 else f"every {count} {unit}s"
         on = "" if self.days == EVERY_DAY else f" on {format_days(self.days, plural=len(self.days) > 1)}"
         return f"{every} from {_hhmm(self.start)} to {_hhmm(self.end)}{on}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _window_minutes(step: int, start: int, end: int) -> tuple[int, ...]:
+    """A window's minutes after the midnight it opens on (computed once: a day can hold 1,441)."""
+    return tuple(range(start, (end if end >= start else end + 1440) + 1, step))
 
 
 WallSchedule = Weekly | MonthDays | NthWeekday | Windowed
