@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from veggiecron import grammar
 from veggiecron.errors import Invalid
+from veggiecron.policies import CatchUp, CatchUpPolicy, plan_slots
 from veggiecron.schedules import parse_schedule
 from veggiecron.wall_schedules import LAST, MonthDays, NthWeekday, Weekly, Windowed
 
@@ -404,3 +405,25 @@ def test_a_word_spoiled_in_a_good_schedule_is_the_position_named(data: st.DataOb
         assert exc.data["word"] == junk
     else:
         raise AssertionError(f"{broken!r} parsed")
+
+
+@checks(100)
+@given(data=st.data(), catch_up=st.sampled_from(list(CatchUp)))
+def test_catch_up_plans_of_forms_in_words_run_only_past_slots_and_move_past_now(
+    data: st.DataObject, catch_up: CatchUp
+) -> None:
+    """After a stall (up to ten days), the plan runs slots of the schedule between the held one and
+    now, and the next run is after now: the scheduler's use of next_after and latest_at_or_before."""
+    zone = data.draw(zones)
+    _, schedule = data.draw(word_schedules(zone))
+    anchor = data.draw(instants(zone))
+    due = schedule.next_after(anchor, anchor)
+    assert due is not None
+    now = due + data.draw(st.integers(0, 10 * 86400))
+    plan = plan_slots(schedule, anchor, due, now, CatchUpPolicy(catch_up=catch_up, max_catch_up=20))
+    assert plan.next_run is not None and plan.next_run > now
+    assert list(plan.run) == sorted(set(plan.run)) and all(due <= slot <= now for slot in plan.run)
+    for slot in plan.run:  # each run is a slot: the next slot after the one before it is itself
+        assert schedule.next_after(slot - 0.5, anchor) == slot
+    if catch_up is CatchUp.LATEST:
+        assert plan.run == (schedule.latest_at_or_before(now, anchor),)
