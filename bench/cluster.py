@@ -68,7 +68,7 @@ async def load_jobs(store: Store, jobs: int, sink_port: int, first_due: float) -
             anchor = first_due + i / jobs
             rows.append((f"j{i}", {"url": f"{url}/j{i}"}, "every 1 seconds", anchor, anchor))
         for start in range(0, jobs, 5000):
-            await store.import_jobs(user.id, rows[start : start + 5000], time.time())
+            await store.import_jobs(user.id, rows[start : start + 5000], time.time(), job_type="http")
     finally:
         await store.close()
 

@@ -50,7 +50,7 @@ async def import_jobs(db_file: Path, count: int, sink_url: str, first_due: float
             for i in range(base, min(count, base + CHUNK)):
                 next_run = first_due + i * step
                 rows.append((f"j{i}", {"url": f"{sink_url}/j{i}"}, "every hour", next_run, next_run - HOUR))
-            await store.import_jobs(user.id, rows, time.time())
+            await store.import_jobs(user.id, rows, time.time(), job_type="http")
     finally:
         await store.close()
     return time.monotonic() - started

@@ -51,7 +51,7 @@ async def load(server: Server, jobs: int) -> None:
         (f"job{i:04d}", {"url": f"http://127.0.0.1:9/job/{i}", "verb": "POST"}, "every hour", now + 3600, now)
         for i in range(jobs)
     ]
-    await store.import_jobs(user.id, rows, now)
+    await store.import_jobs(user.id, rows, now, job_type="http")
     listed, _count = await store.list_jobs(user.id, jobs, 0)
     runs = []
     for job in listed:

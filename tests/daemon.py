@@ -91,7 +91,8 @@ class Daemon:
     The config is `base` (TEST_CONFIG by default) with `overrides` merged in section by section,
     then the YAML text `extra_config` merged the same way. Without a `directory`, a temporary one
     is made and close() removes it. `launcher` is Python code run with `-c` instead of start.py
-    (it must call start.main()); `tie_to_parent` has the server die with this process.
+    (it must call start.main()); `tie_to_parent` has the server die with this process;
+    `python_path` adds directories to its PYTHONPATH (a plugin's, for one).
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class Daemon:
         extra_config: str = "",
         launcher: str | None = None,
         tie_to_parent: bool = False,
+        python_path: tuple[str, ...] = (),
         **overrides: Any,
     ) -> None:
         self._temporary: tempfile.TemporaryDirectory[str] | None = None
@@ -119,6 +121,7 @@ class Daemon:
         self.log = directory / "server.log"
         self.launcher = launcher
         self.tie_to_parent = tie_to_parent
+        self.python_path = python_path
         self.process: asyncio.subprocess.Process | None = None
         self.port = 0
 
@@ -127,7 +130,7 @@ class Daemon:
         before = len(LISTENING.findall(self.log.read_text())) if self.log.exists() else 0
         program = ["-c", self.launcher] if self.launcher is not None else ["start.py"]
         # A launcher's imports resolve against the checkout, as start.py's do.
-        python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        python_path = os.pathsep.join(filter(None, [str(ROOT), *self.python_path, os.environ.get("PYTHONPATH")]))
         with self.log.open("a") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from veggiecron.app import Server
@@ -133,6 +134,36 @@ async def start_sink(shutdown_timeout: float = 60.0) -> tuple[Sink, web.AppRunne
     return sink, runner
 
 
+@dataclass
+class Reply:
+    """An answer as a client sees it: status, body (JSON when it parses, else text), headers, bytes."""
+
+    status: int
+    body: Any
+    headers: Any  # the response's CIMultiDictProxy
+    raw: bytes
+
+
+async def request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Reply:
+    """One request over real HTTP, for every API client of the tests."""
+    async with session.request(method, url, json=json, data=data, headers=headers, params=params) as response:
+        raw = await response.read()
+        try:
+            body = orjson.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        return Reply(response.status, body, response.headers, raw)
+
+
 class Api:
     """A small client for the native API over real HTTP."""
 
@@ -157,10 +188,10 @@ class Api:
         params: dict[str, Any] | None = None,
     ) -> tuple[int, dict[str, Any]]:
         merged = {**self.headers(token), **(headers or {})}
-        async with self.session.request(
-            method, self.base + path, json=json, data=data, headers=merged, params=params
-        ) as response:
-            return response.status, await response.json(content_type=None)
+        reply = await request(
+            self.session, method, self.base + path, json=json, data=data, headers=merged, params=params
+        )
+        return reply.status, reply.body
 
     async def register_and_login(self, username: str = "alice", password: str = "s3cret-pass") -> str:
         status, body = await self.call("POST", "/register", json={"username": username, "password": password})

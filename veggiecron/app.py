@@ -40,12 +40,13 @@ from .daemon_lock import serving
 from .errors import Invalid
 from .health import Health
 from .jobs import JobService
+from .jobtypes.base import TypeContext
+from .jobtypes.registry import JobTypes
 from .logs import configure_logging  # noqa: F401 - its former home; start-up code imports it from here
 from .maintenance import Maintenance
 from .metrics import Metrics
 from .metrics_push import MetricsPusher
 from .outbound import OutboundPolicy
-from .runners.http import HttpRunner
 from .scheduler import Scheduler
 from .seed import SeedService
 from .store import Store
@@ -107,7 +108,8 @@ class Server:
         self.outbound = OutboundPolicy(config.app.env, config.http_client.allow_networks)
         clustered = is_postgres_url(config.database)
         self.node = node_identity(config.cluster.node_name) if clustered else ""
-        self.runner = HttpRunner(config.http_client, self.outbound, node=self.node)
+        self.job_types = JobTypes.load(TypeContext(config, self.outbound, self.node))
+        self.runner = self.job_types.runners()
         self.metrics = Metrics()
         self.store: Store
         self.scheduler: Scheduler | ClusterScheduler
@@ -118,7 +120,7 @@ class Server:
             self.scheduler = Scheduler(
                 self.store,
                 self.runner,
-                config.http_client,
+                self.job_types,
                 self.clock,
                 flush_interval=config.scheduler.flush_interval_seconds,
                 window=config.scheduler.window_seconds,
@@ -133,7 +135,7 @@ class Server:
         self.metrics_push: MetricsPusher | None = None
         self._sockets: list[socket.socket] = []
         self._serving = False
-        self._hold = ExitStack()  # the lock on a SQLite database file, while this server runs
+        self._database_lock = ExitStack()  # the lock on a SQLite database file, while this server runs
         self.ctx = self._context()
 
     def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
@@ -152,7 +154,7 @@ class Server:
         scheduler = ClusterScheduler(
             store,
             self.runner,
-            config.http_client,
+            self.job_types,
             self.clock,
             owner=self.node,
             settings=settings,
@@ -168,7 +170,9 @@ class Server:
         config = self.config
         security = config.security
         shared = is_postgres_url(config.database)
-        jobs = JobService(self.store, self.store, self.scheduler, config, self.clock, self.outbound, shared)
+        jobs = JobService(
+            self.store, self.store, self.scheduler, config, self.clock, self.outbound, self.job_types, shared
+        )
         throttle = AddressThrottle(
             security.login_failures_per_user,
             security.login_failures_per_address,
@@ -204,7 +208,7 @@ class Server:
         if not is_postgres_url(config.database):
             # Held for as long as this server runs, so that `veggiecron import` refuses to write
             # behind it; taken once the port is bound, so a taken port leaves no file behind.
-            await asyncio.to_thread(self._hold.enter_context, serving(config.db_file))
+            await asyncio.to_thread(self._database_lock.enter_context, serving(config.db_file))
         await self.store.open()
         await self.runner.start()
         if config.seed.metrics_url:
@@ -212,7 +216,7 @@ class Server:
                 config.seed.metrics_url, config.seed.metrics_auth_user, config.seed.metrics_auth_password
             )
             await self.metrics_push.start()
-            self.runner.on_failed_attempt = self.metrics_push.failed_attempt
+            self.runner.observe_failed_attempts(self.metrics_push.failed_attempt)
         await self.scheduler.start()
         self.maintenance.start()
         self.loop_watch = asyncio.create_task(self.metrics.watch_event_loop(), name="veggiecron-loop-lag")
@@ -266,7 +270,7 @@ class Server:
         if self.metrics_push is not None:
             await self.metrics_push.stop()
         await self.store.close()
-        self._hold.close()
+        self._database_lock.close()
         if serving:
             logger.info("stopped cleanly")
 

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 from . import __version__
 from .config import Config, ConfigError
+from .config_layers import Settings, describe, load_settings
 from .errors import Invalid, VeggiecronError
 from .logs import StartupError, configure_logging, start_error_reporting
-from .settings import Settings, describe, load_settings
 
 T = TypeVar("T")
 COMMANDS = ("serve", "create-admin", "check-config", "backup", "copy-to-postgres", "export", "import")
@@ -212,8 +212,8 @@ def backup(config: Config, destination: Path) -> int:
 def copy_to_postgres(config: Config, target: str) -> int:
     """Move a single daemon's SQLite database into PostgreSQL, for several nodes (stop the server first)."""
     from .config import is_postgres_url
+    from .store.copy_to_postgres import TargetNotEmpty, copy_sqlite_to_postgres
     from .store.postgres.connection import redact
-    from .store.transfer import TargetNotEmpty, copy_sqlite_to_postgres
 
     if config.database:
         return fail("copy-to-postgres reads a SQLite database; this configuration names PostgreSQL", 2)
@@ -241,7 +241,7 @@ def copy_to_postgres(config: Config, target: str) -> int:
 
 def export_jobs(config: Config, username: str, output: str | None) -> int:
     """All of a user's jobs as one JSON document, on stdout or in a new file."""
-    from .jobs_transfer import UnknownUser, export_user
+    from .export_import import UnknownUser, export_user
 
     where, new = database_named(config)
     if new:
@@ -280,8 +280,8 @@ def import_jobs(config: Config, username: str, source: str, replace: bool, creat
     """Create a user's jobs from an exported file, all or none; one line saying why when none."""
     from .daemon_lock import ServerRunning, importing
     from .errors import Conflict
+    from .export_import import UnknownUser, WriteFailed, import_user
     from .jobs_file import Refused
-    from .jobs_transfer import UnknownUser, WriteFailed, import_user
 
     label = "stdin" if source == "-" else source
     try:

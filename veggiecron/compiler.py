@@ -6,14 +6,14 @@ the scheduler compiles only jobs it loads from the store. Nothing parses a job t
 
 from __future__ import annotations
 
-from .config import HttpClientSection
-from .model import CompiledJob, HttpTarget, Job
+from .jobtypes.base import Target
+from .jobtypes.registry import JobTypes
+from .model import CompiledJob, Job
 from .policies import JobPolicy, Timing, Window, jitter_key, job_timing, parse_policy
 from .schedules import Once, Schedule, parse_schedule
-from .targets import parse_http_data
 
 
-def compile_parts(job: Job, schedule: Schedule, policy: JobPolicy, target: HttpTarget) -> CompiledJob:
+def compile_parts(job: Job, schedule: Schedule, policy: JobPolicy, target: Target) -> CompiledJob:
     """A stored job with its already parsed parts."""
     return CompiledJob(
         id=job.id,
@@ -34,12 +34,12 @@ def compile_parts(job: Job, schedule: Schedule, policy: JobPolicy, target: HttpT
     )
 
 
-def compile_job(job: Job, defaults: HttpClientSection) -> CompiledJob:
-    """Parse a stored job (raises Invalid when its data no longer validates).
+def compile_job(job: Job, job_types: JobTypes) -> CompiledJob:
+    """Parse a stored job by its type (raises Invalid when its data no longer validates).
 
-    Its URL is read as stored (not held to rules newer than the job): it goes on running.
+    Its data is read as stored (not held to rules newer than the job): it goes on running.
     """
-    target = parse_http_data(job.data, defaults, strict=False)
+    target = job_types.parse(job.type, job.data, strict=False)
     return compile_parts(job, parse_schedule(job.schedule, job.timezone), parse_policy(job.policy), target)
 
 

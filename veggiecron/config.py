@@ -1,7 +1,7 @@
 """The frozen, validated Config, built from layers of settings; every problem is one clear ConfigError line.
 
 A layer is a flat mapping of dotted keys ("port", "http_client.pool_size") to values: the config
-file gives one, and settings.py adds the environment and the command line on top.
+file gives one, and config_layers.py adds the environment and the command line on top.
 """
 
 from __future__ import annotations

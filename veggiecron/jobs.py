@@ -1,4 +1,5 @@
-"""The jobs service: validation and the rules of a job's life, shared by every API and the dashboard.
+"""The jobs service: the rules of a job's life, shared by every API and the dashboard (the fields
+themselves are checked in job_fields.py).
 
 A request is validated into its parsed parts (target, schedule, policy) once; the stored job
 and those parts become the CompiledJob the scheduler holds.
@@ -6,7 +7,6 @@ and those parts become the CompiledJob the scheduler holds.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -15,14 +15,24 @@ from .clock import Clock
 from .compiler import compile_job, compile_parts, first_run, preview, upcoming
 from .config import Config
 from .errors import Forbidden, Invalid
-from .grammar import check_new_instant, check_new_schedule, check_new_zone
+from .grammar import check_new_schedule, check_new_zone
+from .job_fields import (
+    CREATE_FIELDS,
+    UPDATE_FIELDS,
+    check_fields,
+    data_object,
+    policy_fields,
+    validate_enabled,
+    validate_name,
+    validate_tags,
+)
+from .jobtypes.base import Target
+from .jobtypes.registry import DEFAULT_TYPE, JobTypes
 from .model import (
     NO_FILTER,
     CompiledJob,
-    HttpTarget,
     Job,
     JobFilter,
-    JobState,
     NewJob,
     Run,
     RunOutcome,
@@ -30,21 +40,11 @@ from .model import (
     User,
 )
 from .outbound import OutboundPolicy
-from .policies import POLICY_FIELDS, JobPolicy, jitter_key, job_timing, parse_policy
+from .policies import JobPolicy, jitter_key, job_timing, parse_policy
 from .quotas import QuotaUsage, runs_per_minute, shortest_gap_seconds, stored_rate
 from .schedules import Once, Schedule, get_zone, parse_schedule
 from .store import JobStore, RunHistory
-from .targets import parse_http_data
-from .urls import check_url
 
-JOB_TYPES = ("http",)
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
-TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,31}$")
-MAX_TAGS = 16
-TAG_SEPARATORS = re.compile(r"[ ,]+")  # in a form's text: spaces and commas, nothing else
-MAX_SEARCH_LENGTH = 200
-CREATE_FIELDS = ("name", "type", "data", "schedule", "timezone", "enabled", "tags", *POLICY_FIELDS)
-UPDATE_FIELDS = ("data", "schedule", "timezone", "enabled", "tags", *POLICY_FIELDS)
 RECENT_RUNS = 10
 
 
@@ -67,83 +67,6 @@ class JobScheduler(Protocol):
         """Write the progress the scheduler holds back (next run times above all)."""
 
 
-def validate_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise Invalid("name", "name must be 1 to 128 characters: letters, digits, '_', '.', ':' or '-'")
-    return name
-
-
-def parse_bool(value: object) -> bool | None:
-    """A JSON boolean, or its text as form posts carry it ("true", "false", "1", "0"); else None."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    return None
-
-
-def _validate_enabled(value: object) -> bool:
-    enabled = parse_bool(value)
-    if enabled is None:
-        raise Invalid("enabled", "enabled must be true or false")
-    return enabled
-
-
-def tags_from_text(text: str) -> list[str]:
-    """A form's tags: text separated by spaces or commas."""
-    return [tag for tag in TAG_SEPARATORS.split(text) if tag]
-
-
-def validate_tags(value: object) -> tuple[str, ...]:
-    """A list of tags (a form's text is split by tags_from_text first); repeats dropped."""
-    if not isinstance(value, list | tuple) or not all(isinstance(tag, str) for tag in value):
-        raise Invalid("tags", "tags must be a list of strings (in a form: text separated by spaces or commas)")
-    # Counted before repeats are dropped, as the published schema counts them (maxItems).
-    if len(value) > MAX_TAGS:
-        raise Invalid("tags", f"a job has at most {MAX_TAGS} tags")
-    tags = tuple(dict.fromkeys(value))
-    for tag in tags:
-        if not TAG_PATTERN.fullmatch(tag):
-            raise Invalid("tags", f"tag {tag[:40]!r}: tags are 1 to 32 letters, digits, '_', '.', ':' or '-'")
-    return tags
-
-
-def job_filter(
-    tags: list[str] | tuple[str, ...] = (),
-    text: str | None = None,
-    state: str | None = None,
-    failing: str | None = None,
-) -> JobFilter:
-    """The filter of a job list from its query parameters (tag, q, state, failing); Invalid names the one at fault."""
-    if len(tags) > MAX_TAGS:  # a job carries no more, so asking for more could match nothing
-        raise Invalid("tag", f"at most {MAX_TAGS} tag parameters")
-    for tag in tags:
-        if not TAG_PATTERN.fullmatch(tag):
-            raise Invalid("tag", "tag must be 1 to 32 letters, digits, '_', '.', ':' or '-'")
-    text = (text or "").strip()
-    if len(text) > MAX_SEARCH_LENGTH:
-        raise Invalid("q", f"q must be at most {MAX_SEARCH_LENGTH} characters")
-    chosen: JobState | None = None
-    if state:
-        try:
-            chosen = JobState(state)
-        except ValueError:
-            raise Invalid("state", f"state must be one of: {', '.join(s.value for s in JobState)}") from None
-    only_failing = False
-    if failing:
-        parsed = parse_bool(failing)
-        if parsed is None:
-            raise Invalid("failing", "failing must be true or false")
-        only_failing = parsed
-    return JobFilter(tags=tuple(dict.fromkeys(tags)), text=text, state=chosen, failing=only_failing)
-
-
-def _check_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    for key in fields:
-        if key not in allowed:
-            raise Invalid(key, f"unknown or unchangeable field {key!r}; allowed: {', '.join(allowed)}")
-
-
 class JobService:
     """Create, change, delete and trigger jobs; keeps the store and the scheduler in step."""
 
@@ -155,9 +78,11 @@ class JobService:
         config: Config,
         clock: Clock,
         outbound: OutboundPolicy,
+        types: JobTypes,
         shared: bool = False,
     ) -> None:
         """shared: other nodes change the same jobs (quota totals are then never remembered)."""
+        self.types = types
         self.jobs = jobs
         self.history = runs
         self.scheduler = scheduler
@@ -203,16 +128,17 @@ class JobService:
         generation = self.usage.generation(user_id)
         jobs = await self.jobs.count_jobs(user_id)
         projected = 0.0
-        for _job_id, text, zone, data in await self.jobs.enabled_job_timings(user_id):
-            projected += stored_rate(text, zone, data)
+        for _job_id, text, zone, job_type, data in await self.jobs.enabled_job_timings(user_id):
+            projected += self._stored_rate(text, zone, job_type, data)
         self.usage.recounted(user_id, generation, jobs, projected)
         return jobs, projected
 
-    async def check_destinations(self, target: HttpTarget, policy: JobPolicy) -> None:
-        """Refuse URLs this environment may not call (checked again at every dispatch)."""
-        denied = await self.outbound.denies_name(target.host)
-        if denied is not None:
-            raise Invalid("data.url", f"data.url may not be called from here: {denied}")
+    async def check_destinations(self, target: Target, policy: JobPolicy) -> None:
+        """Refuse hosts this environment may not call (checked again at every dispatch)."""
+        for host in target.hosts:
+            denied = await self.outbound.denies_name(host)
+            if denied is not None:
+                raise Invalid("data.url", f"data.url may not be called from here: {denied}")
         if policy.notify_url is not None:
             denied = await self.outbound.denies_name(urlsplit(policy.notify_url).hostname or "")
             if denied is not None:
@@ -220,19 +146,18 @@ class JobService:
 
     async def create(self, user: User, fields: dict[str, Any]) -> Job:
         """Create a job from the native API's fields."""
-        _check_fields(fields, CREATE_FIELDS)
+        check_fields(fields, CREATE_FIELDS)
         name = validate_name(fields.get("name"))
-        job_type = fields.get("type", "http")
-        if job_type not in JOB_TYPES:
-            raise Invalid("type", f"type must be one of: {', '.join(JOB_TYPES)}")
+        job_type = self.types.get(fields.get("type", DEFAULT_TYPE)).name
         return await self.create_job(
             user,
             name=name,
+            job_type=job_type,
             data=fields.get("data"),
             schedule=fields.get("schedule"),
             zone=fields.get("timezone", "UTC"),
-            enabled=_validate_enabled(fields.get("enabled", True)),
-            policy=_policy_fields(fields, {}),
+            enabled=validate_enabled(fields.get("enabled", True)),
+            policy=policy_fields(fields, {}),
             tags=validate_tags(fields.get("tags", [])),
         )
 
@@ -243,6 +168,7 @@ class JobService:
         name: str,
         data: object,
         schedule: object,
+        job_type: str = DEFAULT_TYPE,
         zone: object = "UTC",
         enabled: bool = True,
         max_runs: int | None = None,
@@ -251,9 +177,9 @@ class JobService:
         policy: dict[str, Any] | None = None,
         tags: tuple[str, ...] = (),
     ) -> Job:
-        """Validate and store a new http job, and schedule it at once (both APIs end here)."""
-        target = parse_http_data(data, self.config.http_client)
-        assert isinstance(data, dict)  # parse_http_data accepts only objects
+        """Validate and store a new job, and schedule it at once (both APIs end here)."""
+        data = data_object(data)
+        target = self.types.parse(job_type, data)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         check_new_zone(zone)
         parsed = parse_schedule(schedule, zone_name)
@@ -268,7 +194,7 @@ class JobService:
         new = NewJob(
             user_id=user.id,
             name=name,
-            type="http",
+            type=job_type,
             data=data,
             schedule=parsed.format(),
             timezone=zone_name,
@@ -307,7 +233,7 @@ class JobService:
 
     async def update(self, user: User, name: str, fields: dict[str, Any]) -> Job:
         """Change a job from the native API's fields."""
-        _check_fields(fields, UPDATE_FIELDS)
+        check_fields(fields, UPDATE_FIELDS)
         if not fields:
             raise Invalid("body", f"nothing to change; send any of: {', '.join(UPDATE_FIELDS)}")
         job = await self.get_for_update(user, name)
@@ -317,8 +243,8 @@ class JobService:
             data=fields.get("data", job.data),
             schedule=fields.get("schedule", job.schedule),
             zone=fields.get("timezone", job.timezone),
-            enabled=_validate_enabled(fields["enabled"]) if "enabled" in fields else job.enabled,
-            policy=_policy_fields(fields, job.policy),
+            enabled=validate_enabled(fields["enabled"]) if "enabled" in fields else job.enabled,
+            policy=policy_fields(fields, job.policy),
             tags=validate_tags(fields["tags"]) if "tags" in fields else job.tags,
         )
 
@@ -346,9 +272,9 @@ class JobService:
     ) -> Job:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
-        # A job's stored URL is kept as it is when its data is not changed (see urls.check_url).
-        target = parse_http_data(data, self.config.http_client, strict=data != job.data)
-        assert isinstance(data, dict)
+        # A job's stored data is kept as it is when it is not changed (see urls.check_url).
+        data = data_object(data)
+        target = self.types.parse(job.type, data, strict=data != job.data)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         if zone != job.timezone:
             check_new_zone(zone)
@@ -408,18 +334,21 @@ class JobService:
 
     def rate_of(self, job: Job) -> float:
         """The requests a minute a stored job is projected to send while enabled."""
+        return self._stored_rate(job.schedule, job.timezone, job.type, job.data)
+
+    def _stored_rate(self, schedule: str, zone: str, job_type: str, data: dict[str, Any]) -> float:
         try:
-            return stored_rate(job.schedule, job.timezone, job.data)
+            return stored_rate(schedule, zone, self.types.parse(job_type, data, strict=False).number_of_clones)
         except Invalid:
             return 0.0
 
     async def run_now(self, user: User, name: str) -> tuple[Job, float]:
         job = await self.jobs.get_job(user.id, name)
-        return job, await self.scheduler.run_now(compile_job(job, self.config.http_client))
+        return job, await self.scheduler.run_now(compile_job(job, self.types))
 
     async def deliver(self, job: Job) -> Run:
         """Run a stored job once now, outside its schedule, and answer the recorded run."""
-        return await self.scheduler.deliver(compile_job(job, self.config.http_client))
+        return await self.scheduler.deliver(compile_job(job, self.types))
 
     async def runs(
         self, user: User, name: str, limit: int, offset: int, outcome: RunOutcome | None = None
@@ -449,20 +378,3 @@ class JobService:
             return [parsed.at] if parsed.at > now else []
         rules = parse_policy({})
         return upcoming(job_timing(parsed, rules, ""), rules.catch_up.window, now, now, count)
-
-
-def _policy_fields(fields: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """The job's policy after this request: given fields replace current ones; null removes one."""
-    merged = dict(current)
-    for key in POLICY_FIELDS:
-        if key in fields:
-            if fields[key] is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = fields[key]
-    parse_policy(merged)
-    for name in ("start_at", "end_at"):
-        check_new_instant(fields, name)
-    if fields.get("notify_url") is not None:
-        check_url(fields["notify_url"], "notify_url")  # a new one meets the rules every target a client sends does
-    return merged

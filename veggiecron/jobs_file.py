@@ -8,7 +8,7 @@ run time: an imported job resumes on its grid from the moment of the import. Run
 failed tasks, webhooks, ids and creation times are not part of it.
 
 Reading a file checks its shape here (format, version, the fields of the file's own parts);
-what a job's fields mean is checked by the jobs service, as for a request (see jobs_transfer).
+what a job's fields mean is checked by the jobs service, as for a request (see export_import).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 import orjson
 
 from .errors import Invalid
-from .jobs import CREATE_FIELDS, parse_bool
+from .job_fields import CREATE_FIELDS, parse_bool
 from .model import Job, SeedFields
 from .policies import POLICY_FIELDS
-from .times import iso_utc
+from .times import iso_utc_millis
 
 FORMAT = "veggiecron-jobs"
 VERSION = 1
@@ -84,7 +84,7 @@ def dump(username: str, jobs: Sequence[tuple[Job, SeedFields | None]], now: floa
     document = {
         "format": FORMAT,
         "version": VERSION,
-        "exported_at": iso_utc(now),
+        "exported_at": iso_utc_millis(now),
         "username": username,
         "jobs": [job_entry(job, seed) for job, seed in jobs],
     }

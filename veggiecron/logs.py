@@ -10,7 +10,7 @@ import orjson
 
 from . import __version__
 from .config import Config, log_level_number
-from .times import iso_utc
+from .times import iso_utc_millis
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
@@ -25,7 +25,7 @@ class UtcFormatter(logging.Formatter):
     """Times as ISO 8601 UTC (2026-11-30T05:39:08.805Z), whatever the machine's zone."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
-        return iso_utc(record.created) or ""
+        return iso_utc_millis(record.created) or ""
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +33,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": iso_utc(record.created),
+            "time": iso_utc_millis(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

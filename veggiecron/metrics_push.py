@@ -16,7 +16,7 @@ from collections import Counter
 
 import aiohttp
 
-from .runners.http import Attempt
+from .jobtypes.base import FailedAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ PUSH_INTERVAL_SECONDS = 1.0
 PUSH_TIMEOUT_SECONDS = 10.0
 
 
-def metric_name(attempt: Attempt) -> str | None:
+def metric_name(attempt: FailedAttempt) -> str | None:
     """The Seed metric of a failed attempt, or None for failures Seed has no metric for."""
     if attempt.error_class == "timeout":
         return PREFIX + "timeout.sum"
@@ -52,7 +52,7 @@ class MetricsPusher:
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def failed_attempt(self, attempt: Attempt) -> None:
+    def failed_attempt(self, attempt: FailedAttempt) -> None:
         name = metric_name(attempt)
         if name is not None:
             self.pending[name] += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from .policies import JobPolicy, Overlap, Timing
 
@@ -71,26 +71,31 @@ class FailedTask:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class HttpTarget:
-    """What one run of an http job sends; built from a job's validated `data`."""
+class Target(Protocol):
+    """One job's parsed `data`: immutable, built once when the job is compiled, sent on every run."""
 
-    url: str
-    # scheme://host:port, what per-target connection limits count by (the runner's slots and
-    # the scheduler's lanes); computed once when the target is built.
-    connection_key: str
-    host: str = ""  # the URL's host name or address, checked against the outbound policy
-    verb: str = "GET"
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
-    number_of_clones: int = 1
-    enable_shadows: bool = False
-    timeout: float = 30.0
-    retries: int = 0
-    success_codes: frozenset[int] = field(default_factory=lambda: frozenset(range(200, 300)))
-    retry_backoff_seconds: float = 1.0
-    retry_backoff_max_seconds: float = 60.0
-    retry_on: frozenset[int] = frozenset()  # 4xx answers retried anyway (5xx, 408 and 429 always are)
+    job_type: ClassVar[str]  # the type that built it and runs it
+
+    @property
+    def lane(self) -> str | None:
+        """Runs of targets in one lane share its connection slots (at most the pool's per-host
+        limit in flight; the rest wait in line). None: the run takes no lane slot."""
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a run may take, waiting for its lane included."""
+
+    @property
+    def number_of_clones(self) -> int:
+        """Copies of each run sent in parallel; quotas count each."""
+
+    @property
+    def enable_shadows(self) -> bool:
+        """Runs overlap unless the job's overlap policy says otherwise (Seed's enable_shadows)."""
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Names or addresses it calls, which the outbound policy must allow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +210,7 @@ class CompiledJob:
     keep_failures: bool
     consecutive_failures: int
     timing: Timing  # the schedule, shifted by the job's jitter
-    target: HttpTarget
+    target: Target  # the job's data, parsed by its type
     policy: JobPolicy
     overlap: Overlap
 

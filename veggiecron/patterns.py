@@ -72,3 +72,13 @@ def _group(pattern: str) -> str:
 def any_case(word: str) -> str:
     """`word` in any letter case (JSON Schema patterns have no inline flags)."""
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+def whole(pattern: str) -> str:
+    """An anchored ^...$ pattern that also refuses a trailing newline.
+
+    In JSON Schema (ECMA 262) `$` is the end of the text, but generators built on Python's `re`
+    (hypothesis, hence schemathesis) let `$` match before a final newline and produce "name\\n";
+    the negative lookahead, redundant in ECMA 262, stops that.
+    """
+    return f"^(?:{pattern.removeprefix('^').removesuffix('$')})(?!\\n)$"

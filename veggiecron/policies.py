@@ -1,6 +1,8 @@
-"""Per-job scheduling and delivery policies as pure functions of (job settings, now, state).
+"""Per-job scheduling policy as pure functions of (job settings, now, state): overlap, catch-up,
+grace, jitter and the start_at/end_at window.
 
-The scheduler and the runner call these; tests call them with plain numbers, no clock.
+The scheduler calls these; tests call them with plain numbers, no clock. How a run is delivered
+(retries, backoff) is its job type's business (jobtypes/http/delivery.py).
 """
 
 from __future__ import annotations
@@ -8,17 +10,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import random
-from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from .errors import Invalid
 from .schedules import MAX_EPOCH, Interval
-from .urls import check_url
+from .times import iso_utc_micros
 
 # A slot this close to `now` is on time, whatever the catch-up policy.
 ON_TIME_SECONDS = 1.0
@@ -179,8 +178,8 @@ def plan_slots(schedule: Timing, anchor: float, due: float, now: float, policy: 
             oldest_kept = min(not_run[:1] + to_run[:1])
             before = window.latest_at_or_before(schedule, math.nextafter(oldest_kept, -math.inf), anchor)
             note = (
-                f"{span.count_text(dropped)} older slots due from {utc_iso(span.first)} to "
-                f"{utc_iso(before if before is not None else span.first)} were neither run nor recorded: "
+                f"{span.count_text(dropped)} older slots due from {iso_utc_micros(span.first)} to "
+                f"{iso_utc_micros(before if before is not None else span.first)} were neither run nor recorded: "
                 f"catch_up=all runs the newest max_catch_up ({keep}) and records as many missed"
             )
         return SlotPlan(tuple(to_run), tuple(not_run), next_run, note)
@@ -209,6 +208,21 @@ def missed_reason(plan: SlotPlan, policy: CatchUpPolicy, slot: float, now: float
     if plan.dropped and plan.missed and slot == plan.missed[0]:
         reason += f"; {plan.dropped}"
     return reason
+
+
+def skipped_reason(passed: SlotRange, skipped: int) -> str:
+    """The error of the one record for the slots that passed while a parked job's run was in
+    flight: `skipped` of the range's slots (fewer when max_runs ended the job part-way)."""
+    if skipped == 1:
+        return "skipped: the previous run was still in flight"
+    first = iso_utc_micros(passed.first)
+    if skipped < passed.count:
+        return f"skipped {skipped} slots due from {first}: the previous run was still in flight"
+    error = (
+        f"skipped {passed.count_text()} slots due from {first} to "
+        f"{iso_utc_micros(passed.last)}: the previous run was still in flight"
+    )
+    return error if passed.exact else error + f" (counting stops at {passed.count:,} slots)"
 
 
 def slots_through(
@@ -246,53 +260,6 @@ def _fixed_period(schedule: Timing) -> float | None:
     while isinstance(schedule, Jittered):
         schedule = schedule.schedule
     return float(schedule.seconds) if isinstance(schedule, Interval) else None
-
-
-def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**(attempt-1)))."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
-    return (rng or random).uniform(0, ceiling)
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
-
-
-def is_retryable_status(status: int, retry_on: Collection[int] = ()) -> bool:
-    """5xx, 408 and 429 may succeed later; other 4xx cannot, unless the job lists them."""
-    if status in retry_on:
-        return True
-    if status in (408, 429) or status >= 500:
-        return True
-    return False
-
-
-def utc_iso(epoch: float) -> str:
-    """ISO 8601 in UTC with microseconds (X-Veggiecron-Scheduled-At, run messages, notifications)."""
-    seconds = math.floor(epoch)
-    micros = round((epoch - seconds) * 1_000_000)
-    if micros == 1_000_000:
-        seconds, micros = seconds + 1, 0
-    return f"{_whole_second(seconds)}.{micros:06d}+00:00"
-
-
-@functools.lru_cache(maxsize=64)
-def _whole_second(seconds: int) -> str:
-    # Runs due in the same second share the formatting of the date and time (a hot path at
-    # thousands of runs a second: datetime formatting costs microseconds).
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 POLICY_FIELDS = (
@@ -412,9 +379,9 @@ def _parse_policy(raw: dict[str, object]) -> JobPolicy:
     if pause is not None and pause != int(pause):
         raise Invalid("pause_after_failures", "pause_after_failures must be a whole number")
     notify_url = raw.get("notify_url")
-    if notify_url is not None:
-        # What sending needs; a notify_url a client sends is held to the full rules by the jobs service.
-        check_url(notify_url, "notify_url", strict=False)
+    if notify_url is not None and not isinstance(notify_url, str):
+        # A notify_url a client sends is held to the rules of a target URL by the jobs service.
+        raise Invalid("notify_url", "notify_url is required and must be a string")
     return JobPolicy(
         overlap=Overlap(overlap) if overlap else None,
         catch_up=CatchUpPolicy(

@@ -40,10 +40,9 @@ class QuotaUsage:
             self._totals[user_id] = (known[0] + jobs, known[1] + rate)
 
 
-def stored_rate(schedule: str, zone: str, data: object) -> float:
+def stored_rate(schedule: str, zone: str, clones: int) -> float:
     """The requests a minute a stored job sends while enabled, from its schedule and clones."""
-    clones = data.get("number_of_clones", 1) if isinstance(data, dict) else 1
-    return runs_per_minute(parse_schedule(schedule, zone), clones if isinstance(clones, int) else 1)
+    return runs_per_minute(parse_schedule(schedule, zone), clones)
 
 
 def runs_per_minute(schedule: Schedule, clones: int) -> float:

@@ -35,10 +35,11 @@ from tests.threaded import ThreadedServer, add_openapi_routes, fuzz_config, with
 from veggiecron.api import openapi
 from veggiecron.app import Server, make_app
 from veggiecron.config import Config
-from veggiecron.jobs import CREATE_FIELDS, UPDATE_FIELDS
+from veggiecron.job_fields import CREATE_FIELDS, UPDATE_FIELDS
+from veggiecron.jobtypes.http.schema import http_field_schemas
+from veggiecron.jobtypes.http.target import FIELDS as HTTP_FIELDS
 from veggiecron.policies import POLICY_FIELDS
 from veggiecron.seed.validation import SCHEDULE_FIELDS
-from veggiecron.targets import FIELDS as HTTP_FIELDS
 
 METHODS = ("get", "post", "put", "patch", "delete")
 DOC = openapi.document()
@@ -153,7 +154,7 @@ def test_each_documented_path_maps_to_one_route() -> None:
 def test_body_schemas_list_the_fields_the_validators_take() -> None:
     schemas = DOC["components"]["schemas"]
     assert list(schemas["HttpJobData"]["properties"]) == list(HTTP_FIELDS)
-    assert set(openapi.http_field_schemas(Config())) == set(HTTP_FIELDS)
+    assert set(http_field_schemas(Config().http_client)) == set(HTTP_FIELDS)
     assert set(openapi.policy_field_schemas()) == set(POLICY_FIELDS)
     assert list(schemas["JobCreate"]["properties"]) == list(CREATE_FIELDS)
     assert list(schemas["JobCreateForm"]["properties"]) == list(CREATE_FIELDS)

@@ -11,10 +11,10 @@ import pytest
 from tests.helpers import Api, Sink, start_server, test_config
 from veggiecron.app import Server
 from veggiecron.config import AppSection, HttpClientSection
+from veggiecron.jobtypes.http.runner import HttpRunner
+from veggiecron.jobtypes.http.target import parse_http_data
 from veggiecron.model import RunOutcome
 from veggiecron.outbound import DestinationDenied, GuardedResolver, OutboundPolicy, make_resolver
-from veggiecron.runners.http import HttpRunner
-from veggiecron.targets import parse_http_data
 
 PRODUCTION = AppSection(env="production", key="a-production-secret-for-tests")
 
@@ -115,8 +115,8 @@ async def test_dispatch_checks_the_address_resolved_then(sink: Sink) -> None:
     await runner.start()
     try:
         port = sink.url.rsplit(":", 1)[1]
-        by_name = await runner.run(1, parse_http_data({"url": f"http://localhost:{port}/x"}, settings), 0.0)
-        by_address = await runner.run(1, parse_http_data({"url": f"{sink.url}/y"}, settings), 0.0)
+        by_name = await runner.run_target(1, parse_http_data({"url": f"http://localhost:{port}/x"}, settings), 0.0)
+        by_address = await runner.run_target(1, parse_http_data({"url": f"{sink.url}/y"}, settings), 0.0)
     finally:
         await runner.stop()
     for result in (by_name, by_address):

@@ -12,7 +12,6 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import aiohttp
 import pytest
 
 from tests.daemon import create_admin
-from tests.helpers import Api, Sink, sample, start_server, test_config, wait_for
+from tests.helpers import Api, Reply, Sink, request, sample, start_server, test_config, wait_for
 from veggiecron.app import Server
 from veggiecron.store.sqlite import SqliteStore
 
@@ -53,14 +52,6 @@ ABSENT = object()  # a field left out of a request body
 QUIET = 1.5  # seconds of silence that prove a "1 seconds" schedule no longer fires
 
 
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: Any  # the response's CIMultiDictProxy
-    raw: bytes
-
-
 class SeedClient:
     """A small client for the Seed Scheduler API: Token or Basic auth, absolute or relative URLs."""
 
@@ -89,13 +80,7 @@ class SeedClient:
         elif token and not anonymous:
             merged["Authorization"] = f"Token {token}"
         merged.update(headers or {})
-        async with self.session.request(method, url, json=json, data=data, headers=merged) as response:
-            raw = await response.read()
-            try:
-                body = json_loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode(errors="replace")
-            return Reply(response.status, body, response.headers, raw)
+        return await request(self.session, method, url, json=json, data=data, headers=merged)
 
     async def create_schedule(self, **fields: Any) -> dict[str, Any]:
         reply = await self.call("POST", "/api/v1/schedule/", json=fields)
@@ -112,10 +97,6 @@ class SeedClient:
         body = await self.get_ok(path)
         count: int = body["count"]
         return count
-
-
-def json_loads(raw: bytes) -> Any:
-    return json.loads(raw)
 
 
 def parse_time(text: str) -> float:

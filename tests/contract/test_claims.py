@@ -102,7 +102,10 @@ async def test_two_nodes_claiming_at_once_never_claim_the_same_slot(
     node: PostgresStore, other_node: PostgresStore, alice: User
 ) -> None:
     await node.import_jobs(
-        alice.id, [(f"j{i}", {"url": "http://127.0.0.1:9/"}, "every hour", T0 + i / 1000, T0) for i in range(400)], T0
+        alice.id,
+        [(f"j{i}", {"url": "http://127.0.0.1:9/"}, "every hour", T0 + i / 1000, T0) for i in range(400)],
+        T0,
+        job_type="http",
     )
     rounds = await asyncio.gather(
         *(

@@ -80,6 +80,7 @@ async def test_import_jobs_stores_enabled_http_jobs(store: Store, alice: User) -
             ("a", {"url": "http://127.0.0.1:9/a", "verb": "POST"}, "every 5 seconds", T0 + 5, T0 - 1),
         ],
         T0 + 2,
+        job_type="http",
     )
     jobs, count = await store.list_jobs(alice.id, 10, 0)
     assert count == 3
@@ -184,8 +185,8 @@ async def test_enabled_job_timings_lists_only_the_users_enabled_jobs(store: Stor
     await make_job(store, bob.id, "bobs")
     timings = await store.enabled_job_timings(alice.id)
     assert sorted(timings, key=lambda t: t[0]) == [
-        (scheduled.id, "every 10 seconds", "UTC", {"url": "http://127.0.0.1:9/", "number_of_clones": 2}),
-        (done.id, "once", "Asia/Tokyo", {"url": "http://127.0.0.1:9/"}),
+        (scheduled.id, "every 10 seconds", "UTC", "http", {"url": "http://127.0.0.1:9/", "number_of_clones": 2}),
+        (done.id, "once", "Asia/Tokyo", "http", {"url": "http://127.0.0.1:9/"}),
     ]
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.helpers import wait_for
-from veggiecron.settings import ENV_PREFIX, SEED_ENV
+from veggiecron.config_layers import ENV_PREFIX, SEED_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 START = str(ROOT / "start.py")

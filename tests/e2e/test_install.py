@@ -113,7 +113,7 @@ async def test_the_sentry_extra_reports_unexpected_errors(venv: Path, tmp_path: 
 
     script = (
         "import logging, sentry_sdk\n"
-        "from veggiecron.settings import load_settings\n"
+        "from veggiecron.config_layers import load_settings\n"
         "from veggiecron.logs import configure_logging, start_error_reporting\n"
         "config = load_settings().config\n"
         "configure_logging(config)\n"

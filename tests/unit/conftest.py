@@ -10,7 +10,11 @@ import pytest
 
 from veggiecron.compiler import compile_job
 from veggiecron.config import load_config
+from veggiecron.jobtypes.base import TypeContext
+from veggiecron.jobtypes.registry import JobTypes
 from veggiecron.model import CompiledJob, Job, NewJob
+from veggiecron.outbound import OutboundPolicy
+from veggiecron.schedules import parse_schedule
 from veggiecron.store import JobStore
 from veggiecron.store.sqlite import SqliteStore
 
@@ -36,17 +40,46 @@ class FakeClock:
         self.stepped += seconds
 
 
-HTTP_DEFAULTS = load_config(None).http_client
+CONFIG = load_config(None)
+JOB_TYPES = JobTypes.load(TypeContext(CONFIG, OutboundPolicy(CONFIG.app.env)))
 
 
 def compiled(job: Job) -> CompiledJob:
     """A stored job as the jobs service hands it to the scheduler."""
-    return compile_job(job, HTTP_DEFAULTS)
+    return compile_job(job, JOB_TYPES)
 
 
 async def create_job(store: JobStore, *, now: float, **fields: Any) -> Job:
     """Store a job; `now` is its creation time, the other fields those of NewJob."""
     return await store.create_job(NewJob(created_at=now, **fields))
+
+
+async def add_job(
+    store: JobStore,
+    name: str,
+    schedule: str = "every 10 seconds",
+    *,
+    now: float = T0,
+    data: dict[str, Any] | None = None,
+    **policy: Any,
+) -> Job:
+    """Alice's http job on `schedule`, created at `now`: its data is a URL nobody answers plus
+    `data`, the other keyword arguments are its policy fields."""
+    parsed = parse_schedule(schedule)
+    return await create_job(
+        store,
+        user_id=1,
+        name=name,
+        type="http",
+        data={"url": "http://127.0.0.1:9/", **(data or {})},
+        schedule=parsed.format(),
+        timezone="UTC",
+        enabled=True,
+        next_run=parsed.first_run(now, now),
+        anchor=now,
+        now=now,
+        policy=policy,
+    )
 
 
 @pytest.fixture

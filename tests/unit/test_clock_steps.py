@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled
-from tests.unit.test_scheduler import RecordingRunner, add_job, settle
-from tests.unit.test_scheduler_policies import add_job as add_job_with_policy
+from tests.unit.conftest import CONFIG, JOB_TYPES, T0, FakeClock, add_job, compiled
+from tests.unit.test_scheduler import RecordingRunner, settle
 from veggiecron.model import RunOutcome
 from veggiecron.scheduler import Scheduler
 from veggiecron.store.sqlite import SqliteStore
@@ -21,7 +20,7 @@ HOUR, DAY = 3600.0, 86400.0
 
 async def test_a_step_back_of_an_hour_fires_no_slot_twice(store: SqliteStore) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=DAY)
+    scheduler = Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=DAY)
     jobs = [await add_job(store, "interval", "every 10 seconds"), await add_job(store, "cron", "* * * * *")]
     for job in jobs:
         scheduler.upsert(compiled(job))
@@ -45,15 +44,15 @@ async def test_a_step_back_of_an_hour_fires_no_slot_twice(store: SqliteStore) ->
 
 
 async def test_a_step_forward_of_a_day_follows_each_jobs_catch_up_policy(store: SqliteStore) -> None:
-    latest = await add_job_with_policy(store, "latest")  # every 10 seconds
-    every = await add_job_with_policy(store, "all", catch_up="all", max_catch_up=5, overlap="allow")
-    none = await add_job_with_policy(store, "none", catch_up="none")
-    hourly = await add_job_with_policy(store, "hourly", "every 1 hours")  # after the window's horizon
+    latest = await add_job(store, "latest")  # every 10 seconds
+    every = await add_job(store, "all", catch_up="all", max_catch_up=5, overlap="allow")
+    none = await add_job(store, "none", catch_up="none")
+    hourly = await add_job(store, "hourly", "every 1 hours")  # after the window's horizon
     clock, runner = FakeClock(T0), RecordingRunner()
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=300)
+    scheduler = Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=300)
     await scheduler.loader.start()
     clock.step(DAY + 5)  # five seconds after a slot of each job
-    await scheduler.refill(clock.now())  # the horizon moves to the new present: the hourly job loads
+    await scheduler.loader.refill(clock.now())  # the horizon moves to the new present: the hourly job loads
     scheduler.dispatch_due(clock.now())
     await settle()
     assert await scheduler.flush()
@@ -79,7 +78,7 @@ async def test_a_run_waiting_for_a_connection_times_out_by_elapsed_time_whatever
 ) -> None:
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()  # the first run holds the target's one connection
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=DAY, lane_limit=1)
+    scheduler = Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=DAY, lane_limit=1)
     first, queued = await add_job(store, "first", "every 1 hours"), await add_job(store, "queued", "every 1 hours")
     for job in (first, queued):
         scheduler.upsert(compiled(job))
@@ -90,12 +89,12 @@ async def test_a_run_waiting_for_a_connection_times_out_by_elapsed_time_whatever
         clock.step(step)
         scheduler.gate.expire(clock.now())
         assert scheduler.in_flight_count() == 2, "the waiting run timed out on a wall-clock step"
-    clock.value += HTTP_DEFAULTS.timeout_seconds + 1  # its timeout really passes
+    clock.value += CONFIG.http_client.timeout_seconds + 1  # its timeout really passes
     scheduler.gate.expire(clock.now())
     assert await scheduler.flush()
     runs, _ = await store.list_runs(queued.id, 10, 0)
     assert [(r.outcome, r.error_class, round(r.duration_ms)) for r in runs] == [
-        (RunOutcome.FAILED, "timeout", (HTTP_DEFAULTS.timeout_seconds + 1) * 1000)
+        (RunOutcome.FAILED, "timeout", (CONFIG.http_client.timeout_seconds + 1) * 1000)
     ]
     runner.release.set()
     await settle()

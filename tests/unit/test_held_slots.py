@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled
-from tests.unit.test_scheduler import RecordingRunner, add_job, settle
-from tests.unit.test_scheduler_policies import add_job as add_job_with_policy
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, add_job, compiled
+from tests.unit.test_scheduler import RecordingRunner, settle
 from veggiecron.model import BUFFERED, WAITING, Job, RunOutcome
 from veggiecron.scheduler import Scheduler
 from veggiecron.store.sqlite import SqliteStore
 
 
 def scheduler_on(store: SqliteStore, clock: FakeClock, runner: RecordingRunner) -> Scheduler:
-    return Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=86400, lane_limit=1)
+    return Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=86400, lane_limit=1)
 
 
 async def one_waits_in_the_lane(store: SqliteStore) -> tuple[Scheduler, RecordingRunner, Job, Job]:
@@ -80,7 +79,7 @@ async def test_a_stop_keeps_waiting_slots_for_the_next_start(store: SqliteStore)
 async def test_a_buffered_slot_too_late_for_its_grace_is_recorded_as_missed_with_the_reason(
     store: SqliteStore,
 ) -> None:
-    job = await add_job_with_policy(store, "buffered", overlap="buffer_one", grace_seconds=5)
+    job = await add_job(store, "buffered", overlap="buffer_one", grace_seconds=5)
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()
     scheduler = scheduler_on(store, clock, runner)

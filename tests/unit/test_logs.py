@@ -13,7 +13,7 @@ import pytest
 
 from veggiecron.config import LoggingSection, load_config
 from veggiecron.logs import JsonFormatter, StartupError, UtcFormatter, configure_logging, start_error_reporting
-from veggiecron.times import iso_utc, with_utc
+from veggiecron.times import iso_utc_millis, with_utc
 
 T = 1_800_000_000.25  # 2027-01-15T08:00:00.250Z
 
@@ -26,9 +26,9 @@ def record(message: str = "job %s: run failed", *args: object, **extra: object) 
 
 
 def test_iso_utc_is_readable_and_exact_to_the_millisecond() -> None:
-    assert iso_utc(T) == "2027-01-15T08:00:00.250Z"
-    assert iso_utc(0) == "1970-01-01T00:00:00.000Z"
-    assert iso_utc(None) is None
+    assert iso_utc_millis(T) == "2027-01-15T08:00:00.250Z"
+    assert iso_utc_millis(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_utc_millis(None) is None
     assert with_utc({"due_at": T, "next_run": None}, "due_at", "next_run") == {
         "due_at": T,
         "due_at_utc": "2027-01-15T08:00:00.250Z",
@@ -107,5 +107,5 @@ def test_a_scheduler_line_about_a_job_names_it_as_json_fields(caplog: pytest.Log
 
 
 def test_iso_utc_past_the_calendar_is_none_not_an_error() -> None:
-    assert iso_utc(253402300800.0) is None  # 10000-01-01: datetime has no such year
-    assert iso_utc(1e300) is None
+    assert iso_utc_millis(253402300800.0) is None  # 10000-01-01: datetime has no such year
+    assert iso_utc_millis(1e300) is None

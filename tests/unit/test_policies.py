@@ -8,19 +8,17 @@ from datetime import UTC, datetime
 import pytest
 
 from veggiecron.errors import Invalid
+from veggiecron.jobtypes.http.delivery import is_retryable_status, retry_after_seconds, retry_delay
 from veggiecron.policies import (
     ON_TIME_SECONDS,
     CatchUp,
     CatchUpPolicy,
     Jittered,
     Window,
-    is_retryable_status,
+    iso_utc_micros,
     jitter_offset,
     parse_policy,
     plan_slots,
-    retry_after_seconds,
-    retry_delay,
-    utc_iso,
 )
 from veggiecron.schedules import Cron, DailyAt, Interval
 
@@ -151,7 +149,7 @@ def test_an_unhashable_policy_value_is_refused_by_name() -> None:
 
 @pytest.mark.parametrize("epoch", [T0, T0 + 0.25, T0 + 0.1234567, T0 + 0.9999996, 0.0, 1_700_000_000.000001])
 def test_utc_iso_names_the_same_instant_to_the_microsecond(epoch: float) -> None:
-    text = utc_iso(epoch)
+    text = iso_utc_micros(epoch)
     assert text.endswith("+00:00") and "." in text
     assert datetime.fromisoformat(text) == datetime.fromtimestamp(epoch, UTC)
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from veggiecron.errors import Invalid
+from veggiecron.jobtypes.http.delivery import retry_delay
 from veggiecron.policies import (
     MAX_SLOTS_EXAMINED,
     CatchUp,
@@ -29,7 +30,6 @@ from veggiecron.policies import (
     Window,
     jitter_offset,
     plan_slots,
-    retry_delay,
 )
 from veggiecron.schedules import (
     MAX_DAYS,

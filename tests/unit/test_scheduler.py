@@ -6,10 +6,9 @@ import asyncio
 import math
 from dataclasses import replace
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled, create_job
-from veggiecron.model import HttpTarget, Job, RunOutcome, RunResult
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, add_job, compiled
+from veggiecron.model import CompiledJob, Job, RunOutcome, RunResult
 from veggiecron.scheduler import Scheduler
-from veggiecron.schedules import parse_schedule
 from veggiecron.store.sqlite import SqliteStore
 
 
@@ -21,8 +20,8 @@ class RecordingRunner:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
-        self.calls.append((job_id, due_at))
+    async def run(self, job: CompiledJob, due_at: float, epoch: int = 1) -> RunResult:
+        self.calls.append((job.id, due_at))
         await self.release.wait()
         return RunResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")
 
@@ -30,28 +29,11 @@ class RecordingRunner:
         raise AssertionError("these jobs have no notify_url")
 
 
-async def add_job(store: SqliteStore, name: str, schedule: str, now: float = T0, **data: object) -> Job:
-    parsed = parse_schedule(schedule)
-    return await create_job(
-        store,
-        user_id=1,
-        name=name,
-        type="http",
-        data={"url": "http://127.0.0.1:9/", **data},
-        schedule=parsed.format(),
-        timezone="UTC",
-        enabled=True,
-        next_run=parsed.first_run(now, now),
-        anchor=now,
-        now=now,
-    )
-
-
 def make_scheduler(
     store: SqliteStore, clock: FakeClock, runner: RecordingRunner, lane_limit: int | None = None
 ) -> Scheduler:
     # A day-long window: these tests move the clock by hours without running the loop.
-    return Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=86400, lane_limit=lane_limit)
+    return Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=86400, lane_limit=lane_limit)
 
 
 async def settle() -> None:
@@ -88,7 +70,7 @@ async def test_overlapping_run_is_skipped_unless_shadows_enabled(store: SqliteSt
     runner.release.clear()  # runs hang until released
     scheduler = make_scheduler(store, clock, runner)
     plain = await add_job(store, "plain", "every 1 seconds")
-    shadow = await add_job(store, "shadow", "every 1 seconds", enable_shadows=True)
+    shadow = await add_job(store, "shadow", "every 1 seconds", data={"enable_shadows": True})
     scheduler.upsert(compiled(plain))
     scheduler.upsert(compiled(shadow))
     scheduler.dispatch_due(T0 + 1)
@@ -171,8 +153,10 @@ async def test_runs_beyond_a_targets_slots_wait_in_its_lane_first_in_first_out(s
     clock, runner = FakeClock(T0), RecordingRunner()
     runner.release.clear()
     scheduler = make_scheduler(store, clock, runner, lane_limit=2)
-    jobs = [await add_job(store, f"j{i}", "every 10 seconds", url=f"http://127.0.0.1:9/{i}") for i in range(5)]
-    other = await add_job(store, "other", "every 10 seconds", url="http://127.0.0.1:10/")
+    jobs = [
+        await add_job(store, f"j{i}", "every 10 seconds", data={"url": f"http://127.0.0.1:9/{i}"}) for i in range(5)
+    ]
+    other = await add_job(store, "other", "every 10 seconds", data={"url": "http://127.0.0.1:10/"})
     for job in [*jobs, other]:
         scheduler.upsert(compiled(job))
     assert scheduler.dispatch_due(T0 + 10) == 6
@@ -199,8 +183,8 @@ async def test_runs_with_retries_or_clones_do_not_hold_a_lane_slot(store: Sqlite
     scheduler = make_scheduler(store, clock, runner, lane_limit=1)
     # A run that retries may sleep for a Retry-After between attempts: it takes the runner's
     # per-host slots attempt by attempt, so it neither waits in nor blocks the lane.
-    retrying = await add_job(store, "retrying", "every 10 seconds", retries=3)
-    cloned = await add_job(store, "cloned", "every 10 seconds", number_of_clones=2)
+    retrying = await add_job(store, "retrying", "every 10 seconds", data={"retries": 3})
+    cloned = await add_job(store, "cloned", "every 10 seconds", data={"number_of_clones": 2})
     plain = await add_job(store, "plain", "every 10 seconds")
     for job in (retrying, cloned, plain):
         scheduler.upsert(compiled(job))
@@ -302,7 +286,7 @@ async def test_loop_runs_and_stops_with_real_time(store: SqliteStore) -> None:
     import time
 
     runner = RecordingRunner()
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, None, flush_interval=0.01)
+    scheduler = Scheduler(store, runner, JOB_TYPES, None, flush_interval=0.01)
     await scheduler.start()
     now = time.time()
     job = await add_job(store, "soon", f"once @ {now:.3f}", now=now)
@@ -356,7 +340,7 @@ class RunawayClock:
 async def test_a_loop_that_cannot_catch_up_still_lets_runs_and_requests_proceed(store: SqliteStore) -> None:
     runner = RecordingRunner()
     await add_job(store, "a", "every 1 seconds")
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, RunawayClock(T0), flush_interval=0.01, window=1e9)
+    scheduler = Scheduler(store, runner, JOB_TYPES, RunawayClock(T0), flush_interval=0.01, window=1e9)
     await scheduler.start()
     try:
         # Without a yield between passes this sleep would never end: the loop would hold the thread.

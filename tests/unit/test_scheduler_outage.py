@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock
-from tests.unit.test_scheduler import RecordingRunner, add_job, settle
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, add_job
+from tests.unit.test_scheduler import RecordingRunner, settle
 from veggiecron.errors import StoreUnavailable
 from veggiecron.model import HeldSlot, Job, Progress
 from veggiecron.scheduler import Scheduler
@@ -42,13 +42,13 @@ async def test_jobs_keep_firing_through_an_outage_longer_than_the_window(store: 
     fast = await add_job(store, "fast", "every 1 seconds")
     slow = await add_job(store, "slow", "every 30 seconds")  # due after the first horizon
     clock, runner, refusing = FakeClock(T0), RecordingRunner(), RefusingStore(store)
-    scheduler = Scheduler(refusing, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=WINDOW)
+    scheduler = Scheduler(refusing, runner, JOB_TYPES, clock, flush_interval=0.01, window=WINDOW)
     await scheduler.loader.start()
     refusing.refusing = True
     for second in range(1, 61):
         clock.value = T0 + second
         if clock.value >= scheduler.loader.refill_at():
-            await scheduler.refill(clock.value)  # its write fails; the read goes on
+            await scheduler.loader.refill(clock.value)  # its write fails; the read goes on
         scheduler.dispatch_due(clock.value)
         await settle()
         assert not await scheduler.flush()

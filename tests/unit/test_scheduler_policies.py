@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled, create_job
-from veggiecron.model import HttpTarget, Job, RunOutcome, RunResult
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, add_job, compiled
+from veggiecron.model import CompiledJob, Job, RunOutcome, RunResult
 from veggiecron.scheduler import Scheduler
 from veggiecron.schedules import parse_schedule
 from veggiecron.store.sqlite import SqliteStore
@@ -24,8 +24,8 @@ class ScriptedRunner:
         self.gate.set()
         self.notifications: list[dict[str, Any]] = []
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
-        self.calls.append((job_id, due_at))
+    async def run(self, job: CompiledJob, due_at: float, epoch: int = 1) -> RunResult:
+        self.calls.append((job.id, due_at))
         await self.gate.wait()
         outcome = self.outcomes.pop(0) if self.outcomes else RunOutcome.OK
         self.finished.append(due_at)
@@ -39,24 +39,6 @@ class ScriptedRunner:
         return None
 
 
-async def add_job(store: SqliteStore, name: str, schedule: str = "every 10 seconds", **policy: Any) -> Job:
-    parsed = parse_schedule(schedule)
-    return await create_job(
-        store,
-        user_id=1,
-        name=name,
-        type="http",
-        data={"url": "http://127.0.0.1:9/"},
-        schedule=parsed.format(),
-        timezone="UTC",
-        enabled=True,
-        next_run=parsed.first_run(T0, T0),
-        anchor=T0,
-        now=T0,
-        policy=policy,
-    )
-
-
 async def settle() -> None:
     for _ in range(10):
         await asyncio.sleep(0)
@@ -64,7 +46,7 @@ async def settle() -> None:
 
 async def make(store: SqliteStore, *jobs: Job) -> tuple[Scheduler, ScriptedRunner, FakeClock]:
     clock, runner = FakeClock(T0), ScriptedRunner()
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, clock, window=86400)
+    scheduler = Scheduler(store, runner, JOB_TYPES, clock, window=86400)
     for job in jobs:
         scheduler.upsert(compiled(job))
     return scheduler, runner, clock
@@ -209,7 +191,7 @@ async def test_a_run_that_timed_out_waiting_for_a_connection_is_no_failure_of_it
     waiter = await add_job(store, "waiter", pause_after_failures=1, notify_url="http://127.0.0.1:9/alerts")
     waiter = await store.update_job(replace(waiter, data={"url": "http://127.0.0.1:9/", "timeout": 5}))
     clock, runner = FakeClock(T0), ScriptedRunner()
-    scheduler = Scheduler(store, runner, HTTP_DEFAULTS, clock, window=86400, lane_limit=1)
+    scheduler = Scheduler(store, runner, JOB_TYPES, clock, window=86400, lane_limit=1)
     for job in (holder, waiter):
         scheduler.upsert(compiled(job))
     runner.gate.clear()

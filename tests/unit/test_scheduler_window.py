@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.unit.conftest import HTTP_DEFAULTS, T0, FakeClock, compiled
-from tests.unit.test_scheduler import RecordingRunner, add_job, settle
+from tests.unit.conftest import JOB_TYPES, T0, FakeClock, add_job, compiled
+from tests.unit.test_scheduler import RecordingRunner, settle
 from veggiecron.scheduler import Scheduler
 from veggiecron.store.sqlite import SqliteStore
 
@@ -11,7 +11,7 @@ WINDOW = 100.0
 
 
 def windowed(store: SqliteStore, clock: FakeClock, runner: RecordingRunner) -> Scheduler:
-    return Scheduler(store, runner, HTTP_DEFAULTS, clock, flush_interval=0.01, window=WINDOW)
+    return Scheduler(store, runner, JOB_TYPES, clock, flush_interval=0.01, window=WINDOW)
 
 
 async def test_only_jobs_due_within_the_window_are_loaded_and_later_ones_arrive_on_refill(
@@ -25,8 +25,8 @@ async def test_only_jobs_due_within_the_window_are_loaded_and_later_ones_arrive_
     try:
         assert scheduler.scheduled_count() == 1  # far is due at T0 + 150, after the horizon
         clock.value = T0 + 60
-        await scheduler.refill(clock.now())
-        assert scheduler.horizon() == T0 + 60 + WINDOW
+        await scheduler.loader.refill(clock.now())
+        assert scheduler.loader.horizon == T0 + 60 + WINDOW
         assert scheduler.scheduled_count() == 2
         assert scheduler.dispatch_due(T0 + 150) == 1 + 1  # far's first slot and near's latest
         await settle()
@@ -47,7 +47,7 @@ async def test_a_job_whose_next_run_leaves_the_window_returns_for_it_exactly_onc
         await scheduler.flush()
         assert scheduler.scheduled_count() == 0
         clock.value = T0 + 90
-        await scheduler.refill(clock.now())  # writes the next run first, then reads it back
+        await scheduler.loader.refill(clock.now())  # writes the next run first, then reads it back
         assert scheduler.scheduled_count() == 1
         stored = await store.get_job(1, "hourly")
         assert stored.next_run == T0 + 160
@@ -55,7 +55,7 @@ async def test_a_job_whose_next_run_leaves_the_window_returns_for_it_exactly_onc
         assert scheduler.dispatch_due(T0 + 160) == 1
         await settle()
         assert runner.calls == [(job.id, T0 + 80), (job.id, T0 + 160)]
-        await scheduler.refill(T0 + 95)  # reading the same range again adds nothing
+        await scheduler.loader.refill(T0 + 95)  # reading the same range again adds nothing
         assert scheduler.dispatch_due(T0 + 239) == 0
     finally:
         await scheduler.stop(grace=1)
@@ -75,7 +75,7 @@ async def test_owner_changes_follow_the_window(store: SqliteStore) -> None:
         # Deleted while a refill reads: the row it read must not bring the job back.
         await store.delete_job(soon.id)
         scheduler.remove(soon.id)
-        await scheduler.refill(T0 + 450)
+        await scheduler.loader.refill(T0 + 450)
         assert scheduler.scheduled_count() == 1  # only "later", now within the window
         assert scheduler.dispatch_due(T0 + 500) == 1
         await settle()
@@ -97,8 +97,8 @@ async def test_a_refill_goes_on_while_writes_fail_and_memory_keeps_what_is_unwri
             return False
 
         scheduler.progress.flush = refused  # type: ignore[method-assign]
-        await scheduler.refill(T0 + 90)
-        assert scheduler.horizon() == T0 + 90 + WINDOW  # moved on: the store's stale row is not needed
+        await scheduler.loader.refill(T0 + 90)
+        assert scheduler.loader.horizon == T0 + 90 + WINDOW  # moved on: the store's stale row is not needed
         assert scheduler.scheduled_count() == 1  # unwritten, the job stayed in memory
         clock.value = T0 + 160
         assert scheduler.dispatch_due(T0 + 160) == 1

@@ -11,10 +11,10 @@ from veggiecron.policies import (
     CatchUpPolicy,
     Jittered,
     Window,
+    iso_utc_micros,
     missed_reason,
     plan_slots,
     slots_through,
-    utc_iso,
 )
 from veggiecron.schedules import Cron, Interval
 from veggiecron.store.sqlite import SqliteStore
@@ -30,7 +30,7 @@ def test_catch_up_all_after_a_long_gap_runs_the_newest_slots_and_counts_the_rest
     assert plan.run == tuple(T0 + s for s in range(THREE_HOURS - 99, THREE_HOURS + 1))  # the newest 100
     assert plan.missed == tuple(T0 + s for s in range(THREE_HOURS - 199, THREE_HOURS - 99))
     oldest = missed_reason(plan, policy, plan.missed[0], now)
-    assert f"10,600 older slots due from {utc_iso(T0 + 1)} to {utc_iso(T0 + THREE_HOURS - 200)}" in oldest
+    assert f"10,600 older slots due from {iso_utc_micros(T0 + 1)} to {iso_utc_micros(T0 + THREE_HOURS - 200)}" in oldest
     assert "max_catch_up (100)" in oldest
     assert "older slots" not in missed_reason(plan, policy, plan.missed[1], now)
 
@@ -60,6 +60,9 @@ async def test_slots_skipped_during_a_three_hour_run_are_all_counted(store: Sqli
     runs, _ = await store.list_runs(job.id, 10, 0)
     skipped = [r for r in runs if r.outcome is RunOutcome.SKIPPED]
     assert len(skipped) == 1 and skipped[0].error is not None
-    assert f"skipped 10,799 slots due from {utc_iso(T0 + 2)} to {utc_iso(T0 + THREE_HOURS)}" in skipped[0].error
+    assert (
+        f"skipped 10,799 slots due from {iso_utc_micros(T0 + 2)} to {iso_utc_micros(T0 + THREE_HOURS)}"
+        in skipped[0].error
+    )
     assert (await store.get_job(1, "slow")).run_count == 1 + 10_799
     assert scheduler.current(job).next_run == T0 + THREE_HOURS + 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from veggiecron.settings import load_settings
+from veggiecron.config_layers import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "veggiecron.service"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veggiecron.errors import Invalid
-from veggiecron.urls import TARGET_URL_PATTERN, check_url
+from veggiecron.jobtypes.http.urls import TARGET_URL_PATTERN, check_url
 
 URI = jsonschema_rs.validator_for({"type": "string", "format": "uri"}, validate_formats=True)
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.unit.conftest import T0, FakeClock, compiled
-from tests.unit.test_scheduler import RecordingRunner, add_job, make_scheduler, settle
+from tests.unit.conftest import T0, FakeClock, add_job, compiled
+from tests.unit.test_scheduler import RecordingRunner, make_scheduler, settle
 from veggiecron.errors import Invalid
 from veggiecron.schedules import DailyAt, Interval, parse_schedule
 from veggiecron.store.sqlite import SqliteStore

@@ -11,7 +11,7 @@ import orjson
 from ..auth import token_from_headers
 from ..compiler import preview
 from ..errors import Forbidden, Invalid, NotFound
-from ..jobs import job_filter, tags_from_text
+from ..job_fields import job_filter, tags_from_text
 from ..model import idempotency_key
 from ..times import in_zone, with_utc
 from .base import BaseHandler

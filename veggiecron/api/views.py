@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import Job, Run, TokenInfo, User, idempotency_key
 from ..policies import POLICY_FIELDS, parse_policy
-from ..times import iso_utc, with_utc
+from ..times import iso_utc_millis, with_utc
 
 # Each epoch field of an answer has an ISO 8601 UTC twin named <field>_utc; scripts keep the epoch.
 
@@ -34,7 +34,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "paused_reason": job.paused_reason,
     }
     window = parse_policy(job.policy).catch_up.window  # stored policies are valid; parsing is cached
-    view["start_at_utc"], view["end_at_utc"] = iso_utc(window.start_at), iso_utc(window.end_at)
+    view["start_at_utc"], view["end_at_utc"] = iso_utc_millis(window.start_at), iso_utc_millis(window.end_at)
     return with_utc(view, "next_run", "date_created", "date_updated")
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from ..errors import StoreUnavailable
 from ..logs import job_fields
 from ..model import Claim, CompiledJob, Finished, Run, StreakChange
+from ..scheduler.background import flush_every
 from ..scheduler.failures import Notifier
 from ..store import ClaimStore
 
@@ -101,9 +102,4 @@ class ResultWriter:
             self._promoted(promoted)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self.flush_interval)
-            except TimeoutError:
-                pass
-            await self.flush()
+        await flush_every(self.flush_interval, self.flush, stopping)

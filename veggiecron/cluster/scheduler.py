@@ -25,15 +25,16 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..compiler import compile_job
-from ..config import HttpClientSection
+from ..jobtypes.registry import JobTypes
 from ..logs import job_fields
 from ..model import Claim, CompiledJob, DueJob, Job, Run, RunOutcome, SlotDecision
-from ..policies import utc_iso
-from ..scheduler.executor import send
+from ..scheduler.background import drain
+from ..scheduler.executor import log_run, send
 from ..scheduler.failures import Notifier
 from ..scheduler.gate import STOPPED, LaneGate
 from ..scheduler.ports import Runner
 from ..store import ClaimStore, Listening
+from ..times import iso_utc_micros
 from .leases import Key, LeaseKeeper
 from .planner import plan_claims
 from .results import ResultWriter
@@ -66,7 +67,7 @@ class ClusterScheduler:
         self,
         store: ClaimStore,
         runner: Runner,
-        http_defaults: HttpClientSection,
+        job_types: JobTypes,
         clock: Clock | None = None,
         *,
         owner: str,
@@ -78,7 +79,7 @@ class ClusterScheduler:
     ) -> None:
         self.store = store
         self.runner = runner
-        self.http_defaults = http_defaults
+        self.job_types = job_types
         self.clock: Clock = clock or SystemClock()
         self.settings = settings
         self.owner = owner
@@ -97,15 +98,7 @@ class ClusterScheduler:
         )
         self._on_reaped = on_reaped
         self._on_refused = on_refused
-        self.gate = LaneGate(
-            self.clock,
-            lane_limit,
-            self._execute,
-            self._given_up,
-            lambda job, run: None,
-            lambda job_id: None,
-            self._wake_firer,
-        )
+        self.gate = LaneGate(self.clock, lane_limit, self)
         self._compiled: dict[tuple[int, int], CompiledJob] = {}
         self._planned: dict[int, CompiledJob] = {}  # the jobs of the claim under way
         self._heap: list[tuple[float, int, CompiledJob, int]] = []  # (due_at, seq, job, epoch) claimed, not yet due
@@ -142,14 +135,10 @@ class ClusterScheduler:
         await asyncio.gather(*self._tasks[:2], return_exceptions=True)
         self._release += [Claim(job.id, due, epoch) for due, _, job, epoch in self._heap]
         self._heap.clear()
-        self.gate.stop()  # runs waiting in a lane are released too (see _given_up)
+        self.gate.stop()  # runs waiting in a lane are released too (see record_unsent)
         if self.gate.tasks:
             logger.info("waiting up to %.1fs for %d runs in flight", grace, len(self.gate.tasks))
-            _done, pending = await asyncio.wait(set(self.gate.tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            await drain(self.gate.tasks, grace)
         await self.notifier.stop(grace)
         await asyncio.gather(*self._tasks[2:], return_exceptions=True)
         await self.results.flush()
@@ -232,7 +221,7 @@ class ClusterScheduler:
         compiled = self._compiled.get(key)
         if compiled is None:
             try:
-                compiled = compile_job(job, self.http_defaults)
+                compiled = compile_job(job, self.job_types)
             except Exception:  # recorded by the planner; the other jobs go on
                 logger.exception(
                     "job %d (%s): cannot be compiled", job.id, job.name, extra=job_fields(job.id, job.name)
@@ -324,8 +313,13 @@ class ClusterScheduler:
 
     # firing
 
-    def _wake_firer(self) -> None:
+    # the lane gate's owner (scheduler.ports.GateOwner)
+
+    def deadlines_changed(self) -> None:
         self._fire_wakeup.set()
+
+    def job_settled(self, job_id: int) -> None:
+        """Nothing to resume: the database plans each job's next slots at every claim."""
 
     async def _fire_loop(self) -> None:
         while not self._stopping.is_set():
@@ -347,7 +341,7 @@ class ClusterScheduler:
             else:
                 await asyncio.sleep(0)
 
-    async def _execute(self, job: CompiledJob, due: float, epoch: int, waited: float) -> Run:
+    async def send(self, job: CompiledJob, due: float, epoch: int, waited: float) -> Run:
         key = (job.id, due)
         if not self.leases.valid() or not self.leases.holds(key, epoch):
             # Its lease may have lapsed: another node sends it (or already did). Nothing is recorded here.
@@ -356,7 +350,7 @@ class ClusterScheduler:
                 "job %d (%s): slot due at %s not sent: this node's lease on it lapsed",
                 job.id,
                 job.name,
-                utc_iso(due),
+                iso_utc_micros(due),
                 extra=job_fields(job.id, job.name),
             )
             return Run(job.id, due, self.clock.now(), 0.0, RunOutcome.FAILED, error="not sent: the lease lapsed")
@@ -370,7 +364,7 @@ class ClusterScheduler:
         self._finished(job, run, epoch)
         return run
 
-    def _given_up(self, job: CompiledJob, run: Run, epoch: int) -> None:
+    def record_unsent(self, job: CompiledJob, run: Run, epoch: int) -> None:
         """A run the gate did not send (cancelled, or its lane's wait timed out)."""
         key = (job.id, run.due_at)
         if not self.leases.holds(key, epoch):
@@ -390,16 +384,7 @@ class ClusterScheduler:
             self._claim_wakeup.set()
 
     def _finished(self, job: CompiledJob, run: Run, epoch: int) -> None:
-        if run.outcome is RunOutcome.FAILED:
-            logger.info(
-                "job %d (%s): run due at %s failed after %d attempts: %s",
-                job.id,
-                job.name,
-                utc_iso(run.due_at),
-                run.attempts,
-                run.error,
-                extra=job_fields(job.id, job.name),
-            )
+        log_run(job, run)
         self.results.add(job, run, epoch)
         for listener in self.run_listeners:
             listener(run)

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from ..clock import Clock
 from ..logs import job_fields
 from ..model import CompiledJob, Run, RunOutcome
-from ..policies import utc_iso
+from ..times import iso_utc_micros
 from .failures import FailureTracker
-from .ports import Runner
+from .ports import Runner, ScheduleOwner
 from .progress import ProgressWriter
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch
     """
     started = clock.now()
     try:
-        result = await runner.run(job.id, job.target, due, epoch)
+        result = await runner.run(job, due, epoch)
     except Exception as exc:
         logger.exception(
             "job %d (%s): run failed inside veggiecron", job.id, job.name, extra=job_fields(job.id, job.name)
@@ -46,7 +46,33 @@ async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch
     )
 
 
+def log_run(job: CompiledJob, run: Run) -> None:
+    """One line for a failed run (at INFO), one for any other at DEBUG: both schedulers log runs alike."""
+    if run.outcome is RunOutcome.FAILED:
+        logger.info(
+            "job %d (%s): run due at %s failed after %d attempts: %s",
+            job.id,
+            job.name,
+            iso_utc_micros(run.due_at),
+            run.attempts,
+            run.error,
+            extra=job_fields(job.id, job.name),
+        )
+    elif logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "job %d (%s): run due at %s %s (%s)",
+            job.id,
+            job.name,
+            iso_utc_micros(run.due_at),
+            run.outcome.value,
+            run.status_code,
+            extra=job_fields(job.id, job.name),
+        )
+
+
 class Executor:
+    """Sends the runs of the single scheduler and records them, with their failures tracked."""
+
     def __init__(
         self,
         runner: Runner,
@@ -54,54 +80,39 @@ class Executor:
         progress: ProgressWriter,
         failures: FailureTracker,
         listeners: Sequence[Callable[[Run], None]],
-        still_current: Callable[[CompiledJob], bool],
-        paused: Callable[[int], None],
+        schedule: ScheduleOwner,
     ) -> None:
-        """listeners are told of every recorded run (metrics); still_current says whether the
-        owner left the job unchanged; paused takes a job out of the schedule."""
+        """listeners are told of every recorded run (metrics); schedule is where the jobs are held."""
         self.runner = runner
         self.clock = clock
         self.progress = progress
         self.failures = failures
         self.listeners = tuple(listeners)
-        self._still_current = still_current
-        self._paused = paused
+        self.schedule = schedule
 
     async def execute(self, job: CompiledJob, due: float, epoch: int = 1, waited: float = 0.0) -> Run:
         """Run the slot; a fault inside veggiecron is the run's outcome, never the loop's end."""
         run = await send(self.runner, self.clock, job, due, epoch, waited)
         self.record(job, run)
-        self.account(job, run)
+        self.track_failures(job, run)
         return run
 
-    def account(self, job: CompiledJob, run: Run) -> None:
+    def record_unsent(self, job: CompiledJob, run: Run) -> None:
+        """Record a run the gate never sent; one that timed out waiting is kept for requeueing, but
+        is never a failure of the target (see failures.py)."""
+        self.record(job, run)
+        if run.error_class is not None:
+            self.track_failures(job, run)
+
+    def track_failures(self, job: CompiledJob, run: Run) -> None:
         """Feed a finished run to the failure tracker; a job it pauses leaves the schedule."""
         # A job not in memory may wait in the store for its window: it is paused there too
         # (the store ignores the pause if the owner changed or deleted the job meanwhile).
-        if self.failures.after_run(job, run, lambda: self._still_current(job)) is not None:
-            self._paused(job.id)
+        if self.failures.after_run(job, run, lambda: self.schedule.is_current(job)) is not None:
+            self.schedule.remove(job.id)
 
     def record(self, job: CompiledJob, run: Run, epoch: int = 1) -> None:
-        if run.outcome is RunOutcome.FAILED:
-            logger.info(
-                "job %d (%s): run due at %s failed after %d attempts: %s",
-                job.id,
-                job.name,
-                utc_iso(run.due_at),
-                run.attempts,
-                run.error,
-                extra=job_fields(job.id, job.name),
-            )
-        elif logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "job %d (%s): run due at %s %s (%s)",
-                job.id,
-                job.name,
-                utc_iso(run.due_at),
-                run.outcome.value,
-                run.status_code,
-                extra=job_fields(job.id, job.name),
-            )
+        log_run(job, run)
         self.progress.runs.append(run)
         for listener in self.listeners:
             listener(run)

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..logs import job_fields
 from ..model import CompiledJob, KeptFailure, Pause, Run, RunOutcome, idempotency_key
-from ..policies import utc_iso
+from ..times import iso_utc_micros
+from .background import drain
 from .ports import Runner
 from .progress import ProgressWriter
 
@@ -26,7 +27,7 @@ def notification(job: CompiledJob, run: Run, event: str, reason: str | None = No
         "job": job.name,
         "job_id": job.id,
         "run_id": idempotency_key(job.id, run.due_at),
-        "scheduled_at": utc_iso(run.due_at),
+        "scheduled_at": iso_utc_micros(run.due_at),
         "outcome": run.outcome.value,
         "status_code": run.status_code,
         "error": run.error,
@@ -64,12 +65,7 @@ class Notifier:
             )
 
     async def stop(self, grace: float) -> None:
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        await drain(self._tasks, grace)
 
 
 def counts_for_target(run: Run) -> bool:

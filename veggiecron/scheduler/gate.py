@@ -18,14 +18,15 @@ import itertools
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..clock import Clock
 from ..logs import job_fields
 from ..model import BUFFERED, WAITING, CompiledJob, HeldSlot, Run, RunOutcome
-from ..policies import Overlap, utc_iso
+from ..policies import Overlap
+from ..times import iso_utc_micros
+from .ports import GateOwner
 
 logger = logging.getLogger(__name__)
 
@@ -59,27 +60,16 @@ class LaneGate:
         self,
         clock: Clock,
         lane_limit: int | None,
-        execute: Callable[[CompiledJob, float, int, float], Coroutine[Any, Any, Run]],
-        record: Callable[[CompiledJob, Run, int], None],
-        failed_unsent: Callable[[CompiledJob, Run], None],
-        settled: Callable[[int], None],
-        wake: Callable[[], None],
+        owner: GateOwner,
         keeper: SlotKeeper | None = None,
     ) -> None:
-        """execute runs a slot and records it (given how long it waited in its lane, part of its
-        pool wait); record records a run that did not go through
-        execute; failed_unsent accounts a run that timed out waiting; settled is told when a
-        job has no run in flight any more; wake asks the loop to look at the deadlines again
-        (lane_limit None: no lanes, for tests). keeper, when given, stores the slots held, and
-        a stop leaves them held for the next start instead of recording them as cancelled."""
+        """owner sends the runs let through and records the others (lane_limit None: no lanes,
+        for tests). keeper, when given, stores the slots held, and a stop leaves them held for
+        the next start instead of recording them as cancelled."""
         self.keeper = keeper
         self.clock = clock
         self.lane_limit = lane_limit
-        self._execute = execute
-        self._record = record
-        self._failed_unsent = failed_unsent
-        self._settled = settled
-        self._wake = wake
+        self.owner = owner
         self.stopping = False
         self.tasks: set[asyncio.Task[Run]] = set()
         self._running: dict[int, set[asyncio.Task[Run]]] = {}  # runs in flight per job
@@ -138,33 +128,29 @@ class LaneGate:
                 "job %d (%s): run due at %s skipped: the previous run was still in flight",
                 job.id,
                 job.name,
-                utc_iso(slot),
+                iso_utc_micros(slot),
                 extra=job_fields(job.id, job.name),
             )
-            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED), 1)
+            self.owner.record_unsent(job, Run(job.id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED), 1)
 
     def admit(self, job: CompiledJob, due: float, epoch: int = 1) -> None:
         """Start a run now if its lane has a free slot, else queue it in the lane.
 
         epoch: which copy of the slot this is (above 1 only when another node's lease on it lapsed).
         """
-        target = job.target
-        if self.lane_limit is None or target.retries or target.number_of_clones > 1:
-            # A run with retries sleeps between attempts and clones use several connections:
-            # such runs take the runner's per-host slots attempt by attempt, not a lane's slot
-            # for their whole length (a Retry-After could hold one for an hour).
+        lane = job.target.lane  # runs to one target share its connection slots
+        if self.lane_limit is None or lane is None:
             self.spawn(job, due, epoch=epoch)
             return
-        lane = target.connection_key  # runs to one target share its connection slots
         started = self._lane_runs.get(lane, 0)
         if started < self.lane_limit and not self._lanes.get(lane):
             self._lane_runs[lane] = started + 1
             self.spawn(job, due, lane, epoch)
             return
         since = self.clock.monotonic()
-        waiting = Waiting(job, due, epoch, since, since + target.timeout)
+        waiting = Waiting(job, due, epoch, since, since + job.target.timeout)
         heapq.heappush(self._deadlines, (waiting.deadline, next(self._sequence), waiting))
-        self._wake()  # the loop's timer may be set later than this deadline
+        self.owner.deadlines_changed()  # the loop's timer may be set later than this deadline
         self._lanes.setdefault(lane, deque()).append(waiting)
         self._waiting.setdefault(job.id, []).append(waiting)
         self._hold(job.id, due, WAITING, self.clock.now())
@@ -219,7 +205,7 @@ class LaneGate:
         task = asyncio.current_task()
         if task is not None:
             self._began[task] = self.clock.now()
-        return await self._execute(job, due, epoch, waited)
+        return await self.owner.send(job, due, epoch, waited)
 
     def _finished(self, job: CompiledJob, due: float, epoch: int, task: asyncio.Task[Run], lane: str | None) -> None:
         began = self._began.pop(task, None)
@@ -229,7 +215,7 @@ class LaneGate:
             started = now if began is None else began
             reason = REPLACED if task in self._replaced else STOPPED
             run = Run(job.id, due, started, (now - started) * 1000, RunOutcome.FAILED, error=reason)
-            self._record(job, run, epoch)
+            self.owner.record_unsent(job, run, epoch)
         self.tasks.discard(task)
         self._replaced.discard(task)
         running = self._running.get(job.id)
@@ -287,9 +273,7 @@ class LaneGate:
         self._release(job.id, waiting.due)
         elapsed = (self.clock.monotonic() - waiting.since) * 1000
         run = Run(job.id, waiting.due, now, elapsed, RunOutcome.FAILED, error=error, error_class=error_class)
-        self._record(job, run, waiting.epoch)
-        if error_class is not None:  # kept for requeueing; never a failure of the target (see failures.py)
-            self._failed_unsent(job, run)
+        self.owner.record_unsent(job, run, waiting.epoch)
         self._job_settled(job.id)
 
     def _job_settled(self, job_id: int) -> None:
@@ -300,10 +284,12 @@ class LaneGate:
             job, slot = buffered
             self._release(job_id, slot)
             if self.stopping:
-                self._record(job, Run(job_id, slot, self.clock.now(), 0.0, RunOutcome.FAILED, error=STOPPED), 1)
+                self.owner.record_unsent(
+                    job, Run(job_id, slot, self.clock.now(), 0.0, RunOutcome.FAILED, error=STOPPED), 1
+                )
             else:
                 self.admit(job, slot)
-        self._settled(job_id)
+        self.owner.job_settled(job_id)
 
     def _hold(self, job_id: int, due: float, reason: str, now: float) -> None:
         if self.keeper is not None:

@@ -18,17 +18,19 @@ from dataclasses import dataclass, replace
 
 from ..clock import Clock, SystemClock
 from ..compiler import compile_job
-from ..config import HttpClientSection
+from ..jobtypes.registry import JobTypes
 from ..logs import job_fields
 from ..model import CompiledJob, Job, NextRun, Run, RunOutcome
-from ..policies import missed_reason, plan_slots, slots_through, utc_iso
+from ..policies import missed_reason, plan_slots, skipped_reason, slots_through
 from ..store import DueWindow
+from ..times import iso_utc_micros
+from .background import drain
 from .executor import Executor
 from .failures import FailureTracker, Notifier
 from .gate import LaneGate
 from .ports import Runner
 from .progress import ProgressWriter
-from .restore import restore_reason
+from .restore import restore_held
 from .window import WindowLoader
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ MAX_JOBS_PER_PASS = 1000  # then the loop yields, so I/O and the API keep moving
 
 
 @dataclass(slots=True, eq=False)
-class Held:
+class ScheduledJob:
     """A scheduled job in memory: compiled once, plus the scheduler's progress since it was stored
     (updated in place on every dispatch, no copy per run)."""
 
@@ -54,7 +56,7 @@ class Scheduler:
         self,
         store: DueWindow,
         runner: Runner,
-        http_defaults: HttpClientSection,
+        job_types: JobTypes,
         clock: Clock | None = None,
         *,
         flush_interval: float = 0.2,
@@ -63,28 +65,18 @@ class Scheduler:
         run_listeners: Sequence[Callable[[Run], None]] = (),
     ) -> None:
         """run_listeners are told of every recorded run (metrics); lane_limit None: no lanes (tests)."""
-        self.http_defaults = http_defaults
+        self.job_types = job_types
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.progress = ProgressWriter(store, flush_interval, self._written)
         self.notifier = Notifier(runner)
         self.failures = FailureTracker(self.progress, self.notifier)
-        self._entries: dict[int, Held] = {}
-        self.executor = Executor(
-            runner, self.clock, self.progress, self.failures, run_listeners, self._is_current, self.remove
-        )
+        self._entries: dict[int, ScheduledJob] = {}
+        self.executor = Executor(runner, self.clock, self.progress, self.failures, run_listeners, self)
         self._record = self.executor.record
-        self.gate = LaneGate(
-            self.clock,
-            lane_limit,
-            self.executor.execute,
-            self.executor.record,
-            self.executor.account,
-            self._settled,
-            self.wake,
-            keeper=self.progress,  # waiting and buffered slots are stored: a restart finds them
-        )
-        self.loader = WindowLoader(store, self.clock, window, self._hold_stored, self._entries.__contains__, self.flush)
+        # Waiting and buffered slots are stored (the progress writer keeps them): a restart finds them.
+        self.gate = LaneGate(self.clock, lane_limit, self, keeper=self.progress)
+        self.loader = WindowLoader(store, self.clock, window, self._take_stored, self._entries.__contains__, self.flush)
         self._heap: list[tuple[float, int, int]] = []  # (next_run, job_id, version)
         # Jobs whose due slot waits for the run in flight (overlap skip, or buffer_one with one
         # run already waiting). They leave the heap: the slots that pass meanwhile are summed up
@@ -117,11 +109,7 @@ class Scheduler:
             logger.info("%d due runs not yet started are kept for the next start", kept)
         if self.gate.tasks:
             logger.info("waiting up to %.1fs for %d runs in flight", grace, len(self.gate.tasks))
-            _done, still_running = await asyncio.wait(set(self.gate.tasks), timeout=grace)
-            for task in still_running:
-                task.cancel()
-            if still_running:
-                await asyncio.wait(still_running)
+            await drain(self.gate.tasks, grace)
         await self.notifier.stop(grace)
         if self._writer_task is not None:
             await self._writer_task
@@ -130,33 +118,17 @@ class Scheduler:
     async def _restore_held(self) -> None:
         """Run the slots held when the server last stopped or died, or record them as missed."""
         held = await self.store.held_slots()
-        now = self.clock.now()
-        missed = 0
-        for stored, slot in held:
+        for _stored, slot in held:
             self.progress.held_in_store(slot.job_id, slot.due_at)
             self.progress.release(slot.job_id, slot.due_at)  # held again if it waits for its lane
-            try:
-                job: CompiledJob | None = compile_job(stored, self.http_defaults)
-            except Exception:
-                logger.exception("job %d (%s): a held slot cannot be run", stored.id, stored.name)
-                job = None
-            reason = restore_reason(job, stored, slot, now)
-            if job is not None and reason is None:
-                self.gate.admit(job, slot.due_at)
-                continue
-            missed += 1
-            run = Run(slot.job_id, slot.due_at, now, 0.0, RunOutcome.MISSED, error=reason)
-            if job is not None:
-                self._record(job, run)
+        restored = restore_held(held, self.clock.now(), self.job_types)
+        for job, due in restored.to_run:
+            self.gate.admit(job, due)
+        for missed_job, run in restored.missed:
+            if missed_job is not None:
+                self._record(missed_job, run)
             else:
                 self.progress.runs.append(run)
-        if held:
-            logger.info(
-                "%d due runs were held when the server stopped: %d run now, %d recorded as missed",
-                len(held),
-                len(held) - missed,
-                missed,
-            )
 
     def is_alive(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
@@ -164,13 +136,6 @@ class Scheduler:
     async def flush(self) -> bool:
         """Write what is pending; False when the database refused it."""
         return await self.progress.flush()
-
-    def horizon(self) -> float:
-        return self.loader.horizon
-
-    async def refill(self, now: float) -> None:
-        """Move the window to end at now + window and load what came within it (the loop does this)."""
-        await self.loader.refill(now)
 
     def scheduled_count(self) -> int:
         """Jobs held in memory: those due within the window."""
@@ -199,7 +164,7 @@ class Scheduler:
         if job.next_run > self.loader.horizon:
             self._entries.pop(job.id, None)  # due after the window: the store holds it until then
             return
-        self._entries[job.id] = Held(job, job.next_run, job.run_count)
+        self._entries[job.id] = ScheduledJob(job, job.next_run, job.run_count)
         heapq.heappush(self._heap, (job.next_run, job.id, job.version))
         self._compact()
         self.wake()
@@ -237,35 +202,46 @@ class Scheduler:
 
     def current(self, job: Job) -> Job:
         """The job with the scheduler's next run time, which may be ahead of the stored one."""
-        held = self._entries.get(job.id)
-        if held is None or held.job.version != job.version:
+        entry = self._entries.get(job.id)
+        if entry is None or entry.job.version != job.version:
             return job
-        next_run = held.next_run
+        next_run = entry.next_run
         if next_run is not None and job.id in self._parked:
             # Parked behind its run in flight: the slots until that run ends are skipped, so the
             # earliest it can run is the first slot after now, not the past slot it parked on.
             now = self.clock.now()
             if next_run <= now:
-                next_run = self._first_slot_after(held.job, now) or next_run
+                next_run = self._first_slot_after(entry.job, now) or next_run
         if next_run != job.next_run:
             return replace(job, next_run=next_run)
         return job
 
-    def _is_current(self, job: CompiledJob) -> bool:
-        """Whether memory holds no other version of the job (one not in memory may wait in the store)."""
-        held = self._entries.get(job.id)
-        return held is None or held.job.version == job.version
+    # the lane gate's owner (ports.GateOwner) and the executor's (ports.ScheduleOwner)
 
-    def _hold_stored(self, job: Job) -> None:
+    async def send(self, job: CompiledJob, due: float, epoch: int, waited: float) -> Run:
+        return await self.executor.execute(job, due, epoch, waited)
+
+    def record_unsent(self, job: CompiledJob, run: Run, epoch: int) -> None:
+        self.executor.record_unsent(job, run)
+
+    def deadlines_changed(self) -> None:
+        self.wake()
+
+    def is_current(self, job: CompiledJob) -> bool:
+        """Whether memory holds no other version of the job (one not in memory may wait in the store)."""
+        entry = self._entries.get(job.id)
+        return entry is None or entry.job.version == job.version
+
+    def _take_stored(self, job: Job) -> None:
         """Take a job the window loader read from the store."""
         try:
-            compiled = compile_job(job, self.http_defaults)
+            compiled = compile_job(job, self.job_types)
         except Exception:  # one unreadable job must not keep the others from running
             logger.exception(
                 "job %d (%s): cannot be scheduled, left as stored", job.id, job.name, extra=job_fields(job.id, job.name)
             )
             return
-        self._entries[job.id] = Held(compiled, job.next_run, job.run_count)
+        self._entries[job.id] = ScheduledJob(compiled, job.next_run, job.run_count)
         heapq.heappush(self._heap, (job.next_run or 0.0, job.id, job.version))
         self.wake()
 
@@ -299,31 +275,25 @@ class Scheduler:
         jobs = 0
         while self._heap and self._heap[0][0] <= now and (limit is None or jobs < limit):
             due, job_id, version = heapq.heappop(self._heap)
-            held = self._entries.get(job_id)
-            if held is None or held.job.version != version or held.next_run != due:
+            entry = self._entries.get(job_id)
+            if entry is None or entry.job.version != version or entry.next_run != due:
                 continue  # stale: the job changed, was removed, or was already advanced
             jobs += 1
             try:
-                count += self._dispatch(held, due, now)
+                count += self._dispatch(entry, due, now)
             except Exception:  # one job's bad data must not stop the others
-                logger.exception(
-                    "job %d (%s): dispatch failed; the job is left unscheduled",
-                    job_id,
-                    held.job.name,
-                    extra=job_fields(job_id, held.job.name),
-                )
-                self._entries.pop(job_id, None)
+                self._unschedule_after_error(entry.job, "dispatch failed")
         return count
 
-    def _dispatch(self, held: Held, due: float, now: float) -> int:
-        job = held.job
+    def _dispatch(self, entry: ScheduledJob, due: float, now: float) -> int:
+        job = entry.job
         if self.gate.must_wait(job):
             # Parked off the heap with next_run = due; _resume sums up what passed once the run ends.
             self._parked.add(job.id)
             return 0
         catch_up = job.policy.catch_up
         plan = plan_slots(job.timing, job.anchor, due, now, catch_up)
-        slots = plan.run[: self._advance(held, plan.next_run, len(plan.run), now)]
+        slots = plan.run[: self._advance(entry, plan.next_run, len(plan.run), now)]
         if plan.dropped:
             logger.warning("job %d (%s): %s", job.id, job.name, plan.dropped)
         for slot in plan.missed:
@@ -333,9 +303,9 @@ class Scheduler:
             self.gate.start(job, slot, now)
         return len(slots) + len(plan.missed)
 
-    def _advance(self, held: Held, next_run: float | None, slots: int, now: float) -> int:
+    def _advance(self, entry: ScheduledJob, next_run: float | None, slots: int, now: float) -> int:
         """Count `slots` handled slots and move the job on to `next_run`; answer how many max_runs leaves."""
-        job = held.job
+        job = entry.job
         if next_run is not None and next_run <= now:
             # A schedule must move forward; if one ever does not, retry it shortly instead of spinning.
             logger.error(
@@ -343,20 +313,20 @@ class Scheduler:
                 job.id,
                 job.name,
                 job.schedule,
-                utc_iso(next_run),
+                iso_utc_micros(next_run),
                 extra=job_fields(job.id, job.name),
             )
             next_run = now + 1.0
         max_runs = job.max_runs
         if max_runs is not None:
-            slots = min(slots, max(0, max_runs - held.run_count))
+            slots = min(slots, max(0, max_runs - entry.run_count))
         if slots:
-            held.run_count += slots
+            entry.run_count += slots
             self.progress.count(job.id, slots)
-        if max_runs is not None and held.run_count >= max_runs:
+        if max_runs is not None and entry.run_count >= max_runs:
             next_run = None  # the store disables the job when it writes the count
         self.progress.next_run(job.id, job.version, next_run)
-        held.next_run = next_run
+        entry.next_run = next_run
         if next_run is None:
             self._entries.pop(job.id, None)
             self.progress.finished[job.id] = job.version
@@ -373,52 +343,42 @@ class Scheduler:
         for job_id, version, next_run in next_runs:
             if next_run is None or next_run <= horizon or job_id in self._parked:
                 continue
-            held = self._entries.get(job_id)
-            if held is not None and held.job.version == version and held.next_run == next_run:
+            entry = self._entries.get(job_id)
+            if entry is not None and entry.job.version == version and entry.next_run == next_run:
                 del self._entries[job_id]  # its heap entry goes stale
 
-    def _settled(self, job_id: int) -> None:
+    def job_settled(self, job_id: int) -> None:
         """A run of the job ended: resume it if it was parked behind that run."""
         if job_id not in self._parked:
             return
-        held = self._entries.get(job_id)
-        if held is None:
+        entry = self._entries.get(job_id)
+        if entry is None:
             self._parked.discard(job_id)
-        elif not self.gate.must_wait(held.job):
+        elif not self.gate.must_wait(entry.job):
             self._parked.discard(job_id)
             try:
-                self._resume(held)
+                self._resume(entry)
             except Exception:  # as in dispatch_due: one job's bad data must not stop the others
-                logger.exception(
-                    "job %d (%s): resuming after its run failed; left unscheduled",
-                    job_id,
-                    held.job.name,
-                    extra=job_fields(job_id, held.job.name),
-                )
-                self._entries.pop(job_id, None)
+                self._unschedule_after_error(entry.job, "resuming after its run failed")
             self.wake()
 
-    def _resume(self, held: Held) -> None:
+    def _unschedule_after_error(self, job: CompiledJob, what: str) -> None:
+        logger.exception(
+            "job %d (%s): %s; left unscheduled", job.id, job.name, what, extra=job_fields(job.id, job.name)
+        )
+        self._entries.pop(job.id, None)
+
+    def _resume(self, entry: ScheduledJob) -> None:
         """A parked job's wait is over: record the slots that passed as one skipped run, go on."""
-        job, first = held.job, held.next_run
+        job, first = entry.job, entry.next_run
         assert first is not None
         # The parked slot was due when it parked, so it is not after the present.
         now = max(self.clock.now(), first)
         passed = slots_through(job.timing, job.policy.catch_up.window, job.anchor, first, now, keep=0)
-        skipped = self._advance(held, self._first_slot_after(job, now), passed.count, now)
+        skipped = self._advance(entry, self._first_slot_after(job, now), passed.count, now)
         if not skipped:
             return
-        if skipped == 1:
-            error = "skipped: the previous run was still in flight"
-        elif skipped < passed.count:  # max_runs ended the job part-way through the range
-            error = f"skipped {skipped} slots due from {utc_iso(first)}: the previous run was still in flight"
-        else:
-            error = (
-                f"skipped {passed.count_text()} slots due from {utc_iso(first)} to {utc_iso(passed.last)}:"
-                " the previous run was still in flight"
-            )
-            if not passed.exact:
-                error += f" (counting stops at {passed.count:,} slots)"
+        error = skipped_reason(passed, skipped)
         logger.info("job %d (%s): %s", job.id, job.name, error, extra=job_fields(job.id, job.name))
         self._record(job, Run(job.id, first, now, 0.0, RunOutcome.SKIPPED, error=error))
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection
 from ..errors import StoreUnavailable
 from ..model import HeldSlot, KeptFailure, NextRun, Pause, Progress, Run
 from ..store import DueWindow
+from .background import flush_every
 
 logger = logging.getLogger(__name__)
 
@@ -159,9 +160,4 @@ class ProgressWriter:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Flush every flush_interval until `stopping` is set."""
-        while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self.flush_interval)
-            except TimeoutError:
-                pass
-            await self.flush()
+        await flush_every(self.flush_interval, self.flush, stopping)

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from ..clock import Clock
 from ..model import Job
-from ..policies import utc_iso
 from ..store import DueWindow
+from ..times import iso_utc_micros
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class WindowLoader:
             while (position := self._hold_chunk(await self.store.due_jobs(new, position, LOAD_CHUNK))) is not None:
                 await asyncio.sleep(0)  # let due jobs fire between chunks
         except Exception as exc:
-            logger.warning("loading jobs due before %s failed, will retry: %s", utc_iso(new), exc)
+            logger.warning("loading jobs due before %s failed, will retry: %s", iso_utc_micros(new), exc)
             # Jobs already loaded stay (reading them again skips them); the next try reads on
             # from just before `after`, so jobs sharing its next run time are not passed over.
             self.horizon = math.nextafter(after[0], -math.inf)

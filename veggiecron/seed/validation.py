@@ -12,11 +12,11 @@ from typing import Any
 
 from ..errors import Invalid
 from ..grammar import is_cron, is_interval
-from ..jobs import parse_bool
+from ..job_fields import parse_bool
+from ..jobtypes.http.urls import check_url
+from ..json_numbers import whole_number
 from ..model import SeedFields, Webhook
-from ..numbers import whole_number
 from ..schedules import MAX_INTERVAL_SECONDS, Cron, parse_schedule
-from ..urls import check_url
 
 SCHEDULE_ADDED = "schedule.added"
 WEBHOOK_EVENTS = (SCHEDULE_ADDED,)

@@ -48,9 +48,9 @@ class JobStore(Protocol):
         """Insert a job (and a Seed schedule's row) in one transaction; Conflict if the name is taken."""
 
     async def import_jobs(
-        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float
+        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float, *, job_type: str
     ) -> None:
-        """Insert many validated http jobs (name, data, schedule, next_run, anchor) at once (bulk loads)."""
+        """Insert many validated jobs of one type (name, data, schedule, next_run, anchor) at once (bulk loads)."""
 
     async def get_job(self, user_id: int, name: str) -> Job:
         """The user's job of that name; NotFound otherwise."""
@@ -82,8 +82,8 @@ class JobStore(Protocol):
 
     async def count_jobs(self, user_id: int) -> int: ...
 
-    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
-        """(id, schedule, timezone, data) of the user's enabled jobs: what quotas are computed from."""
+    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, str, dict[str, Any]]]:
+        """(id, schedule, timezone, type, data) of the user's enabled jobs: what quotas are computed from."""
 
     async def count_scheduled(self) -> int:
         """Enabled jobs with a next run, across all users."""

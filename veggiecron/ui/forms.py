@@ -12,18 +12,19 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import Conflict, Invalid, VeggiecronError
-from ..jobs import tags_from_text
+from ..job_fields import tags_from_text
+from ..jobtypes.base import JobType
+from ..jobtypes.registry import DEFAULT_TYPE
 from ..model import Job
-from ..targets import VERBS
 from .base import UiHandler
+from .views import field_text
 from .words import local_time, relative
 
 PREVIEW_RUNS = 5
-# The API's error field -> the form field it is shown beside; other data.* fields go to "options".
+# The API's error field -> the form field it is shown beside; the type's own fields are added by
+# name (data.<field>), other data.* fields go to "options".
 FORM_FIELDS = {
     "name": "name",
-    "data.url": "url",
-    "data.verb": "verb",
     "schedule": "schedule",
     "timezone": "timezone",
     "tags": "tags",
@@ -33,11 +34,15 @@ FORM_FIELDS = {
 
 @dataclass
 class JobForm:
-    """What the form shows: the values as typed, and an error per field ("form" for the whole form)."""
+    """What the form shows: the values as typed, and an error per field ("form" for the whole form).
 
+    The job type's own fields (JobType.form_fields: an http job's URL and method) each have an input
+    of their own in `values`; the rest of the job's data is edited as a JSON object of options.
+    """
+
+    job_type: JobType
     name: str = ""
-    url: str = ""
-    verb: str = "GET"
+    values: dict[str, str] = field(default_factory=dict)
     schedule: str = "every 5 minutes"
     timezone: str = "UTC"
     tags: str = ""
@@ -46,11 +51,15 @@ class JobForm:
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, job: Job) -> JobForm:
+    def blank(cls, job_type: JobType) -> JobForm:
+        return cls(job_type, values={f.name: f.default for f in job_type.form_fields})
+
+    @classmethod
+    def of(cls, job: Job, job_type: JobType) -> JobForm:
         data = dict(job.data)
-        url, verb = str(data.pop("url", "")), str(data.pop("verb", "GET")).upper()
+        values = {f.name: field_text(data.pop(f.name, f.default), f) for f in job_type.form_fields}
         options = json.dumps(data, indent=2) if data else ""
-        return cls(job.name, url, verb, job.schedule, job.timezone, ", ".join(job.tags), job.enabled, options)
+        return cls(job_type, job.name, values, job.schedule, job.timezone, ", ".join(job.tags), job.enabled, options)
 
     def fields(self, creating: bool) -> dict[str, Any]:
         """The native API's fields; Invalid("options") when the options are not a JSON object."""
@@ -59,10 +68,11 @@ class JobForm:
             try:
                 options = json.loads(self.options)
             except ValueError as exc:
-                raise Invalid("options", f"request options must be a JSON object: {exc}") from None
+                raise Invalid("options", f"options must be a JSON object: {exc}") from None
             if not isinstance(options, dict):
-                raise Invalid("options", 'request options must be a JSON object, such as {"timeout": 10}')
-        data = {**options, "url": self.url.strip(), "verb": self.verb}
+                raise Invalid("options", 'options must be a JSON object, such as {"timeout": 10}')
+        typed = {f.name: self.values.get(f.name, "").strip() for f in self.job_type.form_fields}
+        data = {**options, **{name: value for name, value in typed.items() if value}}
         fields: dict[str, Any] = {
             "data": data,
             "schedule": self.schedule,
@@ -71,13 +81,18 @@ class JobForm:
             "tags": tags_from_text(self.tags),
         }
         if creating:
-            fields.update(name=self.name.strip(), type="http")
+            fields.update(name=self.name.strip(), type=self.job_type.name)
         return fields
 
     def fail(self, exc: VeggiecronError) -> None:
         api_field = exc.data.get("field", "")
+        own = {f"data.{f.name}": f.name for f in self.job_type.form_fields}
         if isinstance(exc, Invalid | Conflict) and api_field:
-            where = FORM_FIELDS.get(api_field) or ("options" if api_field.startswith("data") else "form")
+            where = (
+                FORM_FIELDS.get(api_field)
+                or own.get(api_field)
+                or ("options" if api_field.startswith("data") else "form")
+            )
         else:
             where = "form"
         where = "options" if api_field == "options" else where
@@ -89,19 +104,24 @@ class JobFormPage(UiHandler):
 
     async def get(self, name: str | None = None) -> None:
         if name is None:
-            form, times = JobForm(), self._preview("every 5 minutes", "UTC")
+            job_type = self.ctx.jobs.types.get(self.get_query_argument("type", DEFAULT_TYPE))
+            form, times = JobForm.blank(job_type), self._preview("every 5 minutes", "UTC")
         else:
             job = await self._editable(name)
-            form = JobForm.of(job)
+            form = JobForm.of(job, self.ctx.jobs.types.get(job.type))
             now = self.ctx.clock.now()
             times = ([(local_time(t, job.timezone), relative(t, now)) for t in self.ctx.jobs.upcoming(job, 5)], "")
         self._show(form, name, times)
 
     async def post(self, name: str | None = None) -> None:
+        if name is None:
+            job_type = self.ctx.jobs.types.get(self.get_body_argument("type", DEFAULT_TYPE))
+        else:
+            job_type = self.ctx.jobs.types.get((await self.ctx.jobs.get(self.current_user_required, name)).type)
         form = JobForm(
+            job_type,
             name=self.get_body_argument("name", name or ""),
-            url=self.get_body_argument("url", ""),
-            verb=self.get_body_argument("verb", "GET"),
+            values={f.name: self.get_body_argument(f.name, f.default) for f in job_type.form_fields},
             schedule=self.get_body_argument("schedule", ""),
             timezone=self.get_body_argument("timezone", "UTC"),
             tags=self.get_body_argument("tags", ""),
@@ -153,7 +173,6 @@ class JobFormPage(UiHandler):
             form=form,
             creating=name is None,
             action=action,
-            verbs=VERBS,
             times=times,
             preview_error=preview_error,
             cancel="/ui/" if name is None else "/ui/jobs/" + quote(name, safe=""),

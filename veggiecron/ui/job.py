@@ -60,7 +60,7 @@ class JobPage(UiHandler):
             "job.html",
             400 if error else 200,
             **values,
-            settings=settings_view(job),
+            settings=settings_view(job, self.ctx.jobs.types.get(job.type)),
             upcoming=upcoming,
             edit_href=row.href + "/edit",
         )

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..errors import Invalid
-from ..jobs import job_filter
+from ..job_fields import job_filter
 from ..model import Job, JobFilter, JobState
 from .base import UiHandler, safe_next
 from .views import CHART_RUNS, job_row, page_links

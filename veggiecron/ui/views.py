@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from ..jobtypes.base import FormField, JobType
 from ..model import Job, JobState, Run, RunOutcome
 from .charts import run_chart
 from .words import OUTCOME_ICONS, STATE_ICONS, duration, iso, local_time, relative, schedule_words
@@ -97,12 +98,11 @@ def job_row(job: Job, runs: list[Run], seed: str | None, now: float, chart_size:
     )
 
 
-def settings_view(job: Job) -> list[tuple[str, str]]:
-    """The job's settings as (label, text) pairs, for its page."""
+def settings_view(job: Job, job_type: JobType) -> list[tuple[str, str]]:
+    """The job's settings as (label, text) pairs, for its page: its type's own fields first."""
     data = dict(job.data)
-    shown = [
-        ("URL", str(data.pop("url", ""))),
-        ("Method", str(data.pop("verb", "GET")).upper()),
+    shown = [(f.label, field_text(data.pop(f.name, f.default), f)) for f in job_type.form_fields]
+    shown += [
         ("Schedule", _schedule_setting(job)),
         ("Time zone", job.timezone),
         ("Enabled", "yes" if job.enabled else "no"),
@@ -114,8 +114,14 @@ def settings_view(job: Job) -> list[tuple[str, str]]:
     if job.policy:
         shown.append(("Policies", ", ".join(f"{k}: {v}" for k, v in job.policy.items())))
     if data:
-        shown.append(("Request options", json.dumps(data, indent=1, sort_keys=True)))
+        shown.append(("Options", json.dumps(data, indent=1, sort_keys=True)))
     return shown
+
+
+def field_text(value: object, form_field: FormField) -> str:
+    """A type's field as its form shows it: text as it is, a choice in upper case (GET), else JSON."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text.upper() if form_field.choices and text.upper() in form_field.choices else text
 
 
 def _schedule_setting(job: Job) -> str:

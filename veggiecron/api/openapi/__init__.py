@@ -25,7 +25,7 @@ from .docs import render_docs, rendered
 from .document import docs_paths, document
 from .handlers import DocsHandler, OpenApiHandler, routes
 from .native import native_paths
-from .request_schemas import http_field_schemas, policy_field_schemas
+from .request_schemas import policy_field_schemas
 from .seed import seed_paths
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "component_schemas",
     "docs_paths",
     "document",
-    "http_field_schemas",
     "native_paths",
     "policy_field_schemas",
     "render_docs",

@@ -8,14 +8,15 @@ conforming answer refused.
 from __future__ import annotations
 
 from ...config import Config
-from ...jobs import CREATE_FIELDS, UPDATE_FIELDS
+from ...job_fields import CREATE_FIELDS, UPDATE_FIELDS
+from ...jobtypes.registry import JobTypes
 from ...model import JobState, RunOutcome
 from ...policies import POLICY_FIELDS
 from .request_schemas import (
     CREDENTIALS,
     LOGIN,
     SEED_LOGIN,
-    http_data_schema,
+    data_schema_name,
     job_body_schema,
     job_form_schema,
     seed_schedule_schema,
@@ -33,7 +34,7 @@ def policy_value_schemas() -> dict[str, Schema]:
     }
 
 
-def component_schemas(config: Config) -> dict[str, Schema]:
+def component_schemas(config: Config, job_types: JobTypes) -> dict[str, Schema]:
     epoch = {"type": "number", "description": "Epoch seconds."}
     iso = {"type": "string", "description": "ISO 8601, UTC."}
     job = obj(
@@ -114,11 +115,14 @@ def component_schemas(config: Config) -> dict[str, Schema]:
         ("url", "id", "endpoint", "enabled"),
     )
     return {
-        "HttpJobData": http_data_schema(config),
-        "JobCreate": job_body_schema(config, CREATE_FIELDS, ("name", "data", "schedule")),
-        "JobCreateForm": job_form_schema(config, CREATE_FIELDS, ("name", "data", "schedule")),
-        "JobUpdate": job_body_schema(config, UPDATE_FIELDS, ()),
-        "JobUpdateForm": job_form_schema(config, UPDATE_FIELDS, ()),
+        **{
+            data_schema_name(job_type.name): {**job_type.data_schema(), "description": job_type.description}
+            for job_type in job_types
+        },
+        "JobCreate": job_body_schema(config, job_types, CREATE_FIELDS, ("name", "data", "schedule")),
+        "JobCreateForm": job_form_schema(config, job_types, CREATE_FIELDS, ("name", "data", "schedule")),
+        "JobUpdate": job_body_schema(config, job_types, UPDATE_FIELDS, ()),
+        "JobUpdateForm": job_form_schema(config, job_types, UPDATE_FIELDS, ()),
         "Credentials": CREDENTIALS,
         "Login": LOGIN,
         "SeedLogin": SEED_LOGIN,

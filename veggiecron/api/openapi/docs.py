@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from ...config import Config
+from ...jobtypes.registry import JobTypes
 from .document import document
 from .schemas import JSON, Schema
 
@@ -216,15 +217,15 @@ def render_docs(doc: dict[str, Any]) -> str:
 
 
 @lru_cache(maxsize=8)
-def _rendered(config: Config) -> tuple[bytes, bytes]:
-    doc = document(config)
+def _rendered(config: Config, job_types: JobTypes) -> tuple[bytes, bytes]:
+    doc = document(config, job_types)
     return orjson.dumps(doc), render_docs(doc).encode()
 
 
-def rendered(config: Config) -> tuple[bytes, bytes]:
-    """(the document as JSON, the docs page) for this configuration, built once."""
+def rendered(config: Config, job_types: JobTypes) -> tuple[bytes, bytes]:
+    """(the document as JSON, the docs page) for this configuration and these job types, built once."""
     try:
-        return _rendered(config)
+        return _rendered(config, job_types)
     except TypeError:  # a configuration that cannot be hashed: build it every time
-        doc = document(config)
+        doc = document(config, job_types)
         return orjson.dumps(doc), render_docs(doc).encode()

@@ -6,6 +6,9 @@ from typing import Any
 
 from ... import __version__
 from ...config import Config
+from ...jobtypes.base import TypeContext
+from ...jobtypes.registry import JobTypes
+from ...outbound import OutboundPolicy
 from .components import component_schemas
 from .native import native_paths
 from .operations import (
@@ -63,10 +66,13 @@ It answers two APIs over the same jobs, users and tokens:
 """
 
 
-def document(config: Config | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of both APIs, for this server's configuration (defaults when None)."""
+def document(config: Config | None = None, job_types: JobTypes | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of both APIs, for this server's configuration and job types
+    (defaults when None: the types installed)."""
     config = config or Config()
-    schemas = component_schemas(config)
+    if job_types is None:
+        job_types = JobTypes.load(TypeContext(config, OutboundPolicy(config.app.env)))
+    schemas = component_schemas(config, job_types)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Veggiecron", "version": __version__, "description": DESCRIPTION},

@@ -17,7 +17,7 @@ class OpenApiHandler(BaseHandler):
 
     async def get(self) -> None:
         self.set_header("Access-Control-Allow-Origin", "*")
-        self.finish(rendered(self.ctx.config)[0])
+        self.finish(rendered(self.ctx.config, self.ctx.jobs.types)[0])
 
 
 class DocsHandler(BaseHandler):
@@ -28,7 +28,7 @@ class DocsHandler(BaseHandler):
     async def get(self) -> None:
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-        self.finish(rendered(self.ctx.config)[1])
+        self.finish(rendered(self.ctx.config, self.ctx.jobs.types)[1])
 
 
 def routes(args: dict[str, Any]) -> list[tuple[str, type[tornado.web.RequestHandler], dict[str, Any]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import Config
-from ...jobs import MAX_SEARCH_LENGTH, MAX_TAGS
+from ...job_fields import MAX_SEARCH_LENGTH, MAX_TAGS
 from ...model import JobState
 from .operations import (
     LOCATION,

@@ -1,6 +1,6 @@
 """Request schemas, built from the validators' constants.
 
-Field lists and limits are the validators' own (targets.FIELDS and VERBS, seed.validation.SCHEDULE_FIELDS,
+Field lists and limits are the validators' own (each job type's data_schema, seed.validation.SCHEDULE_FIELDS,
 auth.USERNAME_PATTERN, ...), defaults come from the server's configuration (clone limit, client
 timeouts), so the document says what this server accepts.
 """
@@ -18,131 +18,16 @@ from ...grammar import (
     schedule_pattern,
     zone_names,
 )
-from ...jobs import JOB_TYPES, MAX_TAGS, NAME_PATTERN, TAG_PATTERN
+from ...job_fields import MAX_TAGS, NAME_PATTERN, TAG_PATTERN
+from ...jobtypes.http.schema import target_url
+from ...jobtypes.http.urls import MAX_URL_LENGTH
+from ...jobtypes.registry import DEFAULT_TYPE, JobTypes
 from ...policies import CatchUp, Overlap
 from ...schedules import GRAMMAR, MAX_EPOCH
 from ...seed.validation import FREQUENCY_TEXT, INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
-from ...targets import FIELDS as HTTP_FIELDS
-from ...targets import MAX_RETRIES, MAX_TIMEOUT, VERBS
-from ...urls import MAX_URL_LENGTH, RULES, TARGET_URL_PATTERN
-from .schemas import ANY, Schema, any_case, obj, ref, whole
-
-
-def target_url(max_length: int, description: str, nullable: bool = False) -> Schema:
-    """An outbound target (urls.check_url): format uri, and the pattern the server checks."""
-    return {
-        "type": ["string", "null"] if nullable else "string",
-        "format": "uri",
-        "minLength": 1,
-        "maxLength": max_length,
-        "pattern": whole(TARGET_URL_PATTERN),
-        "description": f"{description} It must be {RULES}.",
-    }
-
+from .schemas import ANY, Schema, obj, ref, whole
 
 TAG_SCHEMA: Schema = {"type": "string", "pattern": whole(TAG_PATTERN.pattern)}
-
-
-def http_field_schemas(config: Config) -> dict[str, Schema]:
-    """One schema per field of an http job's `data` (targets.parse_http_data)."""
-    client = config.http_client
-    return {
-        "url": {
-            **target_url(MAX_URL_LENGTH, "Required. The URL to call."),
-            "examples": ["https://service.example/health"],
-        },
-        "verb": {
-            "type": "string",
-            "pattern": whole("|".join(any_case(v) for v in VERBS)),
-            "default": "GET",
-            "description": f"HTTP method, any letter case: {', '.join(VERBS)}.",
-        },
-        "number_of_clones": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": client.max_clones,
-            "default": 1,
-            "description": "Requests per run, sent in parallel; the run is ok when every clone succeeds.",
-        },
-        "enable_shadows": {
-            "type": "boolean",
-            "default": False,
-            "description": "false: a run due while the previous one is in flight is skipped; true: it runs anyway.",
-        },
-        "headers": {
-            "type": "object",
-            "propertyNames": {"pattern": whole("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]{1,256}$")},
-            "additionalProperties": {"type": "string", "maxLength": 8192, "pattern": whole("^[^\\r\\n\\x00]*$")},
-            "description": "Header names to string values.",
-        },
-        "body": {"type": "string", "description": "Request body, sent as is. Give body or json, not both."},
-        "json": {
-            **ANY,
-            "description": "Request body, sent as JSON with Content-Type: application/json. "
-            "Give body or json, not both.",
-        },
-        "timeout": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": MAX_TIMEOUT,
-            "default": client.timeout_seconds,
-            "description": "Seconds for each attempt.",
-        },
-        "retries": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": MAX_RETRIES,
-            "default": 0,
-            "description": "Extra attempts after a failure, with exponential backoff and full jitter.",
-        },
-        "retry_backoff_seconds": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 3600,
-            "default": client.retry_backoff_seconds,
-            "description": "Ceiling of the first retry delay; doubles per attempt.",
-        },
-        "retry_backoff_max_seconds": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 86400,
-            "default": client.retry_backoff_max_seconds,
-            "description": "Longest retry delay (at least retry_backoff_seconds).",
-        },
-        "retry_on": {
-            "type": "array",
-            "maxItems": 100,
-            "items": {"type": "integer", "minimum": 400, "maximum": 499},
-            "default": [],
-            "description": "4xx status codes retried anyway (5xx, 408 and 429 always are).",
-        },
-        "success_codes": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 500,
-            "items": {
-                "anyOf": [
-                    {"type": "integer", "minimum": 100, "maximum": 599},
-                    {"type": "string", "pattern": whole("^[1-5]xx$")},
-                ]
-            },
-            "default": ["2xx"],
-            "description": 'Status codes that count as success: integers and classes such as "2xx".',
-        },
-    }
-
-
-def http_data_schema(config: Config) -> Schema:
-    """The `data` of an http job, as a request body field."""
-    fields = http_field_schemas(config)
-    return {
-        "type": "object",
-        "description": "What each run sends (the http job type).",
-        "properties": {name: fields.get(name, ANY) for name in HTTP_FIELDS},
-        "required": ["url"],
-        "additionalProperties": False,
-        "not": {"required": ["body", "json"]},
-    }
 
 
 def policy_field_schemas() -> dict[str, Schema]:
@@ -257,15 +142,23 @@ JOB_FIELD_DESCRIPTIONS = {
 }
 
 
-def job_body_schema(config: Config, fields: tuple[str, ...], required: tuple[str, ...]) -> Schema:
+def data_schema_name(job_type: str) -> str:
+    """The component that describes the `data` of a job type (HttpJobData for http)."""
+    return f"{job_type.capitalize()}JobData"
+
+
+def job_body_schema(config: Config, job_types: JobTypes, fields: tuple[str, ...], required: tuple[str, ...]) -> Schema:
     """The JSON body of POST /job (fields = CREATE_FIELDS) or PUT/PATCH /job/{name} (UPDATE_FIELDS)."""
     policies = policy_field_schemas()
+    names = job_types.names
+    data_refs = [ref(data_schema_name(name)) for name in names]
     known: dict[str, Schema] = {
         "name": {"type": "string", "pattern": whole(NAME_PATTERN.pattern), "examples": ["ping"]},
-        "type": {"type": "string", "enum": list(JOB_TYPES), "default": JOB_TYPES[0]},
+        "type": {"type": "string", "enum": list(names), "default": DEFAULT_TYPE},
         "data": {
-            **ref("HttpJobData"),
-            "description": "What each run sends (in a form post: this object as JSON text, see the encoding).",
+            **(data_refs[0] if len(data_refs) == 1 else {"oneOf": data_refs}),
+            "description": "What each run does, by the job's type "
+            "(in a form post: this object as JSON text, see the encoding).",
         },
         "schedule": never(
             {
@@ -299,10 +192,10 @@ def job_body_schema(config: Config, fields: tuple[str, ...], required: tuple[str
     return body
 
 
-def job_form_schema(config: Config, fields: tuple[str, ...], required: tuple[str, ...]) -> Schema:
+def job_form_schema(config: Config, job_types: JobTypes, fields: tuple[str, ...], required: tuple[str, ...]) -> Schema:
     """The same body as a form: `data` is its JSON text (the media type's encoding says so), other
     values their text; a form cannot say null, so no field takes it."""
-    body = job_body_schema(config, fields, required)
+    body = job_body_schema(config, job_types, fields, required)
     for name, schema in body["properties"].items():
         body["properties"][name] = _without_null(schema)
     if "tags" in body["properties"]:

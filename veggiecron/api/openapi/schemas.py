@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ...patterns import any_case, whole
+
 Schema = dict[str, Any]
+__all__ = ["any_case", "whole"]  # the document's modules take them from here
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -34,21 +36,6 @@ def obj(properties: dict[str, Schema], required: tuple[str, ...] | list[str] = (
         schema["required"] = list(required)
     schema.update(extra)
     return schema
-
-
-def whole(pattern: str) -> str:
-    """An anchored ^...$ pattern that also refuses a trailing newline.
-
-    In JSON Schema (ECMA 262) `$` is the end of the text, but generators built on Python's `re`
-    (hypothesis, hence schemathesis) let `$` match before a final newline and produce "name\\n";
-    the negative lookahead, redundant in ECMA 262, stops that.
-    """
-    return f"^(?:{pattern.removeprefix('^').removesuffix('$')})(?!\\n)$"
-
-
-def any_case(word: str) -> str:
-    """A regex for `word` in any letter case (JSON Schema patterns have no inline flags)."""
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
 
 
 def ref(name: str) -> Schema:

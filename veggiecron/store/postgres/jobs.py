@@ -39,16 +39,16 @@ def _json(value: Any) -> str:
 
 class PostgresJobs(PostgresConnection):
     async def import_jobs(
-        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float
+        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float, *, job_type: str
     ) -> None:
-        """Insert many already-validated http jobs (name, data, schedule, next_run, anchor) in one transaction."""
+        """Insert many already-validated jobs of one type (name, data, schedule, next_run, anchor) at once."""
         async with self._transaction() as conn:
             await conn.executemany(
                 "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
-                "version, date_created, date_updated) VALUES ($1, $2, 'http', $3::json, $4, 'UTC', true, $5, $6, 1, "
+                "version, date_created, date_updated) VALUES ($1, $2, $8, $3::json, $4, 'UTC', true, $5, $6, 1, "
                 "$7, $7)",
                 [
-                    (user_id, name, _json(data), schedule, next_run, anchor, now)
+                    (user_id, name, _json(data), schedule, next_run, anchor, now, job_type)
                     for name, data, schedule, next_run, anchor in jobs
                 ],
             )
@@ -75,11 +75,11 @@ class PostgresJobs(PostgresConnection):
         rows = await self._fetch(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($1::bigint[])", list(job_ids))
         return [job_from_row(r) for r in rows]
 
-    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, str, dict[str, Any]]]:
         rows = await self._fetch(
-            "SELECT id, schedule, timezone, data::text FROM jobs WHERE user_id = $1 AND enabled", user_id
+            "SELECT id, schedule, timezone, type, data::text FROM jobs WHERE user_id = $1 AND enabled", user_id
         )
-        return [(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+        return [(r[0], r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
 
     async def count_jobs(self, user_id: int) -> int:
         return int(await self._fetchval("SELECT count(*) FROM jobs WHERE user_id = $1", user_id))

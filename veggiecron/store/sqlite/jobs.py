@@ -29,9 +29,9 @@ from .connection import SqliteConnection, Statement
 
 class SqliteJobs(SqliteConnection):
     async def import_jobs(
-        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float
+        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float, *, job_type: str
     ) -> None:
-        """Insert many already-validated http jobs (name, data, schedule, next_run, anchor) in one transaction.
+        """Insert many already-validated jobs of one type (name, data, schedule, next_run, anchor) in one transaction.
 
         For bulk loads such as bench/scale.py; the API creates jobs one at a time with create_job.
         """
@@ -39,9 +39,9 @@ class SqliteJobs(SqliteConnection):
             [
                 (
                     "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
-                    "version, date_created, date_updated) VALUES (?, ?, 'http', ?, ?, 'UTC', 1, ?, ?, 1, ?, ?)",
+                    "version, date_created, date_updated) VALUES (?, ?, ?, ?, ?, 'UTC', 1, ?, ?, 1, ?, ?)",
                     [
-                        (user_id, name, orjson.dumps(data).decode(), schedule, next_run, anchor, now, now)
+                        (user_id, name, job_type, orjson.dumps(data).decode(), schedule, next_run, anchor, now, now)
                         for name, data, schedule, next_run, anchor in jobs
                     ],
                     True,
@@ -66,12 +66,12 @@ class SqliteJobs(SqliteConnection):
         row = rows[0]
         return job_from_row(row)
 
-    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
-        """(id, schedule, timezone, data) of the user's enabled jobs: what quotas are computed from."""
+    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, str, dict[str, Any]]]:
+        """(id, schedule, timezone, type, data) of the user's enabled jobs: what quotas are computed from."""
         rows = await self._fetchall(
-            "SELECT id, schedule, timezone, data FROM jobs WHERE user_id = ? AND enabled = 1", (user_id,)
+            "SELECT id, schedule, timezone, type, data FROM jobs WHERE user_id = ? AND enabled = 1", (user_id,)
         )
-        return [(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+        return [(r[0], r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
 
     async def count_jobs(self, user_id: int) -> int:
         (count,) = await self._fetchone("SELECT COUNT(*) FROM jobs WHERE user_id = ?", (user_id,))

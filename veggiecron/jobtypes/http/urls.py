@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import yarl
 
-from .errors import Invalid
+from ...errors import Invalid
 
 MAX_URL_LENGTH = 2048
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import functools
 import re
 import sys
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import orjson
 import yarl
 
-from .config import HttpClientSection
-from .errors import Invalid
-from .model import HttpTarget
-from .numbers import describe, whole_number
+from ...config import HttpClientSection
+from ...errors import Invalid
+from ...json_numbers import describe, whole_number
 from .urls import MAX_URL_LENGTH, check_url
 
 VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -37,6 +38,42 @@ NO_CODES: frozenset[int] = frozenset()  # shared: each empty frozenset built fro
 # Held jobs share these rather than each holding its own copy: a timeout or backoff of 30
 # seconds is one float object across a million jobs (the cache keys 30 and 30.0 alike).
 _shared_float = functools.lru_cache(maxsize=256)(float)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpTarget:
+    """What one run of an http job sends; built from a job's validated `data`."""
+
+    job_type: ClassVar[str] = "http"
+
+    url: str
+    # scheme://host:port, what per-target connection limits count by (the runner's slots and
+    # the scheduler's lanes); computed once when the target is built.
+    connection_key: str
+    host: str = ""  # the URL's host name or address, checked against the outbound policy
+    verb: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    number_of_clones: int = 1
+    enable_shadows: bool = False
+    timeout: float = 30.0
+    retries: int = 0
+    success_codes: frozenset[int] = field(default_factory=lambda: frozenset(range(200, 300)))
+    retry_backoff_seconds: float = 1.0
+    retry_backoff_max_seconds: float = 60.0
+    retry_on: frozenset[int] = frozenset()  # 4xx answers retried anyway (5xx, 408 and 429 always are)
+
+    @property
+    def lane(self) -> str | None:
+        # A run with retries sleeps between attempts and clones use several connections: such
+        # runs take the runner's per-host slots attempt by attempt, not a lane's slot for their
+        # whole length (a Retry-After could hold one for an hour).
+        return None if self.retries or self.number_of_clones > 1 else self.connection_key
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return (self.host,)
+
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")

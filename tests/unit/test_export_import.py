@@ -13,8 +13,8 @@ from tests.helpers import test_config
 from tests.unit.conftest import T0, FakeClock
 from veggiecron.auth import NO_PASSWORD
 from veggiecron.config import Config, QuotasSection
+from veggiecron.export_import import Imported, UnknownUser, export_jobs, import_jobs
 from veggiecron.jobs_file import Refused, load
-from veggiecron.jobs_transfer import Imported, UnknownUser, export_jobs, import_jobs
 from veggiecron.store.sqlite import SqliteStore
 
 UUID = "6f1c2a8e-0b7d-4c55-9a3e-2d4b8f0e1a01"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from veggiecron.config import ConfigError, field_types
-from veggiecron.settings import SEED_ENV, Settings, describe, env_name, load_settings
+from veggiecron.config_layers import SEED_ENV, Settings, describe, env_name, load_settings
 
 KEY = "a-secret-of-our-own-0123456789"
 

@@ -18,15 +18,16 @@ import aiohttp
 import orjson
 import yarl
 
-from .. import __version__
-from ..config import HttpClientSection
-from ..model import HttpTarget, RunOutcome, RunResult, idempotency_key
-from ..outbound import DestinationDenied, GuardedResolver, OutboundPolicy, make_resolver
-from ..policies import is_retryable_status, retry_after_seconds, retry_delay, utc_iso
+from ... import __version__
+from ...config import HttpClientSection
+from ...model import CompiledJob, RunOutcome, RunResult, idempotency_key
+from ...outbound import DestinationDenied, GuardedResolver, OutboundPolicy, make_resolver
+from ...times import iso_utc_micros
+from ..base import FailedAttempt
+from .delivery import MAX_RETRY_AFTER, is_retryable_status, retry_after_seconds, retry_delay
+from .target import HttpTarget
 
 logger = logging.getLogger(__name__)
-
-MAX_RETRY_AFTER = 3600.0  # a longer Retry-After is capped: the run would outlive its purpose
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,10 @@ class HttpRunner:
         self._resolver: GuardedResolver | None = None
         self._slots = HostSlots(settings.pool_per_host, settings.pool_size)
         # Told of every failed attempt, retries included (the Seed metrics push counts them).
-        self.on_failed_attempt: Callable[[Attempt], None] | None = None
+        self._failed_attempt_observers: list[Callable[[FailedAttempt], None]] = []
+
+    def observe_failed_attempts(self, observer: Callable[[FailedAttempt], None]) -> None:
+        self._failed_attempt_observers.append(observer)
 
     async def start(self) -> None:
         settings = self.settings
@@ -147,16 +151,20 @@ class HttpRunner:
             await self._resolver.close()  # the connector closes only resolvers it made itself
             self._resolver = None
 
-    async def run(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
+    async def run(self, job: CompiledJob, due_at: float, epoch: int = 1) -> RunResult:
         """Send the job's clones in parallel; the run is ok when every clone is.
 
         The run starts when its first request is handed to a connection; the time before that
         (the name's lookup, the wait for a free connection) is its pool wait.
         """
+        return await self.run_target(job.id, job.target, due_at, epoch)  # type: ignore[arg-type]
+
+    async def run_target(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
+        """One run of an http target (see run)."""
         queued = time.time()
         headers = dict(target.headers)
         headers["X-Veggiecron-Job"] = str(job_id)
-        headers["X-Veggiecron-Scheduled-At"] = utc_iso(due_at)
+        headers["X-Veggiecron-Scheduled-At"] = iso_utc_micros(due_at)
         # The same for every attempt and clone of one slot, different for every slot.
         headers["Idempotency-Key"] = idempotency_key(job_id, due_at)
         # Above 1 only for a slot sent again after the node holding it died or stalled: a
@@ -221,8 +229,9 @@ class HttpRunner:
         while True:
             count += 1
             attempt = await self._send(target, headers)
-            if not attempt.ok and self.on_failed_attempt is not None:
-                self.on_failed_attempt(attempt)
+            if not attempt.ok:
+                for observer in self._failed_attempt_observers:
+                    observer(FailedAttempt(attempt.status, attempt.error_class))
             if first_sent is None:
                 first_sent = attempt.sent_at
             if attempt.ok or count > target.retries:

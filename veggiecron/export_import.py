@@ -24,8 +24,10 @@ from .clock import Clock, SystemClock
 from .compiler import first_run
 from .config import Config
 from .errors import Conflict, Forbidden, Invalid, VeggiecronError
-from .jobs import JOB_TYPES, JobService
+from .jobs import JobService
 from .jobs_file import Entry, Refused, dump, load
+from .jobtypes.base import TypeContext
+from .jobtypes.registry import DEFAULT_TYPE, JobTypes
 from .model import NO_FILTER, CompiledJob, Job, JobFilter, NewJob, Run, SeedFields, User
 from .outbound import OutboundPolicy
 from .policies import jitter_key, parse_policy
@@ -129,7 +131,8 @@ async def import_jobs(
     existing = {job.name: (job, seed) for job, seed in await store.user_jobs(owner.id)} if found else {}
     staged = StagedJobs(store)
     outbound = OutboundPolicy(config.app.env, config.http_client.allow_networks)
-    service = JobService(staged, store, NoScheduler(), config, clock, outbound)
+    job_types = JobTypes.load(TypeContext(config, outbound))
+    service = JobService(staged, store, NoScheduler(), config, clock, outbound, job_types)
     plans: list[_Plan] = []
     seen: set[str] = set()
     for entry in entries:
@@ -184,8 +187,7 @@ async def _stage(
         if (current_seed is None) != (seed is None):
             kind = "is not a Seed schedule" if current_seed is None else "is a Seed schedule"
             raise Invalid("seed", f"the job named {name!r} {kind}: it can only be replaced by one like it")
-        if entry.fields.get("type", "http") not in JOB_TYPES:
-            raise Invalid("type", f"type must be one of: {', '.join(JOB_TYPES)}")
+        service.types.get(entry.fields.get("type", DEFAULT_TYPE))  # Invalid for a type this server does not know
         await service.update(owner, job.name, {k: v for k, v in entry.fields.items() if k not in ("name", "type")})
         plan = _Plan(entry, True, job.id, seed, max_runs, current_seed)
     if isinstance(name, str):  # else the service has refused it
@@ -310,15 +312,15 @@ class StagedJobs:
     async def count_jobs(self, user_id: int) -> int:
         return await self.store.count_jobs(user_id) + sum(new.user_id == user_id for new, _seed in self.created)
 
-    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+    async def enabled_job_timings(self, user_id: int) -> list[tuple[int, str, str, str, dict[str, Any]]]:
         timings = [t for t in await self.store.enabled_job_timings(user_id) if t[0] not in self.changed]
         timings += [
-            (job.id, job.schedule, job.timezone, job.data)
+            (job.id, job.schedule, job.timezone, job.type, job.data)
             for job in self.changed.values()
             if job.user_id == user_id and job.enabled
         ]
         timings += [
-            (-number, new.schedule, new.timezone, new.data)
+            (-number, new.schedule, new.timezone, new.type, new.data)
             for number, (new, _seed) in enumerate(self.created, 1)
             if new.user_id == user_id and new.enabled
         ]
@@ -342,7 +344,7 @@ class StagedJobs:
         return await self.store.job_counts_by_state()
 
     async def import_jobs(
-        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float
+        self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float, *, job_type: str
     ) -> None:
         raise RuntimeError("an import is staged job by job")
 

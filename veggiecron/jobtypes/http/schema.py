@@ -1,0 +1,127 @@
+"""The http type's `data` as JSON Schema, for the OpenAPI document: built from the validator's own
+field list and limits (target.py, urls.py), with defaults from the server's configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...config import HttpClientSection
+from ...patterns import any_case, whole
+from .target import FIELDS, MAX_RETRIES, MAX_TIMEOUT, VERBS
+from .urls import MAX_URL_LENGTH, RULES, TARGET_URL_PATTERN
+
+Schema = dict[str, Any]
+ANY: Schema = {}  # any JSON value
+
+
+def target_url(max_length: int, description: str, nullable: bool = False) -> Schema:
+    """An outbound target (urls.check_url): format uri, and the pattern the server checks."""
+    return {
+        "type": ["string", "null"] if nullable else "string",
+        "format": "uri",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": whole(TARGET_URL_PATTERN),
+        "description": f"{description} It must be {RULES}.",
+    }
+
+
+def http_field_schemas(client: HttpClientSection) -> dict[str, Schema]:
+    """One schema per field of an http job's `data` (target.parse_http_data)."""
+    return {
+        "url": {
+            **target_url(MAX_URL_LENGTH, "Required. The URL to call."),
+            "examples": ["https://service.example/health"],
+        },
+        "verb": {
+            "type": "string",
+            "pattern": whole("|".join(any_case(v) for v in VERBS)),
+            "default": "GET",
+            "description": f"HTTP method, any letter case: {', '.join(VERBS)}.",
+        },
+        "number_of_clones": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": client.max_clones,
+            "default": 1,
+            "description": "Requests per run, sent in parallel; the run is ok when every clone succeeds.",
+        },
+        "enable_shadows": {
+            "type": "boolean",
+            "default": False,
+            "description": "false: a run due while the previous one is in flight is skipped; true: it runs anyway.",
+        },
+        "headers": {
+            "type": "object",
+            "propertyNames": {"pattern": whole("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]{1,256}$")},
+            "additionalProperties": {"type": "string", "maxLength": 8192, "pattern": whole("^[^\\r\\n\\x00]*$")},
+            "description": "Header names to string values.",
+        },
+        "body": {"type": "string", "description": "Request body, sent as is. Give body or json, not both."},
+        "json": {
+            **ANY,
+            "description": "Request body, sent as JSON with Content-Type: application/json. "
+            "Give body or json, not both.",
+        },
+        "timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": MAX_TIMEOUT,
+            "default": client.timeout_seconds,
+            "description": "Seconds for each attempt.",
+        },
+        "retries": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_RETRIES,
+            "default": 0,
+            "description": "Extra attempts after a failure, with exponential backoff and full jitter.",
+        },
+        "retry_backoff_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 3600,
+            "default": client.retry_backoff_seconds,
+            "description": "Ceiling of the first retry delay; doubles per attempt.",
+        },
+        "retry_backoff_max_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 86400,
+            "default": client.retry_backoff_max_seconds,
+            "description": "Longest retry delay (at least retry_backoff_seconds).",
+        },
+        "retry_on": {
+            "type": "array",
+            "maxItems": 100,
+            "items": {"type": "integer", "minimum": 400, "maximum": 499},
+            "default": [],
+            "description": "4xx status codes retried anyway (5xx, 408 and 429 always are).",
+        },
+        "success_codes": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 500,
+            "items": {
+                "anyOf": [
+                    {"type": "integer", "minimum": 100, "maximum": 599},
+                    {"type": "string", "pattern": whole("^[1-5]xx$")},
+                ]
+            },
+            "default": ["2xx"],
+            "description": 'Status codes that count as success: integers and classes such as "2xx".',
+        },
+    }
+
+
+def http_data_schema(client: HttpClientSection) -> Schema:
+    """The `data` of an http job, as a request body field."""
+    fields = http_field_schemas(client)
+    return {
+        "type": "object",
+        "description": "What each run sends (the http job type).",
+        "properties": {name: fields.get(name, ANY) for name in FIELDS},
+        "required": ["url"],
+        "additionalProperties": False,
+        "not": {"required": ["body", "json"]},
+    }
