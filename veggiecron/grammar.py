@@ -2,7 +2,8 @@
 document publishes (see patterns.py): a string the document's pattern takes is one the server takes.
 
 - a native schedule: every [N] second(s)|minute(s)|hour(s), every [N] day(s) @ HH:MM,
-  once @ <epoch seconds | YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)>, or a 5-field cron expression;
+  once @ <epoch seconds | YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)>, a 5-field cron expression, or one
+  of the forms in words schedule_reader.py reads (the same words, commas and `@` as it takes);
 - a Seed interval_definition: "<N> <days|hours|minutes|seconds|microseconds>", whole seconds;
 - a cron expression: each field as cronsim reads it (lists, ranges low to high, steps, names,
   L and LW in the day of the month, nL and n#k in the day of the week), except the ones cronsim
@@ -16,11 +17,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from zoneinfo import available_timezones
 
 from .errors import Invalid
 from .patterns import SPACE, any_case, int_range
+from .schedule_reader import DAY_WORDS, MONTH_WORDS, NTH_WORDS, ORDINALS
 from .schedules import GRAMMAR, MAX_DAYS, MAX_EPOCH, MAX_INTERVAL_SECONDS
+from .wall_schedules import MAX_WEEKS, ordinal
 
 S = SPACE
 _MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
@@ -133,6 +137,13 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+@functools.cache
+def never_schedule_pattern() -> str:
+    """The schedules that name no real day: such cron expressions, and days of the month that none of
+    the months named has (the 30th of February, the 31st of April)."""
+    return f"^(?:{never_cron_pattern()[1:-1]}|{S}*(?:{_never_month_days()}){S}*)$"
+
+
 def is_cron(text: str) -> bool:
     return bool(_compiled(cron_pattern()).fullmatch(text)) and not _compiled(never_cron_pattern()).fullmatch(text)
 
@@ -157,12 +168,66 @@ def schedule_pattern(min_interval: int = 1) -> str:
     )
     once = f"{any_case('once')}{S}*@{S}*(?:{EPOCH}|{INSTANT})"
     cron = cron_pattern()[1:-1]
-    return f"^(?:{S}*(?:{'|'.join([*units, daily, once])}){S}*|{cron})$"
+    words = _word_forms(min_interval)
+    return f"^(?:{S}*(?:{'|'.join([*units, daily, once, *words])}){S}*|{cron})$"
+
+
+# The forms in words, as schedule_reader.py reads them: words in any case, commas with spaces or
+# none around them, `@` with or without spaces, times H:MM or HH:MM.
+_COMMA = f"{S}*,{S}*"
+_CLOCK = "(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
+_AT = f"{S}*@{S}*{_CLOCK}"
+
+
+def _one_of(words: Iterable[str]) -> str:
+    return "(?:" + "|".join(any_case(w) for w in sorted(words, key=lambda w: (-len(w), w))) + ")"
+
+
+def _listed(item: str) -> str:
+    return f"{item}(?:{_COMMA}{item})*"
+
+
+def _word(word: str) -> str:
+    return any_case(word)
+
+
+_DAY = _one_of(DAY_WORDS)
+_DAY_SET = (
+    f"(?:{_word('weekday')}[Ss]?|{_word('weekend')}(?:{S}+{_word('day')}[Ss]?)?|{_word('weekends')}|{_listed(_DAY)})"
+)
+_MONTH_SET = f"(?:(?:{_one_of(('the', 'every', 'each'))}{S}+)?{_word('month')}|{_listed(_one_of(MONTH_WORDS))})"
+_OF = f"{S}+{_word('of')}{S}+"
+
+
+def _word_forms(min_interval: int) -> list[str]:
+    every = _word("every")
+    weekly = f"{every}{S}+{_DAY_SET}{_AT}"
+    weeks = f"{every}(?:{S}+{int_range(1, MAX_WEEKS)})?{S}+{_word('week')}[Ss]?{S}+{_word('on')}{S}+{_DAY_SET}{_AT}"
+    month_days = f"{_listed(_one_of(ORDINALS))}(?:{S}+{_word('day')}[Ss]?)?{_OF}{_MONTH_SET}{_AT}"
+    nths = [*NTH_WORDS, *(ordinal(n) for n in range(1, 6))]
+    nth_weekday = f"{_listed(_one_of(nths))}{S}+{_DAY}{_OF}{_MONTH_SET}{_AT}"
+    forms = [weekly, weeks, month_days, nth_weekday]
+    for unit, size, most in (("minute", 60, 1440), ("hour", 3600, 24)):
+        low = _at_least(size, min_interval)
+        if low <= most:
+            count = f"(?:{S}+{int_range(low, most)})" + ("?" if low == 1 else "")
+            window = f"{S}+{_word('from')}{S}+{_CLOCK}{S}+{_word('to')}{S}+{_CLOCK}(?:{S}+{_word('on')}{S}+{_DAY_SET})?"
+            forms.append(f"{every}{count}{S}+{_word(unit)}[Ss]?{window}")
+    return forms
+
+
+def _never_month_days() -> str:
+    """Days of the month that none of the months named has."""
+    day = f"(?:{S}+{_word('day')}[Ss]?)?"
+    feb = _listed(_one_of(("feb", "february")))
+    short = _listed(_one_of(("feb", "february", "apr", "april", "jun", "june", "sep", "september", "nov", "november")))
+    past_feb = _listed(_one_of(("30th", "31st")))
+    return f"{past_feb}{day}{_OF}{feb}{_AT}|{_listed(_word('31st'))}{day}{_OF}{short}{_AT}"
 
 
 def is_schedule(text: str, min_interval: int = 1) -> bool:
     return bool(_compiled(schedule_pattern(min_interval)).fullmatch(text)) and not _compiled(
-        never_cron_pattern()
+        never_schedule_pattern()
     ).fullmatch(text)
 
 
@@ -205,7 +270,15 @@ def zone_names() -> frozenset[str]:
 def check_new_schedule(text: object) -> None:
     """A schedule a client writes (parse_schedule has read it already): in the published grammar."""
     if isinstance(text, str) and not is_schedule(text):
-        raise Invalid("schedule", f"schedule {text.strip()[:80]!r} is not one of: {GRAMMAR}", {"grammar": GRAMMAR})
+        # The reader took it, so what the grammar refuses is a character outside ASCII (a digit or
+        # space of another script), which no reader of the published pattern takes.
+        position = next((i for i, c in enumerate(text) if not c.isascii()), 0)
+        raise Invalid(
+            "schedule",
+            f"schedule {text.strip()[:80]!r} has a character the grammar does not take at position {position}; "
+            f"a schedule is one of: {GRAMMAR}",
+            {"grammar": GRAMMAR, "position": position},
+        )
 
 
 def check_new_zone(name: object) -> None:

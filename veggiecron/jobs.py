@@ -41,8 +41,8 @@ from .model import (
 )
 from .outbound import OutboundPolicy
 from .policies import JobPolicy, jitter_key, job_timing, parse_policy
-from .quotas import QuotaUsage, runs_per_minute, stored_rate
-from .schedules import Interval, Once, Schedule, get_zone, parse_schedule
+from .quotas import QuotaUsage, runs_per_minute, shortest_gap_seconds, stored_rate
+from .schedules import Once, Schedule, get_zone, parse_schedule
 from .store import JobStore, RunHistory
 
 RECENT_RUNS = 10
@@ -100,7 +100,8 @@ class JobService:
         projected requests a minute, for `usage.add` once the job is stored.
         """
         quotas = self.config.quotas
-        if isinstance(schedule, Interval) and schedule.seconds < quotas.min_interval_seconds:
+        gap = shortest_gap_seconds(schedule)
+        if gap is not None and gap < quotas.min_interval_seconds:
             raise Invalid("schedule", f"the shortest interval allowed is {quotas.min_interval_seconds} seconds")
         rate = runs_per_minute(schedule, clones)
         if user.is_admin:

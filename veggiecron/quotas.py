@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .schedules import Cron, DailyAt, Interval, Schedule, parse_schedule
+from .wall_schedules import MonthDays, NthWeekday, Weekly, Windowed
 
 
 class QuotaUsage:
@@ -52,4 +53,21 @@ def runs_per_minute(schedule: Schedule, clones: int) -> float:
         return clones / (1440.0 * schedule.days)
     if isinstance(schedule, Cron):
         return float(clones)
+    if isinstance(schedule, Windowed):
+        return clones / schedule.step
+    if isinstance(schedule, Weekly):
+        return clones * len(schedule.days) / (7 * 1440.0 * schedule.weeks)
+    if isinstance(schedule, MonthDays):
+        return clones * len(schedule.days) / (28 * 1440.0)  # February is the shortest month
+    if isinstance(schedule, NthWeekday):
+        return clones * len(schedule.nths) / (28 * 1440.0)
     return 0.0
+
+
+def shortest_gap_seconds(schedule: Schedule) -> float | None:
+    """The step of a schedule that repeats within the day (quotas.min_interval_seconds bounds it)."""
+    if isinstance(schedule, Interval):
+        return float(schedule.seconds)
+    if isinstance(schedule, Windowed):
+        return schedule.step * 60.0
+    return None

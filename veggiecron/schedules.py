@@ -5,7 +5,8 @@ Grammar (case-insensitive):
     every [N] day(s) @ HH:MM
     once @ <epoch seconds | ISO 8601 timestamp with offset>
     <5-field cron expression>, e.g. */5 * * * *
-Wall-clock forms (`@ HH:MM` and cron) use the job's time zone. In a DST gap the run fires at
+    and the forms in words that schedule_reader.py reads (weekdays, days of the month, windows).
+Wall-clock forms (`@ HH:MM`, windows and cron) use the job's time zone. In a DST gap the run fires at
 the first instant after the gap; a wall time that occurs twice fires once, at the first.
 """
 
@@ -15,20 +16,25 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
 from .errors import Invalid
+from .schedule_reader import MAX_DAYS, MAX_INTERVAL_SECONDS, UNIT_SECONDS, UnreadWord, read_words
+from .wall_clock import wall_time_to_epoch
+from .wall_schedules import MonthDays, NthWeekday, Weekly, Windowed
 
 GRAMMAR = (
     "every N seconds | every [N] minute(s) | every [N] hour(s) | every [N] day(s) @ HH:MM | "
-    "once @ <epoch seconds or ISO 8601> | a 5-field cron expression such as '*/5 * * * *'"
+    "every <days> @ HH:MM | every N weeks on <days> @ HH:MM | <1st,15th,...,last> day of <months> @ HH:MM | "
+    "<first,...,fifth,last> <day name> of <months> @ HH:MM | "
+    "every [N] minute(s)|hour(s) from HH:MM to HH:MM [on <days>] | "
+    "once @ <epoch seconds or ISO 8601> | a 5-field cron expression such as '*/5 * * * *'; "
+    "<days> is weekday, weekend day or day names such as mon,wed,fri; <months> is month or names such as jan,jul"
 )
-UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
-MAX_INTERVAL_SECONDS = 366 * 86400
-MAX_DAYS = 3660
+__all__ = ["MAX_DAYS", "MAX_INTERVAL_SECONDS", "UNIT_SECONDS", "wall_time_to_epoch"]
 # Latest timestamp accepted in a `once` schedule (year 9999), so datetimes never overflow.
 MAX_EPOCH = 253402300799.0
 
@@ -179,27 +185,7 @@ class Cron:
         return self.expression
 
 
-def wall_time_to_epoch(day: date, at: time, tz: ZoneInfo) -> float:
-    """Epoch seconds of a wall-clock time; DST gaps resolve to the end of the gap, folds to the first."""
-    local = datetime.combine(day, at, tzinfo=tz)  # fold=0: the first of two occurrences
-    instant = local.timestamp()
-    if datetime.fromtimestamp(instant, tz).replace(tzinfo=None) == local.replace(tzinfo=None):
-        return instant
-    # The wall time does not exist: find the transition, the first instant after the gap.
-    low = local.replace(fold=1).timestamp()  # the gap start read with the later offset: before the gap
-    high = instant
-    offset_after = datetime.fromtimestamp(high, tz).utcoffset()
-    low, high = min(low, high), max(low, high)
-    while high - low > 1:
-        middle = math.floor((low + high) / 2)
-        if datetime.fromtimestamp(middle, tz).utcoffset() == offset_after:
-            high = middle
-        else:
-            low = middle
-    return float(high)
-
-
-Schedule = Interval | DailyAt | Once | Cron
+Schedule = Interval | DailyAt | Once | Cron | Weekly | MonthDays | NthWeekday | Windowed
 
 
 def parse_schedule(text: object, zone: str = "UTC") -> Schedule:
@@ -213,11 +199,32 @@ def parse_schedule(text: object, zone: str = "UTC") -> Schedule:
 
 # Schedules are immutable, and most jobs share a few schedule strings: one object serves them all.
 @functools.lru_cache(maxsize=4096)
-def _parse_schedule(text: str, zone: str) -> Interval | DailyAt | Once | Cron:
+def _parse_schedule(text: str, zone: str) -> Schedule:
     if len(text) > 200:
         raise _invalid("schedule is too long (200 characters at most)")
-    normalized = " ".join(text.strip().split()).lower()
     get_zone(zone)
+    try:
+        older = _parse_older_forms(text, zone)
+    except _ScheduleInvalid as exc:  # a number or a time out of range: the reader names the word
+        try:
+            read_words(text, zone)
+        except UnreadWord as unread:
+            raise _invalid(f"{exc.reason} ({unread.reason})", unread) from None
+        raise
+    if older is not None:
+        return older
+    try:
+        words = read_words(text, zone)
+    except UnreadWord as unread:
+        raise _invalid(f"unrecognised schedule {text.strip()[:80]!r}: {unread.reason}", unread) from None
+    if words is None:  # the reader takes an older form the older parser did not (never by design)
+        raise _invalid(f"unrecognised schedule {text.strip()[:80]!r}")
+    return words
+
+
+def _parse_older_forms(text: str, zone: str) -> Interval | DailyAt | Once | Cron | None:
+    """The forms schedules had before the ones in words, read exactly as they always were."""
+    normalized = " ".join(text.strip().split()).lower()
     match = _EVERY_UNIT.match(normalized)
     if match:
         count = int(match.group(1) or 1)
@@ -243,9 +250,29 @@ def _parse_schedule(text: str, zone: str) -> Interval | DailyAt | Once | Cron:
         try:
             CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
         except (CronSimError, ValueError) as exc:
-            raise _invalid(f"invalid cron expression: {exc}") from None
+            raise _cron_invalid(text, fields, exc) from None
         return Cron(expression, zone)
-    raise _invalid(f"unrecognised schedule {text.strip()[:80]!r}")
+    return None
+
+
+CRON_FIELDS = ("minute", "hour", "day of the month", "month", "day of the week")
+
+
+def _cron_invalid(text: str, fields: list[str], exc: Exception) -> Invalid:
+    """The first field cronsim refuses on its own (others as '*'), or the day of the month when only
+    the days and months together name no day."""
+    at = 2
+    for i in range(5):
+        alone = " ".join(field if j == i else "*" for j, field in enumerate(fields)).upper()
+        try:
+            CronSim(alone, datetime(2000, 1, 1, tzinfo=UTC))
+        except (CronSimError, ValueError):
+            at = i
+            break
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    position = starts[min(at, len(starts) - 1)]
+    reason = f"invalid cron expression: {exc} (the {CRON_FIELDS[at]}, at position {position})"
+    return Invalid("schedule", f"{reason}. A schedule is one of: {GRAMMAR}", {"grammar": GRAMMAR, "position": position})
 
 
 def _parse_instant(value: str) -> float:
@@ -268,5 +295,17 @@ def _parse_iso_instant(value: str) -> float:
     return parsed.timestamp()
 
 
-def _invalid(reason: str) -> Invalid:
-    return Invalid("schedule", f"{reason}. A schedule is one of: {GRAMMAR}", {"grammar": GRAMMAR})
+class _ScheduleInvalid(Invalid):
+    """A schedule that does not parse; `reason` says why (the description adds the grammar)."""
+
+    def __init__(self, reason: str, data: dict[str, object]) -> None:
+        super().__init__("schedule", f"{reason}. A schedule is one of: {GRAMMAR}", data)
+        self.reason = reason
+
+
+def _invalid(reason: str, unread: UnreadWord | None = None) -> _ScheduleInvalid:
+    """The error a client sees: the reason, the grammar, and where the reader stopped when it did."""
+    data: dict[str, object] = {"grammar": GRAMMAR}
+    if unread is not None:
+        data.update(position=unread.position, word=unread.word, expected=unread.expected)
+    return _ScheduleInvalid(reason, data)

@@ -184,3 +184,26 @@ def test_the_list_refreshes_while_visible_and_pauses_while_hidden(
     page.wait_for_timeout(200)
     assert len(refreshes) > hidden_from  # at once when shown again
     assert not_reloaded(page)
+
+
+@pytest.mark.slow
+def test_a_schedule_in_words_is_previewed_as_typed_and_shown_in_words(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    name, _api = live.new_user("wordsmith")
+    log_in(page, name)
+    page.get_by_role("link", name="New job").first.click()
+    preview = page.locator("#preview li")
+    expect(preview).to_have_count(5)
+    page.get_by_label("Name", exact=True).fill("standup")
+    page.get_by_label("URL", exact=True).fill(live.sink.url + "/standup")
+    schedule = page.get_by_label("Schedule", exact=True)
+    schedule.fill("every weekday at 09:30")
+    expect(page.locator("#preview")).to_contain_text("could not read 'at' at position 14")
+    schedule.fill("")
+    schedule.press_sequentially("every weekday @ 09:30", delay=20)
+    expect(preview).to_have_count(5)
+    for item in preview.all():
+        expect(item).to_contain_text("09:30:00")
+    page.get_by_role("button", name="Create job").click()
+    page.wait_for_url("**/ui/jobs/standup")
+    expect(page.get_by_text("Weekdays at 09:30").first).to_be_visible()

@@ -40,6 +40,31 @@ def test_schedules_in_words(schedule: str, words: str) -> None:
     assert schedule_words(schedule, "UTC") == words
 
 
+@pytest.mark.parametrize(
+    ("schedule", "words"),
+    [
+        ("every monday @ 09:00", "Every Monday at 09:00"),
+        ("every mon,wed,fri @ 17:30", "Every Monday, Wednesday and Friday at 17:30"),
+        ("every weekday @ 09:30", "Weekdays at 09:30"),
+        ("every weekend day @ 10:00", "Weekends at 10:00"),
+        ("every 2 weeks on monday @ 09:00", "Every 2 weeks on Monday at 09:00"),
+        ("1st,15th of month @ 12:00", "On the 1st and 15th of every month at 12:00"),
+        ("last day of month @ 23:00", "On the last day of every month at 23:00"),
+        ("first monday of month @ 08:00", "On the first Monday of every month at 08:00"),
+        ("2nd,4th tuesday of month @ 18:00", "On the second and fourth Tuesday of every month at 18:00"),
+        ("first monday of jan,apr,jul,oct @ 08:00", "On the first Monday of January, April, July and October at 08:00"),
+        ("every 5 minutes from 09:00 to 17:00", "Every 5 minutes from 09:00 to 17:00"),
+        ("every hour from 08:00 to 18:00 on weekdays", "Every hour from 08:00 to 18:00 on weekdays"),
+        (
+            "every 90 minutes from 22:00 to 02:00 on sat",
+            "Every 90 minutes from 22:00 to 02:00 the next day on Saturday",
+        ),
+    ],
+)
+def test_schedules_in_words_for_days_months_and_windows(schedule: str, words: str) -> None:
+    assert schedule_words(schedule, "Europe/London") == words
+
+
 def test_cron_words_keep_anything_unusual_as_cron() -> None:
     assert cron_words("0 8 1 * 1") == "Cron 0 8 1 * 1"  # day and weekday both: left as written
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,21 @@ from ..errors import Invalid
 from ..model import JobState, RunOutcome
 from ..schedules import Cron, DailyAt, Interval, Once, parse_schedule
 from ..times import in_zone
+from ..wall_schedules import (
+    ALL_MONTHS,
+    EVERY_DAY,
+    LAST,
+    MONTH_NAMES,
+    NTH_WORDS,
+    WEEKDAYS,
+    WEEKEND,
+    MonthDays,
+    NthWeekday,
+    Weekly,
+    Windowed,
+    ordinal,
+)
+from ..wall_schedules import DAY_NAMES as WEEK_DAYS
 
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
@@ -40,8 +56,52 @@ def schedule_words(text: str, zone: str) -> str:
         return f"Every day at {at}" if schedule.days == 1 else f"Every {schedule.days} days at {at}"
     if isinstance(schedule, Once):
         return f"Once, at {local_time(schedule.at, zone)}"
-    assert isinstance(schedule, Cron)
-    return cron_words(schedule.expression)
+    if isinstance(schedule, Cron):
+        return cron_words(schedule.expression)
+    return _wall_words(schedule)
+
+
+def _and(items: list[str]) -> str:
+    """'Monday', 'Monday and Friday', 'Monday, Wednesday and Friday'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _days(days: tuple[int, ...]) -> str:
+    if days == WEEKDAYS:
+        return "weekdays"
+    if days == WEEKEND:
+        return "weekends"
+    return _and([WEEK_DAYS[d].capitalize() for d in days])
+
+
+def _months(months: tuple[int, ...]) -> str:
+    return "every month" if months == ALL_MONTHS else _and([MONTH_NAMES[m - 1].capitalize() for m in months])
+
+
+def _lasts(numbers: tuple[int, ...], word: Callable[[int], object]) -> list[str]:
+    """The numbered ones in order, then the last one (LAST sorts first in the schedule)."""
+    return [str(word(n)) for n in numbers if n != LAST] + (["last"] if LAST in numbers else [])
+
+
+def _wall_words(schedule: Weekly | MonthDays | NthWeekday | Windowed) -> str:
+    """'Weekdays at 09:30', 'On the first Monday of every month at 08:00', 'Every hour from 08:00 to 18:00'."""
+    if isinstance(schedule, Windowed):
+        step = Interval(schedule.step * 60).format().capitalize()
+        start, end = (f"{m // 60:02d}:{m % 60:02d}" for m in (schedule.start, schedule.end))
+        past_midnight = " the next day" if schedule.end < schedule.start else ""
+        on = "" if schedule.days == EVERY_DAY else f" on {_days(schedule.days)}"
+        return f"{step} from {start} to {end}{past_midnight}{on}"
+    at = f"at {schedule.hour:02d}:{schedule.minute:02d}"
+    if isinstance(schedule, Weekly):
+        days = _days(schedule.days)
+        if schedule.weeks > 1:
+            return f"Every {schedule.weeks} weeks on {days} {at}"
+        return f"{days.capitalize()} {at}" if schedule.days in (WEEKDAYS, WEEKEND) else f"Every {days} {at}"
+    if isinstance(schedule, MonthDays):
+        named = _and(_lasts(schedule.days, ordinal)) + (" day" if LAST in schedule.days else "")
+        return f"On the {named} of {_months(schedule.months)} {at}"
+    nths = _lasts(schedule.nths, NTH_WORDS.get)
+    return f"On the {_and(nths)} {WEEK_DAYS[schedule.weekday].capitalize()} of {_months(schedule.months)} {at}"
 
 
 def _number(field: str, high: int) -> int | None:

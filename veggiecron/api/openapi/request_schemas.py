@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from ...auth import BCRYPT_BYTES, MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from ...config import Config
-from ...grammar import INSTANT, cron_pattern, interval_pattern, never_cron_pattern, schedule_pattern, zone_names
+from ...grammar import (
+    INSTANT,
+    cron_pattern,
+    interval_pattern,
+    never_cron_pattern,
+    never_schedule_pattern,
+    schedule_pattern,
+    zone_names,
+)
 from ...job_fields import MAX_TAGS, NAME_PATTERN, TAG_PATTERN
 from ...jobtypes.http.schema import target_url
 from ...jobtypes.http.urls import MAX_URL_LENGTH
@@ -80,10 +88,11 @@ def policy_field_schemas() -> dict[str, Schema]:
     }
 
 
-def never(schema: Schema) -> Schema:
-    """A schedule or cron schema without the cron expressions that name no real day (grammar.NEVER)."""
+def never(schema: Schema, pattern: str | None = None) -> Schema:
+    """A schedule or cron schema without the ones that name no real day (never_cron_pattern, or the
+    `pattern` given: never_schedule_pattern also takes out days of the month the months lack)."""
     # "type" inside "not": a null is no cron expression, and a bare pattern would match it (and refuse it).
-    return {**schema, "not": {"type": "string", "pattern": never_cron_pattern()}}
+    return {**schema, "not": {"type": "string", "pattern": pattern or never_cron_pattern()}}
 
 
 def optional_text(pattern: str) -> str:
@@ -101,10 +110,31 @@ ENABLED: Schema = {
 }
 
 
+SCHEDULE_EXAMPLES = [
+    "every 10 seconds",
+    "every day @ 13:00",
+    "every weekday @ 09:30",
+    "every mon,wed,fri @ 17:30",
+    "every weekend day @ 10:00",
+    "every 2 weeks on monday @ 09:00",
+    "1st,15th of month @ 12:00",
+    "last day of month @ 23:00",
+    "first monday of jan,apr,jul,oct @ 08:00",
+    "2nd,4th tuesday of month @ 18:00",
+    "every 5 minutes from 09:00 to 17:00",
+    "every hour from 08:00 to 18:00 on weekdays",
+    "*/5 * * * *",
+    "once @ 2030-01-01T12:00:00Z",
+]
+
 JOB_FIELD_DESCRIPTIONS = {
     "name": "1 to 128 characters: letters, digits, '_', '.', ':' or '-'; unique per user.",
     "type": "The job type.",
-    "schedule": f"When the job fires. One of: {GRAMMAR}.",
+    "schedule": f"When the job fires, in the job's time zone. One of: {GRAMMAR}. Names of days and months "
+    "may be written in full or by their first three letters, in any case. A window (`from HH:MM to HH:MM`) "
+    "includes both ends and starts its grid at its start each day; an end before its start runs past "
+    "midnight. A schedule that does not parse answers 400 whose data.position is where the first word "
+    "it could not read starts (0 is the first character).",
     "timezone": "IANA time zone of wall-clock schedules.",
     "enabled": "Whether the job fires.",
     "tags": f"Labels to find the job by (GET /job?tag=): at most {MAX_TAGS}, each 1 to 32 letters, digits, "
@@ -136,8 +166,9 @@ def job_body_schema(config: Config, job_types: JobTypes, fields: tuple[str, ...]
                 "minLength": 1,
                 "maxLength": 200,
                 "pattern": schedule_pattern(config.quotas.min_interval_seconds),
-                "examples": ["every 10 seconds", "every day @ 13:00", "*/5 * * * *", "once @ 2030-01-01T12:00:00Z"],
-            }
+                "examples": SCHEDULE_EXAMPLES,
+            },
+            never_schedule_pattern(),
         ),
         "timezone": {
             "type": "string",
