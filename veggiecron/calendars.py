@@ -110,7 +110,7 @@ def parse_spec(fields: dict[str, Any]) -> CalendarSpec:
             "holidays.country",
             "holidays.country must be an ISO 3166-1 alpha-2 code the holidays library knows, such as US",
         )
-    if subdivision is not None and (not isinstance(subdivision, str) or subdivision not in supported[country]):
+    if "subdivision" in found and (not isinstance(subdivision, str) or subdivision not in supported[country]):
         choices = ", ".join(supported[country][:40]) or "none"
         raise Invalid("holidays.subdivision", f"holidays.subdivision of {country} must be one of: {choices}")
     return CalendarSpec(country=country, subdivision=subdivision)

@@ -40,7 +40,7 @@ SKIP_CALENDARS_TEXT: Schema = {
     "pattern": f"^[ ,]*({_REF}([ ,]+{_REF}){{0,{MAX_SKIP_CALENDARS - 1}}})?[ ,]*$",
     "description": "The calendars' names as text, separated by spaces or commas.",
 }
-_DAY = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_DAY = "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"  # a day a month lacks: 400
 DATE: Schema = {"type": "string", "pattern": _DAY, "examples": ["2026-12-24"]}
 DATES: Schema = {
     "type": "array",
