@@ -70,8 +70,15 @@ class CalendarService:
     async def get(self, user: User, ref: object) -> Calendar:
         return await self.store.get_calendar(user.id, validate_reference(ref, "name"))
 
-    async def list(self, user: User) -> list[Calendar]:
+    async def visible(self, user: User) -> list[Calendar]:
+        """The user's calendars and the shared ones."""
         return await self.store.list_calendars(user.id)
+
+    async def jobs_of(self, user: User, calendar: Calendar) -> list[str]:
+        """The names of the user's jobs that skip this calendar's days."""
+        return [
+            job.name for job in await self.store.jobs_using_calendar(user.id, calendar.ref) if job.user_id == user.id
+        ]
 
     async def update(self, user: User, ref: str, fields: dict[str, Any]) -> Calendar:
         """Replace a calendar's dates or holidays; every job that skips it is rescheduled at once."""

@@ -28,7 +28,7 @@ class CalendarsHandler(BaseHandler):
     """GET /calendars lists the caller's calendars and the shared ones; POST creates one."""
 
     async def get(self) -> None:
-        calendars = await self.ctx.calendars.list(self.current_user_required)
+        calendars = await self.ctx.calendars.visible(self.current_user_required)
         self.answer(
             f"{len(calendars)} calendars",
             {"count": len(calendars), "calendars": [calendar_view(c) for c in calendars]},
