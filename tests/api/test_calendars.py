@@ -4,13 +4,14 @@ jobs at once, a calendar in use cannot be deleted, and shared ones are an admin'
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.helpers import Api, assert_error
+from tests.helpers import Api, Sink, assert_error, wait_for
 from veggiecron.app import Server
 
 
@@ -201,3 +202,36 @@ async def test_calendars_are_per_user_and_shared_ones_are_an_admins(server: Serv
     assert status == 403
     status, body = await admin.call("DELETE", "/calendars/shared:nyse")
     assert status == 409 and body["data"]["jobs"] == ["trade"]
+
+
+def zone_at_midday() -> tuple[str, date]:
+    """A zone where it is now near midday (so today's date holds for the test's seconds), and its date."""
+    hours = 12 - datetime.now(ZoneInfo("UTC")).hour
+    hours = max(-12, min(14, hours))
+    zone = "Etc/GMT" + (f"{-hours:+d}" if hours else "")  # Etc/GMT-3 is three hours ahead of UTC
+    return zone, datetime.now(ZoneInfo(zone)).date()
+
+
+async def test_a_calendar_change_stops_and_restarts_a_running_job_without_a_restart(user_api: Api, sink: Sink) -> None:
+    zone, today = zone_at_midday()
+    status, _ = await user_api.call("POST", "/calendars", json={"name": "today", "dates": ["2000-01-01"]})
+    assert status == 201
+    await user_api.create_job(
+        "tick", sink.url + "/tick", schedule="every 1 seconds", timezone=zone, skip_calendars=["today"]
+    )
+    await wait_for(lambda: len(sink.paths("/tick")) >= 2, timeout=10)
+    # Today becomes a skipped day: the running job stops at once, without a restart.
+    status, body = await user_api.call("PUT", "/calendars/today", json={"dates": [today.isoformat()]})
+    assert status == 200, body
+    await asyncio.sleep(0.5)  # a run already sent may still land
+    stopped = len(sink.paths("/tick"))
+    await asyncio.sleep(2.5)
+    assert len(sink.paths("/tick")) == stopped
+    status, body = await user_api.call("GET", "/job/tick")
+    assert local_dates([body["data"]["next_run"]], zone)[0] == today + timedelta(days=1)
+    status, body = await user_api.call("GET", "/job/tick/runs")
+    assert all(run["outcome"] == "ok" for run in body["data"]["runs"])  # nothing missed nor skipped
+    # And back: it runs again at once.
+    status, body = await user_api.call("PUT", "/calendars/today", json={"dates": ["2000-01-01"]})
+    assert status == 200
+    await wait_for(lambda: len(sink.paths("/tick")) >= stopped + 2, timeout=10)
