@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 JOB_NAME = r"([^/]+)"
 # How soon a calendar changed on another node reaches this one's compiled jobs (its own changes: at once).
-CALENDAR_RELOAD_SECONDS = 2.0
+CALENDAR_RELOAD_SECONDS = 1.0
 
 
 def make_app(ctx: Context) -> tornado.web.Application:
@@ -144,8 +144,6 @@ class Server:
         self._database_lock = ExitStack()  # the lock on a SQLite database file, while this server runs
         self.ctx = self._context()
         self.calendar_watch: asyncio.Task[None] | None = None
-        if isinstance(self.scheduler, ClusterScheduler):
-            self.ctx.calendars.on_reload.append(self.scheduler.forget_compiled)
 
     def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
         """One node of several sharing a PostgreSQL database."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -36,7 +35,6 @@ class CalendarService:
         self.jobs = jobs
         self.book = book
         self.clock = clock
-        self.on_reload: list[Callable[[], None]] = []  # told when a reload found calendars changed elsewhere
 
     async def load(self) -> None:
         """Fill the book from the store (before the scheduler compiles any job)."""
@@ -47,14 +45,27 @@ class CalendarService:
         while True:
             await asyncio.sleep(interval)
             try:
-                changed = self.book.load(await self.store.all_calendars())
+                await self.reload()
             except Exception:  # the store is away for a moment: the book keeps what it holds
                 logger.warning("calendars could not be reloaded; kept the ones held", exc_info=True)
-                continue
-            if changed:
-                logger.info("calendars changed on another node: jobs are compiled again")
-                for listener in self.on_reload:
-                    listener()
+
+    async def reload(self) -> None:
+        """Take in the calendars other nodes changed; their jobs' next runs are set again.
+
+        The node that changed a calendar set them already, but a node that had not seen the change
+        yet may have claimed a slot since and planned the next one with the old days: planned again
+        here from the pending slot, with the days every node now has.
+        """
+        for calendar in self.book.load(await self.store.all_calendars()):
+            logger.info("calendar %d (%s) changed on another node", calendar.id, calendar.ref)
+            await self.jobs.flush()
+            now = self.clock.now()
+            affected = await self.store.jobs_using_calendar(calendar.user_id, calendar.ref)
+            next_runs = [(job, self.jobs.replanned(job, now)) for job in affected]
+            changed = [(job, run) for job, run in next_runs if run != job.next_run]
+            if changed and self.book.days(calendar.user_id, calendar.ref) is not None:
+                # The calendar written as it is (same days, same time): other nodes see no change.
+                await self.store.update_calendar(calendar, calendar.spec.to_json(), calendar.date_updated, changed)
 
     async def create(self, user: User, fields: dict[str, Any]) -> Calendar:
         check_fields(fields, CREATE_FIELDS)

@@ -170,10 +170,6 @@ class ClusterScheduler:
         if job.enabled and job.next_run is not None:
             self._notified(job.next_run)  # the store notified every node; this one need not wait for it
 
-    def forget_compiled(self) -> None:
-        """Compile each job again when next claimed: the calendars their timing skips changed."""
-        self._compiled.clear()
-
     def remove(self, job_id: int) -> None:
         """Slots of the job this node holds and has not sent are not sent."""
         for i, (_due, _seq, job, _epoch) in enumerate(self._heap):
