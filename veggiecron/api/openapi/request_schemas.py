@@ -7,7 +7,7 @@ timeouts), so the document says what this server accepts.
 
 from __future__ import annotations
 
-from ...auth import BCRYPT_BYTES, MAX_PASSWORD_LENGTH, USERNAME_PATTERN
+from ...auth import MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from ...config import Config
 from ...grammar import INSTANT, cron_pattern, interval_pattern, never_cron_pattern, schedule_pattern, zone_names
 from ...jobs import JOB_TYPES, MAX_TAGS, NAME_PATTERN, TAG_PATTERN
@@ -308,8 +308,8 @@ CREDENTIALS: Schema = obj(
             "minLength": 1,
             "maxLength": MAX_PASSWORD_LENGTH,
             "pattern": whole("^[^\\x00]*$"),
-            "description": f"1 to {MAX_PASSWORD_LENGTH} characters, no NUL. bcrypt reads the first {BCRYPT_BYTES} "
-            "bytes of its UTF-8 encoding: in a password of many non-ASCII characters, only those count.",
+            "description": f"1 to {MAX_PASSWORD_LENGTH:,} characters (so any password of up to {MAX_PASSWORD_LENGTH:,} "
+            "bytes), no NUL. Every character counts: two passwords that differ anywhere are different.",
         },
     },
     ("username", "password"),
