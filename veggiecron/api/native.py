@@ -10,19 +10,29 @@ import orjson
 
 from ..auth import token_from_headers
 from ..compiler import preview
+from ..config import Config
 from ..errors import Forbidden, Invalid, NotFound
-from ..jobs import job_filter, tags_from_text
+from ..jobs import CREATE_FIELDS, job_filter, tags_from_text
 from ..model import idempotency_key
 from ..times import in_zone, with_utc
 from .base import BaseHandler
+from .forms import typed_by_schema
+from .openapi.request_schemas import http_field_schemas, job_form_schema
 from .views import job_view, run_view, token_view, user_view
 
 
-def _job_fields(fields: dict[str, Any], form: bool) -> dict[str, Any]:
-    """Form posts carry `data` as a JSON string (JSON bodies may send an object or that string) and
-    `tags` as text separated by spaces or commas."""
-    if form and isinstance(fields.get("tags"), str):
-        fields = {**fields, "tags": tags_from_text(fields["tags"])}
+def _job_fields(fields: dict[str, Any], form: bool, config: Config) -> dict[str, Any]:
+    """Form posts carry text: each value is read as the document's form schema types it (epoch
+    seconds as a number, "true" as a boolean), `data` as JSON text or as bracketed fields
+    (data[url]=...), `tags` as text separated by spaces or commas. JSON bodies may send `data` as
+    an object or as that JSON text."""
+    if form:
+        schema = job_form_schema(config, CREATE_FIELDS, ())
+        # The http job's data (the only type) as an object, its $ref spelled out.
+        schema["properties"]["data"] = {"type": "object", "properties": http_field_schemas(config)}
+        fields = typed_by_schema(fields, schema)
+        if isinstance(fields.get("tags"), str):
+            fields = {**fields, "tags": tags_from_text(fields["tags"])}
     if isinstance(fields.get("data"), str):
         try:
             fields = {**fields, "data": orjson.loads(fields["data"])}
@@ -106,7 +116,7 @@ class JobsHandler(BaseHandler):
 
     async def post(self) -> None:
         job = await self.ctx.jobs.create(
-            self.current_user_required, _job_fields(self.body_fields(), self.body_was_form)
+            self.current_user_required, _job_fields(self.body_fields(), self.body_was_form, self.ctx.config)
         )
         self.set_header("Location", f"/job/{job.name}")
         self.answer(f'Successfully created {job.type} job: "{job.name}"', job_view(job), status=201)
@@ -122,7 +132,7 @@ class JobHandler(BaseHandler):
 
     async def patch(self, name: str) -> None:
         job = await self.ctx.jobs.update(
-            self.current_user_required, name, _job_fields(self.body_fields(), self.body_was_form)
+            self.current_user_required, name, _job_fields(self.body_fields(), self.body_was_form, self.ctx.config)
         )
         self.answer(f'Updated job "{job.name}"', job_view(job))
 

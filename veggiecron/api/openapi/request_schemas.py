@@ -235,7 +235,9 @@ def job_body_schema(config: Config, fields: tuple[str, ...], required: tuple[str
         "type": {"type": "string", "enum": list(JOB_TYPES), "default": JOB_TYPES[0]},
         "data": {
             **ref("HttpJobData"),
-            "description": "What each run sends (in a form post: this object as JSON text, see the encoding).",
+            "description": "What each run sends. In a form post: this object as JSON text (see the encoding), "
+            "or as bracketed fields, data[url]=...&data[success_codes][0]=200 (each value's text read as this "
+            "schema types it; a value in data[json] stays text).",
         },
         "schedule": never(
             {
