@@ -145,6 +145,12 @@ class AccountStore(Protocol):
     async def user_credentials(self, username: str) -> tuple[User, str] | None:
         """The user and their password hash."""
 
+    async def replace_password_hash(self, user_id: int, old_hash: str, new_hash: str) -> bool:
+        """Store new_hash as the user's password hash if it is still old_hash; True when it was replaced.
+
+        A rehash of the same password: the user's date_updated stays as it is.
+        """
+
     async def create_token(self, user_id: int, token_hash: str, now: float, expires_at: float) -> None: ...
 
     async def user_for_token(self, token_hash: str, now: float) -> tuple[User, float] | None:
