@@ -21,7 +21,7 @@ from ..compiler import compile_job
 from ..config import HttpClientSection
 from ..logs import job_fields
 from ..model import CompiledJob, Job, NextRun, Run, RunOutcome
-from ..policies import missed_reason, plan_slots, slots_through, utc_iso
+from ..policies import CatchUp, Overlap, missed_reason, plan_slots, slots_through, utc_iso
 from ..store import DueWindow
 from .executor import Executor
 from .failures import FailureTracker, Notifier
@@ -329,8 +329,15 @@ class Scheduler:
         for slot in plan.missed:
             error = missed_reason(plan, catch_up, slot, now)
             self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=error))
-        for slot in slots:
-            self.gate.start(job, slot, now)
+        # catch_up all sends each slot it caught up on when none was in flight (overlap holds back
+        # the slots of a job still running, not the slots of one catch-up among themselves).
+        each = catch_up.catch_up is CatchUp.ALL and job.overlap is not Overlap.REPLACE
+        each = each and not self.gate.in_flight(job.id)
+        for i, slot in enumerate(slots):
+            if i and each:
+                self.gate.admit(job, slot)
+            else:
+                self.gate.start(job, slot, now)
         return len(slots) + len(plan.missed)
 
     def _advance(self, held: Held, next_run: float | None, slots: int, now: float) -> int:
