@@ -265,6 +265,17 @@ class ClaimStore(Protocol):
     async def reap_expired(self, owner: str, lease: float, limit: int) -> list[Claim]:
         """Take over up to `limit` claims whose lease expired, raising their epoch."""
 
+    async def recover_skipped(
+        self,
+        owner: str,
+        lease: float,
+        lapsed: Sequence[Claim],
+        plan: Callable[[Job, Claim, list[float], float], tuple[Sequence[float], Sequence[tuple[float, str]]]],
+    ) -> list[Claim]:
+        """Claims this node reaped: in one transaction, let `plan(job, lapsed claim, skipped slots,
+        now)` decide for each job's slots recorded as skipped after its lapsed claim which to send
+        (claimed by this owner, answered) and which to record as missed, with the reason given."""
+
     async def release(self, owner: str, claims: Sequence[Claim]) -> None:
         """Give up claims not sent (a node stopping): their leases expire now, for others to reap."""
 
