@@ -96,12 +96,16 @@ def confine_body(body: Any, target: str) -> Any:
 
 
 def confine_case(case: Any, target: str) -> None:
-    """Rewrite a schemathesis Case's body in place (see confine_body), a form's as text (form_case)."""
+    """Rewrite a schemathesis Case's body in place (see confine_body).
+
+    A form body is sent as schemathesis serialises it, objects as bracketed fields
+    (data[url]=...&data[success_codes][0]=200), as a client generated from the document would:
+    the server must take it.
+    """
     if isinstance(case.body, dict):
         confined = confine_body(case.body, target)
         if confined != case.body:
             case.body = confined
-    form_case(case)
 
 
 def loopback_only(policy: Any) -> None:
@@ -113,38 +117,6 @@ def loopback_only(policy: Any) -> None:
         return None if address.is_loopback else "fuzzing: only loopback destinations are allowed"
 
     policy.denies = denies
-
-
-# ---------------------------------------------------------------------------------------------
-# Forms as the document describes them
-# ---------------------------------------------------------------------------------------------
-
-
-def form_text(value: Any) -> str:
-    """A form field's text: a string as it is, anything else as its JSON text (true, 2.5, {"url": ...}).
-
-    The document's form bodies are the JSON bodies' schemas with an encoding that sends `data` as
-    JSON text; schemathesis sends a form's values with str() (True) and flattens objects, so the
-    fuzzers send them as a client following the document would.
-    """
-    if isinstance(value, str):
-        return value
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # an integer beyond 64 bits
-        return str(value)
-
-
-def form_case(case: Any) -> None:
-    """A form body's values as their text (form_text), set on the case before schemathesis sends it.
-
-    schemathesis flattens an object-valued form field into bracketed keys (data[url]=...) whatever
-    the encoding says; given text, it sends the text. A field set to null is not sent (a form
-    cannot say null).
-    """
-    media_type = getattr(case, "media_type", None) or ""
-    if media_type.startswith("application/x-www-form-urlencoded") and isinstance(case.body, dict):
-        case.body = {str(k): form_text(v) for k, v in case.body.items() if v is not None}
 
 
 # ---------------------------------------------------------------------------------------------

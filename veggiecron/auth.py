@@ -1,33 +1,31 @@
-"""Passwords (bcrypt, run off the event loop) and tokens (random, stored as keyed hashes)."""
+"""Accounts: passwords (hashed by veggiecron.passwords, off the event loop) and tokens (stored as keyed hashes)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-
-import bcrypt
 
 from .clock import Clock
 from .errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from .model import Group, TokenInfo, User
+from .passwords import Passwords, is_legacy
 from .store import AccountStore
 from .throttle import LoginThrottle
+
+logger = logging.getLogger(__name__)
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9]{1,64}$")
 MAX_USERNAME_LENGTH = 254  # registered names are shorter; users made from emails may be this long
 NO_PASSWORD = "!"  # the stored hash of users who log in only with tokens: matches no password
-# bcrypt reads at most 72 bytes of a password (bcrypt 5 raises on more rather than ignore them).
-BCRYPT_BYTES = 72
-# A registered password is 1 to 72 characters. The limit is in characters, the unit the OpenAPI
-# document can state: an ASCII password is never cut, one of many non-ASCII characters is cut at
-# 72 bytes by password_key, the same way when it is hashed and when it is checked.
-MAX_PASSWORD_LENGTH = 72
+# A registered password is 1 to 1,024 characters, so every password of up to 1,024 bytes is taken.
+# The limit is in characters, the unit the OpenAPI document can state; every byte of it counts
+# (veggiecron.passwords pre-hashes it), so two passwords that differ anywhere are different.
+MAX_PASSWORD_LENGTH = 1024
 TOKEN_BYTES = 32  # 256 bits of randomness
 # A checked token is trusted for this long without asking the store again. Changes made through
 # Accounts drop their entries at once; this bounds how long a change made by another process
@@ -45,42 +43,6 @@ def validate_credentials(username: object, password: object) -> tuple[str, str]:
     if "\x00" in password or len(password) > MAX_PASSWORD_LENGTH:
         raise Invalid("password", f"password must be at most {MAX_PASSWORD_LENGTH} characters and contain no NUL")
     return username, password
-
-
-def password_key(password: str) -> bytes:
-    """What bcrypt hashes and checks for a password: its UTF-8 bytes, cut at 72.
-
-    The one place a password becomes bytes, for every path that hashes or checks one (register,
-    login, the Seed API's token-auth and HTTP Basic), so a password is cut the same way each time.
-    surrogatepass: a lone surrogate (which no UTF-8 request can carry) still gives bytes, not an error.
-    """
-    return password.encode("utf-8", "surrogatepass")[:BCRYPT_BYTES]
-
-
-class Passwords:
-    """bcrypt hashing in the default executor, so a login never blocks other requests."""
-
-    def __init__(self, rounds: int) -> None:
-        self.rounds = rounds
-        # bcrypt is CPU-bound: a pool of its own, so logins and DNS lookups never wait on each other.
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="veggiecron-bcrypt")
-        # Compared against when the user does not exist, so both failures cost the same time.
-        self._dummy_hash = bcrypt.hashpw(b"veggiecron-no-such-user", bcrypt.gensalt(rounds))
-
-    async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
-        hashed = await loop.run_in_executor(
-            self._executor, bcrypt.hashpw, password_key(password), bcrypt.gensalt(self.rounds)
-        )
-        return hashed.decode()
-
-    async def check(self, password: str, hashed: str | None) -> bool:
-        """True when `hashed` is a bcrypt hash of `password`; None and unusable hashes never match."""
-        usable = hashed is not None and hashed.startswith("$2")
-        loop = asyncio.get_running_loop()
-        target = hashed.encode() if usable and hashed else self._dummy_hash
-        ok = await loop.run_in_executor(self._executor, bcrypt.checkpw, password_key(password), target)
-        return ok and usable
 
 
 class Tokens:
@@ -215,7 +177,19 @@ class Accounts:
                 self.throttle.failed(username, address, now)
             else:
                 self.throttle.succeeded(username, address, now)
+        if user is not None and found is not None and is_legacy(found[1]):
+            await self._upgrade_hash(user, found[1], password)
         return user
+
+    async def _upgrade_hash(self, user: User, old_hash: str, password: str) -> None:
+        """Rehash a plain bcrypt hash (its first 72 bytes only) over the whole password just checked.
+
+        The plain hash cannot tell which bytes past the 72nd were registered: from now on the ones
+        of this login count. The store swaps the hash only if it is still the one checked.
+        """
+        new_hash = await self.passwords.hash(password)
+        if await self.store.replace_password_hash(user.id, old_hash, new_hash):
+            logger.info("user_id=%d: password hash upgraded to bcrypt-sha256", user.id)
 
     async def issue_token(self, user: User, lifetime: float | None = None) -> tuple[str, float]:
         """A new random token for the user, stored only as its keyed hash."""

@@ -10,11 +10,11 @@ from contextlib import closing
 from typing import Any
 
 import aiohttp
-import bcrypt
 import pytest
 
 from tests.helpers import CLOSE, Api, Sink, assert_error
 from veggiecron.app import Server
+from veggiecron.passwords import verify_password
 
 PASSWORD = "s3cret-pass"
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
@@ -310,9 +310,9 @@ async def test_tokens_and_passwords_are_stored_hashed(user_api: Api, server: Ser
     assert len(users) == 1
     username, password_hash = users[0]
     assert username == "alice"
-    assert password_hash.startswith("$2b$")
+    assert password_hash.startswith("$bcrypt-sha256$v=2,t=2b,r=4$")
     assert PASSWORD not in password_hash
-    assert bcrypt.checkpw(PASSWORD.encode(), password_hash.encode())
+    assert verify_password(PASSWORD, password_hash) and not verify_password(PASSWORD + "x", password_hash)
 
 
 async def test_logout_deletes_the_stored_token(user_api: Api, server: Server) -> None:

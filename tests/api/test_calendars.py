@@ -235,3 +235,13 @@ async def test_a_calendar_change_stops_and_restarts_a_running_job_without_a_rest
     status, body = await user_api.call("PUT", "/calendars/today", json={"dates": ["2000-01-01"]})
     assert status == 200
     await wait_for(lambda: len(sink.paths("/tick")) >= stopped + 2, timeout=10)
+
+
+async def test_a_form_post_names_calendars_as_text(user_api: Api) -> None:
+    for name in ("a", "b"):
+        status, _ = await user_api.call("POST", "/calendars", json={"name": name, "dates": ["2030-01-01"]})
+        assert status == 201
+    form = {"name": "f", "type": "http", "data": '{"url": "http://127.0.0.1:9/"}', "schedule": "every day @ 10:00"}
+    status, body = await user_api.call("POST", "/job", data={**form, "skip_calendars": "a, b"})
+    assert status == 201, body
+    assert body["data"]["skip_calendars"] == ["a", "b"]

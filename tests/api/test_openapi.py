@@ -446,11 +446,51 @@ class Tokens:
 
 
 FUZZ_DOC = openapi.document(fuzz_config(""))
+
+
+def bodies_as(doc: dict[str, Any], media_type: str, bodiless: bool) -> dict[str, Any]:
+    """The document with every request body in `media_type` alone; operations whose body has no such
+    form are left out, and those without a body unless `bodiless`. schemathesis draws one of a
+    body's media types at random: with a handful of examples per operation, one could go untried."""
+    narrowed = orjson.loads(orjson.dumps(doc))
+    for path, item in list(narrowed["paths"].items()):
+        for method, op in list(item.items()):
+            for response in op["responses"].values():
+                response.pop("links", None)  # they may name an operation left out
+            content = op.get("requestBody", {}).get("content")
+            if content is None:
+                if not bodiless:
+                    del item[method]
+            elif media_type in content:
+                op["requestBody"]["content"] = {media_type: content[media_type]}
+            else:
+                del item[method]
+        if not item:
+            del narrowed["paths"][path]
+    return narrowed
+
+
+BODY_MEDIA_TYPES = sorted(
+    {
+        t
+        for item in FUZZ_DOC["paths"].values()
+        for op in item.values()
+        for t in op.get("requestBody", {}).get("content", {})
+    }
+)
 # schemathesis.pytest.from_fixture (a schema loaded from the served URL) breaks on pytest 9 (it
 # sets Function._nodeid), so the schema is this document; the fixture checks the server serves it.
 # bench.fuzz.ST_CONFIG: the same configuration as the long run (stateful sequences send valid data
-# only; token-auth answers wrong credentials with 400). confine_case sends forms as the document says.
+# only; token-auth answers wrong credentials with 400). confine_case keeps URLs on the sink; forms
+# go as schemathesis serialises them (objects as data[url]=...), as generated clients send them.
 schema = schemathesis.openapi.from_dict(FUZZ_DOC, config=schemathesis_config())
+# Every operation once per media type its body may be sent in (JSON first, then forms).
+schema_json = schemathesis.openapi.from_dict(
+    bodies_as(FUZZ_DOC, "application/json", bodiless=True), config=schemathesis_config()
+)
+schema_form = schemathesis.openapi.from_dict(
+    bodies_as(FUZZ_DOC, "application/x-www-form-urlencoded", bodiless=False), config=schemathesis_config()
+)
 # Hypothesis draws uuids from true randomness, which it cannot replay: a stateful run that re-ran
 # a sequence drew different ids and ended in FlakyStrategyDefinition. Seeded integers replay.
 schemathesis.openapi.format(
@@ -507,13 +547,7 @@ def _settings(max_examples: int, **extra: Any) -> Any:
     )
 
 
-@pytest.mark.slow
-@schema.parametrize()
-@_settings(3)
-def test_schemathesis_every_operation(case: Any, threaded_server: ThreadedServer) -> None:
-    """Examples, coverage and fuzzing of each operation: no 5xx, every answer conforms to the document
-    (status code, content type, headers, body schema), the document's valid requests are accepted
-    and its invalid ones refused."""
+def fuzz_one(case: Any, threaded_server: ThreadedServer) -> None:
     assert threaded_server.sink is not None and threaded_server.tokens is not None
     confine_case(case, threaded_server.sink.url)
     tokens = threaded_server.tokens
@@ -522,6 +556,36 @@ def test_schemathesis_every_operation(case: Any, threaded_server: ThreadedServer
     )
     tokens.after(case, response)
     case.validate_response(response, checks=_checks())
+
+
+def test_the_fuzzing_covers_every_media_type_of_a_body() -> None:
+    """A media type added to the document needs a schemathesis run of its own below."""
+    assert BODY_MEDIA_TYPES == ["application/json", "application/x-www-form-urlencoded"]
+    forms = schema_form.raw_schema["paths"]
+    assert {(p, m) for p, item in forms.items() for m in item} == {
+        (p, m)
+        for p, m in BODY_OPERATIONS
+        if "application/x-www-form-urlencoded" in DOC["paths"][p][m]["requestBody"]["content"]
+    }
+
+
+@pytest.mark.slow
+@schema_json.parametrize()
+@_settings(3)
+def test_schemathesis_every_operation(case: Any, threaded_server: ThreadedServer) -> None:
+    """Examples, coverage and fuzzing of each operation, bodies as JSON: no 5xx, every answer conforms
+    to the document (status code, content type, headers, body schema), the document's valid
+    requests are accepted and its invalid ones refused."""
+    fuzz_one(case, threaded_server)
+
+
+@pytest.mark.slow
+@schema_form.parametrize()
+@_settings(3)
+def test_schemathesis_every_form_body(case: Any, threaded_server: ThreadedServer) -> None:
+    """The same for every body the document lets a client send as a form."""
+    assert case.media_type in ("application/x-www-form-urlencoded", None)  # None: a case without a body
+    fuzz_one(case, threaded_server)
 
 
 @pytest.mark.slow

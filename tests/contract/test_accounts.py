@@ -40,6 +40,19 @@ async def test_user_credentials_answers_the_user_and_password_hash(store: Store,
     assert await store.user_credentials("mallory") is None
 
 
+async def test_replace_password_hash_swaps_only_the_hash_still_stored(store: Store, alice: User, bob: User) -> None:
+    """A login's rehash replaces the hash it checked, and nothing else; a hash changed meanwhile wins."""
+    assert not await store.replace_password_hash(alice.id, "not-alice-hash", "lost-hash")
+    assert await store.user_credentials("alice") == (alice, "alice-hash")
+    assert await store.replace_password_hash(alice.id, "alice-hash", "$bcrypt-sha256$new")
+    # The same user, date_updated included: a rehash of the same password is no change to the user.
+    assert await store.user_credentials("alice") == (alice, "$bcrypt-sha256$new")
+    assert not await store.replace_password_hash(alice.id, "alice-hash", "older-rehash")
+    assert await store.user_credentials("alice") == (alice, "$bcrypt-sha256$new")
+    assert await store.user_credentials("bob") == (bob, "bob-hash")
+    assert not await store.replace_password_hash(alice.id + bob.id + 1000, "bob-hash", "x")
+
+
 async def test_set_admin_grants_and_revokes(store: Store, alice: User, bob: User) -> None:
     await store.set_admin(alice.id, True, T0 + 10)
     granted = await store.get_user(alice.id)

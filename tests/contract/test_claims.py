@@ -256,3 +256,34 @@ async def test_every_node_listening_hears_of_a_job_created_on_another(
         assert heard == [T0 + 42]
     finally:
         await listening.close()
+
+
+async def test_slots_skipped_behind_a_lapsed_claim_are_sent_or_recorded_missed_as_the_plan_says(
+    node: PostgresStore, other_node: PostgresStore, alice: User
+) -> None:
+    job = await due_job(node, alice, "j", T0)
+    (claim,) = (await node.claim_due("a", 0.0, 10, 0.3, send_each()))[0]
+    skipped = [Run(job.id, T0 + i, T0 + i, 0.0, RunOutcome.SKIPPED, error="skipped") for i in (1, 2, 3)]
+    await move(node, alice, "j", next_run=T0 + 1)
+
+    def record(due: Sequence[DueJob], now: float) -> list[SlotDecision]:
+        return [SlotDecision(d.job.id, FAR, 3, records=tuple(skipped)) for d in due]
+
+    await node.claim_due("b", 0.0, 10, LEASE, record)
+    await asyncio.sleep(0.4)
+    (taken,) = await other_node.reap_expired("b", LEASE, 10)
+    asked: list[tuple[int, Claim, list[float]]] = []
+
+    def plan(j: Job, lapsed: Claim, slots: list[float], now: float) -> tuple[list[float], list[tuple[float, str]]]:
+        asked.append((j.id, lapsed, slots))
+        return [T0 + 2, T0 + 3], [(T0 + 1, "missed: lease lapsed")]
+
+    recovered = await other_node.recover_skipped("b", LEASE, [taken], plan)
+    assert asked == [(job.id, taken, [T0 + 1, T0 + 2, T0 + 3])]
+    assert sorted(recovered) == [Claim(job.id, T0 + 2, 2), Claim(job.id, T0 + 3, 2)]  # sent after a lapse
+    assert await other_node.renew_leases("b", LEASE, recovered) == recovered  # held by b like any claim
+    runs, _ = await node.list_runs(job.id, 10, 0)
+    assert [(r.due_at, r.outcome, r.error) for r in runs] == [(T0 + 1, RunOutcome.MISSED, "missed: lease lapsed")]
+    # Nothing is left to recover a second time.
+    assert await other_node.recover_skipped("b", LEASE, [taken], plan) == []
+    assert len(asked) == 1

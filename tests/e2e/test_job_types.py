@@ -67,6 +67,21 @@ async def test_a_plugin_job_type_runs_on_schedule_and_shows_in_the_history(
         assert all(str(run["response_excerpt"]).startswith("memory call ") for run in runs)
         assert all(str(run["response_excerpt"]).endswith(": hi") for run in runs)
 
+        # A form post's bracketed data is read by the job's own type.
+        status, body = await api.call(
+            "POST",
+            "/job",
+            data={
+                "name": "form",
+                "type": "memory",
+                "data[note]": "by form",
+                "data[fail]": "true",
+                "schedule": "every 1 hours",
+            },
+        )
+        assert status == 201, body
+        assert body["data"]["data"] == {"note": "by form", "fail": True}
+
         # The type validates its own data, and the error names the field.
         status, body = await api.call(
             "POST", "/job", json={"name": "bad", "type": "memory", "data": {"note": 5}, "schedule": "every 1 hours"}

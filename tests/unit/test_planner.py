@@ -48,7 +48,10 @@ def test_a_slot_claimed_ahead_of_its_time_is_sent_on_time_and_the_job_moves_on()
 def test_after_downtime_catch_up_latest_sends_one_slot_for_all_it_missed() -> None:
     stored = job()
     decision = plan_job(compiled(stored), due(stored), now=T0 + 3605)
-    assert decision.claims == (T0 + 3600,) and not decision.records
+    assert decision.claims == (T0 + 3600,)
+    # The slots folded into it are accounted for by one missed record, at the oldest.
+    assert [(r.due_at, r.outcome) for r in decision.records] == [(T0 + 10, RunOutcome.MISSED)]
+    assert decision.records[0].error is not None and "passed over by catch_up=latest" in decision.records[0].error
     assert decision.next_run == T0 + 3610
 
 
@@ -90,15 +93,18 @@ def test_overlap_replace_cancels_the_runs_in_flight() -> None:
     assert not plan_job(compiled(stored), due(stored), now=T0 + 10).replace
 
 
-def test_catch_up_all_with_overlap_skip_sends_the_oldest_and_skips_the_others() -> None:
+def test_catch_up_all_with_overlap_skip_sends_every_slot_it_caught_up_on() -> None:
     stored = job(policy={"catch_up": "all"})
     decision = plan_job(compiled(stored), due(stored), now=T0 + 30)
-    assert decision.claims == (T0 + 10,)
-    assert [(r.due_at, r.outcome) for r in decision.records] == [
-        (T0 + 20, RunOutcome.SKIPPED),
-        (T0 + 30, RunOutcome.SKIPPED),
-    ]
+    assert decision.claims == (T0 + 10, T0 + 20, T0 + 30) and not decision.records
     assert decision.counted == 3
+
+
+def test_catch_up_all_with_a_run_in_flight_skips_as_overlap_says() -> None:
+    stored = job(policy={"catch_up": "all"})
+    decision = plan_job(compiled(stored), due(stored, in_flight=1), now=T0 + 30)
+    assert decision.claims == ()
+    assert [r.outcome for r in decision.records] == [RunOutcome.SKIPPED] * 3
 
 
 def test_max_runs_caps_the_slots_and_ends_the_job() -> None:

@@ -24,6 +24,7 @@ from ..jobs import JobService
 from ..metrics import Metrics
 from ..model import User
 from ..seed import SeedService
+from .forms import nest_fields
 
 logger = logging.getLogger(__name__)
 
@@ -132,12 +133,14 @@ class BaseHandler(tornado.web.RequestHandler):
                 parse_body_arguments(content_type, body, arguments, {})
             except HTTPInputError as exc:
                 raise Invalid("body", f"malformed form body: {exc}") from None
-            fields = {}
+            texts: dict[str, list[str]] = {}
             for key, values in arguments.items():
                 try:
-                    fields[key] = values[-1].decode("utf-8")
+                    texts[key] = [value.decode("utf-8") for value in values]
                 except UnicodeDecodeError:
                     raise Invalid(key, f"field {key!r} is not valid UTF-8") from None
+            # data[url]=...: objects as OpenAPI clients write them in a form (see api/forms.py).
+            fields = nest_fields(texts)
         else:
             try:
                 parsed = orjson.loads(body)

@@ -9,21 +9,34 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from ..auth import token_from_headers
+from ..config import Config
 from ..errors import Forbidden, Invalid, NotFound
-from ..job_fields import job_filter, tags_from_text
+from ..job_fields import CREATE_FIELDS, job_filter, tags_from_text
+from ..jobtypes.base import JobType
+from ..jobtypes.registry import DEFAULT_TYPE, JobTypes
 from ..model import idempotency_key
 from ..times import in_zone, with_utc
 from .base import BaseHandler
+from .forms import typed_by_schema
+from .openapi.request_schemas import job_form_schema
 from .views import job_view, run_view, token_view, user_view
 
 
-def _job_fields(fields: dict[str, Any], form: bool) -> dict[str, Any]:
-    """Form posts carry `data` as a JSON string (JSON bodies may send an object or that string) and
-    `tags` as text separated by spaces or commas."""
-    if form and isinstance(fields.get("tags"), str):
-        fields = {**fields, "tags": tags_from_text(fields["tags"])}
-    if form and isinstance(fields.get("skip_calendars"), str):  # names separated as tags are
-        fields = {**fields, "skip_calendars": tags_from_text(fields["skip_calendars"])}
+def _job_fields(
+    fields: dict[str, Any], form: bool, config: Config, job_types: JobTypes, job_type: JobType | None
+) -> dict[str, Any]:
+    """Form posts carry text: each value is read as the document's form schema types it (epoch
+    seconds as a number, "true" as a boolean), `data` as JSON text or as bracketed fields
+    (data[url]=...) typed by its job type's data schema, `tags` as text separated by spaces or
+    commas. JSON bodies may send `data` as an object or as that JSON text."""
+    if form and job_type is not None:
+        schema = job_form_schema(config, job_types, CREATE_FIELDS, ())
+        schema["properties"]["data"] = job_type.data_schema()  # its $ref, spelled out
+        fields = typed_by_schema(fields, schema)
+        if isinstance(fields.get("tags"), str):
+            fields = {**fields, "tags": tags_from_text(fields["tags"])}
+        if isinstance(fields.get("skip_calendars"), str):  # names separated as tags are
+            fields = {**fields, "skip_calendars": tags_from_text(fields["skip_calendars"])}
     if isinstance(fields.get("data"), str):
         try:
             fields = {**fields, "data": orjson.loads(fields["data"])}
@@ -106,9 +119,10 @@ class JobsHandler(BaseHandler):
         )
 
     async def post(self) -> None:
-        job = await self.ctx.jobs.create(
-            self.current_user_required, _job_fields(self.body_fields(), self.body_was_form)
-        )
+        fields = self.body_fields()
+        job_type = self.ctx.jobs.types.get(fields.get("type", DEFAULT_TYPE)) if self.body_was_form else None
+        fields = _job_fields(fields, self.body_was_form, self.ctx.config, self.ctx.jobs.types, job_type)
+        job = await self.ctx.jobs.create(self.current_user_required, fields)
         self.set_header("Location", f"/job/{job.name}")
         self.answer(f'Successfully created {job.type} job: "{job.name}"', job_view(job), status=201)
 
@@ -122,9 +136,12 @@ class JobHandler(BaseHandler):
         self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
 
     async def patch(self, name: str) -> None:
-        job = await self.ctx.jobs.update(
-            self.current_user_required, name, _job_fields(self.body_fields(), self.body_was_form)
-        )
+        fields = self.body_fields()
+        job_type = None
+        if self.body_was_form:  # its data is typed by the job's own type
+            job_type = self.ctx.jobs.types.get((await self.ctx.jobs.get(self.current_user_required, name)).type)
+        fields = _job_fields(fields, self.body_was_form, self.ctx.config, self.ctx.jobs.types, job_type)
+        job = await self.ctx.jobs.update(self.current_user_required, name, fields)
         self.answer(f'Updated job "{job.name}"', job_view(job))
 
     put = patch

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..model import CompiledJob, DueJob, Run, RunOutcome, SlotDecision
-from ..policies import Overlap, missed_reason, plan_slots
+from ..policies import CatchUp, Overlap, missed_reason, plan_slots
+from ..times import iso_utc_micros
 
 SKIPPED = "skipped: the previous run was still in flight"
 RETRY_UNREADABLE = 60.0  # a job that cannot be compiled is looked at again after this long
@@ -47,6 +48,13 @@ def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
         Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=missed_reason(plan, catch_up, slot, now))
         for slot in plan.missed
     ]
+    if plan.run and plan.run[0] > due and not plan.missed and catch_up.catch_up is not CatchUp.ALL:
+        # Slots folded into the latest one (the claim came late: a node stalled in a claim held the
+        # job) are recorded, by their oldest, so that every slot is accounted for.
+        error = (
+            f"missed: passed over by catch_up=latest; the slots from here until {iso_utc_micros(plan.run[0])} run once"
+        )
+        records.append(Run(job.id, due, now, 0.0, RunOutcome.MISSED, error=error))
     claims: tuple[float, ...] = slots
     buffered: tuple[float, ...] = ()
     replace = False
@@ -57,6 +65,8 @@ def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
         replace = busy and bool(slots)
         claims = slots[-1:]  # each newer slot replaces the one before it
         records += [_skipped(job.id, slot, now) for slot in slots[:-1]]
+    elif catch_up.catch_up is CatchUp.ALL and not busy:
+        pass  # skip or buffer_one: catch_up all sends each slot it caught up on, as a single daemon does
     elif job.overlap is Overlap.BUFFER_ONE:
         start = 0 if busy else 1
         claims = slots[:start]

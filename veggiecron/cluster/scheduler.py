@@ -37,6 +37,7 @@ from ..store import ClaimStore, Listening
 from ..times import iso_utc_micros
 from .leases import Key, LeaseKeeper
 from .planner import plan_claims
+from .recovery import recover_skipped
 from .results import ResultWriter
 
 logger = logging.getLogger(__name__)
@@ -292,7 +293,12 @@ class ClusterScheduler:
 
     def _reaped(self, claims: list[Claim]) -> None:
         self._on_reaped(len(claims))
-        self._admit_claims(claims)
+        self._spawn_background(self._recover(claims))
+
+    async def _recover(self, claims: list[Claim]) -> None:
+        """Send the reaped claims, and the slots skipped behind them as their jobs' catch_up says."""
+        recovered = await recover_skipped(self.store, self.owner, self.settings.lease, claims, self._compile)
+        await self._admit_claims_async([*claims, *recovered])
 
     def _lost(self, keys: list[Key]) -> None:
         """Claims taken over by other nodes: stop sending them; a run in flight is abandoned, its

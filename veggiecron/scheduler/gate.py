@@ -18,13 +18,14 @@ import itertools
 import logging
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..clock import Clock
 from ..logs import job_fields
 from ..model import BUFFERED, WAITING, CompiledJob, HeldSlot, Run, RunOutcome
-from ..policies import Overlap
+from ..policies import CatchUp, Overlap
 from ..times import iso_utc_micros
 from .ports import GateOwner
 
@@ -108,6 +109,20 @@ class LaneGate:
         return self.clock.now() + self._deadlines[0][0] - self.clock.monotonic()
 
     # slots coming in
+
+    def start_all(self, job: CompiledJob, slots: Sequence[float], now: float) -> None:
+        """Start the slots a catch-up plan runs, oldest first, each as the overlap policy says.
+
+        Under catch_up all, when no run was in flight, every slot of the catch-up is sent: overlap
+        holds back the slots of a job still running, not the slots of one catch-up among themselves.
+        """
+        each = job.policy.catch_up.catch_up is CatchUp.ALL and job.overlap is not Overlap.REPLACE
+        each = each and not self.in_flight(job.id)
+        for i, slot in enumerate(slots):
+            if i and each:
+                self.admit(job, slot)
+            else:
+                self.start(job, slot, now)
 
     def start(self, job: CompiledJob, slot: float, now: float) -> None:
         """Start a run of a due slot, as the job's overlap policy says."""

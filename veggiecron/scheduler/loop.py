@@ -299,8 +299,7 @@ class Scheduler:
         for slot in plan.missed:
             error = missed_reason(plan, catch_up, slot, now)
             self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.MISSED, error=error))
-        for slot in slots:
-            self.gate.start(job, slot, now)
+        self.gate.start_all(job, slots, now)
         return len(slots) + len(plan.missed)
 
     def _advance(self, entry: ScheduledJob, next_run: float | None, slots: int, now: float) -> int:

@@ -178,6 +178,12 @@ class AccountStore(Protocol):
     async def user_credentials(self, username: str) -> tuple[User, str] | None:
         """The user and their password hash."""
 
+    async def replace_password_hash(self, user_id: int, old_hash: str, new_hash: str) -> bool:
+        """Store new_hash as the user's password hash if it is still old_hash; True when it was replaced.
+
+        A rehash of the same password: the user's date_updated stays as it is.
+        """
+
     async def create_token(self, user_id: int, token_hash: str, now: float, expires_at: float) -> None: ...
 
     async def user_for_token(self, token_hash: str, now: float) -> tuple[User, float] | None:
@@ -291,6 +297,17 @@ class ClaimStore(Protocol):
 
     async def reap_expired(self, owner: str, lease: float, limit: int) -> list[Claim]:
         """Take over up to `limit` claims whose lease expired, raising their epoch."""
+
+    async def recover_skipped(
+        self,
+        owner: str,
+        lease: float,
+        lapsed: Sequence[Claim],
+        plan: Callable[[Job, Claim, list[float], float], tuple[Sequence[float], Sequence[tuple[float, str]]]],
+    ) -> list[Claim]:
+        """Claims this node reaped: in one transaction, let `plan(job, lapsed claim, skipped slots,
+        now)` decide for each job's slots recorded as skipped after its lapsed claim which to send
+        (claimed by this owner, answered) and which to record as missed, with the reason given."""
 
     async def release(self, owner: str, claims: Sequence[Claim]) -> None:
         """Give up claims not sent (a node stopping): their leases expire now, for others to reap."""

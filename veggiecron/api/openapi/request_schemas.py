@@ -7,7 +7,7 @@ timeouts), so the document says what this server accepts.
 
 from __future__ import annotations
 
-from ...auth import BCRYPT_BYTES, MAX_PASSWORD_LENGTH, USERNAME_PATTERN
+from ...auth import MAX_PASSWORD_LENGTH, USERNAME_PATTERN
 from ...config import Config
 from ...grammar import (
     INSTANT,
@@ -160,8 +160,9 @@ def job_body_schema(config: Config, job_types: JobTypes, fields: tuple[str, ...]
         "type": {"type": "string", "enum": list(names), "default": DEFAULT_TYPE},
         "data": {
             **(data_refs[0] if len(data_refs) == 1 else {"oneOf": data_refs}),
-            "description": "What each run does, by the job's type "
-            "(in a form post: this object as JSON text, see the encoding).",
+            "description": "What each run does, by the job's type. In a form post: this object as JSON text "
+            "(see the encoding), or as bracketed fields, data[url]=...&data[success_codes][0]=200 (each value's "
+            "text read as the type's schema types it; a value in data[json] stays text).",
         },
         "schedule": never(
             {
@@ -237,8 +238,8 @@ CREDENTIALS: Schema = obj(
             "minLength": 1,
             "maxLength": MAX_PASSWORD_LENGTH,
             "pattern": whole("^[^\\x00]*$"),
-            "description": f"1 to {MAX_PASSWORD_LENGTH} characters, no NUL. bcrypt reads the first {BCRYPT_BYTES} "
-            "bytes of its UTF-8 encoding: in a password of many non-ASCII characters, only those count.",
+            "description": f"1 to {MAX_PASSWORD_LENGTH:,} characters (so any password of up to {MAX_PASSWORD_LENGTH:,} "
+            "bytes), no NUL. Every character counts: two passwords that differ anywhere are different.",
         },
     },
     ("username", "password"),

@@ -45,6 +45,12 @@ class PostgresAccounts(PostgresConnection):
         row = await self._fetchrow(f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1", username)
         return (user_from_row(row), row[6]) if row else None
 
+    async def replace_password_hash(self, user_id: int, old_hash: str, new_hash: str) -> bool:
+        status = await self._execute(
+            "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2", user_id, old_hash, new_hash
+        )
+        return status == "UPDATE 1"
+
     async def create_token(self, user_id: int, token_hash: str, now: float, expires_at: float) -> None:
         await self._execute(
             "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 
-from ...model import Claim, DueJob, Finished, FinishReport, SlotDecision, StreakChange
+from ...model import Claim, DueJob, Finished, FinishReport, Job, SlotDecision, StreakChange
 from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
 from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
@@ -26,7 +26,11 @@ logger = logging.getLogger(__name__)
 
 CLAIM_ROWS = (
     f"SELECT {JOB_COLUMNS_J}, "
-    "(SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status = 'claimed') AS in_flight, "
+    # In flight for the overlap policy: claims of their first copy whose lease holds. A run whose
+    # lease lapsed was never really in flight, and one sent again after a lapse (epoch above 1: the
+    # lapsed run, or a slot skipped behind it) is a catch-up that holds back no later slot.
+    "(SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status = 'claimed' AND r.epoch = 1 "
+    f"AND r.lease_expires > {NOW}) AS in_flight, "
     "EXISTS (SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status = 'buffered') AS buffered, "
     f"{NOW} AS now "
     f"FROM jobs j WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1 "
@@ -188,6 +192,74 @@ class PostgresClaims(PostgresConnection):
             limit,
         )
         return [Claim(r[0], r[1], r[2]) for r in rows]
+
+    async def recover_skipped(
+        self,
+        owner: str,
+        lease: float,
+        lapsed: Sequence[Claim],
+        plan: Callable[[Job, Claim, list[float], float], tuple[Sequence[float], Sequence[tuple[float, str]]]],
+    ) -> list[Claim]:
+        if not lapsed:
+            return []
+        oldest: dict[int, Claim] = {}
+        for claim in sorted(lapsed, key=lambda c: c.due_at):
+            oldest.setdefault(claim.job_id, claim)
+        async with self._transaction() as conn:
+            # The job rows first, waiting: a claim of these jobs under way commits its skipped
+            # records before they are read here (the same lock order as a claim's).
+            jobs = await conn.fetch(
+                f"SELECT {JOB_COLUMNS_J}, {NOW} AS now FROM jobs j WHERE j.id = ANY($1::bigint[]) "
+                "ORDER BY j.id FOR UPDATE OF j",
+                sorted(oldest),
+            )
+            if not jobs:
+                return []
+            now = float(jobs[0]["now"])
+            rows = await conn.fetch(
+                "SELECT r.job_id, r.due_at FROM unnest($1::bigint[], $2::float8[]) AS u(job_id, due_at) "
+                "JOIN runs r ON r.job_id = u.job_id AND r.due_at > u.due_at "
+                "WHERE r.status = 'done' AND r.outcome = 'skipped' ORDER BY r.job_id, r.due_at",
+                list(oldest),
+                [c.due_at for c in oldest.values()],
+            )
+            skipped: dict[int, list[float]] = {}
+            for row in rows:
+                skipped.setdefault(row[0], []).append(row[1])
+            send: list[tuple[int, float]] = []
+            missed: list[tuple[int, float, str]] = []
+            for row in jobs:
+                job = job_from_row(row)
+                if job.id not in skipped:
+                    continue
+                to_send, to_miss = plan(job, oldest[job.id], skipped[job.id], now)
+                send += [(job.id, slot) for slot in to_send]
+                missed += [(job.id, slot, reason) for slot, reason in to_miss]
+            if missed:
+                await conn.execute(
+                    "UPDATE runs SET outcome = 'missed', error = u.error, started_at = $4 "
+                    "FROM unnest($1::bigint[], $2::float8[], $3::text[]) AS u(job_id, due_at, error) "
+                    "WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at "
+                    "AND runs.status = 'done' AND runs.outcome = 'skipped'",
+                    [m[0] for m in missed],
+                    [m[1] for m in missed],
+                    [m[2] for m in missed],
+                    now,
+                )
+            if not send:
+                return []
+            claimed = await conn.fetch(
+                f"UPDATE runs SET status = 'claimed', owner = $1, epoch = epoch + 1, lease_expires = {NOW} + $2, "
+                "outcome = NULL, error = NULL, started_at = NULL "
+                "FROM unnest($3::bigint[], $4::float8[]) AS u(job_id, due_at) "
+                "WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at "
+                "AND runs.status = 'done' AND runs.outcome = 'skipped' RETURNING runs.job_id, runs.due_at, runs.epoch",
+                owner,
+                lease,
+                [s[0] for s in send],
+                [s[1] for s in send],
+            )
+        return [Claim(r[0], r[1], r[2]) for r in claimed]
 
     async def release(self, owner: str, claims: Sequence[Claim]) -> None:
         if claims:

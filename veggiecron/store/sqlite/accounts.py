@@ -47,6 +47,17 @@ class SqliteAccounts(SqliteConnection):
         row = await self._fetchone(f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?", (username,))
         return (user_from_row(row), row[6]) if row else None
 
+    async def replace_password_hash(self, user_id: int, old_hash: str, new_hash: str) -> bool:
+        async def run() -> bool:
+            cursor = await self.db.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", (new_hash, user_id, old_hash)
+            )
+            replaced = cursor.rowcount == 1
+            await cursor.close()
+            return replaced
+
+        return await self._transaction(run)
+
     async def create_token(self, user_id: int, token_hash: str, now: float, expires_at: float) -> None:
         await self._write(
             [

@@ -1,0 +1,89 @@
+"""api/forms.py: bracketed form keys assembled into objects, and their text typed by a JSON Schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from veggiecron.api.forms import MAX_DEPTH, nest_fields, typed_by_schema
+from veggiecron.errors import Invalid
+
+CODES: dict[str, Any] = {
+    "type": "array",
+    "items": {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^[1-5]xx$"}]},
+}
+DATA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "success_codes": CODES,
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "timeout": {"type": "number"},
+        "enable_shadows": {"type": "boolean"},
+        "json": {"description": "any JSON value"},
+        "retry_on": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+
+
+def test_bracketed_keys_nest_and_plain_keys_keep_their_last_value() -> None:
+    fields = nest_fields(
+        {"name": ["a", "b"], "data[url]": ["u"], "data[headers][X-A]": ["1"], "data[retry_on][]": ["404", "409"]}
+    )
+    assert fields == {"name": "b", "data": {"url": "u", "headers": {"X-A": "1"}, "retry_on": ["404", "409"]}}
+    # Not well-formed: kept as a plain field, for validation to name as unknown.
+    assert nest_fields({"data[url": ["u"], "a]b": ["c"]}) == {"data[url": "u", "a]b": "c"}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"data": ["{}"], "data[url]": ["u"]},
+        {"data[url]": ["u"], "data": ["{}"]},
+        {"data[url]": ["u"], "data[url][x]": ["v"]},
+        {"data[url][x]": ["v"], "data[url]": ["u"]},
+        {"data[][x]": ["v"]},
+        {"data" + "[a]" * MAX_DEPTH: ["v"]},
+    ],
+)
+def test_conflicting_empty_or_too_deep_keys_are_invalid(arguments: dict[str, list[str]]) -> None:
+    with pytest.raises(Invalid):
+        nest_fields(arguments)
+
+
+def test_text_is_typed_as_the_schema_says() -> None:
+    given = {
+        "success_codes": {"1": "2xx", "0": "200", "10": "404"},  # indices order the list, 10 after 1
+        "headers": {"X-A": "7", "X-B": "true"},
+        "timeout": "1e-05",
+        "enable_shadows": "true",
+        "json": {"a": "1"},
+        "retry_on": "",
+    }
+    assert typed_by_schema(given, DATA) == {
+        "success_codes": [200, "2xx", 404],
+        "headers": {"X-A": "7", "X-B": "true"},
+        "timeout": 1e-05,
+        "enable_shadows": True,
+        "json": {"a": "1"},
+        "retry_on": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "schema", "expected"),
+    [
+        ("", {"type": "object"}, {}),
+        ("", {"type": ["string", "object"]}, ""),
+        ("1e999", {"type": "number"}, "1e999"),  # no JSON number is infinite: left for validation to refuse
+        ("9" * 40, {"type": "integer"}, "9" * 40),
+        ("2.0", {"type": "integer"}, 2.0),  # a whole number, as in JSON bodies
+        ("12", {"type": "number"}, 12),
+        ("True", {"type": "boolean"}, "True"),
+        ("x", {"type": "integer"}, "x"),
+        ({"a": "1"}, {"type": "array"}, {"a": "1"}),
+        ({"0": "1"}, {"type": "string"}, {"0": "1"}),
+    ],
+)
+def test_a_leaf_is_typed_if_it_fits_else_left_as_it_came(value: Any, schema: dict[str, Any], expected: Any) -> None:
+    assert typed_by_schema(value, schema) == expected

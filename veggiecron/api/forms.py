@@ -1,0 +1,122 @@
+"""Form bodies with bracketed keys (`data[url]=...&data[success_codes][0]=200`), as OpenAPI clients send objects.
+
+A client generated from the OpenAPI document serialises an object-valued form field the way
+deepObject style and qs/Rails/PHP do: one field per leaf, its path in brackets. nest_fields
+assembles those into objects; typed_by_schema then reads each leaf's text as the type the
+document's schema gives it there (a form carries only text: "200" is the integer 200 where the
+schema wants an integer, and stays text where it wants a string).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import Invalid
+
+# name[segment][segment]...: a name without brackets, then one or more bracketed segments.
+BRACKETED = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
+SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+MAX_DEPTH = 16  # segments of one key: enough for any schema here, and a bound on recursion
+INTEGER = re.compile(r"^-?(?:0|[1-9][0-9]{0,30})$")
+NUMBER = re.compile(r"^-?(?:0|[1-9][0-9]{0,30})(?:\.[0-9]{1,30})?(?:[eE][-+]?[0-9]{1,3})?$")
+
+
+def nest_fields(arguments: dict[str, list[str]]) -> dict[str, Any]:
+    """A form's fields, bracketed keys assembled into objects; a plain field's last value wins.
+
+    `a[]=1&a[]=2` gives a list of both values. A key that is not well-formed (`data[url`) stays a
+    plain field, so validation names it as an unknown field.
+    """
+    fields: dict[str, Any] = {}
+    for key, values in arguments.items():
+        found = BRACKETED.match(key)
+        if found is None:
+            if isinstance(fields.get(key), dict):
+                raise Invalid(key, f"field {key!r} is given both as text and as bracketed fields")
+            fields[key] = values[-1]
+            continue
+        path = [found.group(1), *SEGMENT.findall(found.group(2))]
+        if len(path) > MAX_DEPTH:
+            raise Invalid(key, f"field {key!r} is nested deeper than {MAX_DEPTH} levels")
+        value: Any = values[-1]
+        if path[-1] == "":
+            path, value = path[:-1], list(values)
+        if "" in path:
+            raise Invalid(key, f"field {key!r}: an empty [] may only end a field name")
+        _put(fields, path, value, key)
+    return fields
+
+
+def _put(fields: dict[str, Any], path: list[str], value: Any, key: str) -> None:
+    node = fields
+    for segment in path[:-1]:
+        child = node.setdefault(segment, {})
+        if not isinstance(child, dict):
+            raise Invalid(path[0], f"field {key!r} conflicts with another value given for {path[0]!r}")
+        node = child
+    if path[-1] in node:
+        raise Invalid(path[0], f"field {key!r} conflicts with another value given for {path[0]!r}")
+    node[path[-1]] = value
+
+
+def typed_by_schema(value: Any, schema: dict[str, Any]) -> Any:
+    """A form value (text, or objects and lists of text from nest_fields) read as `schema` types it.
+
+    What does not fit the schema is left as it came, for validation to refuse with its own message.
+    A value where the schema names no type (an http job's `json`) stays text.
+    """
+    types = _types(schema)
+    if isinstance(value, str):
+        return _typed_text(value, types)
+    if isinstance(value, dict) and "array" in types and value and all(k.isdigit() for k in value):
+        # Indices give the order; a client that skips one still means a list.
+        ordered = [value[k] for k in sorted(value, key=int)]
+        return [typed_by_schema(item, _part(schema, "items")) for item in ordered]
+    if isinstance(value, list) and "array" in types:
+        return [typed_by_schema(item, _part(schema, "items")) for item in value]
+    if isinstance(value, dict) and (not types or "object" in types):
+        properties, others = _part(schema, "properties"), _part(schema, "additionalProperties")
+        return {k: typed_by_schema(v, properties[k] if k in properties else others) for k, v in value.items()}
+    return value
+
+
+def _typed_text(text: str, types: set[str]) -> Any:
+    if text == "" and "string" not in types:
+        # An empty object or list has no leaves to write: clients send the bare key (data[headers]=).
+        if "object" in types:
+            return {}
+        if "array" in types:
+            return []
+    if "boolean" in types and text in ("true", "false"):
+        return text == "true"
+    if ("integer" in types or "number" in types) and NUMBER.match(text):
+        if INTEGER.match(text):
+            return int(text)
+        number = float(text)  # 2.0 too, where an integer is wanted: whole numbers in any JSON form count
+        return text if number in (float("inf"), float("-inf")) else number
+    return text
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    """The JSON types a schema allows, its anyOf/oneOf branches included; empty for any type."""
+    named = schema.get("type")
+    types = {named} if isinstance(named, str) else set(named or ())
+    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+        branch_types = _types(branch)
+        if not branch_types:
+            return set()
+        types |= branch_types
+    return types
+
+
+def _part(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """A subschema (items, properties, additionalProperties) of a schema or of its anyOf/oneOf branches."""
+    part = schema.get(name)
+    if isinstance(part, dict):
+        return part
+    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+        found = _part(branch, name)
+        if found:
+            return found
+    return {}
