@@ -12,11 +12,12 @@ import re
 from collections.abc import Container
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
-
-import holidays
+from typing import TYPE_CHECKING, Any
 
 from .errors import Invalid
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 SHARED_PREFIX = "shared:"  # how every user names a calendar an admin shared
@@ -88,6 +89,8 @@ def parse_spec(fields: dict[str, Any]) -> CalendarSpec:
         raise Invalid("dates", "a calendar has either dates or holidays (one of them)")
     if "dates" in fields:
         return CalendarSpec(ranges=_parse_dates(fields["dates"]))
+    import holidays  # a tenth of a second to import: only where a calendar of holidays is read
+
     found = fields["holidays"]
     if not isinstance(found, dict):
         raise Invalid(
@@ -117,6 +120,8 @@ def parse_spec(fields: dict[str, Any]) -> CalendarSpec:
 
 
 def _markets() -> list[str]:
+    import holidays
+
     return sorted(holidays.list_supported_financial())
 
 
@@ -168,7 +173,7 @@ class DaySet(Container[date]):
 
     __slots__ = ("_days", "_holidays")
 
-    def __init__(self, days: frozenset[date], found: holidays.HolidayBase | None) -> None:
+    def __init__(self, days: frozenset[date], found: HolidayBase | None) -> None:
         self._days = days
         self._holidays = found
 
@@ -180,6 +185,8 @@ class DaySet(Container[date]):
 
 @functools.lru_cache(maxsize=256)
 def _day_set(spec: CalendarSpec) -> DaySet:
+    import holidays
+
     if spec.market is not None:
         return DaySet(frozenset(), holidays.financial_holidays(spec.market))
     if spec.country is not None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import holidays
-
 from ...calendars import MAX_DATE_ENTRIES, MAX_DAYS_LISTED, MAX_SKIP_CALENDARS, SHARED_PREFIX
 from .operations import NATIVE, body, json_response, operation, path_param
 from .schemas import BOOLEAN, NUMBER, STRING, Schema, envelope, obj, ref
@@ -49,30 +47,35 @@ DATES: Schema = {
     "items": {"anyOf": [DATE, obj({"from": DATE, "to": DATE}, ("from", "to"), additionalProperties=False)]},
     "description": f"Dates (YYYY-MM-DD) and ranges (both ends included), at most {MAX_DAYS_LISTED} days in all.",
 }
-HOLIDAYS: Schema = {
-    "oneOf": [
-        obj(
-            {
-                "country": {"type": "string", "enum": sorted(holidays.list_supported_countries())},
-                "subdivision": {"type": "string", "description": "A subdivision of the country (US: CA, NY ...)."},
-            },
-            ("country",),
-            additionalProperties=False,
-        ),
-        obj(
-            {"market": {"type": "string", "enum": sorted(holidays.list_supported_financial())}},
-            ("market",),
-            additionalProperties=False,
-        ),
-    ],
-    "description": "Public holidays of a country (and subdivision), or the days a financial market is closed, "
-    "from the holidays library.",
-}
+
+
+def holidays_schema() -> Schema:
+    import holidays  # only when the document is built: the server starts without it
+
+    return {
+        "oneOf": [
+            obj(
+                {
+                    "country": {"type": "string", "enum": sorted(holidays.list_supported_countries())},
+                    "subdivision": {"type": "string", "description": "A subdivision of the country (US: CA, NY ...)."},
+                },
+                ("country",),
+                additionalProperties=False,
+            ),
+            obj(
+                {"market": {"type": "string", "enum": sorted(holidays.list_supported_financial())}},
+                ("market",),
+                additionalProperties=False,
+            ),
+        ],
+        "description": "Public holidays of a country (and subdivision), or the days a financial market is closed, "
+        "from the holidays library.",
+    }
 
 
 def calendar_schemas() -> dict[str, Schema]:
     epoch = {"type": "number", "description": "Epoch seconds."}
-    spec = {"dates": DATES, "holidays": HOLIDAYS}
+    spec = {"dates": DATES, "holidays": holidays_schema()}
     write = {
         "name": CALENDAR_NAME,
         "shared": {**BOOLEAN, "description": "Admins only: every user names it shared:<name>.", "default": False},
