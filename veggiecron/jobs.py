@@ -44,6 +44,7 @@ from .outbound import OutboundPolicy
 from .policies import JobPolicy, jitter_key, job_timing, parse_policy
 from .quotas import QuotaUsage, runs_per_minute, shortest_gap_seconds, stored_rate
 from .schedules import Once, Schedule, get_zone, parse_schedule
+from .skip_days import skipping
 from .store import CalendarStore, JobStore, RunHistory
 
 RECENT_RUNS = 10
@@ -418,12 +419,19 @@ class JobService:
         """Slots from now to `until` that the job's skip_calendars take away, with the calendars holding each."""
         return skipped_slots(job, until, self.clock.now(), self.types.calendars, count)
 
-    def preview_schedule(self, schedule: object, zone: object, count: int) -> list[float]:
-        """The next `count` run times of a schedule not saved yet (a job created now); Invalid when it is wrong."""
+    def preview_schedule(
+        self, schedule: object, zone: object, count: int, user_id: int = 0, skip: tuple[str, ...] = ()
+    ) -> list[float]:
+        """The next `count` run times of a schedule not saved yet (a job created now), off the days of
+        the user's calendars named in `skip`; Invalid when it is wrong."""
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         parsed = parse_schedule(schedule, zone_name)
         now = self.clock.now()
         if isinstance(parsed, Once):
             return [parsed.at] if parsed.at > now else []
-        rules = parse_policy({})
-        return upcoming(job_timing(parsed, rules, ""), rules.catch_up.window, now, now, count)
+        rules = parse_policy({"skip_calendars": list(skip)} if skip else {})
+        for ref in rules.skip_calendars:
+            if self.types.calendars.days(user_id, ref) is None:
+                raise Invalid("skip_calendars", f"there is no calendar named {ref!r}")
+        skipped = skipping(parsed, zone_name, self.types.calendars.skipped(user_id, rules.skip_calendars))
+        return upcoming(job_timing(skipped, rules, ""), rules.catch_up.window, now, now, count)

@@ -73,3 +73,20 @@ async def test_the_form_sets_skip_calendars_and_the_job_page_shows_the_skipped_d
     assert page.status == 303
     status, body = await api.call("GET", "/job/daily")
     assert body["data"]["skip_calendars"] is None
+
+
+async def test_the_live_preview_leaves_out_the_named_calendars_days(alice: Dashboard, api: Api) -> None:
+    zone = "Asia/Tokyo"
+    today = datetime.now(ZoneInfo(zone)).date()
+    off = [today + timedelta(days=n) for n in (1, 2)]
+    status, _ = await api.call("POST", "/calendars", json={"name": "off", "dates": [d.isoformat() for d in off]})
+    assert status == 201
+    query = {"schedule": "every day @ 12:00", "timezone": zone}
+    plain = await alice.get("/ui/preview", htmx=True, **query)
+    skipping = await alice.get("/ui/preview", htmx=True, **query, skip_calendars="off")
+    days = re.findall(r"(\d{4}-\d{2}-\d{2}) 12:00:00", plain.text)
+    kept = re.findall(r"(\d{4}-\d{2}-\d{2}) 12:00:00", skipping.text)
+    assert len(days) == len(kept) == 5
+    assert {d.isoformat() for d in off} <= set(days) and not {d.isoformat() for d in off} & set(kept)
+    unknown = await alice.get("/ui/preview", htmx=True, **query, skip_calendars="nope")
+    assert unknown.status == 200 and "no calendar named &#x27;nope&#x27;" in unknown.text

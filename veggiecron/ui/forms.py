@@ -151,7 +151,8 @@ class JobFormPage(UiHandler):
                 raise
             form.fail(exc)  # a quota, or a database that cannot write now: said above the form
         if form.errors:
-            await self._show(form, name, self._preview(form.schedule, form.timezone), status=400)
+            preview = self._preview(form.schedule, form.timezone, form.skip_calendars)
+            await self._show(form, name, preview, status=400)
             return
         self.flash(message)
         self.redirect("/ui/jobs/" + quote(job.name, safe=""), status=303)
@@ -166,8 +167,8 @@ class JobFormPage(UiHandler):
             )
         return job
 
-    def _preview(self, schedule: str, zone: str) -> tuple[list[tuple[str, str]], str]:
-        return preview_runs(self, schedule, zone)
+    def _preview(self, schedule: str, zone: str, skip: str = "") -> tuple[list[tuple[str, str]], str]:
+        return preview_runs(self, schedule, zone, skip)
 
     async def _show(
         self, form: JobForm, name: str | None, preview: tuple[list[tuple[str, str]], str], status: int = 200
@@ -188,10 +189,13 @@ class JobFormPage(UiHandler):
         )
 
 
-def preview_runs(handler: UiHandler, schedule: str, zone: str) -> tuple[list[tuple[str, str]], str]:
-    """The next runs of a schedule being typed, in its zone, or what is wrong with it."""
+def preview_runs(handler: UiHandler, schedule: str, zone: str, skip: str = "") -> tuple[list[tuple[str, str]], str]:
+    """The next runs of a schedule being typed, in its zone, off its calendars' days, or what is wrong."""
     try:
-        at = handler.ctx.jobs.preview_schedule(schedule, zone.strip() or "UTC", PREVIEW_RUNS)
+        user_id = handler.current_user_required.id
+        at = handler.ctx.jobs.preview_schedule(
+            schedule, zone.strip() or "UTC", PREVIEW_RUNS, user_id, tuple(tags_from_text(skip))
+        )
     except Invalid as exc:
         return [], exc.description
     now = handler.ctx.clock.now()
@@ -204,6 +208,9 @@ class PreviewPartial(UiHandler):
 
     def get(self) -> None:
         times, error = preview_runs(
-            self, self.get_query_argument("schedule", ""), self.get_query_argument("timezone", "UTC")
+            self,
+            self.get_query_argument("schedule", ""),
+            self.get_query_argument("timezone", "UTC"),
+            self.get_query_argument("skip_calendars", ""),
         )
         self.render("preview.html", times=times, preview_error=error)
