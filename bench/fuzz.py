@@ -224,6 +224,16 @@ mode = "positive"
 [[operations]]
 include-operation-id = "seedTokenAuth"
 checks.positive_data_acceptance.expected-statuses = ["200", "400", "429"]
+
+# A calendar's dates and holidays have rules no schema says: a day its month lacks (2026-02-30), a
+# range ending before it starts, more than ten years of days, a subdivision its country lacks.
+[[operations]]
+include-operation-id = "createCalendar"
+checks.positive_data_acceptance.expected-statuses = ["201", "400", "403", "409", "429"]
+
+[[operations]]
+include-operation-id = "replaceCalendar"
+checks.positive_data_acceptance.expected-statuses = ["200", "400", "403", "404", "409", "429"]
 """
 
 

@@ -16,6 +16,7 @@ import tornado.web
 
 from . import descriptors
 from .api.base import Context, NotFoundHandler
+from .api.calendars import CalendarHandler, CalendarsHandler
 from .api.connections import BoundedHTTPServer
 from .api.native import (
     JobHandler,
@@ -33,6 +34,7 @@ from .api.openapi import routes as openapi_routes
 from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
 from .auth import Accounts, Passwords, Tokens
+from .calendar_service import CalendarService
 from .clock import Clock, SystemClock
 from .cluster import ClusterScheduler, ClusterSettings, node_identity
 from .config import Config, is_postgres_url
@@ -60,6 +62,8 @@ from .ui import routes as ui_routes
 logger = logging.getLogger(__name__)
 
 JOB_NAME = r"([^/]+)"
+# How soon a calendar changed on another node reaches this one's compiled jobs (its own changes: at once).
+CALENDAR_RELOAD_SECONDS = 1.0
 
 
 def make_app(ctx: Context) -> tornado.web.Application:
@@ -79,6 +83,8 @@ def make_app(ctx: Context) -> tornado.web.Application:
         (rf"/job/{JOB_NAME}/runs", JobRunsHandler, args),
         (rf"/job/{JOB_NAME}/next", JobNextHandler, args),
         (rf"/job/{JOB_NAME}", JobHandler, args),
+        (r"/calendars/?", CalendarsHandler, args),
+        (r"/calendars/([^/]+)", CalendarHandler, args),
         *seed_routes(args),
         *openapi_routes(args),
         *ui_routes(args),
@@ -137,6 +143,7 @@ class Server:
         self._serving = False
         self._database_lock = ExitStack()  # the lock on a SQLite database file, while this server runs
         self.ctx = self._context()
+        self.calendar_watch: asyncio.Task[None] | None = None
 
     def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
         """One node of several sharing a PostgreSQL database."""
@@ -171,8 +178,17 @@ class Server:
         security = config.security
         shared = is_postgres_url(config.database)
         jobs = JobService(
-            self.store, self.store, self.scheduler, config, self.clock, self.outbound, self.job_types, shared
+            self.store,
+            self.store,
+            self.scheduler,
+            config,
+            self.clock,
+            self.outbound,
+            self.job_types,
+            shared,
+            self.store,
         )
+        calendars = CalendarService(self.store, jobs, self.job_types.calendars, self.clock)
         throttle = AddressThrottle(
             security.login_failures_per_user,
             security.login_failures_per_address,
@@ -189,7 +205,7 @@ class Server:
         )
         seed = SeedService(jobs, self.store, self.runner, config, self.clock)
         health = Health(self.store, self.store, self.scheduler, self.metrics)
-        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock)
+        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, calendars)
 
     async def start(self) -> None:
         """Bind the port first, so a taken port fails before the database is touched; then start the rest.
@@ -210,6 +226,7 @@ class Server:
             # behind it; taken once the port is bound, so a taken port leaves no file behind.
             await asyncio.to_thread(self._database_lock.enter_context, serving(config.db_file))
         await self.store.open()
+        await self.ctx.calendars.load()  # before the scheduler compiles a job
         await self.runner.start()
         if config.seed.metrics_url:
             self.metrics_push = MetricsPusher(
@@ -220,6 +237,10 @@ class Server:
         await self.scheduler.start()
         self.maintenance.start()
         self.loop_watch = asyncio.create_task(self.metrics.watch_event_loop(), name="veggiecron-loop-lag")
+        if isinstance(self.scheduler, ClusterScheduler):  # another node may change a calendar
+            self.calendar_watch = asyncio.create_task(
+                self.ctx.calendars.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-calendars"
+            )
         fd_limit = descriptors.raise_limit()
         most = config.api.max_connections or descriptors.client_connection_budget(
             fd_limit, config.http_client.pool_size
@@ -261,7 +282,7 @@ class Server:
             sock.close()  # bound but never served when the start failed; closing twice is harmless
         await self.ctx.seed.stop(grace)
         await self.maintenance.stop()
-        for watcher in (self.loop_watch, self.fd_watch):
+        for watcher in (self.loop_watch, self.fd_watch, self.calendar_watch):
             if watcher is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)

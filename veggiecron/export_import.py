@@ -20,6 +20,7 @@ from typing import Any
 
 from .app import make_store
 from .auth import NO_PASSWORD
+from .calendar_book import CalendarBook
 from .clock import Clock, SystemClock
 from .compiler import first_run
 from .config import Config
@@ -132,7 +133,8 @@ async def import_jobs(
     staged = StagedJobs(store)
     outbound = OutboundPolicy(config.app.env, config.http_client.allow_networks)
     job_types = JobTypes.load(TypeContext(config, outbound))
-    service = JobService(staged, store, NoScheduler(), config, clock, outbound, job_types)
+    # The calendars a job's skip_calendars names are looked up in the store (and its days then skipped).
+    service = JobService(staged, store, NoScheduler(), config, clock, outbound, job_types, calendars=store)
     plans: list[_Plan] = []
     seen: set[str] = set()
     for entry in entries:
@@ -145,7 +147,7 @@ async def import_jobs(
         email = username if _is_email(username) else ""  # as the Seed API makes a user for an email
         owner = await store.create_user(username, NO_PASSWORD, now, email=email)
         user_created = True
-    created = [_created(staged, plan, owner, now) for plan in plans if not plan.replaces]
+    created = [_created(staged, plan, owner, now, job_types.calendars) for plan in plans if not plan.replaces]
     changed = [_changed(staged, plan, owner) for plan in plans if plan.replaces]
     try:
         await store.write_jobs(created, changed)
@@ -221,7 +223,9 @@ def _max_runs(entry: Entry) -> int | None:
         raise Invalid("max_runs", exc.description) from None
 
 
-def _created(staged: StagedJobs, plan: _Plan, owner: User, now: float) -> tuple[Job, SeedFields | None]:
+def _created(
+    staged: StagedJobs, plan: _Plan, owner: User, now: float, calendars: CalendarBook
+) -> tuple[Job, SeedFields | None]:
     """The staged new job with the file's progress: its next run the first slot of its grid from now."""
     new = staged.created[plan.staged][0]
     carried = plan.entry.progress
@@ -229,7 +233,9 @@ def _created(staged: StagedJobs, plan: _Plan, owner: User, now: float) -> tuple[
     next_run = None
     if not carried.finished:
         schedule = parse_schedule(new.schedule, new.timezone)
-        next_run = first_run(schedule, parse_policy(new.policy), now, anchor, jitter_key(owner.id, new.name))
+        rules = parse_policy(new.policy)
+        skipped = calendars.skipped(owner.id, rules.skip_calendars)
+        next_run = first_run(schedule, rules, now, anchor, jitter_key(owner.id, new.name), skipped, new.timezone)
     job = replace(
         job_created(0, new),
         user_id=owner.id,

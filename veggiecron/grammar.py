@@ -201,7 +201,7 @@ _OF = f"{S}+{_word('of')}{S}+"
 
 def _word_forms(min_interval: int) -> list[str]:
     every = _word("every")
-    weekly = f"{every}{S}+{_DAY_SET}{_AT}"
+    weekly = f"{every}{S}+(?:{_DAY_SET}|{_word('business')}{S}+{_word('day')}[Ss]?){_AT}"
     weeks = f"{every}(?:{S}+{int_range(1, MAX_WEEKS)})?{S}+{_word('week')}[Ss]?{S}+{_word('on')}{S}+{_DAY_SET}{_AT}"
     month_days = f"{_listed(_one_of(ORDINALS))}(?:{S}+{_word('day')}[Ss]?)?{_OF}{_MONTH_SET}{_AT}"
     nths = [*NTH_WORDS, *(ordinal(n) for n in range(1, 6))]

@@ -7,14 +7,15 @@ and those parts become the CompiledJob the scheduler holds.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .clock import Clock
-from .compiler import compile_job, compile_parts, first_run, preview, upcoming
+from .compiler import Skipped, compile_job, compile_parts, first_run, preview, skipped_slots, upcoming
 from .config import Config
-from .errors import Forbidden, Invalid
+from .errors import Conflict, Forbidden, Invalid, NotFound
 from .grammar import check_new_schedule, check_new_zone
 from .job_fields import (
     CREATE_FIELDS,
@@ -43,9 +44,11 @@ from .outbound import OutboundPolicy
 from .policies import JobPolicy, jitter_key, job_timing, parse_policy
 from .quotas import QuotaUsage, runs_per_minute, shortest_gap_seconds, stored_rate
 from .schedules import Once, Schedule, get_zone, parse_schedule
-from .store import JobStore, RunHistory
+from .skip_days import skipping
+from .store import CalendarStore, JobStore, RunHistory
 
 RECENT_RUNS = 10
+logger = logging.getLogger(__name__)
 
 
 class JobScheduler(Protocol):
@@ -80,9 +83,14 @@ class JobService:
         outbound: OutboundPolicy,
         types: JobTypes,
         shared: bool = False,
+        calendars: CalendarStore | None = None,
     ) -> None:
-        """shared: other nodes change the same jobs (quota totals are then never remembered)."""
+        """shared: other nodes change the same jobs (quota totals are then never remembered).
+
+        calendars: where a calendar a job names is looked up when this node's book lacks it.
+        """
         self.types = types
+        self.calendar_store = calendars
         self.jobs = jobs
         self.history = runs
         self.scheduler = scheduler
@@ -186,6 +194,7 @@ class JobService:
         check_new_schedule(schedule)
         policy = policy or {}
         rules = parse_policy(policy)
+        skipped = await self.skipped_days(user.id, rules)
         await self.check_destinations(target, rules)
         # A disabled job counts towards the number of jobs, not towards the requests a minute.
         rate = await self.check_quotas(user, parsed, target.number_of_clones if enabled else 0)
@@ -199,7 +208,7 @@ class JobService:
             schedule=parsed.format(),
             timezone=zone_name,
             enabled=enabled,
-            next_run=first_run(parsed, rules, now, anchor, jitter_key(user.id, name)),
+            next_run=first_run(parsed, rules, now, anchor, jitter_key(user.id, name), skipped, zone_name),
             anchor=anchor,
             created_at=now,
             max_runs=max_runs,
@@ -209,8 +218,44 @@ class JobService:
         )
         job = await self.jobs.create_job(new, seed)
         self.usage.add(user.id, 1, rate)
-        self.scheduler.upsert(compile_parts(job, parsed, rules, target))
+        self.scheduler.upsert(compile_parts(job, parsed, rules, target, skipped))
         return job
+
+    async def skipped_days(self, user_id: int, rules: JobPolicy) -> Skipped:
+        """The day sets of the calendars a job names; Invalid naming one that does not exist."""
+        book = self.types.calendars
+        for ref in rules.skip_calendars:
+            if book.days(user_id, ref) is None:
+                try:
+                    if self.calendar_store is None:
+                        raise NotFound(ref)
+                    book.put(await self.calendar_store.get_calendar(user_id, ref))  # made on another node
+                except NotFound:
+                    raise Conflict(
+                        f"skip_calendars: there is no calendar named {ref!r} (create it with POST /calendars)",
+                        {"field": "skip_calendars", "calendar": ref},
+                    ) from None
+        return book.skipped(user_id, rules.skip_calendars)
+
+    def replanned(self, job: Job, now: float) -> float | None:
+        """A job's next run once a calendar it skips changed: the first slot, from its pending one
+        (a slot due but not yet run stays due unless its day is now skipped), off the skipped days."""
+        if not job.enabled or job.next_run is None:
+            return job.next_run
+        schedule = parse_schedule(job.schedule, job.timezone)
+        if isinstance(schedule, Once):
+            return job.next_run
+        rules = parse_policy(job.policy)
+        start = min(now, job.next_run - 1e-3)
+        skipped = self.types.calendars.skipped(job.user_id, rules.skip_calendars)
+        return first_run(schedule, rules, start, job.anchor, jitter_key(job.user_id, job.name), skipped, job.timezone)
+
+    def recompiled(self, job: Job) -> None:
+        """Hand the scheduler a job compiled again (a calendar it skips changed): its new next run counts."""
+        try:
+            self.scheduler.upsert(compile_job(job, self.types))
+        except Invalid:
+            logger.warning("job %d no longer compiles; left as it was", job.id)
 
     async def get(self, user: User, name: str) -> Job:
         return self.scheduler.current(await self.jobs.get_job(user.id, name))
@@ -283,6 +328,7 @@ class JobService:
             check_new_schedule(schedule)  # a stored schedule is kept as it is
         policy = job.policy if policy is None else policy
         rules = parse_policy(policy)
+        skipped = await self.skipped_days(job.user_id, rules)
         if data != job.data or policy.get("notify_url") != job.policy.get("notify_url"):
             await self.check_destinations(target, rules)
         old_rate = self.rate_of(job) if job.enabled else 0.0
@@ -293,15 +339,15 @@ class JobService:
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True
         re_enabled = enabled and not job.enabled
-        timing_changed = policy.get("jitter_seconds") != job.policy.get("jitter_seconds") or any(
-            policy.get(k) != job.policy.get(k) for k in ("start_at", "end_at")
+        timing_changed = any(
+            policy.get(k) != job.policy.get(k) for k in ("jitter_seconds", "start_at", "end_at", "skip_calendars")
         )
         if parsed.format() != job.schedule or zone_name != job.timezone:
             anchor = now  # the interval grid starts at the change
-            next_run = first_run(parsed, rules, now, anchor, key)
+            next_run = first_run(parsed, rules, now, anchor, key, skipped, zone_name)
         elif (re_enabled or timing_changed) and not isinstance(parsed, Once):
             # Slots that passed while the job was disabled are not run.
-            next_run = first_run(parsed, rules, now, anchor, key)
+            next_run = first_run(parsed, rules, now, anchor, key, skipped, zone_name)
         else:
             rescheduled = False
         changed = replace(
@@ -322,7 +368,7 @@ class JobService:
         )
         updated = await self.jobs.update_job(changed, seed)
         self.usage.add(job.user_id, 0, new_rate - old_rate)
-        self.scheduler.upsert(compile_parts(updated, parsed, rules, target), keep_progress=not rescheduled)
+        self.scheduler.upsert(compile_parts(updated, parsed, rules, target, skipped), keep_progress=not rescheduled)
         return self.scheduler.current(updated)
 
     async def delete(self, user: User, name: str) -> Job:
@@ -367,14 +413,25 @@ class JobService:
 
     def upcoming(self, job: Job, count: int) -> list[float]:
         """The job's next `count` run times from now (fewer when its schedule ends)."""
-        return preview(job, count, self.clock.now())
+        return preview(job, count, self.clock.now(), self.types.calendars)
 
-    def preview_schedule(self, schedule: object, zone: object, count: int) -> list[float]:
-        """The next `count` run times of a schedule not saved yet (a job created now); Invalid when it is wrong."""
+    def skipped_upcoming(self, job: Job, until: float, count: int) -> list[tuple[float, tuple[str, ...]]]:
+        """Slots from now to `until` that the job's skip_calendars take away, with the calendars holding each."""
+        return skipped_slots(job, until, self.clock.now(), self.types.calendars, count)
+
+    def preview_schedule(
+        self, schedule: object, zone: object, count: int, user_id: int = 0, skip: tuple[str, ...] = ()
+    ) -> list[float]:
+        """The next `count` run times of a schedule not saved yet (a job created now), off the days of
+        the user's calendars named in `skip`; Invalid when it is wrong."""
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         parsed = parse_schedule(schedule, zone_name)
         now = self.clock.now()
         if isinstance(parsed, Once):
             return [parsed.at] if parsed.at > now else []
-        rules = parse_policy({})
-        return upcoming(job_timing(parsed, rules, ""), rules.catch_up.window, now, now, count)
+        rules = parse_policy({"skip_calendars": list(skip)} if skip else {})
+        for ref in rules.skip_calendars:
+            if self.types.calendars.days(user_id, ref) is None:
+                raise Invalid("skip_calendars", f"there is no calendar named {ref!r}")
+        skipped = skipping(parsed, zone_name, self.types.calendars.skipped(user_id, rules.skip_calendars))
+        return upcoming(job_timing(skipped, rules, ""), rules.catch_up.window, now, now, count)

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from .calendars import validate_references
 from .errors import Invalid
 from .schedules import MAX_EPOCH, Interval
 from .times import iso_utc_micros
@@ -272,6 +273,7 @@ POLICY_FIELDS = (
     "end_at",
     "pause_after_failures",
     "notify_url",
+    "skip_calendars",
 )
 
 
@@ -284,6 +286,7 @@ class JobPolicy:
     jitter_seconds: float = 0.0
     pause_after_failures: int | None = None
     notify_url: str | None = None
+    skip_calendars: tuple[str, ...] = ()  # names of calendars whose days have no slots (skip_days.py)
 
     def overlap_for(self, enable_shadows: bool) -> Overlap:
         if self.overlap is not None:
@@ -351,7 +354,7 @@ def parse_policy(raw: dict[str, object]) -> JobPolicy:
         return DEFAULT_POLICY  # most jobs set no policy: they share one object
     # Jobs giving the same policy share one parsed object (it is frozen). The key holds each
     # value's type, so that true and 1, which are equal in Python, are told apart.
-    key = tuple((name, type(value), value) for name, value in raw.items())
+    key = tuple((name, type(value), tuple(value) if isinstance(value, list) else value) for name, value in raw.items())
     try:
         return _shared_policy(key)
     except TypeError:  # a list or object where a scalar belongs: unhashable, parsed to name it
@@ -393,6 +396,7 @@ def _parse_policy(raw: dict[str, object]) -> JobPolicy:
         jitter_seconds=jitter,
         pause_after_failures=int(pause) if pause is not None else None,
         notify_url=notify_url if isinstance(notify_url, str) else None,
+        skip_calendars=validate_references(raw["skip_calendars"]) if raw.get("skip_calendars") is not None else (),
     )
 
 

@@ -2,6 +2,7 @@
 
     every <days> @ HH:MM                      every monday @ 09:00, every mon,wed,fri @ 17:30,
                                               every weekday @ 09:30, every weekend day @ 10:00
+    every business day @ HH:MM                weekdays that none of the job's skip_calendars holds
     every N weeks on <days> @ HH:MM           every 2 weeks on monday @ 09:00
     <days of the month> of <months> @ HH:MM   1st,15th of month @ 12:00, last day of month @ 23:00
     <nths> <day> of <months> @ HH:MM          first monday of month @ 08:00, 2nd,4th tuesday of jan,jul @ 18:00
@@ -181,6 +182,12 @@ def _every(reader: _Reader, zone: str) -> WallSchedule | None:
         hour, minute = reader.at()
         reader.end()
         return Weekly(days, hour, minute, weeks, zone)
+    if number is None and word == "business":
+        reader.next()
+        reader.take("day", "days")
+        hour, minute = reader.at()
+        reader.end()
+        return Weekly(WEEKDAYS, hour, minute, 1, zone, business=True)
     if number is None and (word in DAY_WORDS or word in _SETS):
         days = _day_set(reader)
         hour, minute = reader.at()

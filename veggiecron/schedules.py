@@ -28,7 +28,8 @@ from .wall_schedules import MonthDays, NthWeekday, Weekly, Windowed
 
 GRAMMAR = (
     "every N seconds | every [N] minute(s) | every [N] hour(s) | every [N] day(s) @ HH:MM | "
-    "every <days> @ HH:MM | every N weeks on <days> @ HH:MM | <1st,15th,...,last> day of <months> @ HH:MM | "
+    "every <days> @ HH:MM | every business day @ HH:MM | every N weeks on <days> @ HH:MM | "
+    "<1st,15th,...,last> day of <months> @ HH:MM | "
     "<first,...,fifth,last> <day name> of <months> @ HH:MM | "
     "every [N] minute(s)|hour(s) from HH:MM to HH:MM [on <days>] | "
     "once @ <epoch seconds or ISO 8601> | a 5-field cron expression such as '*/5 * * * *'; "

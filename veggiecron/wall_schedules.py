@@ -167,6 +167,8 @@ class Weekly(_WallSlots):
     minute: int
     weeks: int = 1
     zone: str = "UTC"
+    # `every business day`: Monday to Friday here; the job's skip_calendars take away the rest.
+    business: bool = False
 
     def _minutes(self) -> tuple[int, ...]:
         return (self.hour * 60 + self.minute,)
@@ -186,6 +188,8 @@ class Weekly(_WallSlots):
 
     def format(self) -> str:
         at = f"@ {_hhmm(self._minutes()[0])}"
+        if self.business:
+            return f"every business day {at}"
         if self.weeks == 1:
             return f"every {format_days(self.days, plural=False)} {at}"
         return f"every {self.weeks} weeks on {format_days(self.days, plural=len(self.days) > 1)} {at}"

@@ -40,6 +40,8 @@ FORMS: list[tuple[str, str, str, Day, list[int]]] = [
     ("every mon, wed, fri @ 17:30", "every mon,wed,fri @ 17:30", "UTC", lambda d, c: d.weekday() in (0, 2, 4), [1050]),
     ("every weekday @ 09:30", "every weekday @ 09:30", "America/New_York", lambda d, c: d.weekday() < 5, [570]),
     ("EVERY WEEKEND DAY @ 10:00", "every weekend day @ 10:00", "Asia/Kolkata", lambda d, c: d.weekday() >= 5, [600]),
+    # Without skip_calendars, business days are the weekdays (tests/api/test_calendars.py has them with).
+    ("Every Business Day @ 9:00", "every business day @ 09:00", "Europe/London", lambda d, c: d.weekday() < 5, [540]),
     ("every 2 weeks on monday @ 09:00", "every 2 weeks on monday @ 09:00", "Europe/London", fortnightly_monday, [540]),
     ("1st,15th of month @ 12:00", "1st,15th of month @ 12:00", "UTC", lambda d, c: d.day in (1, 15), [720]),
     (

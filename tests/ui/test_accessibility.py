@@ -18,7 +18,9 @@ AXE = Axe()
 def people(live: LiveServer) -> Iterator[tuple[str, str]]:
     """A user with jobs in every state (one a Seed schedule, with failed and good runs), and an admin."""
     name, api = live.new_user("axe")
+    live.call(api, "POST", "/calendars", json={"name": "us", "holidays": {"country": "US"}})
     live.run(api.create_job("report", live.sink.url + "/r", "0 8 * * 1-5", tags=["billing", "daily"]))
+    live.run(api.create_job("payday", live.sink.url + "/pd", "every business day @ 09:00", skip_calendars=["us"]))
     live.run(api.create_job("ping", live.sink.url + "/p", "every 1 hours", timezone="Europe/London"))
     live.run(api.create_job("flaky", "http://127.0.0.1:9/down", "every 1 hours", pause_after_failures=1, tags=["ops"]))
     live.run(api.create_job("off", live.sink.url + "/o", "every 1 hours", enabled=False))
@@ -59,6 +61,8 @@ PAGES = [
     "/ui/jobs/report/edit",
     "/ui/jobs/ping/delete",
     "/ui/tokens",
+    "/ui/calendars",
+    "/ui/jobs/payday",  # its skipped days beside its next runs
     "/ui/no-such-page",
 ]
 

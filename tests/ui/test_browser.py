@@ -7,6 +7,8 @@ console error, Content-Security-Policy violations included (see the `watched` fi
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -207,3 +209,27 @@ def test_a_schedule_in_words_is_previewed_as_typed_and_shown_in_words(watched: W
     page.get_by_role("button", name="Create job").click()
     page.wait_for_url("**/ui/jobs/standup")
     expect(page.get_by_text("Weekdays at 09:30").first).to_be_visible()
+
+
+def test_a_job_skips_a_calendars_days_set_in_the_form(watched: Watched, live: LiveServer) -> None:
+    page = watched.page
+    name, api = live.new_user("planner")
+    off = datetime.now(ZoneInfo("UTC")).date() + timedelta(days=2)
+    status, _ = live.call(api, "POST", "/calendars", json={"name": "offsite", "dates": [off.isoformat()]})
+    assert status == 201
+    log_in(page, name)
+    page.get_by_role("link", name="Calendars").first.click()
+    expect(page.get_by_role("heading", name="Calendars")).to_be_visible()
+    expect(page.locator("table")).to_contain_text(off.isoformat())
+    page.get_by_role("link", name="New job").first.click()
+    page.get_by_label("Name", exact=True).fill("daily")
+    page.get_by_label("URL", exact=True).fill(live.sink.url + "/daily")
+    page.get_by_label("Schedule", exact=True).fill("every day @ 12:00")
+    page.get_by_label("Skip the days of calendars", exact=True).fill("offsite")
+    page.get_by_role("button", name="Create job").click()
+    page.wait_for_url("**/ui/jobs/daily")
+    skipped = page.locator("ul.skipped li")
+    expect(skipped).to_have_count(1)
+    expect(skipped.first).to_contain_text(f"{off.isoformat()} 12:00:00")
+    expect(skipped.first).to_contain_text("(offsite)")
+    expect(page.locator("ol.upcoming")).not_to_contain_text(f"{off.isoformat()} 12:00")

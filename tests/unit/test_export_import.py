@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,17 @@ async def test_an_unknown_user_is_refused_unless_created(store: SqliteStore) -> 
     user, password_hash = found
     assert (password_hash, user.email, user.is_admin) == (NO_PASSWORD, "ops@example.org", False)
     assert [job.name for job, _seed in await store.user_jobs(user.id)] == ["first"]
+
+
+async def test_an_imported_job_skips_its_calendars_days_and_one_naming_none_is_refused(store: SqliteStore) -> None:
+    today = datetime.fromtimestamp(T0, UTC).date()
+    await store.create_calendar(
+        1, "off", False, {"dates": [today.isoformat(), (today + timedelta(days=1)).isoformat()]}, T0
+    )
+    daily = {**FIRST, "name": "daily", "schedule": "every day @ 23:00", "skip_calendars": ["off"]}
+    assert await imported(store, document(daily)) == Imported(created=1, replaced=0, user_created=False)
+    job = (await store.user_jobs(1))[0][0]
+    assert job.policy == {"skip_calendars": ["off"]}
+    assert datetime.fromtimestamp(job.next_run or 0, UTC).date() == today + timedelta(days=2)
+    message = await refusal(store, document({**daily, "name": "other", "skip_calendars": ["nope"]}))
+    assert "'nope'" in message and "skip_calendars" in message

@@ -15,6 +15,7 @@ import tornado.web
 from tornado.httputil import HTTPInputError, parse_body_arguments
 
 from ..auth import Accounts, token_from_headers
+from ..calendar_service import CalendarService
 from ..clock import Clock
 from ..config import Config
 from ..errors import Invalid, PayloadTooLarge, TooManyRequests, Unauthorized, VeggiecronError
@@ -44,6 +45,7 @@ class Context:
     health: Health
     metrics: Metrics
     clock: Clock
+    calendars: CalendarService
 
 
 @tornado.web.stream_request_body

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from ..auth import token_from_headers
-from ..compiler import preview
 from ..config import Config
 from ..errors import Forbidden, Invalid, NotFound
 from ..job_fields import CREATE_FIELDS, job_filter, tags_from_text
@@ -36,6 +35,8 @@ def _job_fields(
         fields = typed_by_schema(fields, schema)
         if isinstance(fields.get("tags"), str):
             fields = {**fields, "tags": tags_from_text(fields["tags"])}
+        if isinstance(fields.get("skip_calendars"), str):  # names separated as tags are
+            fields = {**fields, "skip_calendars": tags_from_text(fields["skip_calendars"])}
     if isinstance(fields.get("data"), str):
         try:
             fields = {**fields, "data": orjson.loads(fields["data"])}
@@ -184,7 +185,13 @@ class JobNextHandler(BaseHandler):
         count = self.query_int("count", 10, 1, 1000)
         job = await self.ctx.jobs.get(self.current_user_required, name)
         zone = ZoneInfo(job.timezone)
-        times = preview(job, count, self.ctx.clock.now())
+        times = self.ctx.jobs.upcoming(job, count)
+        # Slots the job's skip_calendars take away, up to the last run previewed (or a year on).
+        until = times[-1] if len(times) == count else self.ctx.clock.now() + 366 * 86400
+        skipped = [
+            {"at": at, "utc": datetime.fromtimestamp(at, UTC).isoformat(), "calendars": list(names)}
+            for at, names in self.ctx.jobs.skipped_upcoming(job, until, count)
+        ]
         runs = [
             {
                 "at": at,
@@ -194,7 +201,8 @@ class JobNextHandler(BaseHandler):
             for at in times
         ]
         self.answer(
-            f'Next {len(runs)} runs of job "{job.name}"', {"name": job.name, "timezone": job.timezone, "runs": runs}
+            f'Next {len(runs)} runs of job "{job.name}"',
+            {"name": job.name, "timezone": job.timezone, "runs": runs, "skipped": skipped},
         )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
+from ..calendar_book import CalendarBook
 from ..errors import Invalid
 from .base import FailedAttempt, JobType, Target, TypeContext, TypeRunner
 
@@ -55,6 +56,9 @@ class JobTypes:
     """The loaded types by name: what the jobs service, the compiler and the pages look types up in."""
 
     def __init__(self, types: Iterable[JobType]) -> None:
+        # The calendars a job's skip_calendars name: every place that compiles a job holds the
+        # types already, so the calendars' days travel with them (compiling reads no database).
+        self.calendars = CalendarBook()
         self._types: dict[str, JobType] = {}
         for job_type in types:
             self._types[job_type.name] = job_type

@@ -2,6 +2,7 @@
 
 from .contract import (
     AccountStore,
+    CalendarStore,
     ClaimStore,
     Database,
     DatabaseRefused,
@@ -16,6 +17,7 @@ from .contract import (
 
 __all__ = [
     "AccountStore",
+    "CalendarStore",
     "ClaimStore",
     "Database",
     "DatabaseRefused",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from ..calendars import Calendar
 from ..model import (
     NO_FILTER,
     Claim,
@@ -90,6 +91,38 @@ class JobStore(Protocol):
 
     async def job_counts_by_state(self) -> dict[str, int]:
         """{"scheduled": n, "paused": n, "disabled": n, "done": n} across all users."""
+
+
+class CalendarStore(Protocol):
+    """Calendars (named sets of dates) and the jobs whose skip_calendars name them.
+
+    `ref` is how a job names a calendar: its owner's own name, or `shared:<name>` for a shared one.
+    """
+
+    async def create_calendar(
+        self, user_id: int, name: str, shared: bool, spec: dict[str, Any], now: float
+    ) -> Calendar:
+        """Store a new calendar; Conflict when the name is taken (among the user's, or among shared ones)."""
+
+    async def get_calendar(self, user_id: int, ref: str) -> Calendar:
+        """The user's calendar of that name, or the shared one for `shared:<name>`; NotFound otherwise."""
+
+    async def list_calendars(self, user_id: int) -> list[Calendar]:
+        """The user's own calendars and every shared one, by name."""
+
+    async def all_calendars(self) -> list[Calendar]:
+        """Every calendar of every user (what the in-memory calendar book is loaded from)."""
+
+    async def jobs_using_calendar(self, user_id: int, ref: str) -> list[Job]:
+        """The jobs whose skip_calendars name this calendar: the user's own (any user's for `shared:`)."""
+
+    async def update_calendar(
+        self, calendar: Calendar, spec: dict[str, Any], now: float, next_runs: Sequence[tuple[Job, float | None]]
+    ) -> Calendar:
+        """Write the calendar's new dates and, in the same transaction, each given job's new next run with
+        its version bumped (a job changed since it was read keeps its own); answer the calendar."""
+
+    async def delete_calendar(self, calendar_id: int) -> None: ...
 
 
 class DueWindow(Protocol):
@@ -229,7 +262,7 @@ class Database(Protocol):
     async def schema_version(self) -> int: ...
 
 
-class Store(JobStore, DueWindow, RunHistory, AccountStore, SeedStore, Database, Protocol):
+class Store(JobStore, DueWindow, RunHistory, AccountStore, SeedStore, CalendarStore, Database, Protocol):
     """Everything at once: what a concrete store implements and the composition root holds."""
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from ..calendars import Calendar, spec_from_json
 from ..model import FailedTask, Job, JobState, NewJob, Run, RunOutcome, SeedFields, User, Webhook
 
 JOB_COLUMNS = (
@@ -149,3 +150,19 @@ def failed_from_row(row: Sequence[Any]) -> FailedTask:
 
 def webhook_from_row(row: Sequence[Any]) -> Webhook:
     return Webhook(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+CALENDAR_COLUMNS = "id, user_id, name, shared, spec, date_created, date_updated"
+
+
+def calendar_from_row(row: Sequence[Any]) -> Calendar:
+    spec = row[4]
+    return Calendar(
+        id=row[0],
+        user_id=row[1],
+        name=row[2],
+        shared=bool(row[3]),
+        spec=spec_from_json(orjson.loads(spec) if isinstance(spec, str | bytes) else spec),
+        date_created=row[5],
+        date_updated=row[6],
+    )

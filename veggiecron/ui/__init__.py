@@ -12,6 +12,7 @@ import tornado.web
 
 from .accounts import RevokeTokenAction, RevokeUserTokensAction, TokensPage, UsersPage
 from .base import STATIC, IndexRedirect, StaticHandler, UiHandler, app_settings
+from .calendars import CalendarsPage
 from .forms import JobFormPage, PreviewPartial
 from .job import JobPage
 from .jobs import DeleteAction, JobListPage, PauseAction, ResumeAction, RunAction
@@ -36,6 +37,7 @@ def routes(args: dict[str, Any]) -> list[Any]:
         (r"/ui/logout", LogoutAction, args),
         (r"/ui/new", JobFormPage, args),
         (r"/ui/preview", PreviewPartial, args),
+        (r"/ui/calendars", CalendarsPage, args),
         (r"/ui/tokens", TokensPage, args),
         (r"/ui/tokens/([^/]+)/revoke", RevokeTokenAction, args),
         (r"/ui/users", UsersPage, args),

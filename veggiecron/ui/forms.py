@@ -29,6 +29,7 @@ FORM_FIELDS = {
     "timezone": "timezone",
     "tags": "tags",
     "enabled": "enabled",
+    "skip_calendars": "skip_calendars",
 }
 
 
@@ -48,6 +49,7 @@ class JobForm:
     tags: str = ""
     enabled: bool = True
     options: str = ""  # the rest of the job's data, as a JSON object
+    skip_calendars: str = ""  # calendars' names, separated as tags are
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -59,7 +61,10 @@ class JobForm:
         data = dict(job.data)
         values = {f.name: field_text(data.pop(f.name, f.default), f) for f in job_type.form_fields}
         options = json.dumps(data, indent=2) if data else ""
-        return cls(job_type, job.name, values, job.schedule, job.timezone, ", ".join(job.tags), job.enabled, options)
+        skip = ", ".join(job.policy.get("skip_calendars") or [])
+        return cls(
+            job_type, job.name, values, job.schedule, job.timezone, ", ".join(job.tags), job.enabled, options, skip
+        )
 
     def fields(self, creating: bool) -> dict[str, Any]:
         """The native API's fields; Invalid("options") when the options are not a JSON object."""
@@ -79,6 +84,7 @@ class JobForm:
             "timezone": self.timezone.strip() or "UTC",
             "enabled": self.enabled,
             "tags": tags_from_text(self.tags),
+            "skip_calendars": tags_from_text(self.skip_calendars) or None,  # none: the field is removed
         }
         if creating:
             fields.update(name=self.name.strip(), type=self.job_type.name)
@@ -111,7 +117,7 @@ class JobFormPage(UiHandler):
             form = JobForm.of(job, self.ctx.jobs.types.get(job.type))
             now = self.ctx.clock.now()
             times = ([(local_time(t, job.timezone), relative(t, now)) for t in self.ctx.jobs.upcoming(job, 5)], "")
-        self._show(form, name, times)
+        await self._show(form, name, times)
 
     async def post(self, name: str | None = None) -> None:
         if name is None:
@@ -127,6 +133,7 @@ class JobFormPage(UiHandler):
             tags=self.get_body_argument("tags", ""),
             enabled=self.get_body_argument("enabled", "") == "on",
             options=self.get_body_argument("options", ""),
+            skip_calendars=self.get_body_argument("skip_calendars", ""),
         )
         user = self.current_user_required
         try:
@@ -144,7 +151,8 @@ class JobFormPage(UiHandler):
                 raise
             form.fail(exc)  # a quota, or a database that cannot write now: said above the form
         if form.errors:
-            self._show(form, name, self._preview(form.schedule, form.timezone), status=400)
+            preview = self._preview(form.schedule, form.timezone, form.skip_calendars)
+            await self._show(form, name, preview, status=400)
             return
         self.flash(message)
         self.redirect("/ui/jobs/" + quote(job.name, safe=""), status=303)
@@ -159,12 +167,13 @@ class JobFormPage(UiHandler):
             )
         return job
 
-    def _preview(self, schedule: str, zone: str) -> tuple[list[tuple[str, str]], str]:
-        return preview_runs(self, schedule, zone)
+    def _preview(self, schedule: str, zone: str, skip: str = "") -> tuple[list[tuple[str, str]], str]:
+        return preview_runs(self, schedule, zone, skip)
 
-    def _show(
+    async def _show(
         self, form: JobForm, name: str | None, preview: tuple[list[tuple[str, str]], str], status: int = 200
     ) -> None:
+        calendars = [c.ref for c in await self.ctx.calendars.visible(self.current_user_required)]
         action = "/ui/new" if name is None else "/ui/jobs/" + quote(name, safe="") + "/edit"
         times, preview_error = preview
         self.render_page(
@@ -175,14 +184,18 @@ class JobFormPage(UiHandler):
             action=action,
             times=times,
             preview_error=preview_error,
+            calendars=calendars,
             cancel="/ui/" if name is None else "/ui/jobs/" + quote(name, safe=""),
         )
 
 
-def preview_runs(handler: UiHandler, schedule: str, zone: str) -> tuple[list[tuple[str, str]], str]:
-    """The next runs of a schedule being typed, in its zone, or what is wrong with it."""
+def preview_runs(handler: UiHandler, schedule: str, zone: str, skip: str = "") -> tuple[list[tuple[str, str]], str]:
+    """The next runs of a schedule being typed, in its zone, off its calendars' days, or what is wrong."""
     try:
-        at = handler.ctx.jobs.preview_schedule(schedule, zone.strip() or "UTC", PREVIEW_RUNS)
+        user_id = handler.current_user_required.id
+        at = handler.ctx.jobs.preview_schedule(
+            schedule, zone.strip() or "UTC", PREVIEW_RUNS, user_id, tuple(tags_from_text(skip))
+        )
     except Invalid as exc:
         return [], exc.description
     now = handler.ctx.clock.now()
@@ -195,6 +208,9 @@ class PreviewPartial(UiHandler):
 
     def get(self) -> None:
         times, error = preview_runs(
-            self, self.get_query_argument("schedule", ""), self.get_query_argument("timezone", "UTC")
+            self,
+            self.get_query_argument("schedule", ""),
+            self.get_query_argument("timezone", "UTC"),
+            self.get_query_argument("skip_calendars", ""),
         )
         self.render("preview.html", times=times, preview_error=error)

@@ -55,12 +55,20 @@ class JobPage(UiHandler):
         if self.is_htmx and self.get_query_argument("live", None):
             self.render("job_live.html", **values)
             return
-        upcoming = [(local_time(at, job.timezone), relative(at, now)) for at in self.ctx.jobs.upcoming(job, 5)]
+        times = self.ctx.jobs.upcoming(job, 5)
+        upcoming = [(local_time(at, job.timezone), relative(at, now)) for at in times]
+        # The slots its calendars take away, up to the last of those runs (or a year on).
+        until = times[-1] if len(times) == 5 else now + 366 * 86400
+        skipped = [
+            (local_time(at, job.timezone), ", ".join(names))
+            for at, names in self.ctx.jobs.skipped_upcoming(job, until, 5)
+        ]
         self.render_page(
             "job.html",
             400 if error else 200,
             **values,
             settings=settings_view(job, self.ctx.jobs.types.get(job.type)),
             upcoming=upcoming,
+            skipped=skipped,
             edit_href=row.href + "/edit",
         )

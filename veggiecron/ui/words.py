@@ -94,6 +94,8 @@ def _wall_words(schedule: Weekly | MonthDays | NthWeekday | Windowed) -> str:
     at = f"at {schedule.hour:02d}:{schedule.minute:02d}"
     if isinstance(schedule, Weekly):
         days = _days(schedule.days)
+        if schedule.business:
+            return f"Business days {at}"
         if schedule.weeks > 1:
             return f"Every {schedule.weeks} weeks on {days} {at}"
         return f"{days.capitalize()} {at}" if schedule.days in (WEEKDAYS, WEEKEND) else f"Every {days} {at}"

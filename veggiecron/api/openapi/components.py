@@ -12,6 +12,7 @@ from ...job_fields import CREATE_FIELDS, UPDATE_FIELDS
 from ...jobtypes.registry import JobTypes
 from ...model import JobState, RunOutcome
 from ...policies import POLICY_FIELDS
+from .calendars import calendar_schemas
 from .request_schemas import (
     CREDENTIALS,
     LOGIN,
@@ -31,7 +32,7 @@ def policy_value_schemas() -> dict[str, Schema]:
     return {
         name: ({"type": ["string", "null"]} if name in ("overlap", "catch_up", "notify_url") else loose)
         for name in POLICY_FIELDS
-    }
+    } | {"skip_calendars": {"type": ["array", "null"], "items": STRING}}
 
 
 def component_schemas(config: Config, job_types: JobTypes) -> dict[str, Schema]:
@@ -151,9 +152,18 @@ def component_schemas(config: Config, job_types: JobTypes) -> dict[str, Schema]:
                         ("at", "utc", "local"),
                     ),
                 },
+                "skipped": {
+                    "type": "array",
+                    "description": "Slots up to the last run shown that the job's skip_calendars take away.",
+                    "items": obj(
+                        {"at": epoch, "utc": iso, "calendars": {"type": "array", "items": STRING}},
+                        ("at", "utc", "calendars"),
+                    ),
+                },
             },
             ("name", "timezone", "runs"),
         ),
+        **calendar_schemas(),
         "User": obj(
             {
                 "username": STRING,

@@ -9,6 +9,7 @@ from ...config import Config
 from ...jobtypes.base import TypeContext
 from ...jobtypes.registry import JobTypes
 from ...outbound import OutboundPolicy
+from .calendars import calendar_paths
 from .components import component_schemas
 from .native import native_paths
 from .operations import (
@@ -82,7 +83,7 @@ def document(config: Config | None = None, job_types: JobTypes | None = None) ->
             {"name": OPS, "description": "Health and metrics."},
             {"name": DOCS, "description": "This documentation."},
         ],
-        "paths": {**native_paths(config), **seed_paths(config), **docs_paths()},
+        "paths": {**native_paths(config), **calendar_paths(), **seed_paths(config), **docs_paths()},
         "components": {
             "schemas": schemas,
             "securitySchemes": {

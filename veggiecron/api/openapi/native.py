@@ -192,7 +192,8 @@ def native_paths(config: Config) -> dict[str, Any]:
                     )
                 },
                 errors=(403, 409, 503),
-                description="403 when a quota is exceeded, 409 when you already have a job of that name.",
+                description="403 when a quota is exceeded, 409 when you already have a job of that name "
+                "or skip_calendars names a calendar that does not exist.",
                 request_body=body(ref("JobCreate"), ref("JobCreateForm"), json_fields=("data",)),
             ),
         },
@@ -210,7 +211,7 @@ def native_paths(config: Config) -> dict[str, Any]:
                 "Change a job (the same as PATCH: any subset of the fields)",
                 NATIVE,
                 {"200": json_response("Updated.", envelope(ref("Job")))},
-                errors=(403, 404, 503),
+                errors=(403, 404, 409, 503),
                 parameters=[JOB_NAME_PARAM],
                 request_body=body(ref("JobUpdate"), ref("JobUpdateForm"), json_fields=("data",)),
             ),
@@ -219,8 +220,9 @@ def native_paths(config: Config) -> dict[str, Any]:
                 "Change a job's data, schedule, timezone, enabled or policies",
                 NATIVE,
                 {"200": json_response("Updated.", envelope(ref("Job")))},
-                errors=(403, 404, 503),
-                description="Takes effect at once; null restores a policy's default.",
+                errors=(403, 404, 409, 503),
+                description="Takes effect at once; null restores a policy's default. "
+                "409 when skip_calendars names a calendar that does not exist.",
                 parameters=[JOB_NAME_PARAM],
                 request_body=body(ref("JobUpdate"), ref("JobUpdateForm"), json_fields=("data",)),
             ),

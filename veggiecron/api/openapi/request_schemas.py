@@ -25,6 +25,7 @@ from ...jobtypes.registry import DEFAULT_TYPE, JobTypes
 from ...policies import CatchUp, Overlap
 from ...schedules import GRAMMAR, MAX_EPOCH
 from ...seed.validation import FREQUENCY_TEXT, INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
+from .calendars import SKIP_CALENDARS, SKIP_CALENDARS_TEXT
 from .schemas import ANY, Schema, obj, ref, whole
 
 TAG_SCHEMA: Schema = {"type": "string", "pattern": whole(TAG_PATTERN.pattern)}
@@ -85,6 +86,7 @@ def policy_field_schemas() -> dict[str, Schema]:
         "notify_url": target_url(
             MAX_URL_LENGTH, "Receives POST notifications when the job starts failing, recovers or pauses.", True
         ),
+        "skip_calendars": SKIP_CALENDARS,
     }
 
 
@@ -116,6 +118,7 @@ SCHEDULE_EXAMPLES = [
     "every weekday @ 09:30",
     "every mon,wed,fri @ 17:30",
     "every weekend day @ 10:00",
+    "every business day @ 09:00",
     "every 2 weeks on monday @ 09:00",
     "1st,15th of month @ 12:00",
     "last day of month @ 23:00",
@@ -206,6 +209,8 @@ def job_form_schema(config: Config, job_types: JobTypes, fields: tuple[str, ...]
             "pattern": f"^[ ,]*({tag}([ ,]+{tag}){{0,{MAX_TAGS - 1}}})?[ ,]*$",
             "description": f"The tags as text, separated by spaces or commas (at most {MAX_TAGS}).",
         }
+    if "skip_calendars" in body["properties"]:
+        body["properties"]["skip_calendars"] = SKIP_CALENDARS_TEXT
     return body
 
 

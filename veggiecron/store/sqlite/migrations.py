@@ -124,6 +124,21 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN pool_wait_ms REAL;
     """,
+    # 7: calendars whose days jobs skip (skip_calendars in a job's policy); a user's own names are
+    # unique to them, a shared calendar's name is unique among shared ones
+    """
+    CREATE TABLE calendars (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        shared INTEGER NOT NULL DEFAULT 0,
+        spec TEXT NOT NULL,
+        date_created REAL NOT NULL,
+        date_updated REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX calendars_own_name ON calendars(user_id, name) WHERE shared = 0;
+    CREATE UNIQUE INDEX calendars_shared_name ON calendars(name) WHERE shared = 1;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
