@@ -15,6 +15,7 @@ import tornado.netutil
 import tornado.web
 
 from . import descriptors
+from .api.audit import AuditHandler
 from .api.base import Context, NotFoundHandler
 from .api.connections import BoundedHTTPServer
 from .api.native import (
@@ -32,6 +33,7 @@ from .api.native import (
 from .api.openapi import routes as openapi_routes
 from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
+from .audit import AuditTrail
 from .auth import Accounts, Passwords, Tokens
 from .clock import Clock, SystemClock
 from .cluster import ClusterScheduler, ClusterSettings, node_identity
@@ -79,6 +81,7 @@ def make_app(ctx: Context) -> tornado.web.Application:
         (rf"/job/{JOB_NAME}/runs", JobRunsHandler, args),
         (rf"/job/{JOB_NAME}/next", JobNextHandler, args),
         (rf"/job/{JOB_NAME}", JobHandler, args),
+        (r"/audit/?", AuditHandler, args),
         *seed_routes(args),
         *openapi_routes(args),
         *ui_routes(args),
@@ -171,7 +174,15 @@ class Server:
         security = config.security
         shared = is_postgres_url(config.database)
         jobs = JobService(
-            self.store, self.store, self.scheduler, config, self.clock, self.outbound, self.job_types, shared
+            self.store,
+            self.store,
+            self.scheduler,
+            config,
+            self.clock,
+            self.outbound,
+            self.job_types,
+            shared,
+            audit_log=self.store,
         )
         throttle = AddressThrottle(
             security.login_failures_per_user,
@@ -189,7 +200,8 @@ class Server:
         )
         seed = SeedService(jobs, self.store, self.runner, config, self.clock)
         health = Health(self.store, self.store, self.scheduler, self.metrics)
-        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock)
+        audit = AuditTrail(self.store, self.clock)
+        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, audit)
 
     async def start(self) -> None:
         """Bind the port first, so a taken port fails before the database is touched; then start the rest.

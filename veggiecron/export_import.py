@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .app import make_store
+from .audit import AuditEntry
 from .auth import NO_PASSWORD
 from .clock import Clock, SystemClock
 from .compiler import first_run
@@ -300,13 +301,16 @@ class StagedJobs:
         self.store = store
         self.created: list[tuple[NewJob, SeedFields | None]] = []
         self.changed: dict[int, Job] = {}  # by id: the change as the service made it (version not bumped)
+        self.audit: list[AuditEntry] = []  # the rows of the staged changes
 
-    async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
+    async def create_job(self, new: NewJob, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
         self.created.append((new, seed))
+        self.audit.extend(audit)
         return job_created(-len(self.created), new)  # an id below zero is no stored job's
 
-    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
+    async def update_job(self, job: Job, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
         self.changed[job.id] = job
+        self.audit.extend(audit)
         return replace(job, version=job.version + 1)
 
     async def count_jobs(self, user_id: int) -> int:
@@ -353,5 +357,5 @@ class StagedJobs:
     ) -> None:
         raise RuntimeError("what is staged is written to the store itself")
 
-    async def delete_job(self, job_id: int) -> None:
+    async def delete_job(self, job_id: int, audit: Sequence[AuditEntry] = ()) -> None:
         raise RuntimeError("an import deletes no job")

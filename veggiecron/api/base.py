@@ -14,6 +14,7 @@ import orjson
 import tornado.web
 from tornado.httputil import HTTPInputError, parse_body_arguments
 
+from ..audit import AuditTrail
 from ..auth import Accounts, token_from_headers
 from ..clock import Clock
 from ..config import Config
@@ -43,6 +44,7 @@ class Context:
     health: Health
     metrics: Metrics
     clock: Clock
+    audit: AuditTrail
 
 
 @tornado.web.stream_request_body

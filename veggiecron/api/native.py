@@ -8,12 +8,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from ..audit import Actor
 from ..auth import token_from_headers
 from ..compiler import preview
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound, Unauthorized
 from ..job_fields import job_filter, tags_from_text
 from ..model import idempotency_key
 from ..times import in_zone, with_utc
+from .audit import actor_of
 from .base import BaseHandler
 from .views import job_view, run_view, token_view, user_view
 
@@ -46,7 +48,7 @@ class RegisterHandler(BaseHandler):
                 {"registration": mode},
             )
         if mode == "admin":
-            admin = await self.authenticate()
+            admin = self.user = await self.authenticate()
             if not admin.is_admin:
                 raise Forbidden("only admins may register users on this server", {"registration": mode})
         await super().prepare()
@@ -54,6 +56,9 @@ class RegisterHandler(BaseHandler):
     async def post(self) -> None:
         fields = self.body_fields()
         user = await self.ctx.accounts.register(fields.get("username"), fields.get("password"))
+        # An admin registering someone, or the new user (open registration).
+        actor = Actor.of(self.user or user, self.request.remote_ip)
+        await self.ctx.audit.record(actor, "user.registered", f"user:{user.username}", user.id)
         self.answer(f'You are registered as "{user.username}"! Proceed to login.', user_view(user), status=201)
 
 
@@ -62,9 +67,18 @@ class LoginHandler(BaseHandler):
 
     async def post(self) -> None:
         fields = self.body_fields()
-        user, token, expires_at = await self.ctx.accounts.login(
-            fields.get("username"), fields.get("password"), self.request.remote_ip or ""
-        )
+        address = self.request.remote_ip or ""
+        try:
+            user, token, expires_at = await self.ctx.accounts.login(
+                fields.get("username"), fields.get("password"), address
+            )
+        except Unauthorized:
+            # Who tried is only a claim: the row names it, and belongs to no account.
+            name = fields.get("username")
+            claimed = name[:64] if isinstance(name, str) else ""
+            await self.ctx.audit.record(Actor(claimed, None, address), "login.failed", f"user:{claimed}")
+            raise
+        await self.ctx.audit.record(Actor.of(user, address), "login", f"user:{user.username}", user.id)
         self.answer(
             "You have successfully generated an auth token! Check the data key.",
             with_utc({"token": token, "expires_at": expires_at, "username": user.username}, "expires_at"),
@@ -106,7 +120,7 @@ class JobsHandler(BaseHandler):
 
     async def post(self) -> None:
         job = await self.ctx.jobs.create(
-            self.current_user_required, _job_fields(self.body_fields(), self.body_was_form)
+            self.current_user_required, _job_fields(self.body_fields(), self.body_was_form), actor_of(self)
         )
         self.set_header("Location", f"/job/{job.name}")
         self.answer(f'Successfully created {job.type} job: "{job.name}"', job_view(job), status=201)
@@ -122,14 +136,14 @@ class JobHandler(BaseHandler):
 
     async def patch(self, name: str) -> None:
         job = await self.ctx.jobs.update(
-            self.current_user_required, name, _job_fields(self.body_fields(), self.body_was_form)
+            self.current_user_required, name, _job_fields(self.body_fields(), self.body_was_form), actor_of(self)
         )
         self.answer(f'Updated job "{job.name}"', job_view(job))
 
     put = patch
 
     async def delete(self, name: str) -> None:
-        job = await self.ctx.jobs.delete(self.current_user_required, name)
+        job = await self.ctx.jobs.delete(self.current_user_required, name, actor_of(self))
         self.answer(f'Deleted job "{job.name}"', {"name": job.name})
 
 
@@ -137,7 +151,7 @@ class JobRunHandler(BaseHandler):
     """POST /job/<name>/run fires the job now, outside its schedule."""
 
     async def post(self, name: str) -> None:
-        job, due = await self.ctx.jobs.run_now(self.current_user_required, name)
+        job, due = await self.ctx.jobs.run_now(self.current_user_required, name, actor_of(self))
         # A run by hand is deliberate: a disabled (or paused) job runs too, and stays disabled.
         note = "" if job.enabled else " (it stays disabled: only this run was asked for)"
         run_id = idempotency_key(job.id, due)
@@ -201,4 +215,6 @@ class TokenHandler(BaseHandler):
         if not token_id.isdigit() or len(token_id) > 18:
             raise NotFound(f"you have no token {token_id[:32]!r}")
         await self.ctx.accounts.revoke(self.current_user_required, int(token_id))
+        user = self.current_user_required
+        await self.ctx.audit.record(actor_of(self), "token.revoked", f"token:{int(token_id)}", user.id)
         self.answer(f"Token {token_id} revoked", {"id": int(token_id)})

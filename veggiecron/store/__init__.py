@@ -2,6 +2,7 @@
 
 from .contract import (
     AccountStore,
+    AuditLog,
     ClaimStore,
     Database,
     DatabaseRefused,
@@ -16,6 +17,7 @@ from .contract import (
 
 __all__ = [
     "AccountStore",
+    "AuditLog",
     "ClaimStore",
     "Database",
     "DatabaseRefused",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from .accounts import PostgresAccounts
+from .audit import PostgresAudit
 from .claims import PostgresClaims
 from .jobs import PostgresJobs
 from .runs import PostgresRuns
 from .seed import PostgresSeedRecords
 
 
-class PostgresStore(PostgresClaims, PostgresJobs, PostgresRuns, PostgresAccounts, PostgresSeedRecords):
+class PostgresStore(PostgresClaims, PostgresJobs, PostgresRuns, PostgresAccounts, PostgresSeedRecords, PostgresAudit):
     """Users, tokens, jobs, runs and Seed records in one PostgreSQL database, shared by several nodes
     (implements store.contract.Store and ClaimStore)."""
 

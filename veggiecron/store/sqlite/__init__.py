@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from .accounts import SqliteAccounts
+from .audit import SqliteAudit
 from .jobs import SqliteJobs
 from .runs import SqliteRuns
 from .seed import SqliteSeedRecords
 
 
-class SqliteStore(SqliteJobs, SqliteRuns, SqliteAccounts, SqliteSeedRecords):
+class SqliteStore(SqliteJobs, SqliteRuns, SqliteAccounts, SqliteSeedRecords, SqliteAudit):
     """Users, tokens, jobs, runs and Seed records in one SQLite file (implements store.contract.Store)."""
 
 

@@ -1,0 +1,32 @@
+"""GET /audit: the audit log as the caller may see it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..audit import Actor
+from ..errors import Invalid
+from .base import BaseHandler
+
+
+def actor_of(handler: Any) -> Actor:
+    """The caller of a request, with the address it came from (for the audit row)."""
+    return Actor.of(handler.current_user_required, handler.request.remote_ip)
+
+
+class AuditHandler(BaseHandler):
+    async def get(self) -> None:
+        viewer = self.current_user_required
+        limit, offset = self.page()
+        action = self.get_query_argument("action", None)
+        target = self.get_query_argument("target", None)
+        for name, value in (("action", action), ("target", target)):
+            if value is not None and not 0 < len(value) <= 300:
+                raise Invalid(name, f"{name} must be 1 to 300 characters")
+        entries, count = await self.ctx.audit.entries(
+            viewer, self.get_query_argument("user", None), limit, offset, action, target
+        )
+        self.answer(
+            f"{count} audit rows",
+            {"count": count, "limit": limit, "offset": offset, "entries": [e.as_json() for e in entries]},
+        )
