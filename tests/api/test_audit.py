@@ -1,0 +1,81 @@
+"""The audit log over the real server: every change a row, in order, seen by whom it concerns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from tests.api.test_runs import run_now
+from tests.helpers import Api, Sink
+from veggiecron.app import Server
+
+
+async def audit_of(api: Api, **params: Any) -> dict[str, Any]:
+    status, body = await api.call("GET", "/audit", params=params or None)
+    assert status == 200, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def test_create_change_run_and_delete_show_four_rows_newest_first(
+    user_api: Api, sink: Sink, server: Server, session: aiohttp.ClientSession
+) -> None:
+    data = {"url": sink.url + "/a", "headers": {"Authorization": "Bearer hunter2"}}
+    await user_api.create_job("nightly", "", schedule="every 1 hours", data=data, tags=["ops"])
+    status, body = await user_api.call("PATCH", "/job/nightly", json={"schedule": "every 2 hours", "enabled": False})
+    assert status == 200, body
+    await run_now(user_api, "nightly")
+    status, body = await user_api.call("DELETE", "/job/nightly")
+    assert status == 200, body
+
+    log = await audit_of(user_api, target="job:nightly")
+    assert log["count"] == 4 and log["offset"] == 0 and log["limit"] >= 4
+    actions = [e["action"] for e in log["entries"]]
+    assert actions == ["job.deleted", "job.run", "job.changed", "job.created"]
+    created, changed = log["entries"][3], log["entries"][2]
+    assert created["changes"]["schedule"] == "every hour"  # the canonical form, as stored
+    assert changed["changes"]["schedule"] == {"old": "every hour", "new": "every 2 hours"}
+    assert changed["changes"]["enabled"] == {"old": True, "new": False}
+    assert set(changed["changes"]) == {"schedule", "enabled"}
+    for row in log["entries"]:
+        assert row["actor"] == "alice" and row["address"] == "127.0.0.1", row
+        assert row["at_iso"].endswith("Z") and row["at"] > 0
+    times = [e["at"] for e in log["entries"]]
+    assert times == sorted(times, reverse=True)
+    assert user_api.token is not None and user_api.token not in str(log)  # never the token
+
+    # Another user sees none of it, and may not ask for it.
+    other = Api(user_api.base, session)
+    await other.register_and_login("bob")
+    assert not [e for e in (await audit_of(other))["entries"] if e["target"].startswith("job:")]
+    status, body = await other.call("GET", "/audit", params={"user": "alice"})
+    assert status == 403, body
+    assert (await audit_of(other, target="job:nightly"))["count"] == 0
+
+    # An admin sees everyone's, or one user's.
+    bob = await server.store.user_credentials("bob")
+    assert bob is not None
+    await server.ctx.accounts.set_admin(bob[0].id, True)
+    assert (await audit_of(other, user="alice", target="job:nightly"))["count"] == 4
+    assert (await audit_of(other, action="job.created"))["count"] == 1
+
+
+async def test_account_rows_and_filters(api: Api) -> None:
+    await api.register_and_login("carol")
+    status, _body = await api.call("POST", "/login", json={"username": "carol", "password": "wrong-one"})
+    assert status == 401
+    log = await audit_of(api)
+    actions = [e["action"] for e in log["entries"]]
+    assert actions == ["login", "user.registered"], actions
+    # A failed login belongs to no account (the name is only a claim): only admins see it.
+    status, body = await api.call("GET", "/audit", params={"limit": 1, "offset": 1})
+    assert status == 200 and [e["action"] for e in body["data"]["entries"]] == ["user.registered"]
+    status, body = await api.call("GET", "/audit", params={"limit": 0})
+    assert status == 400 and body["data"]["field"] == "limit", body
+
+
+async def test_the_api_never_changes_a_row(user_api: Api) -> None:
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        status, _body = await user_api.call(method, "/audit", json={})
+        assert status == 405, method
