@@ -126,6 +126,12 @@ async def test_failed_assertions_pause_the_job(user_api: Api, sink: Sink) -> Non
     job = await wait_for(paused, timeout=5)
     assert job["consecutive_failures"] == 2 and job["paused_reason"]
     assert job["data"]["expect"] == {"json": [{"pointer": "/status", "equals": "ok"}]}  # stored as given
+    # The pause is in the owner's audit log, by the system.
+    _, body = await user_api.call("GET", "/audit", params={"action": "job.paused"})
+    (row,) = body["data"]["entries"]
+    assert (row["actor"], row["target"]) == ("system", "job:health") and "/status" in row["changes"]["paused_reason"][
+        "new"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from tests.contract.conftest import T0, make_job, new_job
 from veggiecron.audit import SYSTEM_ACTOR, Actor, AuditEntry, entry
 from veggiecron.errors import NotFound
-from veggiecron.model import User
+from veggiecron.model import Pause, Progress, User
 from veggiecron.store import Store
 
 
@@ -78,3 +79,19 @@ async def test_trim_removes_old_rows_in_bounded_batches(store: Store, alice: Use
     assert await store.trim_audit(T0 + 3, 2) == 0
     entries, count = await store.list_audit(alice.id, 10, 0)
     assert count == 2 and [e.at for e in entries] == [T0 + 4, T0 + 3]
+
+
+async def test_an_auto_pause_writes_a_system_row_where_it_applies(store: Store, alice: User) -> None:
+    paused = await make_job(store, alice.id, "paused")
+    changed = await make_job(store, alice.id, "changed")
+    await store.update_job(replace(changed, schedule="every minute"))
+    await store.record_progress(Progress(pauses=[Pause(paused.id, 1, "failed 3 times"), Pause(changed.id, 1, "stale")]))
+    entries, count = await store.list_audit(alice.id, 10, 0)
+    assert count == 1, entries
+    (pause,) = entries
+    assert (pause.actor, pause.action, pause.target, pause.owner_id) == ("system", "job.paused", "job:paused", alice.id)
+    assert pause.changes == {
+        "enabled": {"old": True, "new": False},
+        "paused_reason": {"old": None, "new": "failed 3 times"},
+    }
+    assert abs(pause.at - time.time()) < 60  # the database's clock

@@ -40,3 +40,10 @@ def audit_from_row(row: Any) -> AuditEntry:
         target=row[8],
         changes=None if row[9] is None else orjson.loads(row[9]),
     )
+
+
+def pause_changes(reason: str) -> str:
+    """The changes of an auto-pause's row, as JSON text (the store writes the row beside the pause)."""
+    return orjson.dumps(
+        {"enabled": {"old": True, "new": False}, "paused_reason": {"old": None, "new": reason}}
+    ).decode()
