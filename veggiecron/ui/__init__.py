@@ -10,7 +10,7 @@ from typing import Any
 
 import tornado.web
 
-from .accounts import RevokeTokenAction, RevokeUserTokensAction, TokensPage, UsersPage
+from .accounts import AuditPage, RevokeTokenAction, RevokeUserTokensAction, TokensPage, UsersPage
 from .base import STATIC, IndexRedirect, StaticHandler, UiHandler, app_settings
 from .forms import JobFormPage, PreviewPartial
 from .job import JobPage
@@ -37,6 +37,7 @@ def routes(args: dict[str, Any]) -> list[Any]:
         (r"/ui/new", JobFormPage, args),
         (r"/ui/preview", PreviewPartial, args),
         (r"/ui/tokens", TokensPage, args),
+        (r"/ui/audit", AuditPage, args),
         (r"/ui/tokens/([^/]+)/revoke", RevokeTokenAction, args),
         (r"/ui/users", UsersPage, args),
         (r"/ui/users/([^/]+)/revoke-tokens", RevokeUserTokensAction, args),

@@ -20,6 +20,7 @@ import tornado.web
 from tornado.web import StaticFileHandler
 
 from ..api.base import Context
+from ..audit import Actor
 from ..config import Config
 from ..errors import VeggiecronError
 from ..model import User
@@ -159,6 +160,11 @@ class UiHandler(tornado.web.RequestHandler):
     def current_user_required(self) -> User:
         assert self.user is not None  # prepare() let only logged-in callers through
         return self.user
+
+    @property
+    def actor(self) -> Actor:
+        """The signed-in user and the address the request came from (for the audit log)."""
+        return Actor.of(self.current_user_required, self.request.remote_ip)
 
     # Flash messages: one line shown on the next page, after a form post redirects.
 

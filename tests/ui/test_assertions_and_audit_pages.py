@@ -1,4 +1,4 @@
-"""Response assertions on the dashboard: the history names the failed one, the form carries them."""
+"""The dashboard: the history names a failed assertion, the form carries assertions, the audit page lists changes."""
 
 from __future__ import annotations
 
@@ -42,3 +42,18 @@ async def test_the_form_edits_assertions_and_the_history_shows_the_failed_one(
     assert page.status == 400 and "JSON Pointer" in page.error_beside("options"), page.text
     status, after = await api.call("GET", "/job/health")
     assert after["data"]["data"] == body["data"]["data"]
+
+
+async def test_the_audit_page_shows_the_users_changes(alice: Dashboard, api: Api, sink: Sink) -> None:
+    await api.create_job("ping", sink.url, "every 1 hours")
+    page = await alice.post(
+        "/ui/jobs/ping/edit",
+        {"url": sink.url, "verb": "GET", "schedule": "every 3 hours", "timezone": "UTC", "enabled": "on"},
+    )
+    assert page.status == 303, page.text
+    page = await alice.get("/ui/audit")
+    text = html.unescape(page.text)
+    assert page.status == 200 and "<td>job.changed</td>" in text and "<td>job.created</td>" in text
+    assert 'schedule: "every hour" → "every 3 hours"' in text and "127.0.0.1" in text
+    page = await alice.get("/ui/audit", action="job.created")
+    assert "<td>job.created</td>" in page.text and "<td>job.changed</td>" not in page.text
