@@ -130,7 +130,14 @@ class Server:
                 lane_limit=config.http_client.pool_per_host,
                 run_listeners=[self.metrics.observe_run],
             )
-        self.maintenance = Maintenance(self.store, self.store, self.clock, config.scheduler.run_history_per_job)
+        self.maintenance = Maintenance(
+            self.store,
+            self.store,
+            self.clock,
+            config.scheduler.run_history_per_job,
+            audit=self.store,
+            audit_max_age_days=config.audit.max_age_days,
+        )
         self.http_server: BoundedHTTPServer | None = None
         self.fd_watch: asyncio.Task[None] | None = None
         self.port: int | None = None

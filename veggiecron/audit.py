@@ -6,12 +6,16 @@ delete_job take the AuditEntry to write); rows are never changed afterwards, onl
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Forbidden, NotFound
+from .errors import Forbidden, NotFound, StoreUnavailable
 from .model import Job, User
 from .times import iso_utc_millis
+
+logger = logging.getLogger(__name__)
 
 SYSTEM = "system"  # the actor of what veggiecron does by itself (auto-pause)
 SET = "set"  # what a secret value is written as
@@ -165,3 +169,19 @@ class AuditTrail:
             about_id = None
         entries: tuple[list[AuditEntry], int] = await self.log.list_audit(about_id, limit, offset, action, target)
         return entries
+
+
+TRIM_BATCH = 1000  # rows deleted per transaction: a write never holds the database for long
+TRIM_BATCHES = 20  # per pass; what is left waits for the next pass
+
+
+async def trim_audit_log(log: Any, now: float, max_age_days: float) -> None:
+    """Delete rows older than max_age_days, in bounded batches (log: store.contract.AuditLog)."""
+    before = now - max_age_days * 86400.0
+    try:
+        for _ in range(TRIM_BATCHES):
+            if not await log.trim_audit(before, TRIM_BATCH):
+                return
+            await asyncio.sleep(0)  # let the loop serve others between batches
+    except StoreUnavailable as exc:
+        logger.warning("trimming the audit log failed, will retry: %s", exc.description)

@@ -9,6 +9,7 @@ import aiohttp
 from tests.api.test_runs import run_now
 from tests.helpers import Api, Sink
 from veggiecron.app import Server
+from veggiecron.audit import SYSTEM_ACTOR, entry
 
 
 async def audit_of(api: Api, **params: Any) -> dict[str, Any]:
@@ -79,3 +80,12 @@ async def test_the_api_never_changes_a_row(user_api: Api) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         status, _body = await user_api.call(method, "/audit", json={})
         assert status == 405, method
+
+
+async def test_maintenance_trims_rows_older_than_max_age(server: Server) -> None:
+    now = server.clock.now()
+    old = [entry(SYSTEM_ACTOR, "job.paused", f"job:{i}", now - 366 * 86400, None) for i in range(3)]
+    await server.store.record_audit([*old, entry(SYSTEM_ACTOR, "job.paused", "job:new", now - 86400, None)])
+    await server.maintenance.run_once()
+    entries, count = await server.store.list_audit(None, 10, 0)
+    assert count == 1 and entries[0].target == "job:new"
