@@ -77,12 +77,15 @@ class JobStore(Protocol):
         schedule, read in one statement: one consistent view while others write (export)."""
 
     async def write_jobs(
-        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+        self,
+        created: Sequence[tuple[Job, SeedFields | None]],
+        changed: Sequence[tuple[Job, SeedFields | None]],
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         """In one transaction: insert the `created` jobs (each gets a new id and version 1; the rest,
         progress included, is stored as given) with their Seed rows, and write the `changed` ones as
-        update_job does. Conflict, naming the job, when a name or a Seed schedule id is taken; a
-        refused or failed write leaves nothing written (import)."""
+        update_job does, and the audit rows. Conflict, naming the job, when a name or a Seed schedule id
+        is taken; a refused or failed write leaves nothing written (import)."""
 
     async def count_jobs(self, user_id: int) -> int: ...
 

@@ -119,7 +119,10 @@ class PostgresJobs(PostgresConnection):
         ]
 
     async def write_jobs(
-        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+        self,
+        created: Sequence[tuple[Job, SeedFields | None]],
+        changed: Sequence[tuple[Job, SeedFields | None]],
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         """Every insert and change in one transaction; a taken name or uuid rolls it all back."""
         async with self._transaction() as conn:
@@ -132,6 +135,7 @@ class PostgresJobs(PostgresConnection):
                     raise _taken(job, seed, exc.constraint_name or "") from None
             for job, seed in changed:
                 await _update(conn, replace(job, version=job.version + 1), seed)
+            await write_audit(conn, audit)
             due = [job.next_run for job, _seed in (*created, *changed) if job.enabled and job.next_run is not None]
             if due:
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(min(due)))

@@ -108,7 +108,10 @@ class SqliteJobs(SqliteConnection):
         ]
 
     async def write_jobs(
-        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+        self,
+        created: Sequence[tuple[Job, SeedFields | None]],
+        changed: Sequence[tuple[Job, SeedFields | None]],
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         """Every insert and change in one immediate transaction; a taken name or uuid rolls it all back."""
 
@@ -120,6 +123,7 @@ class SqliteJobs(SqliteConnection):
                     raise _taken(job, seed, "seed_schedules.uuid" in str(exc)) from None
             for job, seed in changed:
                 await self._execute_all(_update_statements(replace(job, version=job.version + 1), seed))
+            await self._execute_all(audit_statements(audit))
 
         await self._transaction(write)
 
