@@ -18,13 +18,13 @@ class AuditHandler(BaseHandler):
     async def get(self) -> None:
         viewer = self.current_user_required
         limit, offset = self.page()
-        action = self.get_query_argument("action", None)
-        target = self.get_query_argument("target", None)
+        action = self.get_query_argument("action", None, strip=False)
+        target = self.get_query_argument("target", None, strip=False)
         for name, value in (("action", action), ("target", target)):
             if value is not None and not 0 < len(value) <= 300:
                 raise Invalid(name, f"{name} must be 1 to 300 characters")
         entries, count = await self.ctx.audit.entries(
-            viewer, self.get_query_argument("user", None), limit, offset, action, target
+            viewer, self.get_query_argument("user", None, strip=False), limit, offset, action, target
         )
         self.answer(
             f"{count} audit rows",
