@@ -33,7 +33,7 @@ from .api.native import (
 from .api.openapi import routes as openapi_routes
 from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
-from .audit import AuditTrail
+from .audit import SYSTEM_ACTOR, AuditTrail
 from .auth import Accounts, Passwords, Tokens
 from .clock import Clock, SystemClock
 from .cluster import ClusterScheduler, ClusterSettings, node_identity
@@ -346,6 +346,9 @@ async def create_admin(config: Config, username: str) -> str:
         )
         user = await accounts.ensure_admin(username)
         token, _expires = await accounts.issue_token(user, config.security.service_token_lifetime_days * 86400)
+        trail = AuditTrail(store, SystemClock())
+        await trail.record(SYSTEM_ACTOR, "user.promoted", f"user:{user.username}", user.id, {"is_admin": True})
+        await trail.record(SYSTEM_ACTOR, "token.created", f"user:{user.username}", user.id, {"service": True})
         logger.info("admin %s (user %d) has a new token", user.username, user.id)
         return token
     finally:
