@@ -207,7 +207,7 @@ class Server:
         )
         seed = SeedService(jobs, self.store, self.runner, config, self.clock)
         health = Health(self.store, self.store, self.scheduler, self.metrics)
-        audit = AuditTrail(self.store, self.clock)
+        audit = AuditTrail(self.store, self.clock, accounts.tokens.digest)
         return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, audit)
 
     async def start(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,9 +139,17 @@ class AuditTrail:
     """Rows of actions that are not a job write of their own (logins, tokens, accounts, runs by hand,
     settings-level commands such as imports and key rotation), and the log as each user may see it."""
 
-    def __init__(self, log: Any, clock: Any) -> None:
+    def __init__(self, log: Any, clock: Any, digest: Callable[[str], str] | None = None) -> None:
         self.log = log  # the store (its AuditLog, and user_credentials to find a user by name)
         self.clock = clock
+        self.digest = digest  # a token's stored hash (auth.Tokens.digest): rows name tokens by id
+
+    async def actor(self, user: User, address: str | None, token: str | None) -> Actor:
+        """The caller of a request: the user, the address it came from and the id of its token."""
+        token_id = None
+        if token and self.digest is not None:
+            token_id = await self.log.token_id_of(self.digest(token))
+        return Actor.of(user, address, token_id)
 
     async def record(
         self,

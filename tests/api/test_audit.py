@@ -39,8 +39,11 @@ async def test_create_change_run_and_delete_show_four_rows_newest_first(
     assert changed["changes"]["schedule"] == {"old": "every hour", "new": "every 2 hours"}
     assert changed["changes"]["enabled"] == {"old": True, "new": False}
     assert set(changed["changes"]) == {"schedule", "enabled"}
+    status, body = await user_api.call("GET", "/tokens")
+    (token,) = body["data"]["tokens"]
     for row in log["entries"]:
         assert row["actor"] == "alice" and row["address"] == "127.0.0.1", row
+        assert row["token_id"] == token["id"], row  # the token's id, never the token
         assert row["at_iso"].endswith("Z") and row["at"] > 0
     times = [e["at"] for e in log["entries"]]
     assert times == sorted(times, reverse=True)
@@ -69,9 +72,16 @@ async def test_account_rows_and_filters(api: Api) -> None:
     log = await audit_of(api)
     actions = [e["action"] for e in log["entries"]]
     assert actions == ["login", "user.registered"], actions
+    status, body = await api.call("GET", "/tokens")
+    assert log["entries"][0]["token_id"] == body["data"]["tokens"][0]["id"]  # the token the login created
+    status, body = await api.call("DELETE", f"/tokens/{body['data']['tokens'][0]['id']}")
+    assert status == 200
     # A failed login belongs to no account (the name is only a claim): only admins see it.
-    status, body = await api.call("GET", "/audit", params={"limit": 1, "offset": 1})
-    assert status == 200 and [e["action"] for e in body["data"]["entries"]] == ["user.registered"]
+    api.token = await api.register_and_login("carol2")  # carol's only token is revoked: look as another
+    status, body = await api.call("POST", "/login", json={"username": "carol", "password": "s3cret-pass"})
+    api.token = body["data"]["token"]
+    status, body = await api.call("GET", "/audit", params={"limit": 2, "offset": 1})
+    assert status == 200 and [e["action"] for e in body["data"]["entries"]] == ["token.revoked", "login"]
     status, body = await api.call("GET", "/audit", params={"limit": 0})
     assert status == 400 and body["data"]["field"] == "limit", body
 

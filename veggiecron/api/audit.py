@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..audit import Actor
+from ..auth import token_from_headers
 from ..errors import Invalid
 from .base import BaseHandler
 
 
-def actor_of(handler: Any) -> Actor:
-    """The caller of a request, with the address it came from (for the audit row)."""
-    return Actor.of(handler.current_user_required, handler.request.remote_ip)
+async def actor_of(handler: Any) -> Actor:
+    """The caller of a request, with the address it came from and its token's id (for the audit row)."""
+    headers = handler.request.headers
+    token = token_from_headers(headers.get("X-Auth-Token"), headers.get("Authorization"))
+    actor: Actor = await handler.ctx.audit.actor(handler.current_user_required, handler.request.remote_ip, token)
+    return actor
 
 
 class AuditHandler(BaseHandler):

@@ -78,7 +78,8 @@ class LoginHandler(BaseHandler):
             claimed = name[:64] if isinstance(name, str) else ""
             await self.ctx.audit.record(Actor(claimed, None, address), "login.failed", f"user:{claimed}")
             raise
-        await self.ctx.audit.record(Actor.of(user, address), "login", f"user:{user.username}", user.id)
+        actor = await self.ctx.audit.actor(user, address, token)  # the token the login created
+        await self.ctx.audit.record(actor, "login", f"user:{user.username}", user.id)
         self.answer(
             "You have successfully generated an auth token! Check the data key.",
             with_utc({"token": token, "expires_at": expires_at, "username": user.username}, "expires_at"),
@@ -120,7 +121,7 @@ class JobsHandler(BaseHandler):
 
     async def post(self) -> None:
         job = await self.ctx.jobs.create(
-            self.current_user_required, _job_fields(self.body_fields(), self.body_was_form), actor_of(self)
+            self.current_user_required, _job_fields(self.body_fields(), self.body_was_form), await actor_of(self)
         )
         self.set_header("Location", f"/job/{job.name}")
         self.answer(f'Successfully created {job.type} job: "{job.name}"', job_view(job), status=201)
@@ -136,14 +137,14 @@ class JobHandler(BaseHandler):
 
     async def patch(self, name: str) -> None:
         job = await self.ctx.jobs.update(
-            self.current_user_required, name, _job_fields(self.body_fields(), self.body_was_form), actor_of(self)
+            self.current_user_required, name, _job_fields(self.body_fields(), self.body_was_form), await actor_of(self)
         )
         self.answer(f'Updated job "{job.name}"', job_view(job))
 
     put = patch
 
     async def delete(self, name: str) -> None:
-        job = await self.ctx.jobs.delete(self.current_user_required, name, actor_of(self))
+        job = await self.ctx.jobs.delete(self.current_user_required, name, await actor_of(self))
         self.answer(f'Deleted job "{job.name}"', {"name": job.name})
 
 
@@ -151,7 +152,7 @@ class JobRunHandler(BaseHandler):
     """POST /job/<name>/run fires the job now, outside its schedule."""
 
     async def post(self, name: str) -> None:
-        job, due = await self.ctx.jobs.run_now(self.current_user_required, name, actor_of(self))
+        job, due = await self.ctx.jobs.run_now(self.current_user_required, name, await actor_of(self))
         # A run by hand is deliberate: a disabled (or paused) job runs too, and stays disabled.
         note = "" if job.enabled else " (it stays disabled: only this run was asked for)"
         run_id = idempotency_key(job.id, due)
@@ -214,7 +215,8 @@ class TokenHandler(BaseHandler):
     async def delete(self, token_id: str) -> None:
         if not token_id.isdigit() or len(token_id) > 18:
             raise NotFound(f"you have no token {token_id[:32]!r}")
+        actor = await actor_of(self)  # before the revoke: the caller may be revoking its own token
         await self.ctx.accounts.revoke(self.current_user_required, int(token_id))
         user = self.current_user_required
-        await self.ctx.audit.record(actor_of(self), "token.revoked", f"token:{int(token_id)}", user.id)
+        await self.ctx.audit.record(actor, "token.revoked", f"token:{int(token_id)}", user.id)
         self.answer(f"Token {token_id} revoked", {"id": int(token_id)})

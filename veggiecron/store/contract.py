@@ -229,6 +229,9 @@ class AuditLog(Protocol):
         """Rows newest first, and how many match: about a user (the rows of their account and jobs,
         and their own actions) or, with None, everyone's; only `action` / `target` when given."""
 
+    async def token_id_of(self, token_hash: str) -> int | None:
+        """The id of the token with this hash (what an audit row names a token by), None if none has it."""
+
     async def trim_audit(self, before: float, batch: int) -> int:
         """Delete up to `batch` of the oldest rows written before `before`; answer how many such rows are left."""
 

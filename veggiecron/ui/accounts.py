@@ -48,8 +48,9 @@ class RevokeTokenAction(UiHandler):
             raise NotFound(f"you have no token {token_id[:32]!r}")
         tokens, _count = await self.ctx.accounts.tokens_of(user, self.session_token or "", 1000, 0)
         own = any(t.id == int(token_id) and t.current for t in tokens)
+        actor = await self.actor()  # before the revoke: it may be this session's own token
         await self.ctx.accounts.revoke(user, int(token_id))
-        await self.ctx.audit.record(self.actor, "token.revoked", f"token:{int(token_id)}", user.id)
+        await self.ctx.audit.record(actor, "token.revoked", f"token:{int(token_id)}", user.id)
         if own:
             self.end_session()
             self.redirect("/ui/login", status=303)
@@ -98,8 +99,9 @@ class RevokeUserTokensAction(UiHandler):
         if not user_id.isdigit() or len(user_id) > 18:
             raise NotFound("Not found.")
         target, _groups = await self.ctx.accounts.visible_user(admin, int(user_id))
+        actor = await self.actor()
         await self.ctx.accounts.revoke_all(admin, target.id)
-        await self.ctx.audit.record(self.actor, "tokens.revoked", f"user:{target.username}", target.id)
+        await self.ctx.audit.record(actor, "tokens.revoked", f"user:{target.username}", target.id)
         if target.id == admin.id:
             self.end_session()
             self.redirect("/ui/login", status=303)

@@ -161,10 +161,9 @@ class UiHandler(tornado.web.RequestHandler):
         assert self.user is not None  # prepare() let only logged-in callers through
         return self.user
 
-    @property
-    def actor(self) -> Actor:
-        """The signed-in user and the address the request came from (for the audit log)."""
-        return Actor.of(self.current_user_required, self.request.remote_ip)
+    async def actor(self) -> Actor:
+        """The signed-in user, the address the request came from and the session's token id (for the audit log)."""
+        return await self.ctx.audit.actor(self.current_user_required, self.request.remote_ip, self.session_token)
 
     # Flash messages: one line shown on the next page, after a form post redirects.
 

@@ -37,7 +37,8 @@ class LoginPage(UiHandler):
         if self.session_token:  # a second login in the same browser: the first session's token goes
             await self.ctx.accounts.logout(self.session_token)
         self.start_session(token)
-        await self.ctx.audit.record(Actor.of(user, self.request.remote_ip), "login", f"user:{user.username}", user.id)
+        actor = await self.ctx.audit.actor(user, self.request.remote_ip, token)
+        await self.ctx.audit.record(actor, "login", f"user:{user.username}", user.id)
         self.redirect(target, status=303)
 
 

@@ -42,6 +42,10 @@ class PostgresAudit(PostgresConnection):
         where = " AND ".join(conditions)
         return await self._page(AUDIT_COLUMNS, "audit_log", where, params, "id DESC", limit, offset, audit_from_row)
 
+    async def token_id_of(self, token_hash: str) -> int | None:
+        found = await self._fetchval("SELECT id FROM tokens WHERE token_hash = $1", token_hash)
+        return None if found is None else int(found)
+
     async def trim_audit(self, before: float, batch: int) -> int:
         async with self._transaction() as conn:
             await conn.execute(

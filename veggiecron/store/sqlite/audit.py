@@ -38,6 +38,10 @@ class SqliteAudit(SqliteConnection):
         where = " AND ".join(conditions)
         return await self._page(AUDIT_COLUMNS, "audit_log", where, params, "id DESC", limit, offset, audit_from_row)
 
+    async def token_id_of(self, token_hash: str) -> int | None:
+        rows = await self._fetch_by_key("SELECT id FROM tokens WHERE token_hash = ?", (token_hash,))
+        return int(rows[0][0]) if rows else None
+
     async def trim_audit(self, before: float, batch: int) -> int:
         """Delete up to `batch` rows older than `before` (oldest first); answer how many such rows are left."""
         await self._write(
