@@ -107,7 +107,7 @@ def job_target(job: Job | Any) -> str:
 
 def job_snapshot(job: Job | Any) -> dict[str, Any]:
     """A job's fields as stored, secrets written as "set" (a created or deleted job's row)."""
-    return {name: masked(_plain(getattr(job, attr, None))) for name, attr in _JOB_FIELDS if attr != "paused_reason"}
+    return {name: _field(name, getattr(job, attr, None)) for name, attr in _JOB_FIELDS if attr != "paused_reason"}
 
 
 def job_changes(old: Job, new: Job) -> dict[str, Any]:
@@ -116,8 +116,21 @@ def job_changes(old: Job, new: Job) -> dict[str, Any]:
     for name, attr in _JOB_FIELDS:
         before, after = _plain(getattr(old, attr)), _plain(getattr(new, attr))
         if before != after:
-            changes[name] = {"old": masked(before), "new": masked(after)}
+            changes[name] = {"old": _field(name, before), "new": _field(name, after)}
     return changes
+
+
+# Headers that carry credentials (a Seed schedule's auth_token travels in Authorization): their
+# values are written as "set", like secrets.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"})
+
+
+def _field(name: str, value: Any) -> Any:
+    value = masked(_plain(value))
+    if name == "data" and isinstance(value, dict) and isinstance(value.get("headers"), dict):
+        headers = {k: SET if k.lower() in CREDENTIAL_HEADERS else v for k, v in value["headers"].items()}
+        value = {**value, "headers": headers}
+    return value
 
 
 def masked(value: Any) -> Any:

@@ -48,6 +48,7 @@ async def test_create_change_run_and_delete_show_four_rows_newest_first(
     times = [e["at"] for e in log["entries"]]
     assert times == sorted(times, reverse=True)
     assert user_api.token is not None and user_api.token not in str(log)  # never the token
+    assert "hunter2" not in str(log) and created["changes"]["data"]["headers"] == {"Authorization": "set"}
 
     # Another user sees none of it, and may not ask for it.
     other = Api(user_api.base, session)
@@ -99,3 +100,15 @@ async def test_maintenance_trims_rows_older_than_max_age(server: Server) -> None
     await server.maintenance.run_once()
     entries, count = await server.store.list_audit(None, 10, 0)
     assert count == 1 and entries[0].target == "job:new"
+
+
+async def test_seed_schedules_write_rows_without_their_auth_token(user_api: Api, sink: Sink) -> None:
+    schedule = {"endpoint": sink.url + "/seed", "interval_definition": "1 hours", "auth_token": "seed-secret-1"}
+    status, body = await user_api.call("POST", "/api/v1/schedule/", json=schedule)
+    assert status == 201, body
+    status, _body = await user_api.call("DELETE", f"/api/v1/schedule/{body['id']}/")
+    assert status == 204
+    rows = (await audit_of(user_api, target=f"job:seed-{body['id']}"))["entries"]
+    assert [r["action"] for r in rows] == ["job.deleted", "job.created"]
+    assert all(r["address"] == "127.0.0.1" and r["token_id"] for r in rows)
+    assert "seed-secret-1" not in str(rows) and rows[1]["changes"]["data"]["headers"] == {"Authorization": "set"}
