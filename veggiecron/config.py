@@ -164,9 +164,7 @@ class ClusterSection:
 
 @dataclass(frozen=True)
 class AuditSection:
-    """The audit log (see README, The audit log)."""
-
-    max_age_days: float = 365.0  # rows older than this are trimmed, a bounded batch at a time
+    max_age_days: float = 365.0  # audit log rows older than this are trimmed (README, The audit log)
 
 
 @dataclass(frozen=True)
