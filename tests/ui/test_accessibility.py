@@ -59,6 +59,7 @@ PAGES = [
     "/ui/jobs/report/edit",
     "/ui/jobs/ping/delete",
     "/ui/tokens",
+    "/ui/audit",
     "/ui/no-such-page",
 ]
 
