@@ -10,11 +10,18 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import Forbidden, NotFound, StoreUnavailable
 from .model import Job, User
 from .times import iso_utc_millis
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .store.contract import AccountStore, AuditLog
+
+    class AuditStore(AuditLog, AccountStore, Protocol): ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +159,8 @@ class AuditTrail:
     """Rows of actions that are not a job write of their own (logins, tokens, accounts, runs by hand,
     settings-level commands such as imports and key rotation), and the log as each user may see it."""
 
-    def __init__(self, log: Any, clock: Any, digest: Callable[[str], str] | None = None) -> None:
-        self.log = log  # the store (its AuditLog, and user_credentials to find a user by name)
+    def __init__(self, log: AuditStore, clock: Clock, digest: Callable[[str], str] | None = None) -> None:
+        self.log = log  # the store: its AuditLog, and user_credentials to find a user by name
         self.clock = clock
         self.digest = digest  # a token's stored hash (auth.Tokens.digest): rows name tokens by id
 
@@ -197,8 +204,8 @@ TRIM_BATCH = 1000  # rows deleted per transaction: a write never holds the datab
 TRIM_BATCHES = 20  # per pass; what is left waits for the next pass
 
 
-async def trim_audit_log(log: Any, now: float, max_age_days: float) -> None:
-    """Delete rows older than max_age_days, in bounded batches (log: store.contract.AuditLog)."""
+async def trim_audit_log(log: AuditLog, now: float, max_age_days: float) -> None:
+    """Delete rows older than max_age_days, in bounded batches."""
     before = now - max_age_days * 86400.0
     try:
         for _ in range(TRIM_BATCHES):
