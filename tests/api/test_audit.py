@@ -83,6 +83,12 @@ async def test_account_rows_and_filters(api: Api) -> None:
     api.token = body["data"]["token"]
     status, body = await api.call("GET", "/audit", params={"limit": 2, "offset": 1})
     assert status == 200 and [e["action"] for e in body["data"]["entries"]] == ["token.revoked", "login"]
+    status, _body = await api.call("POST", "/logout")
+    assert status == 200
+    status, body = await api.call("POST", "/login", json={"username": "carol", "password": "s3cret-pass"})
+    api.token = body["data"]["token"]
+    (logout,) = (await audit_of(api, action="logout"))["entries"]
+    assert logout["actor"] == "carol" and logout["token_id"]  # the token it ended
     status, body = await api.call("GET", "/audit", params={"limit": 0})
     assert status == 400 and body["data"]["field"] == "limit", body
 

@@ -90,7 +90,9 @@ class LogoutHandler(BaseHandler):
     async def post(self) -> None:
         token = token_from_headers(self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization"))
         if token:
+            actor = await actor_of(self)  # before its token is gone
             await self.ctx.accounts.logout(token)
+            await self.ctx.audit.record(actor, "logout", f"user:{actor.name}", actor.user_id)
         self.answer("You are logged out; this token no longer works.")
 
 

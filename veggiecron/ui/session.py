@@ -49,6 +49,10 @@ class LogoutAction(UiHandler):
 
     async def post(self) -> None:
         if self.session_token:
+            user = self.user
+            actor = None if user is None else await self.actor()  # before its token is gone
             await self.ctx.accounts.logout(self.session_token)
+            if actor is not None and user is not None:
+                await self.ctx.audit.record(actor, "logout", f"user:{user.username}", user.id)
         self.end_session()
         self.redirect("/ui/login", status=303)
