@@ -84,24 +84,54 @@ class Hit:
     arrived_at: float
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What a request of a scheduled run says of itself: its job and slot (from its Idempotency-Key),
+    the copy (epoch) and the node that sent it."""
+
+    job_id: int
+    slot: float  # the due time, from the Idempotency-Key
+    epoch: int
+    node: str
+    arrived: float
+    path: str
+
+
 @dataclass
 class Sink:
-    """A local HTTP server that records every request; `status` and `delay` shape its answers."""
+    """The tests' one local HTTP target: it records every request (`hits`, and each scheduled run's
+    request as a Delivery); `status`, `delay`, `body`, `fail_first` and `slow_delay` shape its
+    answers. keep_hits False records deliveries only, for loads of thousands a second."""
 
     url: str = ""
     hits: list[Hit] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
     status: int = 200
     delay: float = 0.0
+    slow_delay: float = 1.0  # paths under /slow answer after this long
     body: bytes = b"sink ok"
     fail_first: int = 0
     response_headers: dict[str, str] = field(default_factory=dict)
+    keep_hits: bool = True
 
     def paths(self, path: str) -> list[Hit]:
         return [h for h in self.hits if h.path == path]
 
+    def between(self, start: float, end: float) -> list[Delivery]:
+        """Deliveries of the slots due in [start, end]."""
+        return [d for d in self.deliveries if start <= d.slot <= end]
+
     async def handle(self, request: web.Request) -> web.Response:
-        hit = Hit(request.method, request.path, dict(request.headers), await request.read(), time.time())
-        self.hits.append(hit)
+        arrived = time.time()
+        if self.keep_hits:
+            self.hits.append(Hit(request.method, request.path, dict(request.headers), await request.read(), arrived))
+        job, _, micros = request.headers.get("Idempotency-Key", "").partition("-")
+        if job.isdigit() and micros.isdigit():
+            epoch = int(request.headers.get("X-Veggiecron-Epoch", "0"))
+            node = request.headers.get("X-Veggiecron-Node", "")
+            self.deliveries.append(Delivery(int(job), int(micros) / 1_000_000, epoch, node, arrived, request.path))
+        if request.path.startswith("/slow"):
+            await asyncio.sleep(self.slow_delay)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.fail_first > 0:
@@ -128,8 +158,8 @@ async def serve_http(handler: Handler, shutdown_timeout: float = 60.0) -> tuple[
     return f"http://127.0.0.1:{port}", runner
 
 
-async def start_sink(shutdown_timeout: float = 60.0) -> tuple[Sink, web.AppRunner]:
-    sink = Sink()
+async def start_sink(shutdown_timeout: float = 60.0, keep_hits: bool = True) -> tuple[Sink, web.AppRunner]:
+    sink = Sink(keep_hits=keep_hits)
     sink.url, runner = await serve_http(sink.handle, shutdown_timeout)
     return sink, runner
 

@@ -15,6 +15,7 @@ import tornado.netutil
 import tornado.web
 
 from . import descriptors
+from .api.audit import AuditHandler
 from .api.base import Context, NotFoundHandler
 from .api.calendars import CalendarHandler, CalendarsHandler
 from .api.connections import BoundedHTTPServer
@@ -33,6 +34,7 @@ from .api.native import (
 from .api.openapi import routes as openapi_routes
 from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
+from .audit import SYSTEM_ACTOR, AuditTrail
 from .auth import Accounts, Passwords, Tokens
 from .calendar_service import CalendarService
 from .clock import Clock, SystemClock
@@ -85,6 +87,7 @@ def make_app(ctx: Context) -> tornado.web.Application:
         (rf"/job/{JOB_NAME}", JobHandler, args),
         (r"/calendars/?", CalendarsHandler, args),
         (r"/calendars/([^/]+)", CalendarHandler, args),
+        (r"/audit/?", AuditHandler, args),
         *seed_routes(args),
         *openapi_routes(args),
         *ui_routes(args),
@@ -133,7 +136,14 @@ class Server:
                 lane_limit=config.http_client.pool_per_host,
                 run_listeners=[self.metrics.observe_run],
             )
-        self.maintenance = Maintenance(self.store, self.store, self.clock, config.scheduler.run_history_per_job)
+        self.maintenance = Maintenance(
+            self.store,
+            self.store,
+            self.clock,
+            config.scheduler.run_history_per_job,
+            audit=self.store,
+            audit_max_age_days=config.audit.max_age_days,
+        )
         self.http_server: BoundedHTTPServer | None = None
         self.fd_watch: asyncio.Task[None] | None = None
         self.port: int | None = None
@@ -186,7 +196,8 @@ class Server:
             self.outbound,
             self.job_types,
             shared,
-            self.store,
+            calendars=self.store,
+            audit_log=self.store,
         )
         calendars = CalendarService(self.store, jobs, self.job_types.calendars, self.clock)
         throttle = AddressThrottle(
@@ -205,7 +216,8 @@ class Server:
         )
         seed = SeedService(jobs, self.store, self.runner, config, self.clock)
         health = Health(self.store, self.store, self.scheduler, self.metrics)
-        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, calendars)
+        audit = AuditTrail(self.store, self.clock, accounts.tokens.digest)
+        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, calendars, audit)
 
     async def start(self) -> None:
         """Bind the port first, so a taken port fails before the database is touched; then start the rest.
@@ -348,6 +360,9 @@ async def create_admin(config: Config, username: str) -> str:
         )
         user = await accounts.ensure_admin(username)
         token, _expires = await accounts.issue_token(user, config.security.service_token_lifetime_days * 86400)
+        trail = AuditTrail(store, SystemClock())
+        await trail.record(SYSTEM_ACTOR, "user.promoted", f"user:{user.username}", user.id, {"is_admin": True})
+        await trail.record(SYSTEM_ACTOR, "token.created", f"user:{user.username}", user.id, {"service": True})
         logger.info("admin %s (user %d) has a new token", user.username, user.id)
         return token
     finally:

@@ -163,6 +163,11 @@ class ClusterSection:
 
 
 @dataclass(frozen=True)
+class AuditSection:
+    max_age_days: float = 365.0  # audit log rows older than this are trimmed (README, The audit log)
+
+
+@dataclass(frozen=True)
 class Config:
     app: AppSection = field(default_factory=AppSection)
     host: str = "127.0.0.1"
@@ -182,6 +187,7 @@ class Config:
     quotas: QuotasSection = field(default_factory=QuotasSection)
     sqlite: SqliteSection = field(default_factory=SqliteSection)
     cluster: ClusterSection = field(default_factory=ClusterSection)
+    audit: AuditSection = field(default_factory=AuditSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Config:
@@ -433,6 +439,7 @@ def validate(config: Config) -> None:
     _require(0.1 <= cluster.reap_interval_seconds <= 60, "cluster.reap_interval_seconds must be in [0.1, 60]")
     _require(1 <= cluster.claim_batch <= 10_000, "cluster.claim_batch must be in [1, 10000]")
     _require(1 <= cluster.max_held <= 1_000_000, "cluster.max_held must be in [1, 1000000]")
+    _require(1 <= config.audit.max_age_days <= 36_500, "audit.max_age_days must be in [1, 36500]")
 
 
 def is_postgres_url(url: str) -> bool:

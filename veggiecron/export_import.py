@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .app import make_store
+from .audit import SYSTEM_ACTOR, AuditEntry
+from .audit import entry as audit_entry
 from .auth import NO_PASSWORD
 from .calendar_book import CalendarBook
 from .clock import Clock, SystemClock
@@ -150,7 +152,13 @@ async def import_jobs(
     created = [_created(staged, plan, owner, now, job_types.calendars) for plan in plans if not plan.replaces]
     changed = [_changed(staged, plan, owner) for plan in plans if plan.replaces]
     try:
-        await store.write_jobs(created, changed)
+        imported = {
+            "created": [job.name for job, _seed in created],
+            "changed": [job.name for job, _seed in changed],
+            "user_created": user_created,
+        }
+        row = audit_entry(SYSTEM_ACTOR, "jobs.imported", f"user:{owner.username}", now, owner.id, imported)
+        await store.write_jobs(created, changed, (row,))
     except Conflict as exc:  # a Seed schedule id another user's schedule has (or a name taken meanwhile)
         if user_created:
             raise WriteFailed(exc, user_created) from exc
@@ -307,11 +315,13 @@ class StagedJobs:
         self.created: list[tuple[NewJob, SeedFields | None]] = []
         self.changed: dict[int, Job] = {}  # by id: the change as the service made it (version not bumped)
 
-    async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
+    # The service's audit rows of each job are dropped: an import writes one row of its own.
+
+    async def create_job(self, new: NewJob, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
         self.created.append((new, seed))
         return job_created(-len(self.created), new)  # an id below zero is no stored job's
 
-    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
+    async def update_job(self, job: Job, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
         self.changed[job.id] = job
         return replace(job, version=job.version + 1)
 
@@ -355,9 +365,12 @@ class StagedJobs:
         raise RuntimeError("an import is staged job by job")
 
     async def write_jobs(
-        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+        self,
+        created: Sequence[tuple[Job, SeedFields | None]],
+        changed: Sequence[tuple[Job, SeedFields | None]],
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         raise RuntimeError("what is staged is written to the store itself")
 
-    async def delete_job(self, job_id: int) -> None:
+    async def delete_job(self, job_id: int, audit: Sequence[AuditEntry] = ()) -> None:
         raise RuntimeError("an import deletes no job")

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from .audit import Actor, entry, job_changes, job_snapshot, job_target
 from .clock import Clock
 from .compiler import Skipped, compile_job, compile_parts, first_run, preview, skipped_slots, upcoming
 from .config import Config
@@ -45,7 +46,7 @@ from .policies import JobPolicy, jitter_key, job_timing, parse_policy
 from .quotas import QuotaUsage, runs_per_minute, shortest_gap_seconds, stored_rate
 from .schedules import Once, Schedule, get_zone, parse_schedule
 from .skip_days import skipping
-from .store import CalendarStore, JobStore, RunHistory
+from .store import AuditLog, CalendarStore, JobStore, RunHistory
 
 RECENT_RUNS = 10
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class JobService:
         types: JobTypes,
         shared: bool = False,
         calendars: CalendarStore | None = None,
+        audit_log: AuditLog | None = None,
     ) -> None:
         """shared: other nodes change the same jobs (quota totals are then never remembered).
 
@@ -98,6 +100,7 @@ class JobService:
         self.clock = clock
         self.outbound = outbound
         self.usage = QuotaUsage(remember=not shared)
+        self.audit_log = audit_log  # where rows of actions that are no job write go (run now)
 
     async def check_quotas(
         self, user: User, schedule: Schedule, clones: int, job_id: int | None = None, current_rate: float = 0.0
@@ -152,7 +155,7 @@ class JobService:
             if denied is not None:
                 raise Invalid("notify_url", f"notify_url may not be called from here: {denied}")
 
-    async def create(self, user: User, fields: dict[str, Any]) -> Job:
+    async def create(self, user: User, fields: dict[str, Any], actor: Actor | None = None) -> Job:
         """Create a job from the native API's fields."""
         check_fields(fields, CREATE_FIELDS)
         name = validate_name(fields.get("name"))
@@ -167,6 +170,7 @@ class JobService:
             enabled=validate_enabled(fields.get("enabled", True)),
             policy=policy_fields(fields, {}),
             tags=validate_tags(fields.get("tags", [])),
+            actor=actor,
         )
 
     async def create_job(
@@ -184,8 +188,11 @@ class JobService:
         seed: SeedFields | None = None,
         policy: dict[str, Any] | None = None,
         tags: tuple[str, ...] = (),
+        actor: Actor | None = None,
     ) -> Job:
-        """Validate and store a new job, and schedule it at once (both APIs end here)."""
+        """Validate and store a new job, and schedule it at once (both APIs end here).
+
+        actor: who asks, for the audit row (the owner, without an address, when not given)."""
         data = data_object(data)
         target = self.types.parse(job_type, data)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
@@ -216,7 +223,8 @@ class JobService:
             policy=policy,
             tags=tags,
         )
-        job = await self.jobs.create_job(new, seed)
+        row = entry(actor or Actor.of(user), "job.created", job_target(new), now, user.id, job_snapshot(new))
+        job = await self.jobs.create_job(new, seed, (row,))
         self.usage.add(user.id, 1, rate)
         self.scheduler.upsert(compile_parts(job, parsed, rules, target, skipped))
         return job
@@ -276,7 +284,7 @@ class JobService:
         _none, count = await self.jobs.list_jobs(user.id, 0, 0, JobFilter(failing=True))
         return count
 
-    async def update(self, user: User, name: str, fields: dict[str, Any]) -> Job:
+    async def update(self, user: User, name: str, fields: dict[str, Any], actor: Actor | None = None) -> Job:
         """Change a job from the native API's fields."""
         check_fields(fields, UPDATE_FIELDS)
         if not fields:
@@ -291,6 +299,7 @@ class JobService:
             enabled=validate_enabled(fields["enabled"]) if "enabled" in fields else job.enabled,
             policy=policy_fields(fields, job.policy),
             tags=validate_tags(fields["tags"]) if "tags" in fields else job.tags,
+            actor=actor,
         )
 
     async def get_for_update(self, user: User, name: str) -> Job:
@@ -314,6 +323,7 @@ class JobService:
         seed: SeedFields | None = None,
         policy: dict[str, Any] | None = None,
         tags: tuple[str, ...] | None = None,
+        actor: Actor | None = None,
     ) -> Job:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
@@ -366,15 +376,23 @@ class JobService:
             consecutive_failures=0 if re_enabled else job.consecutive_failures,
             tags=job.tags if tags is None else tags,
         )
-        updated = await self.jobs.update_job(changed, seed)
+        changes = job_changes(job, changed)
+        action = "job.changed"
+        if set(changes) <= {"enabled", "paused_reason"} and "enabled" in changes:
+            action = "job.enabled" if enabled else "job.disabled"
+        row = entry(actor or Actor.of(owner), action, job_target(job), now, job.user_id, changes)
+        updated = await self.jobs.update_job(changed, seed, (row,))
         self.usage.add(job.user_id, 0, new_rate - old_rate)
         self.scheduler.upsert(compile_parts(updated, parsed, rules, target, skipped), keep_progress=not rescheduled)
         return self.scheduler.current(updated)
 
-    async def delete(self, user: User, name: str) -> Job:
+    async def delete(self, user: User, name: str, actor: Actor | None = None) -> Job:
         job = await self.jobs.get_job(user.id, name)
+        row = entry(
+            actor or Actor.of(user), "job.deleted", job_target(job), self.clock.now(), job.user_id, job_snapshot(job)
+        )
         self.scheduler.remove(job.id)
-        await self.jobs.delete_job(job.id)
+        await self.jobs.delete_job(job.id, (row,))
         self.usage.add(job.user_id, -1, -self.rate_of(job) if job.enabled else 0.0)
         return job
 
@@ -388,9 +406,16 @@ class JobService:
         except Invalid:
             return 0.0
 
-    async def run_now(self, user: User, name: str) -> tuple[Job, float]:
+    async def run_now(self, user: User, name: str, actor: Actor | None = None) -> tuple[Job, float]:
         job = await self.jobs.get_job(user.id, name)
-        return job, await self.scheduler.run_now(compile_job(job, self.types))
+        due = await self.scheduler.run_now(compile_job(job, self.types))
+        if self.audit_log is not None:
+            # The run itself is written by the scheduler later; the request for it is the change here.
+            row = entry(
+                actor or Actor.of(user), "job.run", job_target(job), self.clock.now(), job.user_id, {"due_at": due}
+            )
+            await self.audit_log.record_audit((row,))
+        return job, due
 
     async def deliver(self, job: Job) -> Run:
         """Run a stored job once now, outside its schedule, and answer the recorded run."""

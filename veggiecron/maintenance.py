@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .audit import trim_audit_log
 from .clock import Clock
 from .errors import StoreUnavailable
-from .store import AccountStore, RunHistory
+from .store import AccountStore, AuditLog, RunHistory
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +16,17 @@ EVERY_SECONDS = 60.0
 
 
 class Maintenance:
-    def __init__(self, runs: RunHistory, accounts: AccountStore, clock: Clock, run_history_per_job: int) -> None:
+    def __init__(
+        self,
+        runs: RunHistory,
+        accounts: AccountStore,
+        clock: Clock,
+        run_history_per_job: int,
+        audit: AuditLog | None = None,
+        audit_max_age_days: float = 365.0,
+    ) -> None:
+        self.audit = audit
+        self.audit_max_age_days = audit_max_age_days
         self.runs = runs
         self.accounts = accounts
         self.clock = clock
@@ -37,6 +48,8 @@ class Maintenance:
             await self.accounts.prune_tokens(self.clock.now())
         except StoreUnavailable as exc:
             logger.warning("pruning run history and tokens failed, will retry: %s", exc.description)
+        if self.audit is not None:
+            await trim_audit_log(self.audit, self.clock.now(), self.audit_max_age_days)
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():

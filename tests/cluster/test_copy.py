@@ -40,6 +40,9 @@ async def test_everything_comes_along_and_a_node_serves_it(
     )
     assert status == 201, body
     await wait_for(lambda: len(sink.paths("/often")) >= 2, timeout=5)
+    status, body = await api.call("GET", "/audit", params={"limit": 100})
+    audit_before = body["data"]["entries"]
+    assert {"job:hourly", "job:often"} <= {e["target"] for e in audit_before}
     await single.stop()
     stored = SqliteStore(db_file)
     await stored.open()
@@ -69,6 +72,10 @@ async def test_everything_comes_along_and_a_node_serves_it(
         assert status == 200 and body["count"] == 1 and body["results"][0]["endpoint"] == sink.url + "/seed"
         # New rows get ids after the copied ones, and the node fires the moved jobs.
         await moved.create_job("new", sink.url, schedule="every 1 hours")
+        # The audit log came along, and its new rows come after the copied ones.
+        status, body = await moved.call("GET", "/audit", params={"limit": 100})
+        assert body["data"]["entries"][0]["target"] == "job:new"
+        assert body["data"]["entries"][1:] == audit_before
         fired = len(sink.paths("/often"))
         await wait_for(lambda: len(sink.paths("/often")) > fired, timeout=5)
     finally:

@@ -53,6 +53,10 @@ async def test_a_job_that_keeps_failing_pauses_once_and_tells_its_notify_url(api
 
         job = await wait_for(paused, timeout=10)
         assert job["paused_reason"].startswith("paused after 3 consecutive failed runs")
+        _, body = await apis[1].call("GET", "/audit", params={"action": "job.paused"})
+        (row,) = body["data"]["entries"]  # written once, by the node that paused it, with the pause
+        assert (row["actor"], row["target"]) == ("system", "job:flaky")
+        assert row["changes"]["paused_reason"]["new"] == job["paused_reason"]
         await wait_for(lambda: [e["event"] for e in events] == ["failure", "paused"], timeout=5)
         sent = len(sink.hits)
         await asyncio.sleep(1.5)  # a paused job is not sent by any node

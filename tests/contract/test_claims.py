@@ -185,6 +185,12 @@ async def test_results_update_streaks_pause_at_the_limit_and_keep_failures(node:
     paused = await node.get_job(alice.id, "j")
     assert not paused.enabled and paused.consecutive_failures == 2
     assert paused.paused_reason is not None and "2 consecutive failed runs" in paused.paused_reason
+    (row,), _count = await node.list_audit(alice.id, 10, 0, action="job.paused")  # with the pause, once
+    assert (row.actor, row.target, row.changes) == (
+        "system",
+        "job:j",
+        {"enabled": {"old": True, "new": False}, "paused_reason": {"old": None, "new": paused.paused_reason}},
+    )
     failures, count = await node.list_failures(alice.id, 10, 0)
     assert count == 2 and {f.job_id for f in failures} == {job.id}
     assert await one_run(T0 + 2, RunOutcome.OK) == [(2, 0, False)]

@@ -1,13 +1,11 @@
-"""Parts of the several-nodes tests: nodes as real processes on one PostgreSQL, and a sink that
-records what each delivery says of itself (job, slot, epoch, node)."""
+"""Parts of the several-nodes tests: nodes as real processes on one PostgreSQL, the local target
+(tests.helpers.Sink) that records what each delivery says of itself, and the counting of slots."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,55 +13,12 @@ import aiohttp
 from aiohttp import web
 
 from tests.daemon import Daemon
-from tests.helpers import Api, serve_http
+from tests.helpers import Api, Delivery, Sink, start_sink
 
 
-@dataclass(frozen=True)
-class Delivery:
-    job_id: int
-    slot: float  # the due time, from the Idempotency-Key
-    epoch: int
-    node: str
-    arrived: float
-    path: str
-
-
-@dataclass
-class Recorder:
-    """A local HTTP target recording every delivery; paths under /slow answer after `slow_delay`."""
-
-    url: str = ""
-    deliveries: list[Delivery] = field(default_factory=list)
-    slow_delay: float = 1.0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        arrived = time.time()
-        key = request.headers.get("Idempotency-Key", "")
-        job, _, micros = key.partition("-")
-        if job.isdigit() and micros.isdigit():
-            self.deliveries.append(
-                Delivery(
-                    int(job),
-                    int(micros) / 1_000_000,
-                    int(request.headers.get("X-Veggiecron-Epoch", "0")),
-                    request.headers.get("X-Veggiecron-Node", ""),
-                    arrived,
-                    request.path,
-                )
-            )
-        if request.path.startswith("/slow"):
-            await asyncio.sleep(self.slow_delay)
-        return web.Response(text="ok")
-
-    def between(self, start: float, end: float) -> list[Delivery]:
-        """Deliveries of the slots due in [start, end]."""
-        return [d for d in self.deliveries if start <= d.slot <= end]
-
-
-async def start_recorder() -> tuple[Recorder, web.AppRunner]:
-    recorder = Recorder()
-    recorder.url, runner = await serve_http(recorder.handle, shutdown_timeout=1.0)
-    return recorder, runner
+async def start_recorder() -> tuple[Sink, web.AppRunner]:
+    """The local target of the several-nodes tests: deliveries only, answered quickly."""
+    return await start_sink(shutdown_timeout=1.0, keep_hits=False)
 
 
 def cluster_config(database: str, **cluster: Any) -> dict[str, Any]:

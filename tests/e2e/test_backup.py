@@ -48,6 +48,8 @@ async def test_a_backup_taken_while_jobs_fire_restores_every_job_and_run(tmp_pat
 
             await wait_for(recorded, timeout=6)
             before: dict[str, Any] = await history(api)  # all of it was committed before the copy began
+            status, body = await api.call("GET", "/audit", params={"limit": 100})
+            audit_before = body["data"]["entries"]
             done = await asyncio.to_thread(command, "backup", str(copy), cwd=tmp_path, env=env)
             assert done.returncode == 0, done.stderr
     finally:
@@ -65,8 +67,11 @@ async def test_a_backup_taken_while_jobs_fire_restores_every_job_and_run(tmp_pat
             assert status == 200, body
             api.token = body["data"]["token"]
             after = await history(api)
+            status, body = await api.call("GET", "/audit", params={"limit": 100, "offset": 1})
+            audit_after = body["data"]["entries"]  # after the login just made
     finally:
         await restored.stop()
     assert sorted(after) == [f"beat{i}" for i in range(JOBS)]
+    assert audit_after == audit_before and len(audit_before) == JOBS + 2  # the jobs created, register, login
     for name, runs in before.items():
         assert runs <= after[name], name  # every run recorded before the backup came back

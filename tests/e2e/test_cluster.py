@@ -17,8 +17,8 @@ import asyncpg
 import pytest
 
 from tests.daemon import Daemon
-from tests.e2e.cluster import Delivery, Recorder, copies, create_jobs, gaps, metric, start_nodes, start_recorder
-from tests.helpers import Api, wait_for
+from tests.e2e.cluster import copies, create_jobs, gaps, metric, start_nodes, start_recorder
+from tests.helpers import Api, Delivery, Sink, wait_for
 from veggiecron.store.postgres.claims import LISTENER_NAME
 
 pytestmark = [pytest.mark.slow, pytest.mark.timing]
@@ -29,7 +29,7 @@ JOBS = 1000
 
 
 @pytest.fixture
-async def recorder() -> AsyncIterator[Recorder]:
+async def recorder() -> AsyncIterator[Sink]:
     recorder, runner = await start_recorder()
     yield recorder
     await runner.cleanup()
@@ -97,7 +97,7 @@ async def api_of(node: Daemon, session: aiohttp.ClientSession, login: bool = Tru
 @pytest.mark.parametrize("policy", POLICIES)
 async def test_killing_a_node_loses_no_slot_and_only_its_claims_come_twice(
     three_nodes: list[Daemon],
-    recorder: Recorder,
+    recorder: Sink,
     session: aiohttp.ClientSession,
     postgres_url: str,
     policy: dict[str, str],
@@ -161,7 +161,7 @@ async def test_killing_a_node_loses_no_slot_and_only_its_claims_come_twice(
 @pytest.mark.parametrize("policy", POLICIES)
 async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_them(
     three_nodes: list[Daemon],
-    recorder: Recorder,
+    recorder: Sink,
     session: aiohttp.ClientSession,
     postgres_url: str,
     policy: dict[str, str],
@@ -220,7 +220,7 @@ async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_th
 
 
 async def test_a_job_created_on_one_node_is_delivered_on_time_by_any(
-    tmp_path: Path, postgres_url: str, recorder: Recorder, session: aiohttp.ClientSession
+    tmp_path: Path, postgres_url: str, recorder: Sink, session: aiohttp.ClientSession
 ) -> None:
     nodes = await start_nodes(3, tmp_path, postgres_url, poll_interval_seconds=5.0)
     try:
@@ -250,7 +250,7 @@ async def test_a_job_created_on_one_node_is_delivered_on_time_by_any(
 
 
 async def test_a_rolling_restart_loses_no_slot(
-    three_nodes: list[Daemon], recorder: Recorder, session: aiohttp.ClientSession
+    three_nodes: list[Daemon], recorder: Sink, session: aiohttp.ClientSession
 ) -> None:
     api = await api_of(three_nodes[0], session)
     await create_jobs(api, [f"j{i}" for i in range(200)], recorder.url, overlap="allow")

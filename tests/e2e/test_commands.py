@@ -115,6 +115,12 @@ async def test_create_admin_uses_the_servers_database_and_says_which(tmp_path: P
             async with session.get(server.base + "/api/v1/user/", headers={"Authorization": f"Token {token}"}) as got:
                 assert got.status == 200, await got.text()
                 assert [u["username"] for u in (await got.json())["results"]] == ["ops"]
+            async with session.get(server.base + "/audit", headers={"X-Auth-Token": token}) as got:
+                rows = (await got.json())["data"]["entries"]
+                assert [(r["actor"], r["action"], r["target"]) for r in rows] == [
+                    ("system", "token.created", "user:ops"),
+                    ("system", "user.promoted", "user:ops"),
+                ]
     finally:
         await server.stop()
     assert not (tmp_path / "veggiecron.db").exists()  # nothing went to the default database

@@ -63,6 +63,7 @@ PAGES = [
     "/ui/tokens",
     "/ui/calendars",
     "/ui/jobs/payday",  # its skipped days beside its next runs
+    "/ui/audit",
     "/ui/no-such-page",
 ]
 

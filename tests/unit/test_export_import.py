@@ -255,6 +255,10 @@ async def test_an_existing_name_is_refused_unless_replace_changes_it_as_patch_wo
     assert (ping.schedule, ping.anchor, ping.next_run) == ("every 20 seconds", later, later + 20)
     assert (ping.enabled, ping.paused_reason, ping.consecutive_failures, ping.run_count) == (True, None, 0, 7)
     assert after["new"].anchor == later
+    # Each import that wrote is one audit row about the user, written with its jobs; the refused one none.
+    rows, count = await store.list_audit(1, 10, 0, action="jobs.imported")
+    assert count == 2 and rows[0].actor == "system" and rows[0].target == "user:alice"
+    assert rows[0].changes == {"created": ["new"], "changed": ["first", "ping"], "user_created": False}
 
 
 async def test_a_seed_schedule_replaces_only_a_seed_schedule(store: SqliteStore) -> None:

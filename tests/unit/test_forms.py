@@ -87,3 +87,27 @@ def test_text_is_typed_as_the_schema_says() -> None:
 )
 def test_a_leaf_is_typed_if_it_fits_else_left_as_it_came(value: Any, schema: dict[str, Any], expected: Any) -> None:
     assert typed_by_schema(value, schema) == expected
+
+
+def test_a_key_of_any_branch_is_typed_by_the_branch_that_names_it() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "checks": {
+                "type": "array",
+                "items": {
+                    "oneOf": [
+                        {"type": "object", "properties": {"pointer": {"type": "string"}, "equals": {}}},
+                        {
+                            "type": "object",
+                            "properties": {"pointer": {"type": "string"}, "exists": {"type": "boolean"}},
+                        },
+                    ]
+                },
+            }
+        },
+    }
+    fields = {"checks": {"0": {"pointer": "/a", "exists": "true"}, "1": {"pointer": "/b", "equals": "true"}}}
+    assert typed_by_schema(fields, schema) == {
+        "checks": [{"pointer": "/a", "exists": True}, {"pointer": "/b", "equals": "true"}]
+    }

@@ -14,6 +14,7 @@ import orjson
 import tornado.web
 from tornado.httputil import HTTPInputError, parse_body_arguments
 
+from ..audit import AuditTrail
 from ..auth import Accounts, token_from_headers
 from ..calendar_service import CalendarService
 from ..clock import Clock
@@ -46,6 +47,7 @@ class Context:
     metrics: Metrics
     clock: Clock
     calendars: CalendarService
+    audit: AuditTrail
 
 
 @tornado.web.stream_request_body

@@ -76,7 +76,7 @@ def typed_by_schema(value: Any, schema: dict[str, Any]) -> Any:
     if isinstance(value, list) and "array" in types:
         return [typed_by_schema(item, _part(schema, "items")) for item in value]
     if isinstance(value, dict) and (not types or "object" in types):
-        properties, others = _part(schema, "properties"), _part(schema, "additionalProperties")
+        properties, others = _properties(schema), _part(schema, "additionalProperties")
         return {k: typed_by_schema(v, properties[k] if k in properties else others) for k, v in value.items()}
     return value
 
@@ -120,3 +120,13 @@ def _part(schema: dict[str, Any], name: str) -> dict[str, Any]:
         if found:
             return found
     return {}
+
+
+def _properties(schema: dict[str, Any]) -> dict[str, Any]:
+    """The properties of a schema and of all its anyOf/oneOf branches (the first to name one wins):
+    a form cannot say which branch it means, so each key is read as the branch that knows it."""
+    found = dict(schema.get("properties") or {})
+    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+        for name, part in _properties(branch).items():
+            found.setdefault(name, part)
+    return found

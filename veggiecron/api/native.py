@@ -8,14 +8,16 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from ..audit import Actor
 from ..auth import token_from_headers
 from ..config import Config
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound, Unauthorized
 from ..job_fields import CREATE_FIELDS, job_filter, tags_from_text
 from ..jobtypes.base import JobType
 from ..jobtypes.registry import DEFAULT_TYPE, JobTypes
 from ..model import idempotency_key
 from ..times import in_zone, with_utc
+from .audit import actor_of
 from .base import BaseHandler
 from .forms import typed_by_schema
 from .openapi.request_schemas import job_form_schema
@@ -60,7 +62,7 @@ class RegisterHandler(BaseHandler):
                 {"registration": mode},
             )
         if mode == "admin":
-            admin = await self.authenticate()
+            admin = self.user = await self.authenticate()
             if not admin.is_admin:
                 raise Forbidden("only admins may register users on this server", {"registration": mode})
         await super().prepare()
@@ -68,6 +70,9 @@ class RegisterHandler(BaseHandler):
     async def post(self) -> None:
         fields = self.body_fields()
         user = await self.ctx.accounts.register(fields.get("username"), fields.get("password"))
+        # An admin registering someone, or the new user (open registration).
+        actor = Actor.of(self.user or user, self.request.remote_ip)
+        await self.ctx.audit.record(actor, "user.registered", f"user:{user.username}", user.id)
         self.answer(f'You are registered as "{user.username}"! Proceed to login.', user_view(user), status=201)
 
 
@@ -76,9 +81,19 @@ class LoginHandler(BaseHandler):
 
     async def post(self) -> None:
         fields = self.body_fields()
-        user, token, expires_at = await self.ctx.accounts.login(
-            fields.get("username"), fields.get("password"), self.request.remote_ip or ""
-        )
+        address = self.request.remote_ip or ""
+        try:
+            user, token, expires_at = await self.ctx.accounts.login(
+                fields.get("username"), fields.get("password"), address
+            )
+        except Unauthorized:
+            # Who tried is only a claim: the row names it, and belongs to no account.
+            name = fields.get("username")
+            claimed = name[:64] if isinstance(name, str) else ""
+            await self.ctx.audit.record(Actor(claimed, None, address), "login.failed", f"user:{claimed}")
+            raise
+        actor = await self.ctx.audit.actor(user, address, token)  # the token the login created
+        await self.ctx.audit.record(actor, "login", f"user:{user.username}", user.id)
         self.answer(
             "You have successfully generated an auth token! Check the data key.",
             with_utc({"token": token, "expires_at": expires_at, "username": user.username}, "expires_at"),
@@ -89,7 +104,9 @@ class LogoutHandler(BaseHandler):
     async def post(self) -> None:
         token = token_from_headers(self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization"))
         if token:
+            actor = await actor_of(self)  # before its token is gone
             await self.ctx.accounts.logout(token)
+            await self.ctx.audit.record(actor, "logout", f"user:{actor.name}", actor.user_id)
         self.answer("You are logged out; this token no longer works.")
 
 
@@ -122,7 +139,7 @@ class JobsHandler(BaseHandler):
         fields = self.body_fields()
         job_type = self.ctx.jobs.types.get(fields.get("type", DEFAULT_TYPE)) if self.body_was_form else None
         fields = _job_fields(fields, self.body_was_form, self.ctx.config, self.ctx.jobs.types, job_type)
-        job = await self.ctx.jobs.create(self.current_user_required, fields)
+        job = await self.ctx.jobs.create(self.current_user_required, fields, await actor_of(self))
         self.set_header("Location", f"/job/{job.name}")
         self.answer(f'Successfully created {job.type} job: "{job.name}"', job_view(job), status=201)
 
@@ -141,13 +158,13 @@ class JobHandler(BaseHandler):
         if self.body_was_form:  # its data is typed by the job's own type
             job_type = self.ctx.jobs.types.get((await self.ctx.jobs.get(self.current_user_required, name)).type)
         fields = _job_fields(fields, self.body_was_form, self.ctx.config, self.ctx.jobs.types, job_type)
-        job = await self.ctx.jobs.update(self.current_user_required, name, fields)
+        job = await self.ctx.jobs.update(self.current_user_required, name, fields, await actor_of(self))
         self.answer(f'Updated job "{job.name}"', job_view(job))
 
     put = patch
 
     async def delete(self, name: str) -> None:
-        job = await self.ctx.jobs.delete(self.current_user_required, name)
+        job = await self.ctx.jobs.delete(self.current_user_required, name, await actor_of(self))
         self.answer(f'Deleted job "{job.name}"', {"name": job.name})
 
 
@@ -155,7 +172,7 @@ class JobRunHandler(BaseHandler):
     """POST /job/<name>/run fires the job now, outside its schedule."""
 
     async def post(self, name: str) -> None:
-        job, due = await self.ctx.jobs.run_now(self.current_user_required, name)
+        job, due = await self.ctx.jobs.run_now(self.current_user_required, name, await actor_of(self))
         # A run by hand is deliberate: a disabled (or paused) job runs too, and stays disabled.
         note = "" if job.enabled else " (it stays disabled: only this run was asked for)"
         run_id = idempotency_key(job.id, due)
@@ -225,5 +242,8 @@ class TokenHandler(BaseHandler):
     async def delete(self, token_id: str) -> None:
         if not token_id.isdigit() or len(token_id) > 18:
             raise NotFound(f"you have no token {token_id[:32]!r}")
+        actor = await actor_of(self)  # before the revoke: the caller may be revoking its own token
         await self.ctx.accounts.revoke(self.current_user_required, int(token_id))
+        user = self.current_user_required
+        await self.ctx.audit.record(actor, "token.revoked", f"token:{int(token_id)}", user.id)
         self.answer(f"Token {token_id} revoked", {"id": int(token_id)})

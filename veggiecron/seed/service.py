@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from ..audit import Actor
 from ..clock import Clock
 from ..config import Config
 from ..errors import Invalid
@@ -59,7 +60,11 @@ class SeedService:
         return data
 
     async def create(
-        self, user: User, fields: dict[str, Any], describe: Callable[[Job, SeedFields], dict[str, Any]]
+        self,
+        user: User,
+        fields: dict[str, Any],
+        describe: Callable[[Job, SeedFields], dict[str, Any]],
+        actor: Actor | None = None,
     ) -> tuple[Job, SeedFields]:
         """Create a schedule; its owner's schedule.added webhooks get `describe(job, seed)`."""
         seed, frequency, enabled = validated(fields, None)
@@ -74,6 +79,7 @@ class SeedService:
                 max_runs=frequency,
                 keep_failures=True,
                 seed=seed,
+                actor=actor,
             )
         self._spawn(self._announce(user, job, describe(job, seed)))
         return job, seed
@@ -87,7 +93,7 @@ class SeedService:
         return [(self.jobs.current(job), seed) for job, seed in items], count
 
     async def update(
-        self, user: User, schedule_id: str, fields: dict[str, Any], partial: bool
+        self, user: User, schedule_id: str, fields: dict[str, Any], partial: bool, actor: Actor | None = None
     ) -> tuple[Job, SeedFields]:
         await self.jobs.flush()
         job, current = await self.store.get_seed(user.id, schedule_id)
@@ -105,12 +111,13 @@ class SeedService:
                 enabled=enabled if "enabled" in fields else job.enabled,
                 max_runs=frequency if "frequency" in fields else job.max_runs,
                 seed=seed,
+                actor=actor,
             )
         return changed, seed
 
-    async def delete(self, user: User, schedule_id: str) -> None:
+    async def delete(self, user: User, schedule_id: str, actor: Actor | None = None) -> None:
         job, _seed = await self.store.get_seed(user.id, schedule_id)
-        await self.jobs.delete(user, job.name)
+        await self.jobs.delete(user, job.name, actor)
 
     # failed tasks
 

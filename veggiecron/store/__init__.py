@@ -2,6 +2,7 @@
 
 from .contract import (
     AccountStore,
+    AuditLog,
     CalendarStore,
     ClaimStore,
     Database,
@@ -18,6 +19,7 @@ from .contract import (
 __all__ = [
     "AccountStore",
     "CalendarStore",
+    "AuditLog",
     "ClaimStore",
     "Database",
     "DatabaseRefused",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from ..audit import AuditEntry
 from ..calendars import Calendar
 from ..model import (
     NO_FILTER,
@@ -45,8 +46,9 @@ class SchemaTooNew(DatabaseRefused):
 class JobStore(Protocol):
     """Jobs as their owners see them: create, read, change, delete, count."""
 
-    async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
-        """Insert a job (and a Seed schedule's row) in one transaction; Conflict if the name is taken."""
+    async def create_job(self, new: NewJob, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
+        """Insert a job (and a Seed schedule's row) and its audit rows in one transaction; Conflict if
+        the name is taken. A refused audit row leaves the job unwritten."""
 
     async def import_jobs(
         self, user_id: int, jobs: Sequence[tuple[str, dict[str, Any], str, float, float]], now: float, *, job_type: str
@@ -63,23 +65,28 @@ class JobStore(Protocol):
         and how many pass in all. Tags match exactly; the text is a case-insensitive piece of the
         name or of data.url (ASCII letters at least); states are Job.state's."""
 
-    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
-        """Write an owner's change (and its Seed row); answer the job with its version bumped."""
+    async def update_job(self, job: Job, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
+        """Write an owner's change (and its Seed row) and its audit rows in one transaction; answer the
+        job with its version bumped."""
 
-    async def delete_job(self, job_id: int) -> None:
-        """Delete the job with its runs, its Seed row and its failed tasks."""
+    async def delete_job(self, job_id: int, audit: Sequence[AuditEntry] = ()) -> None:
+        """Delete the job with its runs, its Seed row and its failed tasks, and write its audit rows, in
+        one transaction."""
 
     async def user_jobs(self, user_id: int) -> list[tuple[Job, SeedFields | None]]:
         """Every job of the user in creation order, each with its Seed fields when it is a Seed
         schedule, read in one statement: one consistent view while others write (export)."""
 
     async def write_jobs(
-        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+        self,
+        created: Sequence[tuple[Job, SeedFields | None]],
+        changed: Sequence[tuple[Job, SeedFields | None]],
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         """In one transaction: insert the `created` jobs (each gets a new id and version 1; the rest,
         progress included, is stored as given) with their Seed rows, and write the `changed` ones as
-        update_job does. Conflict, naming the job, when a name or a Seed schedule id is taken; a
-        refused or failed write leaves nothing written (import)."""
+        update_job does, and the audit rows. Conflict, naming the job, when a name or a Seed schedule id
+        is taken; a refused or failed write leaves nothing written (import)."""
 
     async def count_jobs(self, user_id: int) -> int: ...
 
@@ -248,6 +255,26 @@ class SeedStore(Protocol):
     async def webhooks_for(self, user_id: int, event: str) -> list[Webhook]: ...
 
 
+class AuditLog(Protocol):
+    """Rows of who changed what. Changes to jobs write theirs through the JobStore's writes, in the
+    change's own transaction; record_audit is for actions whose change is not a store write of
+    their own (a login, a manual run, an import's summary)."""
+
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    async def list_audit(
+        self, about: int | None, limit: int, offset: int, action: str | None = None, target: str | None = None
+    ) -> tuple[list[AuditEntry], int]:
+        """Rows newest first, and how many match: about a user (the rows of their account and jobs,
+        and their own actions) or, with None, everyone's; only `action` / `target` when given."""
+
+    async def token_id_of(self, token_hash: str) -> int | None:
+        """The id of the token with this hash (what an audit row names a token by), None if none has it."""
+
+    async def trim_audit(self, before: float, batch: int) -> int:
+        """Delete up to `batch` of the oldest rows written before `before`; answer how many such rows are left."""
+
+
 class Database(Protocol):
     """A store's life: opened (and migrated) before use, closed at the end."""
 
@@ -262,7 +289,7 @@ class Database(Protocol):
     async def schema_version(self) -> int: ...
 
 
-class Store(JobStore, DueWindow, RunHistory, AccountStore, SeedStore, CalendarStore, Database, Protocol):
+class Store(JobStore, DueWindow, RunHistory, AccountStore, SeedStore, CalendarStore, AuditLog, Database, Protocol):
     """Everything at once: what a concrete store implements and the composition root holds."""
 
 

@@ -2,7 +2,7 @@
 
 Everything comes along with its ids: users with their password hashes, token hashes (so tokens
 keep working if app.key is the same), jobs with their next run and progress, run history,
-failed tasks, webhooks, groups and Seed schedules. It runs in one PostgreSQL transaction: the
+failed tasks, webhooks, groups, Seed schedules and the audit log. It runs in one PostgreSQL transaction: the
 copy is whole or nothing. The SQLite file is read, never written (its schema is brought up to
 date first, as the server would on start).
 """
@@ -63,8 +63,9 @@ TABLES: list[tuple[str, str, Callable[[Row], tuple[Any, ...]]]] = [
     ("held_slots", "job_id, due_at, reason, since", _same),
     ("failed_tasks", "id, job_id, task_id, initiated_at, reason", _same),
     ("webhooks", "id, user_id, event, target, created, updated", _same),
+    ("audit_log", "id, at, actor, actor_id, owner_id, address, token_id, action, target, changes", _same),
 ]
-IDENTITY_TABLES = ("users", "groups", "tokens", "jobs", "runs", "failed_tasks", "webhooks")
+IDENTITY_TABLES = ("users", "groups", "tokens", "jobs", "runs", "failed_tasks", "webhooks", "audit_log")
 
 
 class TargetNotEmpty(Exception):

@@ -10,7 +10,7 @@ from typing import Any
 
 import tornado.web
 
-from .accounts import RevokeTokenAction, RevokeUserTokensAction, TokensPage, UsersPage
+from .accounts import AuditPage, RevokeTokenAction, RevokeUserTokensAction, TokensPage, UsersPage
 from .base import STATIC, IndexRedirect, StaticHandler, UiHandler, app_settings
 from .calendars import CalendarsPage
 from .forms import JobFormPage, PreviewPartial
@@ -39,6 +39,7 @@ def routes(args: dict[str, Any]) -> list[Any]:
         (r"/ui/preview", PreviewPartial, args),
         (r"/ui/calendars", CalendarsPage, args),
         (r"/ui/tokens", TokensPage, args),
+        (r"/ui/audit", AuditPage, args),
         (r"/ui/tokens/([^/]+)/revoke", RevokeTokenAction, args),
         (r"/ui/users", UsersPage, args),
         (r"/ui/users/([^/]+)/revoke-tokens", RevokeUserTokensAction, args),

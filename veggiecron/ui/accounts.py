@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from ..errors import Forbidden, NotFound
 from .base import UiHandler
 from .views import page_links
@@ -44,7 +48,9 @@ class RevokeTokenAction(UiHandler):
             raise NotFound(f"you have no token {token_id[:32]!r}")
         tokens, _count = await self.ctx.accounts.tokens_of(user, self.session_token or "", 1000, 0)
         own = any(t.id == int(token_id) and t.current for t in tokens)
+        actor = await self.actor()  # before the revoke: it may be this session's own token
         await self.ctx.accounts.revoke(user, int(token_id))
+        await self.ctx.audit.record(actor, "token.revoked", f"token:{int(token_id)}", user.id)
         if own:
             self.end_session()
             self.redirect("/ui/login", status=303)
@@ -93,10 +99,55 @@ class RevokeUserTokensAction(UiHandler):
         if not user_id.isdigit() or len(user_id) > 18:
             raise NotFound("Not found.")
         target, _groups = await self.ctx.accounts.visible_user(admin, int(user_id))
+        actor = await self.actor()
         await self.ctx.accounts.revoke_all(admin, target.id)
+        await self.ctx.audit.record(actor, "tokens.revoked", f"user:{target.username}", target.id)
         if target.id == admin.id:
             self.end_session()
             self.redirect("/ui/login", status=303)
             return
         self.flash(f"Every token of {target.username} is revoked.")
         self.redirect("/ui/users", status=303)
+
+
+class AuditPage(UiHandler):
+    """GET /ui/audit: the audit log as GET /audit answers it (an admin's has everyone's, or ?user=)."""
+
+    async def get(self) -> None:
+        user = self.current_user_required
+        raw = self.get_query_argument("offset", "0")
+        offset = int(raw) if raw.isdigit() and len(raw) < 10 else 0
+        filters = {name: self.get_query_argument(name, "") or None for name in ("action", "target", "user")}
+        entries, count = await self.ctx.audit.entries(
+            user, filters["user"], PAGE, offset, filters["action"], filters["target"]
+        )
+        rows = [
+            {
+                "at": local_time(e.at, "UTC"),
+                "at_iso": iso(e.at),
+                "actor": e.actor,
+                "address": e.address or "",
+                "action": e.action,
+                "target": e.target,
+                "changes": _changes_text(e.changes),
+            }
+            for e in entries
+        ]
+        query = {k: v for k, v in filters.items() if v}
+        self.render_page("audit.html", rows=rows, pages=page_links(count, PAGE, offset), query=query)
+
+
+def _changes_text(changes: dict[str, Any] | None) -> list[str]:
+    """One line per field: `field: old -> new` for a change, `field: value` for a snapshot."""
+    lines = []
+    for name, value in (changes or {}).items():
+        if isinstance(value, dict) and set(value) == {"old", "new"}:
+            lines.append(f"{name}: {_short(value['old'])} → {_short(value['new'])}")
+        else:
+            lines.append(f"{name}: {_short(value)}")
+    return lines
+
+
+def _short(value: object) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 200 else text[:199] + "…"

@@ -20,6 +20,7 @@ import tornado.web
 from tornado.web import StaticFileHandler
 
 from ..api.base import Context
+from ..audit import Actor
 from ..config import Config
 from ..errors import VeggiecronError
 from ..model import User
@@ -159,6 +160,10 @@ class UiHandler(tornado.web.RequestHandler):
     def current_user_required(self) -> User:
         assert self.user is not None  # prepare() let only logged-in callers through
         return self.user
+
+    async def actor(self) -> Actor:
+        """The signed-in user, the address the request came from and the session's token id (for the audit log)."""
+        return await self.ctx.audit.actor(self.current_user_required, self.request.remote_ip, self.session_token)
 
     # Flash messages: one line shown on the next page, after a form post redirects.
 

@@ -138,11 +138,11 @@ class JobFormPage(UiHandler):
         user = self.current_user_required
         try:
             if name is None:
-                job = await self.ctx.jobs.create(user, form.fields(creating=True))
+                job = await self.ctx.jobs.create(user, form.fields(creating=True), await self.actor())
                 message = f"Job {job.name} created."
             else:
                 await self._editable(name)
-                job = await self.ctx.jobs.update(user, name, form.fields(creating=False))
+                job = await self.ctx.jobs.update(user, name, form.fields(creating=False), await self.actor())
                 message = f"Job {job.name} saved."
         except (Invalid, Conflict) as exc:
             form.fail(exc)

@@ -114,19 +114,19 @@ class JobAction(UiHandler):
 
 class RunAction(JobAction):
     async def act(self, name: str) -> str:
-        job, _due = await self.ctx.jobs.run_now(self.current_user_required, name)
+        job, _due = await self.ctx.jobs.run_now(self.current_user_required, name, await self.actor())
         return f"Job {job.name} started; its run shows in the history when it ends."
 
 
 class PauseAction(JobAction):
     async def act(self, name: str) -> str:
-        job = await self.ctx.jobs.update(self.current_user_required, name, {"enabled": False})
+        job = await self.ctx.jobs.update(self.current_user_required, name, {"enabled": False}, await self.actor())
         return f"Job {job.name} paused: it does not run until resumed."
 
 
 class ResumeAction(JobAction):
     async def act(self, name: str) -> str:
-        job = await self.ctx.jobs.update(self.current_user_required, name, {"enabled": True})
+        job = await self.ctx.jobs.update(self.current_user_required, name, {"enabled": True}, await self.actor())
         return f"Job {job.name} resumed."
 
 
@@ -138,7 +138,7 @@ class DeleteAction(UiHandler):
         self.render_page("confirm_delete.html", name=job.name, href="/ui/jobs/" + quote(job.name, safe=""))
 
     async def post(self, name: str) -> None:
-        job = await self.ctx.jobs.delete(self.current_user_required, name)
+        job = await self.ctx.jobs.delete(self.current_user_required, name, await self.actor())
         message = f"Job {job.name} deleted."
         if self.is_htmx and self.get_body_argument("from", "list") == "list":
             self.render("deleted_row.html", message=message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..audit import Actor
 from ..errors import TooManyRequests, Unauthorized
 from .base import UiHandler, safe_next
 
@@ -22,8 +23,10 @@ class LoginPage(UiHandler):
         password = self.get_body_argument("password", "")
         target = safe_next(self.get_body_argument("next", None))
         try:
-            _user, token, _expires = await self.ctx.accounts.login(username, password, self.request.remote_ip or "")
+            user, token, _expires = await self.ctx.accounts.login(username, password, self.request.remote_ip or "")
         except Unauthorized:
+            claimed = Actor(username[:64], None, self.request.remote_ip)
+            await self.ctx.audit.record(claimed, "login.failed", f"user:{username[:64]}")
             self.render_page("login.html", 401, error="Wrong username or password.", username=username, next=target)
             return
         except TooManyRequests as exc:
@@ -34,6 +37,8 @@ class LoginPage(UiHandler):
         if self.session_token:  # a second login in the same browser: the first session's token goes
             await self.ctx.accounts.logout(self.session_token)
         self.start_session(token)
+        actor = await self.ctx.audit.actor(user, self.request.remote_ip, token)
+        await self.ctx.audit.record(actor, "login", f"user:{user.username}", user.id)
         self.redirect(target, status=303)
 
 
@@ -44,6 +49,10 @@ class LogoutAction(UiHandler):
 
     async def post(self) -> None:
         if self.session_token:
+            user = self.user
+            actor = None if user is None else await self.actor()  # before its token is gone
             await self.ctx.accounts.logout(self.session_token)
+            if actor is not None and user is not None:
+                await self.ctx.audit.record(actor, "logout", f"user:{user.username}", user.id)
         self.end_session()
         self.redirect("/ui/login", status=303)

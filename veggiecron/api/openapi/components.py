@@ -177,6 +177,29 @@ def component_schemas(config: Config, job_types: JobTypes) -> dict[str, Schema]:
         "LoginAnswer": obj(
             {"token": STRING, "expires_at": epoch, "expires_at_utc": iso, "username": STRING}, ("token", "expires_at")
         ),
+        "AuditPage": obj(
+            {
+                **page,
+                "entries": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "id": INTEGER,
+                            "at": epoch,
+                            "at_iso": iso,
+                            "actor": STRING,
+                            "address": nullable(STRING),
+                            "token_id": nullable(INTEGER),
+                            "action": STRING,
+                            "target": STRING,
+                            "changes": nullable({"type": "object"}),
+                        },
+                        ("id", "at", "at_iso", "actor", "address", "token_id", "action", "target", "changes"),
+                    ),
+                },
+            },
+            ("count", "limit", "offset", "entries"),
+        ),
         "TokenPage": obj(
             {
                 **page,

@@ -153,6 +153,23 @@ def native_paths(config: Config) -> dict[str, Any]:
                 parameters=page_params(config),
             )
         },
+        "/audit": {
+            "get": operation(
+                "listAudit",
+                "The audit log: changes to your account and jobs (an admin's: everyone's), newest first",
+                NATIVE,
+                {"200": json_response(ok, envelope(ref("AuditPage")))},
+                errors=(400, 403, 404),
+                parameters=[
+                    *page_params(config),
+                    query_param("action", {"type": "string", "minLength": 1, "maxLength": 300}, "Only this action."),
+                    query_param("target", {"type": "string", "minLength": 1, "maxLength": 300}, "Only this target."),
+                    query_param(
+                        "user", {"type": "string", "minLength": 1}, "Admins: only the rows about this user's account."
+                    ),
+                ],
+            )
+        },
         "/tokens/{token_id}": {
             "delete": operation(
                 "revokeToken",

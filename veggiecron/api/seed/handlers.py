@@ -15,6 +15,7 @@ from ...auth import token_from_headers
 from ...errors import Forbidden, Invalid, NotFound, Unauthorized, VeggiecronError
 from ...model import User
 from ...seed.validation import validate_email
+from ..audit import actor_of
 from ..base import BaseHandler
 from .views import failed_task_view, group_view, schedule_view, seed_user_view, webhook_view
 
@@ -132,6 +133,8 @@ class TokenAuthHandler(SeedHandler):
         if user is None:
             raise Invalid("non_field_errors", "Unable to log in with provided credentials.")
         token, _expires = await self.ctx.accounts.issue_token(user)
+        actor = await self.ctx.audit.actor(user, self.request.remote_ip, token)
+        await self.ctx.audit.record(actor, "login", f"user:{user.username}", user.id)
         self.reply({"token": token})
 
 
@@ -145,6 +148,10 @@ class UserTokenHandler(SeedHandler):
         user = await self.ctx.accounts.user_for_email(email)
         lifetime = self.ctx.config.security.service_token_lifetime_days * 86400
         token, _expires = await self.ctx.accounts.issue_token(user, lifetime)
+        created = await self.ctx.audit.actor(user, None, token)
+        await self.ctx.audit.record(
+            await actor_of(self), "token.created", f"user:{user.username}", user.id, {"token_id": created.token_id}
+        )
         self.reply({"token": token}, status=201)
 
 
@@ -182,7 +189,10 @@ class SchedulesHandler(SeedHandler):
     async def post(self) -> None:
         base = self.base
         job, seed = await self.ctx.seed.create(
-            self.current_user_required, self.body_fields(), lambda job, seed: schedule_view(job, seed, base)
+            self.current_user_required,
+            self.body_fields(),
+            lambda job, seed: schedule_view(job, seed, base),
+            await actor_of(self),
         )
         view = schedule_view(job, seed, base)
         self.set_header("Location", view["url"])
@@ -201,11 +211,13 @@ class ScheduleHandler(SeedHandler):
         await self._update(schedule_id, partial=True)
 
     async def _update(self, schedule_id: str, partial: bool) -> None:
-        job, seed = await self.ctx.seed.update(self.current_user_required, schedule_id, self.body_fields(), partial)
+        job, seed = await self.ctx.seed.update(
+            self.current_user_required, schedule_id, self.body_fields(), partial, await actor_of(self)
+        )
         self.reply(schedule_view(job, seed, self.base))
 
     async def delete(self, schedule_id: str) -> None:
-        await self.ctx.seed.delete(self.current_user_required, schedule_id)
+        await self.ctx.seed.delete(self.current_user_required, schedule_id, await actor_of(self))
         self.set_status(204)
         self.finish()
 

@@ -236,7 +236,10 @@ class HttpRunner:
                 first_sent = attempt.sent_at
             if attempt.ok or count > target.retries:
                 return Clone(attempt, count, first_sent)
-            if attempt.status is not None and not is_retryable_status(attempt.status, target.retry_on):
+            if attempt.error_class == "assertion":
+                if not (target.expect is not None and target.expect.retry):
+                    return Clone(attempt, count, first_sent)  # the target answered what it meant to
+            elif attempt.status is not None and not is_retryable_status(attempt.status, target.retry_on):
                 return Clone(attempt, count, first_sent)  # a 4xx that cannot succeed: retrying would only hammer it
             if attempt.retry_after is not None:
                 delay = min(attempt.retry_after, MAX_RETRY_AFTER)
@@ -273,7 +276,14 @@ class HttpRunner:
                         allow_redirects=False,
                     ) as response:
                         length = response.content_length
-                        if length is not None and length <= self.settings.max_response_bytes:
+                        expect = target.expect
+                        body: bytes | None = None
+                        if expect is not None and expect.needs_body:
+                            # Assertions read the body itself, up to the same bound the drain keeps.
+                            body = await _read_bounded(response.content, self.settings.max_response_bytes)
+                            excerpt_bytes = body[: self.settings.response_excerpt_bytes]
+                            remaining = self.settings.max_response_bytes - len(body)
+                        elif length is not None and length <= self.settings.max_response_bytes:
                             # The usual case: a short body of announced length, read in one go.
                             body = await response.read()
                             excerpt_bytes = body[: self.settings.response_excerpt_bytes]
@@ -298,7 +308,22 @@ class HttpRunner:
                                 sent_at=sent_at,
                             )
                         if response.status in target.success_codes:
+                            if expect is not None:
+                                failed_check = expect.check(response.headers, body, (time.time() - sent_at) * 1000.0)
+                                if failed_check is not None:
+                                    return Attempt(
+                                        False, response.status, failed_check, "assertion", excerpt, sent_at=sent_at
+                                    )
                             return Attempt(True, response.status, None, None, excerpt, sent_at=sent_at)
+                        if expect is not None and expect.status_given:
+                            return Attempt(
+                                False,
+                                response.status,
+                                f"expect.status: got HTTP {response.status}",
+                                "assertion",
+                                excerpt,
+                                sent_at=sent_at,
+                            )
                         retry_after = None
                         if response.status in (429, 503):
                             retry_after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
@@ -345,6 +370,19 @@ class HttpRunner:
         except OSError as exc:
             return Attempt(False, None, f"dns: {exc.strerror or exc}"[:500], "dns")
         return None
+
+
+async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body's first limit + 1 bytes at most (one byte over says it was too long)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await content.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ...config import HttpClientSection
 from ...patterns import any_case, whole
+from .expect import MAX_CHECKS, MAX_TEXT
 from .target import FIELDS, MAX_RETRIES, MAX_TIMEOUT, VERBS
 from .urls import MAX_URL_LENGTH, RULES, TARGET_URL_PATTERN
 
@@ -98,18 +99,100 @@ def http_field_schemas(client: HttpClientSection) -> dict[str, Schema]:
             "default": [],
             "description": "4xx status codes retried anyway (5xx, 408 and 429 always are).",
         },
+        "expect": expect_schema(),
         "success_codes": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 500,
-            "items": {
-                "anyOf": [
-                    {"type": "integer", "minimum": 100, "maximum": 599},
-                    {"type": "string", "pattern": whole("^[1-5]xx$")},
-                ]
-            },
+            **http_status_codes(),
             "default": ["2xx"],
             "description": 'Status codes that count as success: integers and classes such as "2xx".',
+        },
+    }
+
+
+def expect_schema() -> Schema:
+    """`data.expect` (expect.parse_expect): response assertions checked on every response."""
+    texts: Schema = {
+        "anyOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+            {
+                "type": "array",
+                "maxItems": MAX_CHECKS,
+                "items": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+            },
+        ]
+    }
+    pointer: Schema = {
+        "type": "string",
+        "pattern": whole("^(/([^~/]|~[01])*)*$"),
+        "description": "RFC 6901 JSON Pointer.",
+    }
+    header: Schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 256},
+            "matches": {
+                "type": "string",
+                "maxLength": 1024,
+                "description": "A regular expression searched in the value.",
+            },
+        },
+        "required": ["name", "matches"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "description": f"Response assertions, checked on every response; at most {MAX_CHECKS} checks in all. "
+        'A run whose response fails one is failed with error_class "assertion", not retried unless retry is true.',
+        "properties": {
+            "status": {
+                **http_status_codes(),
+                "description": "Status codes that count as success (success_codes under another name: give one).",
+            },
+            "body_contains": {**texts, "description": "Texts the body (its first max_response_bytes) must contain."},
+            "body_not_contains": {**texts, "description": "Texts the body must not contain."},
+            "json": {
+                "type": "array",
+                "maxItems": MAX_CHECKS,
+                "items": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "properties": {"pointer": pointer, "equals": ANY},
+                            "required": ["pointer", "equals"],
+                            "additionalProperties": False,
+                        },
+                        {
+                            "type": "object",
+                            "properties": {"pointer": pointer, "exists": {"type": "boolean"}},
+                            "required": ["pointer", "exists"],
+                            "additionalProperties": False,
+                        },
+                    ]
+                },
+                "description": "Checks of the JSON body by pointer: equal to a value, or present / absent.",
+            },
+            "header": {"anyOf": [header, {"type": "array", "maxItems": MAX_CHECKS, "items": header}]},
+            "max_ms": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 3_600_000,
+                "description": "The response must be complete within this many milliseconds.",
+            },
+            "retry": {"type": "boolean", "default": False, "description": "Retry a run that fails an assertion."},
+        },
+    }
+
+
+def http_status_codes() -> Schema:
+    return {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 500,
+        "items": {
+            "anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "string", "pattern": whole("^[1-5]xx$")},
+            ]
         },
     }
 
@@ -123,5 +206,8 @@ def http_data_schema(client: HttpClientSection) -> Schema:
         "properties": {name: fields.get(name, ANY) for name in FIELDS},
         "required": ["url"],
         "additionalProperties": False,
-        "not": {"required": ["body", "json"]},
+        "allOf": [
+            {"not": {"required": ["body", "json"]}},
+            {"not": {"required": ["success_codes", "expect"], "properties": {"expect": {"required": ["status"]}}}},
+        ],
     }

@@ -14,6 +14,7 @@ import yarl
 from ...config import HttpClientSection
 from ...errors import Invalid
 from ...json_numbers import describe, whole_number
+from .expect import Expectations, parse_expect
 from .urls import MAX_URL_LENGTH, check_url
 
 VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -31,6 +32,7 @@ FIELDS = (
     "retry_backoff_max_seconds",
     "retry_on",
     "success_codes",
+    "expect",
 )
 MAX_RETRIES = 10
 MAX_TIMEOUT = 3600.0
@@ -62,6 +64,7 @@ class HttpTarget:
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
     retry_on: frozenset[int] = frozenset()  # 4xx answers retried anyway (5xx, 408 and 429 always are)
+    expect: Expectations | None = None  # response assertions; None costs a run nothing
 
     @property
     def lane(self) -> str | None:
@@ -168,7 +171,19 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
             "data.retry_on", "data.retry_on must be a list of 4xx status codes (whole numbers) to retry anyway"
         )
 
-    success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
+    expect: Expectations | None = None
+    if "expect" in data:
+        expect = parse_expect(data["expect"])
+    # expect.status is success_codes under another name: one list of accepted codes, not two.
+    if expect is not None and expect.status_given:
+        if "success_codes" in data:
+            raise Invalid("data.expect.status", "give data.success_codes or data.expect.status, not both")
+        try:
+            success_codes = _parse_success_codes(data["expect"]["status"])
+        except Invalid as exc:
+            raise Invalid("data.expect.status", str(exc).replace("data.success_codes", "data.expect.status")) from None
+    else:
+        success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
 
     return HttpTarget(
         url=target.url,
@@ -185,6 +200,7 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
         retry_backoff_seconds=_shared_float(backoff),
         retry_backoff_max_seconds=_shared_float(backoff_max),
         retry_on=frozenset(code for code in retry_on if code is not None) if retry_on else NO_CODES,
+        expect=expect,
     )
 
 

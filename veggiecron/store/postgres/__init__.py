@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .accounts import PostgresAccounts
+from .audit import PostgresAudit
 from .calendars import PostgresCalendars
 from .claims import PostgresClaims
 from .jobs import PostgresJobs
@@ -11,7 +12,13 @@ from .seed import PostgresSeedRecords
 
 
 class PostgresStore(
-    PostgresClaims, PostgresJobs, PostgresRuns, PostgresAccounts, PostgresSeedRecords, PostgresCalendars
+    PostgresClaims,
+    PostgresJobs,
+    PostgresRuns,
+    PostgresAccounts,
+    PostgresSeedRecords,
+    PostgresCalendars,
+    PostgresAudit,
 ):
     """Users, tokens, jobs, runs and Seed records in one PostgreSQL database, shared by several nodes
     (implements store.contract.Store and ClaimStore)."""

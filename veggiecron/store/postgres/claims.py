@@ -18,6 +18,7 @@ import asyncpg
 from ...model import Claim, DueJob, Finished, FinishReport, Job, SlotDecision, StreakChange
 from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
+from .audit import write_pause_rows
 from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
 from .jobs import CHANNEL
 from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, RUN_FIELDS, run_arrays, run_values
@@ -314,6 +315,7 @@ class PostgresClaims(PostgresConnection):
             limits.append(finished[-1].pause_after)
             errors.append(finished[-1].run.error or "")
         rows = await conn.fetch(STREAKS, ids, resets, tails, versions, limits, errors)
+        await write_pause_rows(conn, [r[0] for r in rows if r[3]])  # in the transaction of the pauses
         return tuple(StreakChange(r[0], r[1], r[2], r[3]) for r in rows)
 
     async def next_due(self) -> tuple[float | None, float]:

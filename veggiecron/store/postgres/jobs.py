@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from ...audit import AuditEntry
 from ...errors import Conflict, NotFound
 from ...model import NO_FILTER, Job, JobFilter, NewJob, SeedFields
 from ..rows import (
@@ -28,6 +29,7 @@ from ..rows import (
     seed_params,
     tags_json,
 )
+from .audit import write_audit
 from .connection import PostgresConnection
 
 CHANNEL = "veggiecron"  # the pg_notify channel: its payload is the epoch of the next run that changed
@@ -54,10 +56,11 @@ class PostgresJobs(PostgresConnection):
             )
             await conn.execute("SELECT pg_notify($1, '0')", CHANNEL)
 
-    async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
+    async def create_job(self, new: NewJob, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
         try:
             async with self._transaction() as conn:
                 job_id = await _insert(conn, job_created(0, new), seed)
+                await write_audit(conn, audit)
                 if new.enabled and new.next_run is not None:
                     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(new.next_run))
         except asyncpg.UniqueViolationError:
@@ -90,16 +93,19 @@ class PostgresJobs(PostgresConnection):
         condition, params = _filter_sql(user_id, where)
         return await self._page(JOB_COLUMNS, "jobs", condition, params, "id", limit, offset, job_from_row)
 
-    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
+    async def update_job(self, job: Job, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
         updated = replace(job, version=job.version + 1)
         async with self._transaction() as conn:
             await _update(conn, updated, seed)
+            await write_audit(conn, audit)
             if job.enabled and job.next_run is not None:
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(job.next_run))
         return updated
 
-    async def delete_job(self, job_id: int) -> None:
-        await self._execute("DELETE FROM jobs WHERE id = $1", job_id)
+    async def delete_job(self, job_id: int, audit: Sequence[AuditEntry] = ()) -> None:
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM jobs WHERE id = $1", job_id)
+            await write_audit(conn, audit)
 
     async def user_jobs(self, user_id: int) -> list[tuple[Job, SeedFields | None]]:
         rows = await self._fetch(
@@ -113,7 +119,10 @@ class PostgresJobs(PostgresConnection):
         ]
 
     async def write_jobs(
-        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+        self,
+        created: Sequence[tuple[Job, SeedFields | None]],
+        changed: Sequence[tuple[Job, SeedFields | None]],
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         """Every insert and change in one transaction; a taken name or uuid rolls it all back."""
         async with self._transaction() as conn:
@@ -126,6 +135,7 @@ class PostgresJobs(PostgresConnection):
                     raise _taken(job, seed, exc.constraint_name or "") from None
             for job, seed in changed:
                 await _update(conn, replace(job, version=job.version + 1), seed)
+            await write_audit(conn, audit)
             due = [job.next_run for job, _seed in (*created, *changed) if job.enabled and job.next_run is not None]
             if due:
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, repr(min(due)))

@@ -147,6 +147,24 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX calendars_own_name ON calendars(user_id, name) WHERE NOT shared;
     CREATE UNIQUE INDEX calendars_shared_name ON calendars(name) WHERE shared;
     """,
+    # 6: the audit log (the SQLite store's migration 8)
+    """
+    CREATE TABLE audit_log (
+        id bigserial PRIMARY KEY,
+        at double precision NOT NULL,
+        actor text NOT NULL,
+        actor_id bigint,
+        owner_id bigint,
+        address text,
+        token_id bigint,
+        action text NOT NULL CHECK (length(action) BETWEEN 1 AND 64),
+        target text NOT NULL,
+        changes json
+    );
+    CREATE INDEX audit_log_owner ON audit_log(owner_id, id);
+    CREATE INDEX audit_log_actor ON audit_log(actor_id, id);
+    CREATE INDEX audit_log_at ON audit_log(at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...model import HeldSlot, Job, Progress, Run, RunOutcome
+from ..audit_rows import pause_changes
 from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, job_from_row, run_from_row
 from .connection import PostgresConnection
 
@@ -68,6 +69,17 @@ class PostgresRuns(PostgresConnection):
                     [n for _, n in progress.streaks],
                 )
             if progress.pauses:
+                # Each pause's audit row (actor system), written only where the pause applies.
+                await conn.execute(
+                    "INSERT INTO audit_log (at, actor, owner_id, action, target, changes) "
+                    "SELECT extract(epoch FROM clock_timestamp()), 'system', j.user_id, 'job.paused', "
+                    "'job:' || j.name, "
+                    "u.changes::json FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, version, changes) "
+                    "JOIN jobs j ON j.id = u.id AND j.version = u.version AND j.enabled",
+                    [p.job_id for p in progress.pauses],
+                    [p.version for p in progress.pauses],
+                    [pause_changes(p.reason) for p in progress.pauses],
+                )
                 await conn.execute(
                     "UPDATE jobs SET enabled = false, paused_reason = u.reason "
                     "FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(id, version, reason) "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from .accounts import SqliteAccounts
+from .audit import SqliteAudit
 from .calendars import SqliteCalendars
 from .jobs import SqliteJobs
 from .runs import SqliteRuns
 from .seed import SqliteSeedRecords
 
 
-class SqliteStore(SqliteJobs, SqliteRuns, SqliteAccounts, SqliteSeedRecords, SqliteCalendars):
+class SqliteStore(SqliteJobs, SqliteRuns, SqliteAccounts, SqliteSeedRecords, SqliteCalendars, SqliteAudit):
     """Users, tokens, jobs, runs and Seed records in one SQLite file (implements store.contract.Store)."""
 
 

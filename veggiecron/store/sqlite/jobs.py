@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from ...audit import AuditEntry
 from ...errors import Conflict, NotFound
 from ...model import NO_FILTER, Job, JobFilter, NewJob, SeedFields
 from ..rows import (
@@ -24,6 +25,7 @@ from ..rows import (
     seed_params,
     tags_json,
 )
+from .audit import audit_statements
 from .connection import SqliteConnection, Statement
 
 
@@ -49,11 +51,13 @@ class SqliteJobs(SqliteConnection):
             ]
         )
 
-    async def create_job(self, new: NewJob, seed: SeedFields | None = None) -> Job:
-        """Insert a job (and, for a Seed Scheduler schedule, its seed row) in one transaction."""
+    async def create_job(self, new: NewJob, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
+        """Insert a job (and, for a Seed Scheduler schedule, its seed row) and its audit rows in one transaction."""
         try:
-            job_id = (await self._write(_insert_statements(job_created(0, new), seed)))[0]
-        except sqlite3.IntegrityError:
+            job_id = (await self._write(_insert_statements(job_created(0, new), seed) + audit_statements(audit)))[0]
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
             raise Conflict(f"you already have a job named {new.name!r}", {"field": "name"}) from None
         return job_created(job_id, new)
 
@@ -83,14 +87,14 @@ class SqliteJobs(SqliteConnection):
         condition, params = _filter_sql(user_id, where)
         return await self._page(JOB_COLUMNS, "jobs", condition, params, "id", limit, offset, job_from_row)
 
-    async def update_job(self, job: Job, seed: SeedFields | None = None) -> Job:
-        """Write the owner's changes to a job (and its seed row) and bump its version."""
+    async def update_job(self, job: Job, seed: SeedFields | None = None, audit: Sequence[AuditEntry] = ()) -> Job:
+        """Write the owner's changes to a job (and its seed row) with its audit rows, and bump its version."""
         updated = replace(job, version=job.version + 1)
-        await self._write(_update_statements(updated, seed))
+        await self._write(_update_statements(updated, seed) + audit_statements(audit))
         return updated
 
-    async def delete_job(self, job_id: int) -> None:
-        await self._write([("DELETE FROM jobs WHERE id = ?", (job_id,), False)])
+    async def delete_job(self, job_id: int, audit: Sequence[AuditEntry] = ()) -> None:
+        await self._write([("DELETE FROM jobs WHERE id = ?", (job_id,), False), *audit_statements(audit)])
 
     async def user_jobs(self, user_id: int) -> list[tuple[Job, SeedFields | None]]:
         rows = await self._fetchall(
@@ -104,7 +108,10 @@ class SqliteJobs(SqliteConnection):
         ]
 
     async def write_jobs(
-        self, created: Sequence[tuple[Job, SeedFields | None]], changed: Sequence[tuple[Job, SeedFields | None]]
+        self,
+        created: Sequence[tuple[Job, SeedFields | None]],
+        changed: Sequence[tuple[Job, SeedFields | None]],
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         """Every insert and change in one immediate transaction; a taken name or uuid rolls it all back."""
 
@@ -116,6 +123,7 @@ class SqliteJobs(SqliteConnection):
                     raise _taken(job, seed, "seed_schedules.uuid" in str(exc)) from None
             for job, seed in changed:
                 await self._execute_all(_update_statements(replace(job, version=job.version + 1), seed))
+            await self._execute_all(audit_statements(audit))
 
         await self._transaction(write)
 

@@ -139,6 +139,25 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX calendars_own_name ON calendars(user_id, name) WHERE shared = 0;
     CREATE UNIQUE INDEX calendars_shared_name ON calendars(name) WHERE shared = 1;
     """,
+    # 8: the audit log, one row per change, written in the change's transaction. No reference
+    # to users or jobs: a row outlives what it describes. The CHECK keeps actions to names.
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        actor_id INTEGER,
+        owner_id INTEGER,
+        address TEXT,
+        token_id INTEGER,
+        action TEXT NOT NULL CHECK (length(action) BETWEEN 1 AND 64),
+        target TEXT NOT NULL,
+        changes TEXT
+    );
+    CREATE INDEX audit_log_owner ON audit_log(owner_id, id);
+    CREATE INDEX audit_log_actor ON audit_log(actor_id, id);
+    CREATE INDEX audit_log_at ON audit_log(at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import orjson
 
 from ...model import HeldSlot, Job, Progress, Run, RunOutcome
+from ..audit_rows import pause_changes
 from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, RUN_INSERT_COLUMNS, job_from_row, run_from_row
 from .connection import SqliteConnection, Statement
 
@@ -27,6 +28,16 @@ class SqliteRuns(SqliteConnection):
                 ("UPDATE jobs SET consecutive_failures = ? WHERE id = ?", [(n, job_id) for job_id, n in streaks], True)
             )
         if pauses:
+            # Each pause's audit row (actor system), written only where the pause applies.
+            statements.append(
+                (
+                    "INSERT INTO audit_log (at, actor, owner_id, action, target, changes) "
+                    "SELECT (julianday('now') - 2440587.5) * 86400.0, 'system', user_id, 'job.paused', "
+                    "'job:' || name, ? FROM jobs WHERE id = ? AND version = ? AND enabled = 1",
+                    [(pause_changes(reason), job_id, version) for job_id, version, reason in pauses],
+                    True,
+                )
+            )
             statements.append(
                 (
                     "UPDATE jobs SET enabled = 0, paused_reason = ? WHERE id = ? AND version = ?",

@@ -1,0 +1,216 @@
+"""The audit log's records: who changed what, when and from where.
+
+A change and its row are written in one transaction by the store (create_job, update_job,
+delete_job take the AuditEntry to write); rows are never changed afterwards, only trimmed by age.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import Forbidden, NotFound, StoreUnavailable
+from .model import Job, User
+from .times import iso_utc_millis
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .store.contract import AccountStore, AuditLog
+
+    class AuditStore(AuditLog, AccountStore, Protocol): ...
+
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = "system"  # the actor of what veggiecron does by itself (auto-pause)
+SET = "set"  # what a secret value is written as
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks for a change: a user (and the token and address the request came with), or the system."""
+
+    name: str
+    user_id: int | None = None
+    address: str | None = None
+    token_id: int | None = None
+
+    @classmethod
+    def of(cls, user: User, address: str | None = None, token_id: int | None = None) -> Actor:
+        return cls(user.username, user.id, address, token_id)
+
+
+SYSTEM_ACTOR = Actor(SYSTEM)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the audit log.
+
+    owner_id: the account the row is about (the job's owner, the user registered...), so its owner
+    sees it; None for server-wide actions (imports by an operator), which only admins see.
+    """
+
+    at: float
+    actor: str
+    action: str
+    target: str
+    owner_id: int | None = None
+    actor_id: int | None = None
+    address: str | None = None
+    token_id: int | None = None
+    changes: dict[str, Any] | None = None
+    id: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "at_iso": iso_utc_millis(self.at),
+            "actor": self.actor,
+            "address": self.address,
+            "token_id": self.token_id,
+            "action": self.action,
+            "target": self.target,
+            "changes": self.changes,
+        }
+
+
+def entry(
+    actor: Actor, action: str, target: str, at: float, owner_id: int | None, changes: dict[str, Any] | None = None
+) -> AuditEntry:
+    return AuditEntry(
+        at=at,
+        actor=actor.name,
+        action=action,
+        target=target,
+        owner_id=owner_id,
+        actor_id=actor.user_id,
+        address=actor.address,
+        token_id=actor.token_id,
+        changes=changes,
+    )
+
+
+# Fields of a stored job an owner changes, as the API names them (Job's attribute on the right).
+_JOB_FIELDS = (
+    ("data", "data"),
+    ("schedule", "schedule"),
+    ("timezone", "timezone"),
+    ("enabled", "enabled"),
+    ("policy", "policy"),
+    ("tags", "tags"),
+    ("max_runs", "max_runs"),
+    ("paused_reason", "paused_reason"),
+)
+
+
+def job_target(job: Job | Any) -> str:
+    return f"job:{job.name}"
+
+
+def job_snapshot(job: Job | Any) -> dict[str, Any]:
+    """A job's fields as stored, secrets written as "set" (a created or deleted job's row)."""
+    return {name: _field(name, getattr(job, attr, None)) for name, attr in _JOB_FIELDS if attr != "paused_reason"}
+
+
+def job_changes(old: Job, new: Job) -> dict[str, Any]:
+    """Field by field, {"field": {"old": ..., "new": ...}} of what differs, as stored."""
+    changes = {}
+    for name, attr in _JOB_FIELDS:
+        before, after = _plain(getattr(old, attr)), _plain(getattr(new, attr))
+        if before != after:
+            changes[name] = {"old": _field(name, before), "new": _field(name, after)}
+    return changes
+
+
+# Headers that carry credentials (a Seed schedule's auth_token travels in Authorization): their
+# values are written as "set", like secrets.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"})
+
+
+def _field(name: str, value: Any) -> Any:
+    value = masked(_plain(value))
+    if name == "data" and isinstance(value, dict) and isinstance(value.get("headers"), dict):
+        headers = {k: SET if k.lower() in CREDENTIAL_HEADERS else v for k, v in value["headers"].items()}
+        value = {**value, "headers": headers}
+    return value
+
+
+def masked(value: Any) -> Any:
+    """The value with every secret ({"secret": ...}) written as {"secret": "set"}."""
+    if isinstance(value, dict):
+        if set(value) == {"secret"}:
+            return {"secret": SET}
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+class AuditTrail:
+    """Rows of actions that are not a job write of their own (logins, tokens, accounts, runs by hand,
+    settings-level commands such as imports and key rotation), and the log as each user may see it."""
+
+    def __init__(self, log: AuditStore, clock: Clock, digest: Callable[[str], str] | None = None) -> None:
+        self.log = log  # the store: its AuditLog, and user_credentials to find a user by name
+        self.clock = clock
+        self.digest = digest  # a token's stored hash (auth.Tokens.digest): rows name tokens by id
+
+    async def actor(self, user: User, address: str | None, token: str | None) -> Actor:
+        """The caller of a request: the user, the address it came from and the id of its token."""
+        token_id = None
+        if token and self.digest is not None:
+            token_id = await self.log.token_id_of(self.digest(token))
+        return Actor.of(user, address, token_id)
+
+    async def record(
+        self,
+        actor: Actor,
+        action: str,
+        target: str,
+        owner_id: int | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        await self.log.record_audit((entry(actor, action, target, self.clock.now(), owner_id, changes),))
+
+    async def entries(
+        self, viewer: User, about: str | None, limit: int, offset: int, action: str | None, target: str | None
+    ) -> tuple[list[AuditEntry], int]:
+        """A user sees the rows about their account and jobs (and their own actions); an admin
+        sees everyone's, or one user's (by name) with `about`."""
+        about_id: int | None = viewer.id
+        if about is not None and about != viewer.username:
+            if not viewer.is_admin:
+                raise Forbidden("only admins may read other users' audit rows", {"field": "user"})
+            found = await self.log.user_credentials(about)
+            if found is None:
+                raise NotFound(f"no user named {about[:64]!r}", {"field": "user"})
+            about_id = found[0].id
+        elif about is None and viewer.is_admin:
+            about_id = None
+        entries: tuple[list[AuditEntry], int] = await self.log.list_audit(about_id, limit, offset, action, target)
+        return entries
+
+
+TRIM_BATCH = 1000  # rows deleted per transaction: a write never holds the database for long
+TRIM_BATCHES = 20  # per pass; what is left waits for the next pass
+
+
+async def trim_audit_log(log: AuditLog, now: float, max_age_days: float) -> None:
+    """Delete rows older than max_age_days, in bounded batches."""
+    before = now - max_age_days * 86400.0
+    try:
+        for _ in range(TRIM_BATCHES):
+            if not await log.trim_audit(before, TRIM_BATCH):
+                return
+            await asyncio.sleep(0)  # let the loop serve others between batches
+    except StoreUnavailable as exc:
+        logger.warning("trimming the audit log failed, will retry: %s", exc.description)
