@@ -25,6 +25,7 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from bench.server import BenchServer
 from bench.sink import Sink
@@ -40,8 +41,19 @@ WARM_UP = 4.0
 CLUSTER = {"lease_seconds": 10.0, "reap_interval_seconds": 1.0, "poll_interval_seconds": 1.0}
 
 
-def postgres_cpu_seconds() -> float:
-    """User and system CPU of every running postgres process (the server and its backends)."""
+def postmaster_pid(url: str) -> int | None:
+    """The pid of the PostgreSQL server behind `url` when it runs on this machine from a socket
+    directory (the embedded one: its data directory holds postmaster.pid), else None."""
+    host = parse_qs(urlsplit(url).query).get("host", [""])[0]
+    try:
+        return int((Path(host) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def postgres_cpu_seconds(postmaster: int | None = None) -> float:
+    """User and system CPU of the postgres server and its backends: those under `postmaster` when
+    known (other PostgreSQL servers on a shared machine are not counted), else every postgres."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in Path("/proc").iterdir():
@@ -52,6 +64,8 @@ def postgres_cpu_seconds() -> float:
                 continue
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # it ended while being read
+            continue
+        if postmaster is not None and postmaster not in (int(entry.name), int(fields[1])):
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
@@ -80,13 +94,13 @@ def node(database: str | None = None, directory: Path | None = None) -> BenchSer
     return BenchServer(**settings)
 
 
-async def window(sink: Sink, nodes: list[BenchServer], seconds: float) -> dict[str, Any]:
+async def window(sink: Sink, nodes: list[BenchServer], seconds: float, postmaster: int | None) -> dict[str, Any]:
     sink.records.clear()
     cpu_before = [n.cpu_seconds() for n in nodes]
-    pg_before, start = postgres_cpu_seconds(), time.time()
+    pg_before, start = postgres_cpu_seconds(postmaster), time.time()
     await asyncio.sleep(seconds)
     end = time.time()
-    pg_cpu = postgres_cpu_seconds() - pg_before
+    pg_cpu = postgres_cpu_seconds(postmaster) - pg_before
     count, lateness = sink.window(start, end)
     rate = count / (end - start)
     return {
@@ -110,7 +124,8 @@ async def measure(sink: Sink, jobs: int, nodes: int, seconds: float, postgres: P
         await load_jobs(store, jobs, sink.port, first_due)
         await asyncio.gather(*(server.start() for server in servers))
         await asyncio.sleep(max(0.0, first_due - time.time()) + WARM_UP)
-        return {"jobs": jobs, "nodes": nodes, **await window(sink, servers, seconds)}
+        postmaster = postmaster_pid(postgres.url) if postgres is not None else None
+        return {"jobs": jobs, "nodes": nodes, **await window(sink, servers, seconds, postmaster)}
     finally:
         for server in servers:
             await server.close()

@@ -293,3 +293,27 @@ async def test_slots_skipped_behind_a_lapsed_claim_are_sent_or_recorded_missed_a
     # Nothing is left to recover a second time.
     assert await other_node.recover_skipped("b", LEASE, [taken], plan) == []
     assert len(asked) == 1
+
+
+async def test_one_batch_writes_the_results_still_owned_and_refuses_the_stale_ones_inside_it(
+    node: PostgresStore, other_node: PostgresStore, alice: User
+) -> None:
+    jobs = [await due_job(node, alice, f"j{i}", T0 + i, keep_failures=True) for i in range(4)]
+    claims = sorted((await node.claim_due("a", 0.0, 10, 0.3, send_each()))[0], key=lambda c: c.due_at)
+    # Two of the four lapse and are taken over by b; a's batch of all four writes only the other two.
+    assert await node.renew_leases("a", LEASE, claims[::2]) == claims[::2]
+    await asyncio.sleep(0.4)
+    taken = await other_node.reap_expired("b", LEASE, 10)
+    assert sorted(c.job_id for c in taken) == [jobs[1].id, jobs[3].id]
+    report = await node.finish_runs("a", LEASE, [result(c, RunOutcome.FAILED, keep_failure=True) for c in claims])
+    assert report.accepted == {(c.job_id, c.due_at) for c in claims[::2]}
+    # The refused results changed nothing: no streak, no kept failure, no record of their jobs.
+    assert sorted(s.job_id for s in report.streaks) == [jobs[0].id, jobs[2].id]
+    failures, count = await node.list_failures(alice.id, 10, 0)
+    assert count == 2 and {f.job_id for f in failures} == {jobs[0].id, jobs[2].id}
+    for job in jobs[1::2]:
+        assert (await node.list_runs(job.id, 10, 0))[1] == 0
+        assert (await node.get_job(alice.id, job.name)).consecutive_failures == 0
+    # b's copies are written by b, in one batch of its own.
+    written = await other_node.finish_runs("b", LEASE, [result(c) for c in taken])
+    assert written.accepted == {(c.job_id, c.due_at) for c in taken} and written.streaks == ()

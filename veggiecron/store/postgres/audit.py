@@ -20,19 +20,6 @@ async def write_audit(conn: asyncpg.Connection, entries: Sequence[AuditEntry]) -
         await conn.executemany(INSERT_AUDIT, [audit_params(entry) for entry in entries])
 
 
-async def write_pause_rows(conn: asyncpg.Connection, job_ids: Sequence[int]) -> None:
-    """An audit row (actor system) for each of these jobs a node just paused, with its stored reason."""
-    if job_ids:
-        await conn.execute(
-            "INSERT INTO audit_log (at, actor, owner_id, action, target, changes) "
-            "SELECT extract(epoch FROM clock_timestamp()), 'system', user_id, 'job.paused', 'job:' || name, "
-            "json_build_object('enabled', json_build_object('old', true, 'new', false), "
-            "'paused_reason', json_build_object('old', NULL, 'new', paused_reason)) "
-            "FROM jobs WHERE id = ANY($1::bigint[])",
-            list(job_ids),
-        )
-
-
 class PostgresAudit(PostgresConnection):
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         async with self._transaction() as conn:

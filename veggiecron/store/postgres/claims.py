@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 
 import asyncpg
 
-from ...model import Claim, DueJob, Finished, FinishReport, Job, SlotDecision, StreakChange
+from ...model import Claim, DueJob, Finished, FinishReport, Job, SlotDecision
 from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
-from .audit import write_pause_rows
 from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
+from .finish import FINISH, finish_arguments, finish_report
 from .jobs import CHANNEL
 from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, RUN_FIELDS, run_arrays, run_values
 
@@ -38,7 +37,7 @@ CLAIM_ROWS = (
     "ORDER BY j.next_run LIMIT $2 FOR UPDATE OF j SKIP LOCKED"
 )
 
-# Parameters after the finished runs' arrays ($5 on in CLAIM_WRITE, $1 on in FINISH_RUNS).
+# Parameters after the claimed runs' arrays ($5 on in CLAIM_WRITE).
 _AFTER_CLAIMED_RUNS = 5 + len(RUN_FIELDS)
 _OWNER, _LEASE, _PENDING = _AFTER_CLAIMED_RUNS, _AFTER_CLAIMED_RUNS + 1, _AFTER_CLAIMED_RUNS + 2
 
@@ -64,48 +63,6 @@ WITH advanced AS (
     RETURNING job_id, due_at, epoch, status
 )
 SELECT job_id, due_at, epoch FROM claimed WHERE status = 'claimed'
-"""
-
-FINISH_RUNS = f"""
-UPDATE runs SET status = 'done', lease_expires = NULL, started_at = u.started_at, duration_ms = u.duration_ms,
-    outcome = u.outcome, attempts = u.attempts, status_code = u.status_code, error = u.error,
-    response_excerpt = u.response_excerpt, error_class = u.error_class, pool_wait_ms = u.pool_wait_ms
-FROM {run_values(1, (("epoch", "int"),))}
-WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at AND runs.epoch = u.epoch
-    AND runs.owner = ${len(RUN_FIELDS) + 2} AND runs.status = 'claimed'
-RETURNING runs.job_id, runs.due_at
-"""
-
-# New streak: after a success in the batch, the failures that followed it; else the stored streak
-# plus the batch's failures. A job reaching its pause_after_failures at the version that ran is paused.
-STREAKS = """
-WITH u AS (
-    SELECT * FROM unnest($1::bigint[], $2::bool[], $3::int[], $4::bigint[], $5::int[], $6::text[])
-        AS u(id, reset, tail, version, pause_after, last_error)
-), computed AS (
-    SELECT j.id, j.consecutive_failures AS before, j.enabled AS was_enabled, u.version, u.pause_after, u.last_error,
-        CASE WHEN u.reset THEN u.tail ELSE j.consecutive_failures + u.tail END AS after
-    FROM jobs j JOIN u ON u.id = j.id
-    ORDER BY j.id
-    FOR UPDATE OF j
-)
-UPDATE jobs j SET consecutive_failures = c.after,
-    enabled = CASE WHEN c.pause_after IS NOT NULL AND c.after >= c.pause_after AND j.version = c.version
-        THEN false ELSE j.enabled END,
-    paused_reason = CASE WHEN c.pause_after IS NOT NULL AND c.after >= c.pause_after AND j.version = c.version
-        AND j.enabled THEN 'paused after ' || c.after || ' consecutive failed runs; last error: ' || c.last_error
-        ELSE j.paused_reason END
-FROM computed c
-WHERE j.id = c.id AND c.after IS DISTINCT FROM c.before
-RETURNING j.id, c.before, c.after, (c.was_enabled AND NOT j.enabled) AS paused
-"""
-
-PROMOTE = f"""
-UPDATE runs r SET status = 'claimed', owner = $2, lease_expires = {NOW} + $3
-FROM (SELECT DISTINCT ON (job_id) id FROM runs WHERE job_id = ANY($1::bigint[]) AND status = 'buffered'
-    ORDER BY job_id, due_at) AS b
-WHERE r.id = b.id AND NOT EXISTS (SELECT 1 FROM runs c WHERE c.job_id = r.job_id AND c.status = 'claimed')
-RETURNING r.job_id, r.due_at, r.epoch
 """
 
 
@@ -277,46 +234,7 @@ class PostgresClaims(PostgresConnection):
     async def finish_runs(self, owner: str, lease: float, results: Sequence[Finished]) -> FinishReport:
         if not results:
             return FinishReport(frozenset())
-        runs = [f.run for f in results]
-        async with self._transaction() as conn:
-            written = await conn.fetch(FINISH_RUNS, *run_arrays(runs), [f.claim.epoch for f in results], owner)
-            accepted = frozenset((r[0], r[1]) for r in written)
-            kept = [f for f in results if (f.claim.job_id, f.claim.due_at) in accepted]
-            streaks = await self._streaks(conn, kept)
-            failures = [f for f in kept if f.keep_failure and f.run.outcome.value == "failed"]
-            if failures:
-                await conn.execute(
-                    "INSERT INTO failed_tasks (job_id, task_id, initiated_at, reason) "
-                    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[])",
-                    [f.claim.job_id for f in failures],
-                    [str(uuid.uuid4()) for _ in failures],
-                    [f.run.due_at for f in failures],
-                    [f.run.error or "failed" for f in failures],
-                )
-            promoted = await conn.fetch(PROMOTE, sorted({f.claim.job_id for f in kept}), owner, lease)
-        return FinishReport(accepted, streaks, tuple(Claim(r[0], r[1], r[2]) for r in promoted))
-
-    @staticmethod
-    async def _streaks(conn: asyncpg.Connection, kept: Sequence[Finished]) -> tuple[StreakChange, ...]:
-        """Update each job's consecutive failures from its results in this batch, oldest first."""
-        by_job: dict[int, list[Finished]] = {}
-        for f in sorted(kept, key=lambda f: f.run.due_at):
-            by_job.setdefault(f.claim.job_id, []).append(f)
-        ids, resets, tails, versions, limits, errors = [], [], [], [], [], []
-        for job_id, finished in by_job.items():
-            # A failed run that made no attempt never reached its target: it leaves the streak alone.
-            outcomes = [f.run.outcome.value for f in finished if f.run.outcome.value != "failed" or f.run.attempts]
-            last_ok = max((i for i, o in enumerate(outcomes) if o == "ok"), default=None)
-            tail = sum(1 for o in outcomes[(last_ok + 1 if last_ok is not None else 0) :] if o == "failed")
-            ids.append(job_id)
-            resets.append(last_ok is not None)
-            tails.append(tail)
-            versions.append(finished[-1].version)
-            limits.append(finished[-1].pause_after)
-            errors.append(finished[-1].run.error or "")
-        rows = await conn.fetch(STREAKS, ids, resets, tails, versions, limits, errors)
-        await write_pause_rows(conn, [r[0] for r in rows if r[3]])  # in the transaction of the pauses
-        return tuple(StreakChange(r[0], r[1], r[2], r[3]) for r in rows)
+        return finish_report(await self._fetch(FINISH, *finish_arguments(owner, lease, results)))
 
     async def next_due(self) -> tuple[float | None, float]:
         row = await self._fetchrow(

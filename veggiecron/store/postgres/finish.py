@@ -1,0 +1,127 @@
+"""A node's results written in one statement: fenced runs, streaks and pauses, kept failures and
+the buffered slots that start now, all from arrays (unnest), one round trip per flush.
+
+Fencing is inside the statement: a result updates its run only where the run is still claimed
+by this owner at this epoch; a refused result touches nothing else. Jobs whose streak changes
+are locked in id order (the lock order of every finish), and only those: a batch of successes
+of jobs with no failures behind them writes no job row at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+
+from ...model import Claim, Finished, FinishReport, StreakChange
+from .connection import NOW
+from .runs import RUN_FIELDS, run_arrays
+
+_FINISH_EXTRA = (
+    ("epoch", "int"),
+    ("version", "bigint"),
+    ("pause_after", "int"),
+    ("keep_failure", "bool"),
+    ("task_id", "text"),
+)
+_FIELDS = (*RUN_FIELDS, *_FINISH_EXTRA)
+_OWNER = len(_FIELDS) + 1
+_LEASE = _OWNER + 1
+_ARRAYS = ", ".join(f"${i + 1}::{kind}[]" for i, (_, kind) in enumerate(_FIELDS))
+_NAMES = ", ".join(name for name, _ in _FIELDS)
+
+FINISH = f"""
+WITH u AS (
+    SELECT * FROM unnest({_ARRAYS}) AS u({_NAMES})
+), done AS (
+    UPDATE runs SET status = 'done', lease_expires = NULL, started_at = u.started_at, duration_ms = u.duration_ms,
+        outcome = u.outcome, attempts = u.attempts, status_code = u.status_code, error = u.error,
+        response_excerpt = u.response_excerpt, error_class = u.error_class, pool_wait_ms = u.pool_wait_ms
+    FROM u
+    WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at AND runs.epoch = u.epoch
+        AND runs.owner = ${_OWNER} AND runs.status = 'claimed'
+    RETURNING runs.id, runs.job_id, runs.due_at, runs.outcome, runs.attempts, runs.error,
+        u.version, u.pause_after, u.keep_failure, u.task_id
+), marked AS (
+    -- A failed run that made no attempt never reached its target: it leaves the streak alone.
+    SELECT d.*, max(d.due_at) FILTER (WHERE d.outcome = 'ok') OVER (PARTITION BY d.job_id) AS last_ok,
+        row_number() OVER (PARTITION BY d.job_id ORDER BY d.due_at DESC) AS newest
+    FROM done d
+), agg AS (
+    SELECT job_id, bool_or(last_ok IS NOT NULL) AS reset,
+        count(*) FILTER (WHERE outcome = 'failed' AND attempts > 0 AND (last_ok IS NULL OR due_at > last_ok)) AS tail,
+        max(version) FILTER (WHERE newest = 1) AS version, max(pause_after) FILTER (WHERE newest = 1) AS pause_after,
+        max(coalesce(error, '')) FILTER (WHERE newest = 1) AS last_error
+    FROM marked GROUP BY job_id
+), computed AS (
+    -- New streak: after a success in the batch, the failures that followed it; else the stored
+    -- streak plus the batch's failures. Only jobs whose streak changes are locked.
+    SELECT j.id, j.consecutive_failures AS before, j.enabled AS was_enabled, a.version, a.pause_after, a.last_error,
+        CASE WHEN a.reset THEN a.tail ELSE j.consecutive_failures + a.tail END AS after
+    FROM jobs j JOIN agg a ON a.job_id = j.id
+    WHERE (CASE WHEN a.reset THEN a.tail ELSE j.consecutive_failures + a.tail END) <> j.consecutive_failures
+    ORDER BY j.id
+    FOR UPDATE OF j
+), streaked AS (
+    UPDATE jobs j SET consecutive_failures = c.after,
+        enabled = CASE WHEN c.pause_after IS NOT NULL AND c.after >= c.pause_after AND j.version = c.version
+            THEN false ELSE j.enabled END,
+        paused_reason = CASE WHEN c.pause_after IS NOT NULL AND c.after >= c.pause_after AND j.version = c.version
+            AND j.enabled THEN 'paused after ' || c.after || ' consecutive failed runs; last error: ' || c.last_error
+            ELSE j.paused_reason END
+    FROM computed c
+    WHERE j.id = c.id
+    RETURNING j.id, c.before, c.after, (c.was_enabled AND NOT j.enabled) AS paused, j.user_id, j.name, j.paused_reason
+), audited AS (
+    -- A pause is a change of the job: its audit row (actor system) is written in the same statement.
+    INSERT INTO audit_log (at, actor, owner_id, action, target, changes)
+    SELECT extract(epoch FROM clock_timestamp()), 'system', user_id, 'job.paused', 'job:' || name,
+        json_build_object('enabled', json_build_object('old', true, 'new', false),
+            'paused_reason', json_build_object('old', NULL, 'new', paused_reason))
+    FROM streaked WHERE paused
+), kept AS (
+    INSERT INTO failed_tasks (job_id, task_id, initiated_at, reason)
+    SELECT job_id, task_id, due_at, coalesce(error, 'failed') FROM done WHERE keep_failure AND outcome = 'failed'
+), promoted AS (
+    -- The finished runs are still claimed in this statement's snapshot: they do not count.
+    UPDATE runs r SET status = 'claimed', owner = ${_OWNER}, lease_expires = {NOW} + ${_LEASE}
+    FROM (SELECT DISTINCT ON (b.job_id) b.id FROM runs b
+        WHERE b.job_id IN (SELECT job_id FROM done) AND b.status = 'buffered' ORDER BY b.job_id, b.due_at) AS x
+    WHERE r.id = x.id AND NOT EXISTS (
+        SELECT 1 FROM runs c WHERE c.job_id = r.job_id AND c.status = 'claimed' AND c.id NOT IN (SELECT id FROM done))
+    RETURNING r.job_id, r.due_at, r.epoch
+)
+SELECT 'done' AS kind, job_id, due_at, 0 AS epoch, 0 AS before, 0 AS after, false AS paused FROM done
+UNION ALL SELECT 'streak', id, 0, 0, before, after, paused FROM streaked
+UNION ALL SELECT 'promoted', job_id, due_at, epoch, 0, 0, false FROM promoted
+"""
+
+
+def finish_arguments(owner: str, lease: float, results: Sequence[Finished]) -> list[object]:
+    runs = [f.run for f in results]
+    return [
+        *run_arrays(runs),
+        [f.claim.epoch for f in results],
+        [f.version for f in results],
+        [f.pause_after for f in results],
+        [f.keep_failure for f in results],
+        [str(uuid.uuid4()) if f.keep_failure else None for f in results],
+        owner,
+        lease,
+    ]
+
+
+def finish_report(rows: Sequence[asyncpg.Record]) -> FinishReport:
+    accepted: set[tuple[int, float]] = set()
+    streaks: list[StreakChange] = []
+    promoted: list[Claim] = []
+    for row in rows:
+        kind, job_id, due_at, epoch, before, after, paused = tuple(row)
+        if kind == "done":
+            accepted.add((job_id, due_at))
+        elif kind == "streak":
+            streaks.append(StreakChange(job_id, before, after, paused))
+        else:
+            promoted.append(Claim(job_id, due_at, epoch))
+    return FinishReport(frozenset(accepted), tuple(sorted(streaks, key=lambda s: s.job_id)), tuple(promoted))
