@@ -34,7 +34,8 @@ from .api.native import (
 from .api.openapi import routes as openapi_routes
 from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
-from .audit import SYSTEM_ACTOR, AuditTrail
+from .audit import SYSTEM_ACTOR
+from .audit_trail import AuditTrail
 from .auth import Accounts, Passwords, Tokens
 from .calendar_service import CalendarService
 from .clock import Clock, SystemClock

@@ -1,4 +1,5 @@
-"""The audit log's records: who changed what, when and from where.
+"""The audit log's records: who changed what, when and from where (audit_trail.py reads and writes
+the rows that are not part of a job write).
 
 A change and its row are written in one transaction by the store (create_job, update_job,
 delete_job take the AuditEntry to write); rows are never changed afterwards, only trimmed by age.
@@ -6,24 +7,11 @@ delete_job take the AuditEntry to write); rows are never changed afterwards, onl
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from .errors import Forbidden, NotFound, StoreUnavailable
 from .model import Job, User
 from .times import iso_utc_millis
-
-if TYPE_CHECKING:
-    from .clock import Clock
-    from .store.contract import AccountStore, AuditLog
-
-    class AuditStore(AuditLog, AccountStore, Protocol): ...
-
-
-logger = logging.getLogger(__name__)
 
 SYSTEM = "system"  # the actor of what veggiecron does by itself (auto-pause)
 SET = "set"  # what a secret value is written as
@@ -153,64 +141,3 @@ def masked(value: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
-
-
-class AuditTrail:
-    """Rows of actions that are not a job write of their own (logins, tokens, accounts, runs by hand,
-    settings-level commands such as imports and key rotation), and the log as each user may see it."""
-
-    def __init__(self, log: AuditStore, clock: Clock, digest: Callable[[str], str] | None = None) -> None:
-        self.log = log  # the store: its AuditLog, and user_credentials to find a user by name
-        self.clock = clock
-        self.digest = digest  # a token's stored hash (auth.Tokens.digest): rows name tokens by id
-
-    async def actor(self, user: User, address: str | None, token: str | None) -> Actor:
-        """The caller of a request: the user, the address it came from and the id of its token."""
-        token_id = None
-        if token and self.digest is not None:
-            token_id = await self.log.token_id_of(self.digest(token))
-        return Actor.of(user, address, token_id)
-
-    async def record(
-        self,
-        actor: Actor,
-        action: str,
-        target: str,
-        owner_id: int | None = None,
-        changes: dict[str, Any] | None = None,
-    ) -> None:
-        await self.log.record_audit((entry(actor, action, target, self.clock.now(), owner_id, changes),))
-
-    async def entries(
-        self, viewer: User, about: str | None, limit: int, offset: int, action: str | None, target: str | None
-    ) -> tuple[list[AuditEntry], int]:
-        """A user sees the rows about their account and jobs (and their own actions); an admin
-        sees everyone's, or one user's (by name) with `about`."""
-        about_id: int | None = viewer.id
-        if about is not None and about != viewer.username:
-            if not viewer.is_admin:
-                raise Forbidden("only admins may read other users' audit rows", {"field": "user"})
-            found = await self.log.user_credentials(about)
-            if found is None:
-                raise NotFound(f"no user named {about[:64]!r}", {"field": "user"})
-            about_id = found[0].id
-        elif about is None and viewer.is_admin:
-            about_id = None
-        entries: tuple[list[AuditEntry], int] = await self.log.list_audit(about_id, limit, offset, action, target)
-        return entries
-
-
-TRIM_BATCH = 1000  # rows deleted per transaction: a write never holds the database for long
-TRIM_BATCHES = 20  # per pass; what is left waits for the next pass
-
-
-async def trim_audit_log(log: AuditLog, now: float, max_age_days: float) -> None:
-    """Delete rows older than max_age_days, in bounded batches."""
-    before = now - max_age_days * 86400.0
-    try:
-        for _ in range(TRIM_BATCHES):
-            if not await log.trim_audit(before, TRIM_BATCH):
-                return
-            await asyncio.sleep(0)  # let the loop serve others between batches
-    except StoreUnavailable as exc:
-        logger.warning("trimming the audit log failed, will retry: %s", exc.description)

@@ -16,7 +16,7 @@ from .audit import Actor, entry, job_changes, job_snapshot, job_target
 from .clock import Clock
 from .compiler import Skipped, compile_job, compile_parts, first_run, preview, skipped_slots, upcoming
 from .config import Config
-from .errors import Conflict, Forbidden, Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound
 from .grammar import check_new_schedule, check_new_zone
 from .job_fields import (
     CREATE_FIELDS,
@@ -43,8 +43,8 @@ from .model import (
 )
 from .outbound import OutboundPolicy
 from .policies import JobPolicy, jitter_key, job_timing, parse_policy
-from .quotas import QuotaUsage, runs_per_minute, shortest_gap_seconds, stored_rate
-from .schedules import Once, Schedule, get_zone, parse_schedule
+from .quotas import Quotas
+from .schedules import Once, get_zone, parse_schedule
 from .skip_days import skipping
 from .store import AuditLog, CalendarStore, JobStore, RunHistory
 
@@ -99,50 +99,8 @@ class JobService:
         self.config = config
         self.clock = clock
         self.outbound = outbound
-        self.usage = QuotaUsage(remember=not shared)
+        self.quotas = Quotas(config.quotas, jobs, types, shared)
         self.audit_log = audit_log  # where rows of actions that are no job write go (run now)
-
-    async def check_quotas(
-        self, user: User, schedule: Schedule, clones: int, job_id: int | None = None, current_rate: float = 0.0
-    ) -> float:
-        """Refuse a job that would take the user past a quota (admins are exempt).
-
-        current_rate: what the job sends now (0 for a new or disabled job). Answers the new job's
-        projected requests a minute, for `usage.add` once the job is stored.
-        """
-        quotas = self.config.quotas
-        gap = shortest_gap_seconds(schedule)
-        if gap is not None and gap < quotas.min_interval_seconds:
-            raise Invalid("schedule", f"the shortest interval allowed is {quotas.min_interval_seconds} seconds")
-        rate = runs_per_minute(schedule, clones)
-        if user.is_admin:
-            return rate
-        jobs, projected = self.usage.get(user.id)
-        new_jobs = 1 if job_id is None else 0
-        if jobs + new_jobs > quotas.max_jobs_per_user or projected - current_rate + rate > quotas.max_runs_per_minute:
-            jobs, projected = await self._count_usage(user.id)  # the remembered totals may be stale: recount
-        if jobs + new_jobs > quotas.max_jobs_per_user:
-            raise Forbidden(
-                f"quota exceeded: at most {quotas.max_jobs_per_user} jobs per user",
-                {"quota": "max_jobs_per_user", "limit": quotas.max_jobs_per_user},
-            )
-        total = projected - current_rate + rate
-        if total > quotas.max_runs_per_minute:
-            raise Forbidden(
-                f"quota exceeded: your enabled jobs would send {total:.0f} requests a minute; "
-                f"the limit is {quotas.max_runs_per_minute}",
-                {"quota": "max_runs_per_minute", "limit": quotas.max_runs_per_minute},
-            )
-        return rate
-
-    async def _count_usage(self, user_id: int) -> tuple[int, float]:
-        generation = self.usage.generation(user_id)
-        jobs = await self.jobs.count_jobs(user_id)
-        projected = 0.0
-        for _job_id, text, zone, job_type, data in await self.jobs.enabled_job_timings(user_id):
-            projected += self._stored_rate(text, zone, job_type, data)
-        self.usage.recounted(user_id, generation, jobs, projected)
-        return jobs, projected
 
     async def check_destinations(self, target: Target, policy: JobPolicy) -> None:
         """Refuse hosts this environment may not call (checked again at every dispatch)."""
@@ -204,7 +162,7 @@ class JobService:
         skipped = await self.skipped_days(user.id, rules)
         await self.check_destinations(target, rules)
         # A disabled job counts towards the number of jobs, not towards the requests a minute.
-        rate = await self.check_quotas(user, parsed, target.number_of_clones if enabled else 0)
+        rate = await self.quotas.check(user, parsed, target.number_of_clones if enabled else 0)
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
         new = NewJob(
@@ -225,7 +183,7 @@ class JobService:
         )
         row = entry(actor or Actor.of(user), "job.created", job_target(new), now, user.id, job_snapshot(new))
         job = await self.jobs.create_job(new, seed, (row,))
-        self.usage.add(user.id, 1, rate)
+        self.quotas.usage.add(user.id, 1, rate)
         self.scheduler.upsert(compile_parts(job, parsed, rules, target, skipped))
         return job
 
@@ -341,10 +299,10 @@ class JobService:
         skipped = await self.skipped_days(job.user_id, rules)
         if data != job.data or policy.get("notify_url") != job.policy.get("notify_url"):
             await self.check_destinations(target, rules)
-        old_rate = self.rate_of(job) if job.enabled else 0.0
+        old_rate = self.quotas.rate_of(job) if job.enabled else 0.0
         new_rate = old_rate if enabled else 0.0
         if enabled and (data != job.data or parsed.format() != job.schedule or not job.enabled):
-            new_rate = await self.check_quotas(owner, parsed, target.number_of_clones, job.id, old_rate)
+            new_rate = await self.quotas.check(owner, parsed, target.number_of_clones, job.id, old_rate)
         key = jitter_key(job.user_id, job.name)
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True
@@ -382,7 +340,7 @@ class JobService:
             action = "job.enabled" if enabled else "job.disabled"
         row = entry(actor or Actor.of(owner), action, job_target(job), now, job.user_id, changes)
         updated = await self.jobs.update_job(changed, seed, (row,))
-        self.usage.add(job.user_id, 0, new_rate - old_rate)
+        self.quotas.usage.add(job.user_id, 0, new_rate - old_rate)
         self.scheduler.upsert(compile_parts(updated, parsed, rules, target, skipped), keep_progress=not rescheduled)
         return self.scheduler.current(updated)
 
@@ -393,18 +351,8 @@ class JobService:
         )
         self.scheduler.remove(job.id)
         await self.jobs.delete_job(job.id, (row,))
-        self.usage.add(job.user_id, -1, -self.rate_of(job) if job.enabled else 0.0)
+        self.quotas.usage.add(job.user_id, -1, -self.quotas.rate_of(job) if job.enabled else 0.0)
         return job
-
-    def rate_of(self, job: Job) -> float:
-        """The requests a minute a stored job is projected to send while enabled."""
-        return self._stored_rate(job.schedule, job.timezone, job.type, job.data)
-
-    def _stored_rate(self, schedule: str, zone: str, job_type: str, data: dict[str, Any]) -> float:
-        try:
-            return stored_rate(schedule, zone, self.types.parse(job_type, data, strict=False).number_of_clones)
-        except Invalid:
-            return 0.0
 
     async def run_now(self, user: User, name: str, actor: Actor | None = None) -> tuple[Job, float]:
         job = await self.jobs.get_job(user.id, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .audit import trim_audit_log
+from .audit_trail import trim_audit_log
 from .clock import Clock
 from .errors import StoreUnavailable
 from .store import AccountStore, AuditLog, RunHistory

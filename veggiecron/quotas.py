@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from .config import QuotasSection
+from .errors import Forbidden, Invalid
+from .jobtypes.registry import JobTypes
+from .model import Job, User
 from .schedules import Cron, DailyAt, Interval, Schedule, parse_schedule
+from .store import JobStore
 from .wall_schedules import MonthDays, NthWeekday, Weekly, Windowed
 
 
@@ -71,3 +78,66 @@ def shortest_gap_seconds(schedule: Schedule) -> float | None:
     if isinstance(schedule, Windowed):
         return schedule.step * 60.0
     return None
+
+
+class Quotas:
+    """The quotas of the jobs service: what a user's jobs may send, checked before each is stored."""
+
+    def __init__(self, settings: QuotasSection, jobs: JobStore, types: JobTypes, shared: bool) -> None:
+        """shared: other nodes change the same jobs (quota totals are then never remembered)."""
+        self.settings = settings
+        self.jobs = jobs
+        self.types = types
+        self.usage = QuotaUsage(remember=not shared)
+
+    async def check(
+        self, user: User, schedule: Schedule, clones: int, job_id: int | None = None, current_rate: float = 0.0
+    ) -> float:
+        """Refuse a job that would take the user past a quota (admins are exempt).
+
+        current_rate: what the job sends now (0 for a new or disabled job). Answers the new job's
+        projected requests a minute, for `usage.add` once the job is stored.
+        """
+        quotas = self.settings
+        gap = shortest_gap_seconds(schedule)
+        if gap is not None and gap < quotas.min_interval_seconds:
+            raise Invalid("schedule", f"the shortest interval allowed is {quotas.min_interval_seconds} seconds")
+        rate = runs_per_minute(schedule, clones)
+        if user.is_admin:
+            return rate
+        jobs, projected = self.usage.get(user.id)
+        new_jobs = 1 if job_id is None else 0
+        if jobs + new_jobs > quotas.max_jobs_per_user or projected - current_rate + rate > quotas.max_runs_per_minute:
+            jobs, projected = await self._count_usage(user.id)  # the remembered totals may be stale: recount
+        if jobs + new_jobs > quotas.max_jobs_per_user:
+            raise Forbidden(
+                f"quota exceeded: at most {quotas.max_jobs_per_user} jobs per user",
+                {"quota": "max_jobs_per_user", "limit": quotas.max_jobs_per_user},
+            )
+        total = projected - current_rate + rate
+        if total > quotas.max_runs_per_minute:
+            raise Forbidden(
+                f"quota exceeded: your enabled jobs would send {total:.0f} requests a minute; "
+                f"the limit is {quotas.max_runs_per_minute}",
+                {"quota": "max_runs_per_minute", "limit": quotas.max_runs_per_minute},
+            )
+        return rate
+
+    async def _count_usage(self, user_id: int) -> tuple[int, float]:
+        generation = self.usage.generation(user_id)
+        jobs = await self.jobs.count_jobs(user_id)
+        projected = 0.0
+        for _job_id, text, zone, job_type, data in await self.jobs.enabled_job_timings(user_id):
+            projected += self._stored_rate(text, zone, job_type, data)
+        self.usage.recounted(user_id, generation, jobs, projected)
+        return jobs, projected
+
+    def rate_of(self, job: Job) -> float:
+        """The requests a minute a stored job is projected to send while enabled."""
+        return self._stored_rate(job.schedule, job.timezone, job.type, job.data)
+
+    def _stored_rate(self, schedule: str, zone: str, job_type: str, data: dict[str, Any]) -> float:
+        try:
+            return stored_rate(schedule, zone, self.types.parse(job_type, data, strict=False).number_of_clones)
+        except Invalid:
+            return 0.0

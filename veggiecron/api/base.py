@@ -14,7 +14,7 @@ import orjson
 import tornado.web
 from tornado.httputil import HTTPInputError, parse_body_arguments
 
-from ..audit import AuditTrail
+from ..audit_trail import AuditTrail
 from ..auth import Accounts, token_from_headers
 from ..calendar_service import CalendarService
 from ..clock import Clock
