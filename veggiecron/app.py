@@ -48,9 +48,10 @@ from .jobs import JobService
 from .jobtypes.base import TypeContext
 from .jobtypes.registry import JobTypes
 from .logs import configure_logging  # noqa: F401 - its former home; start-up code imports it from here
-from .maintenance import Maintenance
+from .maintenance import Maintenance, Retention
 from .metrics import Metrics
 from .metrics_push import MetricsPusher
+from .model import Run
 from .outbound import OutboundPolicy
 from .scheduler import Scheduler
 from .seed import SeedService
@@ -135,13 +136,14 @@ class Server:
                 flush_interval=config.scheduler.flush_interval_seconds,
                 window=config.scheduler.window_seconds,
                 lane_limit=config.http_client.pool_per_host,
-                run_listeners=[self.metrics.observe_run],
+                run_listeners=[self.metrics.observe_run, self._ran],
             )
+        retention = Retention(config.scheduler.run_history_per_job, config.scheduler.run_history_max_age_days)
         self.maintenance = Maintenance(
             self.store,
             self.store,
             self.clock,
-            config.scheduler.run_history_per_job,
+            retention,
             audit=self.store,
             audit_max_age_days=config.audit.max_age_days,
         )
@@ -155,6 +157,10 @@ class Server:
         self._database_lock = ExitStack()  # the lock on a SQLite database file, while this server runs
         self.ctx = self._context()
         self.calendar_watch: asyncio.Task[None] | None = None
+
+    def _ran(self, run: Run) -> None:
+        """A run was recorded: its job's history is trimmed at the next pass of the maintenance."""
+        self.maintenance.observe_run(run)
 
     def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
         """One node of several sharing a PostgreSQL database."""
@@ -177,7 +183,7 @@ class Server:
             owner=self.node,
             settings=settings,
             lane_limit=config.http_client.pool_per_host,
-            run_listeners=[self.metrics.observe_run],
+            run_listeners=[self.metrics.observe_run, self._ran],
             on_refused=self.metrics.results_refused.inc,
             on_reaped=self.metrics.claims_reaped.inc,
         )

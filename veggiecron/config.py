@@ -64,11 +64,11 @@ class HttpClientSection:
 
 @dataclass(frozen=True)
 class SchedulerSection:
-    run_history_per_job: int = 100
+    run_history_per_job: int = 100  # newest runs kept per job (0: no count limit)
+    run_history_max_age_days: float = 90.0  # and none older (0: no age limit)
     shutdown_grace_seconds: float = 10.0
     flush_interval_seconds: float = 0.2
-    # Jobs due within this many seconds are held in memory; later ones wait in the store.
-    window_seconds: float = 300.0
+    window_seconds: float = 300.0  # jobs due within it are held in memory, later ones wait in the store
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,7 @@ class ApiSection:
     max_body_bytes: int = 1024 * 1024
     default_page_size: int = 50
     max_page_size: int = 500
-    # A connection idle this long between requests, or this long sending a request's headers, is
-    # closed; a request body must arrive within body_timeout_seconds.
+    # Closed when idle this long between requests or sending headers; a body gets body_timeout_seconds.
     idle_timeout_seconds: float = 75.0
     body_timeout_seconds: float = 60.0
     # Client connections held at most (0: sized from the open files limit); at the bound the one
@@ -402,7 +401,8 @@ def validate(config: Config) -> None:
         except ValueError:
             raise ConfigError(f"http_client.allow_networks: {network!r} is not a network such as 10.0.0.0/8") from None
     sched = config.scheduler
-    _require(sched.run_history_per_job >= 1, "scheduler.run_history_per_job must be >= 1")
+    _require(sched.run_history_per_job >= 0, "scheduler.run_history_per_job must be >= 0 (0: no count limit)")
+    _require(sched.run_history_max_age_days >= 0, "scheduler.run_history_max_age_days must be >= 0 (0: no age limit)")
     _require(sched.shutdown_grace_seconds >= 0, "scheduler.shutdown_grace_seconds must be >= 0")
     _require(0 < sched.flush_interval_seconds <= 10, "scheduler.flush_interval_seconds must be in (0, 10]")
     _require(10 <= sched.window_seconds <= 86400, "scheduler.window_seconds must be in [10, 86400]")

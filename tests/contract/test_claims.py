@@ -11,8 +11,9 @@ import pytest
 
 from tests.contract.conftest import new_job
 from tests.postgres import PostgresServer
-from veggiecron.model import Claim, DueJob, Finished, Job, Run, RunOutcome, SlotDecision, User
+from veggiecron.model import Claim, DueJob, Finished, Job, Progress, Run, RunOutcome, SlotDecision, User
 from veggiecron.store.postgres import PostgresStore
+from veggiecron.store.postgres.runs import TRIM_LOCK
 
 LEASE = 30.0
 # Claims are decided by the database's real clock: these slots are long past, FAR is decades ahead.
@@ -317,3 +318,20 @@ async def test_one_batch_writes_the_results_still_owned_and_refuses_the_stale_on
     # b's copies are written by b, in one batch of its own.
     written = await other_node.finish_runs("b", LEASE, [result(c) for c in taken])
     assert written.accepted == {(c.job_id, c.due_at) for c in taken} and written.streaks == ()
+
+
+async def test_trimming_history_never_deletes_a_claimed_run_and_one_node_trims_at_a_time(
+    node: PostgresStore, other_node: PostgresStore, alice: User
+) -> None:
+    job = await due_job(node, alice, "job", T0)
+    [claim], _ = await node.claim_due("a", 0.0, 100, LEASE, send_each())
+    # Older finished runs of the same job, then a trim down to none at all: the claim stays.
+    await node.record_progress(Progress(runs=[Run(job.id, T0 - 10 * i, T0, 1.0, RunOutcome.OK) for i in range(1, 6)]))
+    assert await node.trim_runs([job.id], 1, T0 + 1, 100) == 5  # every finished run is older than the cutoff
+    report = await node.finish_runs("a", LEASE, [result(claim)])
+    assert (claim.job_id, claim.due_at) in report.accepted  # the claimed run was there to be finished
+    # While one node holds the trim's lock, another's trim skips its turn (-1) and deletes nothing.
+    async with node._transaction() as conn:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", TRIM_LOCK)
+        assert await other_node.trim_runs([job.id], 1, 0.0, 100) == -1
+    assert (await node.list_runs(job.id, 10, 0))[1] == 1

@@ -163,8 +163,15 @@ class RunHistory(Protocol):
     async def recent_runs(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[Run]]:
         """The newest `per_job` runs of each of these jobs, newest first; a job without runs is left out."""
 
-    async def prune_runs(self, keep_per_job: int) -> None:
-        """Keep only the newest `keep_per_job` runs of every job."""
+    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> int:
+        """Delete, of each of these jobs, the runs beyond its newest `keep_per_job` (0: no count
+        limit) and those due before `older_than` (epoch seconds; 0: no age limit), at most `limit`
+        rows in all, in one short transaction; answer how many were deleted. Runs still claimed by
+        a node are never deleted. On several nodes, answer -1 without deleting when another node
+        is trimming (one node trims at a time)."""
+
+    async def job_ids_after(self, after: int, count: int) -> list[int]:
+        """Up to `count` job ids above `after`, in order: a walk over every job, page by page."""
 
 
 class AccountStore(Protocol):

@@ -56,6 +56,10 @@ def run_arrays(runs: list[Run] | tuple[Run, ...]) -> list[list[object]]:
     ]
 
 
+# The advisory lock a node holds while it trims run history (an arbitrary number of veggiecron's).
+TRIM_LOCK = 0x7665676769_7472
+
+
 class PostgresRuns(PostgresConnection):
     async def record_progress(self, progress: Progress) -> None:
         if not progress:
@@ -159,12 +163,32 @@ class PostgresRuns(PostgresConnection):
         )
         return [(job_from_row(row), HeldSlot(*tuple(row)[JOB_COLUMN_COUNT:])) for row in rows]
 
-    async def prune_runs(self, keep_per_job: int) -> None:
-        await self._execute(
-            "DELETE FROM runs WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
-            "(PARTITION BY job_id ORDER BY id DESC) AS n FROM runs WHERE status = 'done') AS ranked WHERE n > $1)",
-            keep_per_job,
-        )
+    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> int:
+        # One node at a time: the others skip their turn rather than delete the same rows. Only
+        # finished runs go: a claimed or buffered run is a slot still under way.
+        async with self._transaction() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", TRIM_LOCK):
+                return -1
+            return int(
+                await conn.fetchval(
+                    "WITH cut AS (SELECT j.id AS job_id, (SELECT id FROM runs WHERE job_id = j.id "
+                    "AND status = 'done' ORDER BY id DESC LIMIT 1 OFFSET $2) AS keep_from "
+                    "FROM unnest($1::bigint[]) AS j(id)), "
+                    "doomed AS (SELECT r.id FROM cut CROSS JOIN LATERAL (SELECT id FROM runs "
+                    "WHERE job_id = cut.job_id AND status = 'done' AND (($2::int > 0 AND id <= cut.keep_from) "
+                    "OR ($3::float8 > 0 AND due_at < $3::float8)) ORDER BY id LIMIT $4) AS r LIMIT $4), "
+                    "gone AS (DELETE FROM runs WHERE id IN (SELECT id FROM doomed) RETURNING 1) "
+                    "SELECT count(*) FROM gone",
+                    list(job_ids),
+                    keep_per_job,
+                    older_than,
+                    limit,
+                )
+            )
+
+    async def job_ids_after(self, after: int, count: int) -> list[int]:
+        rows = await self._fetch("SELECT id FROM jobs WHERE id > $1 ORDER BY id LIMIT $2", after, count)
+        return [row[0] for row in rows]
 
     async def list_runs(
         self, job_id: int, limit: int, offset: int, outcome: RunOutcome | None = None

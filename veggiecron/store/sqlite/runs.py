@@ -129,18 +129,38 @@ class SqliteRuns(SqliteConnection):
         )
         return [(job_from_row(row), HeldSlot(*row[JOB_COLUMN_COUNT:])) for row in rows]
 
-    async def prune_runs(self, keep_per_job: int) -> None:
-        """Keep only the newest `keep_per_job` runs of every job."""
-        await self._write(
-            [
-                (
-                    "DELETE FROM runs WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
-                    "(PARTITION BY job_id ORDER BY id DESC) AS n FROM runs) WHERE n > ?)",
-                    (keep_per_job,),
-                    False,
-                )
-            ]
-        )
+    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> int:
+        # Each job's runs are found through runs_job (job_id, id): the cost follows the jobs named
+        # and the rows deleted, never the size of the table.
+        async def run() -> int:
+            deleted = 0
+            for job_id in job_ids:
+                if deleted >= limit:
+                    break
+                if keep_per_job > 0:
+                    cursor = await self.db.execute(
+                        "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job_id = ?1 AND id <= "
+                        "(SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2) "
+                        "ORDER BY id LIMIT ?3)",
+                        (job_id, keep_per_job, limit - deleted),
+                    )
+                    deleted += max(cursor.rowcount, 0)
+                    await cursor.close()
+                if older_than > 0 and deleted < limit:
+                    cursor = await self.db.execute(
+                        "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job_id = ? AND due_at < ? "
+                        "ORDER BY id LIMIT ?)",
+                        (job_id, older_than, limit - deleted),
+                    )
+                    deleted += max(cursor.rowcount, 0)
+                    await cursor.close()
+            return deleted
+
+        return await self._transaction(run)
+
+    async def job_ids_after(self, after: int, count: int) -> list[int]:
+        rows = await self._fetchall("SELECT id FROM jobs WHERE id > ? ORDER BY id LIMIT ?", (after, count))
+        return [row[0] for row in rows]
 
     async def list_runs(
         self, job_id: int, limit: int, offset: int, outcome: RunOutcome | None = None
