@@ -13,9 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.daemon import ROOT, Daemon
+from tests.daemon import ROOT, Daemon, create_admin
 from tests.e2e.cluster import cluster_config, start_recorder
 from tests.helpers import Api, Sink, wait_for
+from tests.ui.client import Dashboard
 
 pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
@@ -102,6 +103,19 @@ async def test_an_api_node_claims_nothing_and_scheduler_nodes_send_its_jobs(
     assert await runs_recorded(session, api_node) == 0
     assert sum([await runs_recorded(session, node) for node in schedulers]) >= 60
     assert api_name not in {d.node for d in recorder.deliveries}
+
+    # The dashboard (admins) lists the nodes with their roles and heartbeats.
+    await create_admin("alice", "--config", str(api_node.config))
+    dashboard = Dashboard(f"http://127.0.0.1:{api_node.port}")
+    try:
+        assert (await dashboard.login("alice", "s3cret-pass")).status == 303
+        page = await dashboard.get("/ui/nodes")
+    finally:
+        await dashboard.close()
+    assert page.status == 200, page.text
+    assert "This node's role: <strong>api</strong>" in page.text
+    assert all(name in page.text for name in sender_names | {api_name})
+    assert page.text.count("<td>scheduler</td>") == 2 and "s ago" in page.text
 
     # A scheduler node serves /health and /metrics only, and says which role it is.
     status, body = await get_json(session, schedulers[0], "/job")
