@@ -4,7 +4,8 @@
     python -m bench.api --cluster --quick    # 1,000 jobs on 'every 1 seconds', 8 s phases
 
 One embedded PostgreSQL (tests/postgres.py, as bench.cluster uses), one `api` node and two
-`scheduler` nodes on it, and the raw sink (bench/sink.py). The jobs (about 1,000 dispatches a
+`scheduler` nodes on it, and the raw sink (bench/sink.py); then, for comparison, one node of role
+`all` alone on a fresh database of the same PostgreSQL, under the same load. The jobs (about 1,000 dispatches a
 second, their slots spread evenly over the period) are loaded through the store, owned by the
 user "bench", whose token comes from `start.py create-admin`. Once every job has fired: an idle
 phase, then 50 connections reading GET /job/job<i> on the api node (bench/load.py); then the same
@@ -29,7 +30,8 @@ from veggiecron.store.postgres import PostgresStore
 
 CLUSTER = {"lease_seconds": 10.0, "reap_interval_seconds": 1.0, "poll_interval_seconds": 1.0}
 POOL = 100
-ROLES = ("api", "scheduler", "scheduler")
+SPLIT = ("api", "scheduler", "scheduler")
+ALONE = ("all",)
 
 
 async def load_jobs(url: str, jobs: int, sink_port: int, schedule: str, first_due: float) -> None:
@@ -51,7 +53,12 @@ async def load_jobs(url: str, jobs: int, sink_port: int, schedule: str, first_du
 
 
 async def cluster_phase(
-    nodes: list[BenchServer], sink: Sink, plan: LoadPlan | None, seconds: float, postmaster: int | None
+    nodes: list[BenchServer],
+    roles: tuple[str, ...],
+    sink: Sink,
+    plan: LoadPlan | None,
+    seconds: float,
+    postmaster: int | None,
 ) -> dict[str, Any]:
     load = LoadProcess(plan) if plan is not None else None
     if load is not None:
@@ -68,7 +75,7 @@ async def cluster_phase(
         figures.update(load_figures(result))
     figures["node_cpu_percent"] = {
         f"{role}{i}": round(100 * (node.cpu_seconds() - before) / elapsed, 1)
-        for i, (role, node, before) in enumerate(zip(ROLES, nodes, cpu_before, strict=True))
+        for i, (role, node, before) in enumerate(zip(roles, nodes, cpu_before, strict=True))
     }
     figures["postgres_cpu_percent"] = round(100 * (postgres_cpu_seconds(postmaster) - pg_before) / elapsed, 1)
     figures.update(dispatch_figures(sink.records[first:last], elapsed))
@@ -76,13 +83,39 @@ async def cluster_phase(
 
 
 async def measure_cluster(jobs: int, connections: int, seconds: float, schedule: str) -> dict[str, Any]:
-    sink = Sink()
-    await sink.start()
     postgres = PostgresServer.start()
     postgres.prepare_template()
+    split = await measure_layout(postgres, SPLIT, jobs, connections, seconds, schedule)
+    alone = await measure_layout(postgres, ALONE, jobs, connections, seconds, schedule)
+    bare = await measure_bare(connections, seconds, jobs, modes=("read",))
+    bare_rate = bare["read"]["requests_per_second"]
+    read, alone_read = split["read"], alone["read"]
+    return {
+        "jobs": jobs,
+        "schedule": schedule,
+        "connections": connections,
+        "nodes": list(SPLIT),
+        "phases": split,
+        "alone": alone,
+        "bare": bare,
+        "reads_over_bare": round(read["requests_per_second"] / bare_rate, 2),
+        "read_p99_ms": read["latency_p99_ms"],
+        "lateness_p99_ms": read["lateness_p99_ms"],
+        "alone_reads_over_bare": round(alone_read["requests_per_second"] / bare_rate, 2),
+        "alone_read_p99_ms": alone_read["latency_p99_ms"],
+        "alone_lateness_p99_ms": alone_read["lateness_p99_ms"],
+    }
+
+
+async def measure_layout(
+    postgres: PostgresServer, roles: tuple[str, ...], jobs: int, connections: int, seconds: float, schedule: str
+) -> dict[str, Any]:
+    """The idle and read phases with these nodes (the first serves the reads) on a fresh database."""
+    sink = Sink()
+    await sink.start()
     url = await postgres.create_database()
     settings: dict[str, Any] = {"database": url, "http_client": {"pool_size": POOL, "pool_per_host": POOL}}
-    nodes = [BenchServer(**settings, cluster={**CLUSTER, "role": role}) for role in ROLES]
+    nodes = [BenchServer(**settings, cluster={**CLUSTER, "role": role}) for role in roles]
     try:
         first_due = time.time() + 8 + jobs / 5000
         await load_jobs(url, jobs, sink.port, schedule, first_due)
@@ -91,28 +124,16 @@ async def measure_cluster(jobs: int, connections: int, seconds: float, schedule:
         await asyncio.sleep(max(0.0, first_due - time.time()) + period_of(schedule) + 0.5)
         postmaster = postmaster_pid(postgres.url)
         reads = LoadPlan(nodes[0].port, token, "read", connections, seconds, jobs=jobs)
-        phases = {
-            "idle": await cluster_phase(nodes, sink, None, max(seconds / 2, period_of(schedule)), postmaster),
-            "read": await cluster_phase(nodes, sink, reads, seconds, postmaster),
+        idle = max(seconds / 2, period_of(schedule))
+        return {
+            "idle": await cluster_phase(nodes, roles, sink, None, idle, postmaster),
+            "read": await cluster_phase(nodes, roles, sink, reads, seconds, postmaster),
         }
     finally:
         for node in nodes:
             await node.close()
         await postgres.drop_database(url)
         await sink.stop()
-    bare = await measure_bare(connections, seconds, jobs, modes=("read",))
-    read = phases["read"]
-    return {
-        "jobs": jobs,
-        "schedule": schedule,
-        "connections": connections,
-        "nodes": list(ROLES),
-        "phases": phases,
-        "bare": bare,
-        "reads_over_bare": round(read["requests_per_second"] / bare["read"]["requests_per_second"], 2),
-        "read_p99_ms": read["latency_p99_ms"],
-        "lateness_p99_ms": read["lateness_p99_ms"],
-    }
 
 
 def cluster_table(figures: dict[str, Any]) -> str:
@@ -120,7 +141,8 @@ def cluster_table(figures: dict[str, Any]) -> str:
         f"{figures['jobs']} jobs on {figures['schedule']!r}, {figures['connections']} connections reading "
         f"GET /job/N on the api node; nodes {', '.join(figures['nodes'])} on one PostgreSQL"
     ]
-    for name, values in figures["phases"].items():
+    layouts = [("split", figures["phases"]), ("alone", figures["alone"])]
+    for name, values in [(f"{layout} {phase}", found) for layout, phases in layouts for phase, found in phases.items()]:
         load = (
             f"{values['requests_per_second']} req/s, p50 {values['latency_p50_ms']} ms, "
             f"p99 {values['latency_p99_ms']} ms, non-2xx {values['non_2xx']}; "
@@ -128,16 +150,21 @@ def cluster_table(figures: dict[str, Any]) -> str:
             else ""
         )
         lines.append(
-            f"{name:<5} {load}fired {values['dispatches_per_second']}/s, late p50 {values['lateness_p50_ms']} ms "
+            f"{name:<11} {load}fired {values['dispatches_per_second']}/s, late p50 {values['lateness_p50_ms']} ms "
             f"p99 {values['lateness_p99_ms']} ms; CPU % {values['node_cpu_percent']}, "
             f"PostgreSQL {values['postgres_cpu_percent']}"
         )
     bare = figures["bare"]["read"]
     lines.append(
-        f"bare  {bare['requests_per_second']} req/s, p50 {bare['latency_p50_ms']} ms, p99 {bare['latency_p99_ms']} ms"
+        f"{'bare read':<11} {bare['requests_per_second']} req/s, p50 {bare['latency_p50_ms']} ms, "
+        f"p99 {bare['latency_p99_ms']} ms"
     )
     lines.append(
         f"reads over bare {figures['reads_over_bare']} (target >= 0.7); read p99 {figures['read_p99_ms']} ms "
         f"(< 15); dispatch lateness p99 {figures['lateness_p99_ms']} ms (< 20)"
+    )
+    lines.append(
+        f"one node of role all instead: reads over bare {figures['alone_reads_over_bare']}; read p99 "
+        f"{figures['alone_read_p99_ms']} ms; dispatch lateness p99 {figures['alone_lateness_p99_ms']} ms"
     )
     return "\n".join(lines)
