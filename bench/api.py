@@ -2,6 +2,7 @@
 
     python -m bench.api [--jobs 10000] [--connections 50] [--seconds 20] [--schedule 'every 10 seconds'] [--json]
     python -m bench.api --quick          # 1,000 jobs on 'every 1 seconds', 8 s phases: about 30 s in all
+    python -m bench.api --cluster [--quick]  # one api node and two scheduler nodes (bench/api_cluster.py)
 
 Starts a raw sink (bench/sink.py) and `start.py` on a temporary database (bench/server.py). The
 user "bench" gets its token from `start.py create-admin` and owns --jobs jobs aimed at the sink,
@@ -158,7 +159,9 @@ async def measure(jobs: int, connections: int, seconds: float, schedule: str) ->
     }
 
 
-async def measure_bare(connections: int, seconds: float, jobs: int) -> dict[str, Any]:
+async def measure_bare(
+    connections: int, seconds: float, jobs: int, modes: tuple[str, ...] = ("read", "write")
+) -> dict[str, Any]:
     """The same reads and writes against a bare tornado handler (bench/bare.py), idle, in this run."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.bare", cwd=ROOT, stdout=asyncio.subprocess.PIPE
@@ -168,7 +171,7 @@ async def measure_bare(connections: int, seconds: float, jobs: int) -> dict[str,
         line = (await asyncio.wait_for(process.stdout.readline(), timeout=20)).decode()
         port = int(line.rsplit(":", 1)[1])
         figures = {}
-        for mode in ("read", "write"):
+        for mode in modes:
             load = LoadProcess(LoadPlan(port, "-", mode, connections, seconds, jobs=jobs))
             await load.started()
             figures[mode] = load_figures(await load.result())
@@ -237,6 +240,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 jobs on 'every 1 seconds' and 8 s phases")
     parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
     parser.add_argument("--serve", action="store_true", help="set up, print a wrk command, wait for Ctrl-C")
+    parser.add_argument(
+        "--cluster", action="store_true", help="reads on an api node, two scheduler nodes sending, one PostgreSQL"
+    )
     args = parser.parse_args()
     if args.quick:
         # Ten times fewer jobs, ten times as often: the same ~1,000 dispatches a second, and every
@@ -246,6 +252,12 @@ def main() -> None:
     args.schedule = args.schedule or "every 10 seconds"
     if args.serve:
         run(serve(args.jobs, args.schedule))
+        return
+    if args.cluster:
+        from bench.api_cluster import cluster_table, measure_cluster  # it imports this module
+
+        found = run(measure_cluster(args.jobs, args.connections, args.seconds, args.schedule))
+        print(json.dumps(found) if args.json else cluster_table(found))
         return
     figures = run(measure(args.jobs, args.connections, args.seconds, args.schedule))
     print(json.dumps(figures) if args.json else table(figures))

@@ -32,7 +32,7 @@ from .api.native import (
     TokensHandler,
 )
 from .api.openapi import routes as openapi_routes
-from .api.ops import HealthHandler, IndexHandler, PrometheusHandler
+from .api.ops import HealthHandler, IndexHandler, NotThisRoleHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
 from .audit import SYSTEM_ACTOR
 from .audit_trail import AuditTrail
@@ -40,6 +40,8 @@ from .auth import Accounts, Passwords, Tokens
 from .calendar_service import CalendarService
 from .clock import Clock, SystemClock
 from .cluster import ClusterScheduler, ClusterSettings, node_identity
+from .cluster.api_node import ApiNodeScheduler
+from .cluster.nodes import Heartbeat
 from .config import Config, is_postgres_url
 from .daemon_lock import serving
 from .errors import Invalid
@@ -70,9 +72,17 @@ JOB_NAME = r"([^/]+)"
 CALENDAR_RELOAD_SECONDS = 1.0
 
 
-def make_app(ctx: Context) -> tornado.web.Application:
-    """The tornado application with every route of both APIs and the dashboard."""
+def make_app(ctx: Context, role: str = "all") -> tornado.web.Application:
+    """The tornado application with every route of both APIs and the dashboard; on a scheduler
+    node, /health and /metrics alone."""
     args = {"ctx": ctx}
+    if role == "scheduler":
+        return tornado.web.Application(
+            [(r"/health", HealthHandler, args), (r"/metrics", PrometheusHandler, args)],
+            default_handler_class=NotThisRoleHandler,
+            default_handler_args=args,
+            xheaders=False,
+        )
     routes = [
         (r"/", IndexHandler, args),
         (r"/health", HealthHandler, args),
@@ -122,8 +132,10 @@ class Server:
         self.job_types = JobTypes.load(TypeContext(config, self.outbound, self.node))
         self.runner = self.job_types.runners()
         self.metrics = Metrics()
+        self.role = config.cluster.role if clustered else "all"  # config refuses another role on SQLite
         self.store: Store
-        self.scheduler: Scheduler | ClusterScheduler
+        self.scheduler: Scheduler | ClusterScheduler | ApiNodeScheduler
+        self.heartbeat: Heartbeat | None = None
         if clustered:
             self.store, self.scheduler = self._cluster_node(config.database)
         else:
@@ -162,10 +174,13 @@ class Server:
         """A run was recorded: its job's history is trimmed at the next pass of the maintenance."""
         self.maintenance.observe_run(run)
 
-    def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler]:
-        """One node of several sharing a PostgreSQL database."""
+    def _cluster_node(self, url: str) -> tuple[Store, ClusterScheduler | ApiNodeScheduler]:
+        """One node of several sharing a PostgreSQL database; an api node claims nothing."""
         config, cluster = self.config, self.config.cluster
         store = PostgresStore(url, max_size=max(10, config.http_client.pool_size // 10))
+        self.heartbeat = Heartbeat(store, self.node, self.role, cluster.lease_seconds, self.clock)
+        if self.role == "api":
+            return store, ApiNodeScheduler(store, self.clock, self.node, result_wait=cluster.lease_seconds)
         settings = ClusterSettings(
             lease=cluster.lease_seconds,
             claim_ahead=cluster.claim_ahead_seconds,
@@ -222,7 +237,15 @@ class Server:
             throttle,
         )
         seed = SeedService(jobs, self.store, self.runner, config, self.clock)
-        health = Health(self.store, self.store, self.scheduler, self.metrics)
+        health = Health(
+            self.store,
+            self.store,
+            self.scheduler,
+            self.metrics,
+            nodes=self.store if isinstance(self.store, PostgresStore) else None,
+            role=self.role,
+            lease=config.cluster.lease_seconds,
+        )
         audit = AuditTrail(self.store, self.clock, accounts.tokens.digest)
         return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, calendars, audit)
 
@@ -254,9 +277,12 @@ class Server:
             await self.metrics_push.start()
             self.runner.observe_failed_attempts(self.metrics_push.failed_attempt)
         await self.scheduler.start()
-        self.maintenance.start()
+        if self.heartbeat is not None:
+            await self.heartbeat.start()
+        if self.role != "api":  # run history is trimmed by the nodes that write it
+            self.maintenance.start()
         self.loop_watch = asyncio.create_task(self.metrics.watch_event_loop(), name="veggiecron-loop-lag")
-        if isinstance(self.scheduler, ClusterScheduler):  # another node may change a calendar
+        if is_postgres_url(config.database):  # another node may change a calendar
             self.calendar_watch = asyncio.create_task(
                 self.ctx.calendars.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-calendars"
             )
@@ -267,7 +293,7 @@ class Server:
         # Streaming handlers answer bodies over api.max_body_bytes with a 413, discarding what
         # they receive past the limit; this larger bound only stops endless uploads.
         self.http_server = BoundedHTTPServer(
-            make_app(self.ctx),
+            make_app(self.ctx, self.role),
             max_body_size=max(8 * config.api.max_body_bytes, 16 * 1024 * 1024),
             idle_connection_timeout=config.api.idle_timeout_seconds,
             body_timeout=config.api.body_timeout_seconds,
@@ -280,9 +306,10 @@ class Server:
         self.http_server.add_sockets(self._sockets)
         self._serving = True
         logger.info(
-            "%s (%s) listening on http://%s:%d, database %s",
+            "%s (%s%s) listening on http://%s:%d, database %s",
             config.app.name,
             config.app.env,
+            "" if self.role == "all" else f", {self.role} node",
             config.host,
             self.port,
             redact(config.database) if is_postgres_url(config.database) else os.path.abspath(config.db_file),
@@ -306,6 +333,8 @@ class Server:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
         await self.scheduler.stop(grace)
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
         await self.runner.stop()
         if self.metrics_push is not None:
             await self.metrics_push.stop()

@@ -43,7 +43,12 @@ def parser() -> argparse.ArgumentParser:
     )
     main.add_argument("--version", action="version", version=f"veggiecron {__version__}")
     commands = main.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("serve", parents=[common], help="run the server (the default command)")
+    serve_command = commands.add_parser("serve", parents=[common], help="run the server (the default command)")
+    serve_command.add_argument(
+        "--role",
+        choices=("all", "api", "scheduler"),
+        help="this node's part on PostgreSQL: all (default), api (claims nothing) or scheduler (sends runs)",
+    )
     admin = commands.add_parser(
         "create-admin", parents=[common], help="create (or promote) an admin user and print a new token for it"
     )
@@ -86,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(
             options.config,
-            {"host": options.host, "port": options.port, "database": options.database, "db_file": options.db_file},
+            {
+                "host": options.host,
+                "port": options.port,
+                "database": options.database,
+                "db_file": options.db_file,
+                "cluster.role": getattr(options, "role", None),
+            },
         )
     except ConfigError as exc:
         return fail(f"config error: {exc}", 2)

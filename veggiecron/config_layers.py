@@ -69,7 +69,7 @@ def load_settings(
         layers.append({key: (value, f"file {path}") for key, value in read_file(path).items()})
     layers.extend(env_layers(environ))
     given = {key: value for key, value in (flags or {}).items() if value is not None}
-    named = {key: f"flag --{key.replace('_', '-')}" for key in given}
+    named = {key: f"flag --{key.rsplit('.', 1)[-1].replace('_', '-')}" for key in given}
     named.setdefault("database", named.get("db_file", ""))
     layers.append({key: (value, named[key]) for key, value in canonical(given, "command line").items()})
     values: dict[str, Any] = {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from .cluster.nodes import NodeBook, nodes_report
 from .metrics import Metrics
 from .store import Database, JobStore
 
@@ -24,6 +25,11 @@ class HealthReport:
     scheduled_jobs: int | None  # enabled jobs with a next run (None when the database did not say)
     jobs_in_window: int
     runs_in_flight: int
+    role: str = "all"
+    # Several nodes: each node's row (name, role, started, last heartbeat), and whether a node that
+    # sends runs was seen within a lease (None on SQLite, or when the database did not say).
+    nodes: list[dict[str, object]] = field(default_factory=list)
+    senders_seen: bool | None = None
 
     @property
     def healthy(self) -> bool:
@@ -31,19 +37,36 @@ class HealthReport:
 
 
 class Health:
-    def __init__(self, database: Database, jobs: JobStore, scheduler: SchedulerStatus, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        database: Database,
+        jobs: JobStore,
+        scheduler: SchedulerStatus,
+        metrics: Metrics,
+        *,
+        nodes: NodeBook | None = None,
+        role: str = "all",
+        lease: float = 10.0,
+    ) -> None:
         self.database = database
         self.jobs = jobs
         self.scheduler = scheduler
         self.metrics = metrics
+        self.nodes = nodes
+        self.role = role
+        self.lease = lease
 
     async def probe(self, count_jobs: bool = True) -> HealthReport:
         """Ask the database and the scheduler; any database fault is an answer (unhealthy), not an error."""
         scheduled: int | None = None
+        nodes: list[dict[str, object]] = []
+        senders: bool | None = None
         try:
             database = await self.database.ping()
             if database and count_jobs:
                 scheduled = await self.jobs.count_scheduled()
+            if database and self.nodes is not None:
+                nodes, senders = await nodes_report(self.nodes, self.lease)
         except Exception:  # a database that fails is reported as unavailable, never raised to the client
             database = False
         return HealthReport(
@@ -52,6 +75,9 @@ class Health:
             scheduled,
             self.scheduler.scheduled_count(),
             self.scheduler.in_flight_count(),
+            self.role,
+            nodes,
+            senders,
         )
 
     async def metrics_text(self) -> bytes:

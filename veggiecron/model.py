@@ -325,6 +325,15 @@ class Claim(NamedTuple):
     epoch: int
 
 
+class NodeSeen(NamedTuple):
+    """A node sharing the database, as its last heartbeat left it (times on the database's clock)."""
+
+    name: str
+    role: str  # all, api or scheduler
+    started: float
+    last_seen: float
+
+
 @dataclass(frozen=True, slots=True)
 class DueJob:
     """A job a node found due (or due within its claim-ahead) and locked, with its runs across nodes."""

@@ -96,6 +96,8 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
         ("security:\n  registration: maybe\n", "security.registration must be one of"),
         ("seed:\n  metrics_url: ftp://m\n", "seed.metrics_url must be an http"),
         ("seed:\n  use_ssl: sometimes\n", "seed.use_ssl must be bool"),
+        ("cluster:\n  role: worker\n", "cluster.role must be one of all, api, scheduler"),
+        ("cluster:\n  role: api\n", "cluster.role api needs a PostgreSQL database; a SQLite daemon is always all"),
     ],
 )
 def test_bad_config_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:

@@ -50,6 +50,19 @@ def test_every_key_has_an_environment_variable(tmp_path: Path) -> None:
         assert env_name(key).startswith("VEGGIECRON_")
 
 
+def test_the_role_comes_from_the_file_the_environment_or_the_flag(tmp_path: Path) -> None:
+    database = "database: postgresql://vc@db.internal/vc\n"
+    from_file = settings(tmp_path, {}, {}, config=database + "cluster:\n  role: scheduler\n")
+    assert from_file.config.cluster.role == "scheduler"
+    from_env = settings(tmp_path, {"VEGGIECRON_CLUSTER__ROLE": "api"}, {}, config=database)
+    assert from_env.config.cluster.role == "api"
+    assert from_env.sources["cluster.role"] == "env VEGGIECRON_CLUSTER__ROLE"
+    from_flag = settings(tmp_path, {"VEGGIECRON_CLUSTER__ROLE": "api"}, {"cluster.role": "scheduler"}, config=database)
+    assert from_flag.config.cluster.role == "scheduler"
+    assert from_flag.sources["cluster.role"] == "flag --role"
+    assert settings(tmp_path, {}, {}, config=database).config.cluster.role == "all"
+
+
 def test_layers_in_order_file_then_environment_then_flags(tmp_path: Path) -> None:
     loaded = settings(
         tmp_path,

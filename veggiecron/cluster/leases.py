@@ -47,6 +47,7 @@ class LeaseKeeper:
         self._valid_until = monotonic() + lease - self.margin  # a fresh claim's lease
         self.renewal_failures = 0
         self._stopping = asyncio.Event()
+        self._reap_wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def valid(self) -> bool:
@@ -120,7 +121,10 @@ class LeaseKeeper:
             logger.warning("reaping expired claims failed: %s", exc)
             return []
         if claims:
-            logger.warning("took over %d claims whose lease expired", len(claims))
+            # Epoch 1 after the take-over: runs an api node asked for (stored at epoch 0), not lapses.
+            lapsed = sum(1 for claim in claims if claim.epoch > 1)
+            if lapsed:
+                logger.warning("took over %d claims whose lease expired", lapsed)
             for claim in claims:
                 self.hold(claim)
             self._reaped(claims)
@@ -131,11 +135,20 @@ class LeaseKeeper:
             await self._sleep(self.lease / 3)
             await self.renew()
 
+    def reap_soon(self) -> None:
+        """Look for claims to take over now (an api node stored a run for a scheduler node to send)."""
+        self._reap_wakeup.set()
+
     async def _reap_loop(self) -> None:
         while not self._stopping.is_set():
             # Jittered, so nodes started together do not reap in lockstep.
-            await self._sleep(self.reap_interval * random.uniform(0.8, 1.2))
-            await self.reap()
+            try:
+                await asyncio.wait_for(self._reap_wakeup.wait(), timeout=self.reap_interval * random.uniform(0.8, 1.2))
+            except TimeoutError:
+                pass
+            self._reap_wakeup.clear()
+            if not self._stopping.is_set():
+                await self.reap()
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -206,6 +206,8 @@ class ClusterScheduler:
         """An API write set a next run: look now if it falls before the claimer's next look."""
         if due - self.settings.claim_ahead <= self._next_look:
             self._claim_wakeup.set()
+        if due <= self.clock.now() + self.offset + self.settings.claim_ahead:
+            self.leases.reap_soon()  # perhaps a run an api node stored for a scheduler node to send
 
     def _plan(self, due: Sequence[DueJob], now: float) -> Sequence[SlotDecision]:
         self._planned = {}
@@ -292,7 +294,7 @@ class ClusterScheduler:
         self._hold([(known[c.job_id], c) for c in claims if c.job_id in known])
 
     def _reaped(self, claims: list[Claim]) -> None:
-        self._on_reaped(len(claims))
+        self._on_reaped(sum(1 for claim in claims if claim.epoch > 1))  # epoch 1: asked of an api node
         self._spawn_background(self._recover(claims))
 
     async def _recover(self, claims: list[Claim]) -> None:

@@ -16,6 +16,7 @@ from .calendars import CalendarsPage
 from .forms import JobFormPage, PreviewPartial
 from .job import JobPage
 from .jobs import DeleteAction, JobListPage, PauseAction, ResumeAction, RunAction
+from .nodes import NodesPage
 from .session import LoginPage, LogoutAction
 
 NAME = r"([^/]+)"
@@ -42,6 +43,7 @@ def routes(args: dict[str, Any]) -> list[Any]:
         (r"/ui/audit", AuditPage, args),
         (r"/ui/tokens/([^/]+)/revoke", RevokeTokenAction, args),
         (r"/ui/users", UsersPage, args),
+        (r"/ui/nodes", NodesPage, args),
         (r"/ui/users/([^/]+)/revoke-tokens", RevokeUserTokensAction, args),
         (rf"/ui/jobs/{NAME}/edit", JobFormPage, args),
         (rf"/ui/jobs/{NAME}/run", RunAction, args),

@@ -7,6 +7,7 @@ from .audit import PostgresAudit
 from .calendars import PostgresCalendars
 from .claims import PostgresClaims
 from .jobs import PostgresJobs
+from .nodes import PostgresNodes
 from .runs import PostgresRuns
 from .seed import PostgresSeedRecords
 
@@ -19,6 +20,7 @@ class PostgresStore(
     PostgresSeedRecords,
     PostgresCalendars,
     PostgresAudit,
+    PostgresNodes,
 ):
     """Users, tokens, jobs, runs and Seed records in one PostgreSQL database, shared by several nodes
     (implements store.contract.Store and ClaimStore)."""

@@ -53,6 +53,14 @@ def redact(url: str) -> str:
     return f"{scheme}//{user}:***@{tail}"
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """A connection handed back to the pool keeps its session: asyncpg still rolls back a
+    transaction left open and drops listeners, but its default reset (RESET ALL, UNLISTEN, CLOSE
+    ALL, advisory unlocks) is a round trip per query, doubling a read's, and this store leaves
+    nothing of the kind behind (settings come at connect; the migration lock is released where it
+    is taken; LISTEN runs on connections of its own)."""
+
+
 class PostgresConnection:
     """Opens the pool, migrates the schema, and runs queries and transactions for the stores above it."""
 
@@ -77,6 +85,7 @@ class PostgresConnection:
             max_size=self.max_size,
             command_timeout=self.command_timeout,
             server_settings=SESSION_SETTINGS,
+            reset=_keep_session,
         )
         try:
             await self._migrate()

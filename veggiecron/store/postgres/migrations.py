@@ -170,6 +170,16 @@ MIGRATIONS: list[str] = [
     """
     DROP INDEX runs_owner;
     """,
+    # 8: the nodes sharing the database, each with its role (all, api, scheduler); every node
+    # writes its row on its lease-renewal timer, so last_seen says which are alive.
+    """
+    CREATE TABLE nodes (
+        name text PRIMARY KEY,
+        role text NOT NULL,
+        started double precision NOT NULL,
+        last_seen double precision NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
