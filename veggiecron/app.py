@@ -159,6 +159,7 @@ class Server:
             audit=self.store,
             audit_max_age_days=config.audit.max_age_days,
         )
+        self.metrics.watch_history_trim(lambda: self.maintenance.longest_batch_seconds)
         self.http_server: BoundedHTTPServer | None = None
         self.fd_watch: asyncio.Task[None] | None = None
         self.port: int | None = None

@@ -48,6 +48,11 @@ class Metrics:
             "Claims this node took over from nodes whose lease lapsed, and sent again.",
             registry=self.registry,
         )
+        self.trim_longest_seconds = Gauge(
+            "veggiecron_run_history_trim_longest_transaction_seconds",
+            "The longest write transaction of run-history trimming since the start.",
+            registry=self.registry,
+        )
         self.lease_seconds_left = Gauge(
             "veggiecron_cluster_lease_seconds_left",
             "Seconds until this node's leases may lapse without a renewal (it stops sending below 0).",
@@ -115,6 +120,9 @@ class Metrics:
 
     def connection_closed(self, reason: str) -> None:
         self.client_connections_closed.labels(reason).inc()
+
+    def watch_history_trim(self, longest_transaction: Callable[[], float]) -> None:
+        self.trim_longest_seconds.set_function(longest_transaction)
 
     def watch_leases(self, seconds_left: Callable[[], float]) -> None:
         self.lease_seconds_left.set_function(seconds_left)
