@@ -327,11 +327,11 @@ async def test_trimming_history_never_deletes_a_claimed_run_and_one_node_trims_a
     [claim], _ = await node.claim_due("a", 0.0, 100, LEASE, send_each())
     # Older finished runs of the same job, then a trim down to none at all: the claim stays.
     await node.record_progress(Progress(runs=[Run(job.id, T0 - 10 * i, T0, 1.0, RunOutcome.OK) for i in range(1, 6)]))
-    assert await node.trim_runs([job.id], 1, T0 + 1, 100) == 5  # every finished run is older than the cutoff
+    assert (await node.trim_runs([job.id], 1, T0 + 1, 100)).deleted == 5  # every finished run is older than the cutoff
     report = await node.finish_runs("a", LEASE, [result(claim)])
     assert (claim.job_id, claim.due_at) in report.accepted  # the claimed run was there to be finished
     # While one node holds the trim's lock, another's trim skips its turn (-1) and deletes nothing.
     async with node._transaction() as conn:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", TRIM_LOCK)
-        assert await other_node.trim_runs([job.id], 1, 0.0, 100) == -1
+        assert (await other_node.trim_runs([job.id], 1, 0.0, 100)).deleted == -1
     assert (await node.list_runs(job.id, 10, 0))[1] == 1

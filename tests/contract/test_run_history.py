@@ -33,14 +33,14 @@ async def test_trim_keeps_the_newest_runs_of_each_job_named(store: Store, alice:
     await store.record_progress(Progress(runs=[run(quiet.id, T0), run(busy.id, T0), run(quiet.id, T0 + 1)]))
     await store.record_progress(Progress(runs=[run(busy.id, T0 + i) for i in range(1, 10)]))
     before = (await store.list_runs(busy.id, 100, 0))[0]
-    assert await store.trim_runs([busy.id, quiet.id], 3, 0.0, 100) == 7
+    assert (await store.trim_runs([busy.id, quiet.id], 3, 0.0, 100)).deleted == 7
     kept, count = await store.list_runs(busy.id, 100, 0)
     assert count == 3
     assert kept == before[:3]  # the newest three, untouched
     assert [r.due_at for r in kept] == [T0 + 9, T0 + 8, T0 + 7]
     # A job with fewer runs than the limit keeps them all.
     assert [r.due_at for r in (await store.list_runs(quiet.id, 100, 0))[0]] == [T0 + 1, T0]
-    assert await store.trim_runs([busy.id, quiet.id], 1, 0.0, 100) == 3
+    assert (await store.trim_runs([busy.id, quiet.id], 1, 0.0, 100)).deleted == 3
     assert [r.due_at for r in (await store.list_runs(busy.id, 100, 0))[0]] == [T0 + 9]
     assert [r.due_at for r in (await store.list_runs(quiet.id, 100, 0))[0]] == [T0 + 1]
 
@@ -49,22 +49,22 @@ async def test_trim_touches_only_the_jobs_named_and_deletes_at_most_its_limit(st
     named = await make_job(store, alice.id, "named")
     other = await make_job(store, alice.id, "other")
     await store.record_progress(Progress(runs=[run(j.id, T0 + i) for i in range(20) for j in (named, other)]))
-    assert await store.trim_runs([named.id], 5, 0.0, 4) == 4  # a batch stops at its limit
+    assert (await store.trim_runs([named.id], 5, 0.0, 4)).deleted == 4  # a batch stops at its limit
     assert (await store.list_runs(named.id, 1, 0))[1] == 16
-    assert await store.trim_runs([named.id], 5, 0.0, 100) == 11
+    assert (await store.trim_runs([named.id], 5, 0.0, 100)).deleted == 11
     assert (await store.list_runs(named.id, 1, 0))[1] == 5
     assert (await store.list_runs(other.id, 1, 0))[1] == 20  # not named, not touched
-    assert await store.trim_runs([named.id], 5, 0.0, 100) == 0  # within its limits: nothing to do
+    assert (await store.trim_runs([named.id], 5, 0.0, 100)).deleted == 0  # within its limits: nothing to do
 
 
 async def test_trim_by_age_reaches_a_job_that_fires_rarely(store: Store, alice: User) -> None:
     rare = await make_job(store, alice.id, "rare")
     await store.record_progress(Progress(runs=[run(rare.id, T0 - 86400 * d) for d in (400, 200, 100, 1)]))
     # No count limit (0): only the age limit applies.
-    assert await store.trim_runs([rare.id], 0, T0 - 150 * 86400, 100) == 2
+    assert (await store.trim_runs([rare.id], 0, T0 - 150 * 86400, 100)).deleted == 2
     assert [r.due_at for r in (await store.list_runs(rare.id, 100, 0))[0]] == [T0 - 86400, T0 - 100 * 86400]
     # Both limits: a run goes when either says so.
-    assert await store.trim_runs([rare.id], 1, T0 - 150 * 86400, 100) == 1
+    assert (await store.trim_runs([rare.id], 1, T0 - 150 * 86400, 100)).deleted == 1
     assert [r.due_at for r in (await store.list_runs(rare.id, 100, 0))[0]] == [T0 - 86400]
 
 

@@ -8,7 +8,7 @@ contract test suite (tests/contract/). Times are epoch seconds (UTC) throughout.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..audit import AuditEntry
 from ..calendars import Calendar
@@ -154,6 +154,11 @@ class DueWindow(Protocol):
         """
 
 
+class Trimmed(NamedTuple):
+    deleted: int  # -1: another node is trimming
+    seconds: float  # from the batch's first statement to its last, inside its transaction
+
+
 class RunHistory(Protocol):
     async def list_runs(
         self, job_id: int, limit: int, offset: int, outcome: RunOutcome | None = None
@@ -163,12 +168,13 @@ class RunHistory(Protocol):
     async def recent_runs(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[Run]]:
         """The newest `per_job` runs of each of these jobs, newest first; a job without runs is left out."""
 
-    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> int:
+    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> Trimmed:
         """Delete, of each of these jobs, the runs beyond its newest `keep_per_job` (0: no count
         limit) and those due before `older_than` (epoch seconds; 0: no age limit), at most `limit`
-        rows in all, in one short transaction; answer how many were deleted. Runs still claimed by
-        a node are never deleted. On several nodes, answer -1 without deleting when another node
-        is trimming (one node trims at a time)."""
+        rows in all, in one short transaction; answer how many were deleted and how long its
+        statements held the database's writer. Runs still claimed by a node are never deleted. On
+        several nodes, answer deleted -1 without deleting when another node is trimming (one node
+        trims at a time)."""
 
     async def job_ids_after(self, after: int, count: int) -> list[int]:
         """Up to `count` job ids above `after`, in order: a walk over every job, page by page."""

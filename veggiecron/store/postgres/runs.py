@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from ...model import HeldSlot, Job, Progress, Run, RunOutcome
 from ..audit_rows import pause_changes
+from ..contract import Trimmed
 from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, job_from_row, run_from_row
 from .connection import PostgresConnection
 
@@ -163,13 +165,14 @@ class PostgresRuns(PostgresConnection):
         )
         return [(job_from_row(row), HeldSlot(*tuple(row)[JOB_COLUMN_COUNT:])) for row in rows]
 
-    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> int:
+    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> Trimmed:
         # One node at a time: the others skip their turn rather than delete the same rows. Only
         # finished runs go: a claimed or buffered run is a slot still under way.
         async with self._transaction() as conn:
+            started = time.monotonic()
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", TRIM_LOCK):
-                return -1
-            return int(
+                return Trimmed(-1, time.monotonic() - started)
+            deleted = int(
                 await conn.fetchval(
                     "WITH cut AS (SELECT j.id AS job_id, (SELECT id FROM runs WHERE job_id = j.id "
                     "AND status = 'done' ORDER BY id DESC LIMIT 1 OFFSET $2) AS keep_from "
@@ -185,6 +188,7 @@ class PostgresRuns(PostgresConnection):
                     limit,
                 )
             )
+            return Trimmed(deleted, time.monotonic() - started)
 
     async def job_ids_after(self, after: int, count: int) -> list[int]:
         rows = await self._fetch("SELECT id FROM jobs WHERE id > $1 ORDER BY id LIMIT $2", after, count)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import orjson
 
 from ...model import HeldSlot, Job, Progress, Run, RunOutcome
 from ..audit_rows import pause_changes
+from ..contract import Trimmed
 from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, RUN_INSERT_COLUMNS, job_from_row, run_from_row
 from .connection import SqliteConnection, Statement
 
@@ -129,10 +131,11 @@ class SqliteRuns(SqliteConnection):
         )
         return [(job_from_row(row), HeldSlot(*row[JOB_COLUMN_COUNT:])) for row in rows]
 
-    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> int:
+    async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> Trimmed:
         # Each job's runs are found through runs_job (job_id, id): the cost follows the jobs named
         # and the rows deleted, never the size of the table.
-        async def run() -> int:
+        async def run() -> Trimmed:
+            started = time.monotonic()
             deleted = 0
             for job_id in job_ids:
                 if deleted >= limit:
@@ -154,7 +157,7 @@ class SqliteRuns(SqliteConnection):
                     )
                     deleted += max(cursor.rowcount, 0)
                     await cursor.close()
-            return deleted
+            return Trimmed(deleted, time.monotonic() - started)
 
         return await self._transaction(run)
 
