@@ -19,6 +19,24 @@ def json_columns(*names: str) -> str:
     return ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names))
 
 
+# The runs a trim batch deletes: of each job named, those older than its keep-th newest (when
+# keep > 0) or due before the cutoff (when it is > 0), oldest first, at most `limit` in all.
+TRIM = """
+WITH named(job_id) AS (SELECT value FROM json_each(?1)),
+cut AS (
+    SELECT job_id, (SELECT id FROM runs WHERE runs.job_id = named.job_id ORDER BY id DESC LIMIT 1 OFFSET ?2)
+        AS keep_from
+    FROM named
+)
+DELETE FROM runs WHERE id IN (
+    SELECT r.id FROM cut JOIN runs r ON r.job_id = cut.job_id
+    WHERE (?2 > 0 AND r.id <= cut.keep_from) OR (?3 > 0 AND r.due_at < ?3)
+    ORDER BY r.id LIMIT ?4
+)
+RETURNING 1
+"""
+
+
 class SqliteRuns(SqliteConnection):
     async def record_progress(self, progress: Progress) -> None:
         """Store what the scheduler learned in one transaction (see DueWindow.record_progress)."""
@@ -132,31 +150,16 @@ class SqliteRuns(SqliteConnection):
         return [(job_from_row(row), HeldSlot(*row[JOB_COLUMN_COUNT:])) for row in rows]
 
     async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> Trimmed:
-        # Each job's runs are found through runs_job (job_id, id): the cost follows the jobs named
-        # and the rows deleted, never the size of the table.
+        # One statement for the whole batch (each statement is a trip to the writer's thread, and
+        # on a busy event loop every trip waits its turn): each job's cutoff is found through
+        # runs_job (job_id, id), so the cost follows the jobs named and the rows deleted, never the
+        # size of the table.
         async def run() -> Trimmed:
             started = time.monotonic()
-            deleted = 0
-            for job_id in job_ids:
-                if deleted >= limit:
-                    break
-                if keep_per_job > 0:
-                    cursor = await self.db.execute(
-                        "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job_id = ?1 AND id <= "
-                        "(SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2) "
-                        "ORDER BY id LIMIT ?3)",
-                        (job_id, keep_per_job, limit - deleted),
-                    )
-                    deleted += max(cursor.rowcount, 0)
-                    await cursor.close()
-                if older_than > 0 and deleted < limit:
-                    cursor = await self.db.execute(
-                        "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job_id = ? AND due_at < ? "
-                        "ORDER BY id LIMIT ?)",
-                        (job_id, older_than, limit - deleted),
-                    )
-                    deleted += max(cursor.rowcount, 0)
-                    await cursor.close()
+            named = orjson.dumps(list(job_ids)).decode()
+            # Counted from what RETURNING answers (read to the end, or the DELETE stops part-way):
+            # a statement that starts WITH reports no rowcount.
+            deleted = len(await self.db.execute_fetchall(TRIM, (named, keep_per_job, older_than, limit)))
             return Trimmed(deleted, time.monotonic() - started)
 
         return await self._transaction(run)
