@@ -159,7 +159,7 @@ class SqliteRuns(SqliteConnection):
             named = orjson.dumps(list(job_ids)).decode()
             # Counted from what RETURNING answers (read to the end, or the DELETE stops part-way):
             # a statement that starts WITH reports no rowcount.
-            deleted = len(await self.db.execute_fetchall(TRIM, (named, keep_per_job, older_than, limit)))
+            deleted = len(list(await self.db.execute_fetchall(TRIM, (named, keep_per_job, older_than, limit))))
             return Trimmed(deleted, time.monotonic() - started)
 
         return await self._transaction(run)
