@@ -9,6 +9,7 @@ from .claims import PostgresClaims
 from .jobs import PostgresJobs
 from .runs import PostgresRuns
 from .seed import PostgresSeedRecords
+from .signing import PostgresSigningSecrets
 
 
 class PostgresStore(
@@ -19,6 +20,7 @@ class PostgresStore(
     PostgresSeedRecords,
     PostgresCalendars,
     PostgresAudit,
+    PostgresSigningSecrets,
 ):
     """Users, tokens, jobs, runs and Seed records in one PostgreSQL database, shared by several nodes
     (implements store.contract.Store and ClaimStore)."""
