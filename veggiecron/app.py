@@ -53,6 +53,7 @@ from .metrics import Metrics
 from .metrics_push import MetricsPusher
 from .outbound import OutboundPolicy
 from .scheduler import Scheduler
+from .sealed import SecretBox
 from .seed import SeedService
 from .signing import SigningBook
 from .signing_service import SigningService
@@ -224,7 +225,8 @@ class Server:
         seed = SeedService(jobs, self.store, self.runner, config, self.clock)
         health = Health(self.store, self.store, self.scheduler, self.metrics)
         audit = AuditTrail(self.store, self.clock, accounts.tokens.digest)
-        signing = SigningService(self.store, self.store, self.signing_book, self.clock)
+        box = SecretBox.of(security.secrets_key, config.app.key)
+        signing = SigningService(self.store, self.store, self.signing_book, self.clock, box)
         return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, calendars, audit, signing)
 
     async def start(self) -> None:

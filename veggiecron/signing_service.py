@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Protocol
 
 from .clock import Clock
 from .errors import Forbidden, NotFound
 from .model import User
+from .sealed import SecretBox
 from .signing import SigningBook, SigningSecret, new_secret
 from .store.contract import SigningSecretStore
 
@@ -24,14 +26,19 @@ class UserLookup(Protocol):
 
 
 class SigningService:
-    def __init__(self, store: SigningSecretStore, users: UserLookup, book: SigningBook, clock: Clock) -> None:
+    def __init__(
+        self, store: SigningSecretStore, users: UserLookup, book: SigningBook, clock: Clock, box: SecretBox
+    ) -> None:
         self.store = store
+        self.box = box  # the store holds secrets sealed; only the book holds them open
         self.users = users
         self.book = book
         self.clock = clock
 
     async def load(self) -> None:
-        self.book.load(await self.store.all_signing_secrets())
+        """Raises WrongSecretsKey when this key cannot open the stored secrets (start refuses)."""
+        stored = await self.store.all_signing_secrets()
+        self.book.load([replace(s, secret=self.box.open(s.secret)) for s in stored])
 
     async def keep_fresh(self, interval: float) -> None:
         """Reload the book every `interval` seconds (another node may create or end a secret)."""
@@ -43,7 +50,9 @@ class SigningService:
                 logger.warning("signing secrets could not be reloaded; kept the ones held", exc_info=True)
 
     async def create(self, user: User) -> SigningSecret:
-        secret = await self.store.create_signing_secret(user.id, new_secret(), self.clock.now())
+        plain = new_secret()
+        stored = await self.store.create_signing_secret(user.id, self.box.seal(plain), self.clock.now())
+        secret = replace(stored, secret=plain)
         self.book.put(secret)
         return secret
 

@@ -6,14 +6,19 @@ ended secret signs no more, and data.sign false leaves a job's requests unsigned
 from __future__ import annotations
 
 import base64
+import glob
 import time
+from dataclasses import replace
+from pathlib import Path
 
+import aiohttp
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tests.helpers import Api, Hit, Sink, wait_for
+from tests.helpers import Api, Hit, Sink, start_server, test_config, wait_for
 from veggiecron.app import Server
+from veggiecron.sealed import WrongSecretsKey
 from veggiecron.signing import key_of, signed_headers
 
 
@@ -127,3 +132,31 @@ async def test_notifications_are_signed(user_api: Api, sink: Sink) -> None:
     await wait_for(lambda: sink.paths("/events"), timeout=10)
     (event,) = sink.paths("/events")
     assert Webhook(secret).verify(event.body, event.headers)["event"] == "failure"
+
+
+async def test_secrets_are_sealed_at_rest_and_another_key_refuses_to_start(db_file: str) -> None:
+    server = await start_server(test_config(db_file))
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(f"http://127.0.0.1:{server.port}", session)
+            await api.register_and_login()
+            _, secret = await new_secret(api)
+    finally:
+        await server.stop()
+    stored = b"".join(Path(p).read_bytes() for p in glob.glob(db_file + "*"))  # the file and its WAL
+    assert secret.encode() not in stored and secret[6:].encode() not in stored
+    assert base64.b64decode(secret[6:]) not in stored
+    # The same key opens them again: the restarted server signs with the secret.
+    server = await start_server(test_config(db_file))
+    try:
+        assert server.ctx is not None and len(server.ctx.signing.book.keys(1)) == 1
+    finally:
+        await server.stop()
+    other = test_config(db_file)
+    other = replace(other, app=replace(other.app, key="a-changed-app-key-" + "x" * 32))
+    refused = Server(other)
+    try:
+        with pytest.raises(WrongSecretsKey, match="security.secrets_key"):
+            await refused.start()
+    finally:
+        await refused.stop()  # what the refused start opened
