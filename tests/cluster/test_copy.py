@@ -78,7 +78,7 @@ async def test_everything_comes_along_and_a_node_serves_it(
         status, body = await moved.call("GET", "/signing-secrets")
         assert [s["id"] for s in body["data"]["signing_secrets"]] == [signing["id"]]
         assert node.ctx is not None and node.ctx.signing.book.keys(1) == (key_of(signing["secret"]),)
-        sealed = await node.store.all_signing_secrets()  # type: ignore[union-attr]
+        sealed = await node.store.all_signing_secrets()
         assert signing["secret"][6:] not in sealed[0].secret
         # New rows get ids after the copied ones, and the node fires the moved jobs.
         await moved.create_job("new", sink.url, schedule="every 1 hours")
