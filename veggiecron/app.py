@@ -34,6 +34,7 @@ from .api.native import (
 from .api.openapi import routes as openapi_routes
 from .api.ops import HealthHandler, IndexHandler, NotThisRoleHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
+from .api.signing import SigningSecretHandler, SigningSecretsHandler
 from .audit import SYSTEM_ACTOR
 from .audit_trail import AuditTrail
 from .auth import Accounts, Passwords, Tokens
@@ -56,7 +57,10 @@ from .metrics_push import MetricsPusher
 from .model import Run
 from .outbound import OutboundPolicy
 from .scheduler import Scheduler
+from .sealed import SecretBox
 from .seed import SeedService
+from .signing import SigningBook
+from .signing_service import SigningService
 from .store import Store
 from .store.postgres import PostgresStore
 from .store.postgres.connection import redact
@@ -100,6 +104,8 @@ def make_app(ctx: Context, role: str = "all") -> tornado.web.Application:
         (r"/calendars/?", CalendarsHandler, args),
         (r"/calendars/([^/]+)", CalendarHandler, args),
         (r"/audit/?", AuditHandler, args),
+        (r"/signing-secrets/?", SigningSecretsHandler, args),
+        (r"/signing-secrets/([^/]+)", SigningSecretHandler, args),
         *seed_routes(args),
         *openapi_routes(args),
         *ui_routes(args),
@@ -129,7 +135,8 @@ class Server:
         self.outbound = OutboundPolicy(config.app.env, config.http_client.allow_networks)
         clustered = is_postgres_url(config.database)
         self.node = node_identity(config.cluster.node_name) if clustered else ""
-        self.job_types = JobTypes.load(TypeContext(config, self.outbound, self.node))
+        self.signing_book = SigningBook()  # every user's signing keys, read by the runner on each run
+        self.job_types = JobTypes.load(TypeContext(config, self.outbound, self.node, self.signing_book))
         self.runner = self.job_types.runners()
         self.metrics = Metrics()
         self.role = config.cluster.role if clustered else "all"  # config refuses another role on SQLite
@@ -170,6 +177,7 @@ class Server:
         self._database_lock = ExitStack()  # the lock on a SQLite database file, while this server runs
         self.ctx = self._context()
         self.calendar_watch: asyncio.Task[None] | None = None
+        self.signing_watch: asyncio.Task[None] | None = None
 
     def _ran(self, run: Run) -> None:
         """A run was recorded: its job's history is trimmed at the next pass of the maintenance."""
@@ -248,7 +256,9 @@ class Server:
             lease=config.cluster.lease_seconds,
         )
         audit = AuditTrail(self.store, self.clock, accounts.tokens.digest)
-        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, calendars, audit)
+        box = SecretBox.of(security.secrets_key, config.app.key)
+        signing = SigningService(self.store, self.store, self.signing_book, self.clock, box)
+        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, calendars, audit, signing)
 
     async def start(self) -> None:
         """Bind the port first, so a taken port fails before the database is touched; then start the rest.
@@ -270,6 +280,7 @@ class Server:
             await asyncio.to_thread(self._database_lock.enter_context, serving(config.db_file))
         await self.store.open()
         await self.ctx.calendars.load()  # before the scheduler compiles a job
+        await self.ctx.signing.load()  # before the first run is sent
         await self.runner.start()
         if config.seed.metrics_url:
             self.metrics_push = MetricsPusher(
@@ -286,6 +297,9 @@ class Server:
         if is_postgres_url(config.database):  # another node may change a calendar
             self.calendar_watch = asyncio.create_task(
                 self.ctx.calendars.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-calendars"
+            )
+            self.signing_watch = asyncio.create_task(
+                self.ctx.signing.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-signing"
             )
         fd_limit = descriptors.raise_limit()
         most = config.api.max_connections or descriptors.client_connection_budget(
@@ -329,7 +343,7 @@ class Server:
             sock.close()  # bound but never served when the start failed; closing twice is harmless
         await self.ctx.seed.stop(grace)
         await self.maintenance.stop()
-        for watcher in (self.loop_watch, self.fd_watch, self.calendar_watch):
+        for watcher in (self.loop_watch, self.fd_watch, self.calendar_watch, self.signing_watch):
             if watcher is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)

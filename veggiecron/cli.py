@@ -135,6 +135,7 @@ def run(main_coroutine: Coroutine[Any, Any, T]) -> T:
 
 def serve(settings: Settings) -> int:
     from .app import serve as serve_forever  # the server's modules load only for the commands that run it
+    from .sealed import WrongSecretsKey
     from .store import DatabaseRefused
 
     config = settings.config
@@ -145,7 +146,7 @@ def serve(settings: Settings) -> int:
     warn_if_exposed(config)
     try:
         run(serve_forever(config))
-    except DatabaseRefused as exc:  # damaged, another program's, or from a newer veggiecron
+    except (DatabaseRefused, WrongSecretsKey) as exc:  # damaged, another program's, a newer one's; another key
         return fail(str(exc), 2)
     except (OSError, sqlite3.Error) as exc:
         return fail(f"cannot start: {exc}", 1)

@@ -28,6 +28,7 @@ def compile_parts(
     return CompiledJob(
         id=job.id,
         version=job.version,
+        user_id=job.user_id,
         name=job.name,
         schedule=job.schedule,
         anchor=job.anchor,

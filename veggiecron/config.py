@@ -76,8 +76,8 @@ class ApiSection:
 class SecuritySection:
     bcrypt_rounds: int = 12
     token_lifetime_days: float = 30.0
-    # Tokens for services: issued by create-admin and POST /api/v1/user/token/.
-    service_token_lifetime_days: float = 365.0
+    service_token_lifetime_days: float = 365.0  # tokens of create-admin and POST /api/v1/user/token/
+    secrets_key: str = ""  # seals secrets at rest (sealed.py); empty: derived from app.key
     # Password checks (login, token-auth, HTTP Basic) refused with 429 after this many failures
     # in login_window_seconds: for one username from one client address, and from one address.
     # Failures never hold a user back from another address (see throttle.py).

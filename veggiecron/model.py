@@ -200,6 +200,7 @@ class CompiledJob:
 
     id: int
     version: int
+    user_id: int  # the owner, whose signing keys sign its requests
     name: str
     schedule: str  # as written, for log lines
     anchor: float

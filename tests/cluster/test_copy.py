@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.helpers import Api, Sink, start_server, test_config, wait_for
+from veggiecron.signing import key_of
 from veggiecron.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,9 @@ async def test_everything_comes_along_and_a_node_serves_it(
     status, body = await api.call("GET", "/audit", params={"limit": 100})
     audit_before = body["data"]["entries"]
     assert {"job:hourly", "job:often"} <= {e["target"] for e in audit_before}
+    status, body = await api.call("POST", "/signing-secrets")
+    assert status == 201, body
+    signing = body["data"]
     await single.stop()
     stored = SqliteStore(db_file)
     await stored.open()
@@ -70,6 +74,12 @@ async def test_everything_comes_along_and_a_node_serves_it(
         assert {r["pool_wait_ms"] for r in body["data"]["runs"]} == {round(w or 0, 3) for w in waits}
         status, body = await moved.call("GET", "/api/v1/schedule/")
         assert status == 200 and body["count"] == 1 and body["results"][0]["endpoint"] == sink.url + "/seed"
+        # The signing secret came along still sealed, and the same key opens it.
+        status, body = await moved.call("GET", "/signing-secrets")
+        assert [s["id"] for s in body["data"]["signing_secrets"]] == [signing["id"]]
+        assert node.ctx is not None and node.ctx.signing.book.keys(1) == (key_of(signing["secret"]),)
+        sealed = await node.store.all_signing_secrets()
+        assert signing["secret"][6:] not in sealed[0].secret
         # New rows get ids after the copied ones, and the node fires the moved jobs.
         await moved.create_job("new", sink.url, schedule="every 1 hours")
         # The audit log came along, and its new rows come after the copied ones.

@@ -25,7 +25,9 @@ class RecordingRunner:
         await self.release.wait()
         return RunResult(RunOutcome.OK, due_at, 1.0, 1, 200, None, "ok")
 
-    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
+    async def notify(
+        self, url: str, body: object, headers: dict[str, str], timeout: float, owner: int | None = None
+    ) -> str | None:
         raise AssertionError("these jobs have no notify_url")
 
 

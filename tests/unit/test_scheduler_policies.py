@@ -33,7 +33,9 @@ class ScriptedRunner:
         error = None if outcome is RunOutcome.OK else "HTTP 503"
         return RunResult(outcome, due_at, 1.0, 1, status, error, None, None if error is None else "http_status")
 
-    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
+    async def notify(
+        self, url: str, body: object, headers: dict[str, str], timeout: float, owner: int | None = None
+    ) -> str | None:
         assert isinstance(body, dict)
         self.notifications.append({"url": url, **body})
         return None

@@ -25,6 +25,7 @@ from ..jobs import JobService
 from ..metrics import Metrics
 from ..model import User
 from ..seed import SeedService
+from ..signing_service import SigningService
 from .forms import nest_fields
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Context:
     clock: Clock
     calendars: CalendarService
     audit: AuditTrail
+    signing: SigningService
 
 
 @tornado.web.stream_request_body

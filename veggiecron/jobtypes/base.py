@@ -8,12 +8,13 @@ type changes none of them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from ..config import Config
 from ..model import CompiledJob, RunResult, Target
 from ..outbound import OutboundPolicy
+from ..signing import SigningBook
 
 __all__ = ["Target"]  # defined with the records that hold it (CompiledJob.target); a type's modules take it from here
 
@@ -65,6 +66,7 @@ class TypeContext:
     config: Config
     outbound: OutboundPolicy
     node: str = ""
+    signing: SigningBook = field(default_factory=SigningBook)  # the owners' keys requests are signed with
 
 
 class JobType(Protocol):

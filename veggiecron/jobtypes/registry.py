@@ -102,7 +102,9 @@ class JobTypes:
 
 
 class Notifying(TypeRunner):
-    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None: ...
+    async def notify(
+        self, url: str, body: object, headers: dict[str, str], timeout: float, owner: int | None = None
+    ) -> str | None: ...
 
 
 class JobRunners:
@@ -125,9 +127,11 @@ class JobRunners:
     async def run(self, job: CompiledJob, due_at: float, epoch: int = 1) -> RunResult:
         return await self._runners[job.target.job_type].run(job, due_at, epoch)
 
-    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
+    async def notify(
+        self, url: str, body: object, headers: dict[str, str], timeout: float, owner: int | None = None
+    ) -> str | None:
         """POST a small JSON event once; None when delivered, else why not."""
-        return await self._notifying.notify(url, body, headers, timeout)
+        return await self._notifying.notify(url, body, headers, timeout, owner)
 
     def observe_failed_attempts(self, observer: Callable[[FailedAttempt], None]) -> None:
         for runner in self._runners.values():

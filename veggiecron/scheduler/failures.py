@@ -52,7 +52,7 @@ class Notifier:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, job: CompiledJob, url: str, body: dict[str, Any]) -> None:
-        error = await self.runner.notify(url, body, {}, NOTIFY_TIMEOUT)
+        error = await self.runner.notify(url, body, {}, NOTIFY_TIMEOUT, owner=job.user_id)
         if error is not None:
             logger.warning(
                 "job %d (%s): %s notification to %s not delivered: %s",

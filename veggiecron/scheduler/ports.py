@@ -18,7 +18,9 @@ class Runner(Protocol):
         epoch: which copy of the slot this is; the same Idempotency-Key goes with every copy.
         """
 
-    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
+    async def notify(
+        self, url: str, body: object, headers: dict[str, str], timeout: float, owner: int | None = None
+    ) -> str | None:
         """POST a small JSON event once; None when delivered, else why not."""
 
 

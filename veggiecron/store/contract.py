@@ -33,6 +33,7 @@ from ..model import (
     User,
     Webhook,
 )
+from ..signing import SigningSecret
 
 
 class DatabaseRefused(Exception):
@@ -288,6 +289,21 @@ class AuditLog(Protocol):
         """Delete up to `batch` of the oldest rows written before `before`; answer how many such rows are left."""
 
 
+class SigningSecretStore(Protocol):
+    """Users' signing secrets (Standard Webhooks); every one stored is active until deleted."""
+
+    async def create_signing_secret(self, user_id: int, secret: str, now: float) -> SigningSecret: ...
+
+    async def list_signing_secrets(self, user_id: int) -> list[SigningSecret]:
+        """The user's secrets, oldest first."""
+
+    async def all_signing_secrets(self) -> list[SigningSecret]:
+        """Every user's (what the in-memory signing book is loaded from)."""
+
+    async def delete_signing_secret(self, user_id: int, secret_id: int) -> None:
+        """End one of the user's secrets; NotFound when the user has none of that id."""
+
+
 class Database(Protocol):
     """A store's life: opened (and migrated) before use, closed at the end."""
 
@@ -302,7 +318,18 @@ class Database(Protocol):
     async def schema_version(self) -> int: ...
 
 
-class Store(JobStore, DueWindow, RunHistory, AccountStore, SeedStore, CalendarStore, AuditLog, Database, Protocol):
+class Store(
+    JobStore,
+    DueWindow,
+    RunHistory,
+    AccountStore,
+    SeedStore,
+    CalendarStore,
+    AuditLog,
+    SigningSecretStore,
+    Database,
+    Protocol,
+):
     """Everything at once: what a concrete store implements and the composition root holds."""
 
 

@@ -64,8 +64,19 @@ TABLES: list[tuple[str, str, Callable[[Row], tuple[Any, ...]]]] = [
     ("failed_tasks", "id, job_id, task_id, initiated_at, reason", _same),
     ("webhooks", "id, user_id, event, target, created, updated", _same),
     ("audit_log", "id, at, actor, actor_id, owner_id, address, token_id, action, target, changes", _same),
+    ("signing_secrets", "id, user_id, secret, date_created", _same),  # still sealed: the same key opens them
 ]
-IDENTITY_TABLES = ("users", "groups", "tokens", "jobs", "runs", "failed_tasks", "webhooks", "audit_log")
+IDENTITY_TABLES = (
+    "users",
+    "groups",
+    "tokens",
+    "jobs",
+    "runs",
+    "failed_tasks",
+    "webhooks",
+    "audit_log",
+    "signing_secrets",
+)
 
 
 class TargetNotEmpty(Exception):

@@ -26,6 +26,7 @@ from .operations import (
 )
 from .schemas import STRING
 from .seed import seed_paths
+from .signing import signing_paths
 
 
 def docs_paths() -> dict[str, Any]:
@@ -83,7 +84,7 @@ def document(config: Config | None = None, job_types: JobTypes | None = None) ->
             {"name": OPS, "description": "Health and metrics."},
             {"name": DOCS, "description": "This documentation."},
         ],
-        "paths": {**native_paths(config), **calendar_paths(), **seed_paths(config), **docs_paths()},
+        "paths": {**native_paths(config), **calendar_paths(), **signing_paths(), **seed_paths(config), **docs_paths()},
         "components": {
             "schemas": schemas,
             "securitySchemes": {

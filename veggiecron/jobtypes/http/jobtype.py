@@ -27,4 +27,4 @@ class HttpJobType:
         return http_data_schema(self.settings)
 
     def runner(self) -> HttpRunner:
-        return HttpRunner(self.settings, self.context.outbound, node=self.context.node)
+        return HttpRunner(self.settings, self.context.outbound, node=self.context.node, signing=self.context.signing)

@@ -9,6 +9,7 @@ import logging
 import socket
 import ssl
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -22,6 +23,7 @@ from ... import __version__
 from ...config import HttpClientSection
 from ...model import CompiledJob, RunOutcome, RunResult, idempotency_key
 from ...outbound import DestinationDenied, GuardedResolver, OutboundPolicy, make_resolver
+from ...signing import SigningBook, signed_headers
 from ...times import iso_utc_micros
 from ..base import FailedAttempt
 from .delivery import MAX_RETRY_AFTER, is_retryable_status, retry_after_seconds, retry_delay
@@ -105,11 +107,14 @@ class HostSlots:
 class HttpRunner:
     """Runs http jobs through one shared aiohttp ClientSession, created at start and closed at stop."""
 
-    def __init__(self, settings: HttpClientSection, outbound: OutboundPolicy, node: str = "") -> None:
+    def __init__(
+        self, settings: HttpClientSection, outbound: OutboundPolicy, node: str = "", signing: SigningBook | None = None
+    ) -> None:
         """node: this node's name among several, sent as X-Veggiecron-Node (empty: a single daemon)."""
         self.settings = settings
         self.outbound = outbound
         self.node = node
+        self.signing = signing if signing is not None else SigningBook()
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
         self._slots = HostSlots(settings.pool_per_host, settings.pool_size)
@@ -157,10 +162,14 @@ class HttpRunner:
         The run starts when its first request is handed to a connection; the time before that
         (the name's lookup, the wait for a free connection) is its pool wait.
         """
-        return await self.run_target(job.id, job.target, due_at, epoch)  # type: ignore[arg-type]
+        target: HttpTarget = job.target  # type: ignore[assignment]
+        keys = self.signing.keys(job.user_id) if target.sign else ()
+        return await self.run_target(job.id, target, due_at, epoch, keys)
 
-    async def run_target(self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1) -> RunResult:
-        """One run of an http target (see run)."""
+    async def run_target(
+        self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1, keys: tuple[bytes, ...] = ()
+    ) -> RunResult:
+        """One run of an http target (see run); signed with `keys` (Standard Webhooks) when any."""
         queued = time.time()
         headers = dict(target.headers)
         headers["X-Veggiecron-Job"] = str(job_id)
@@ -173,9 +182,9 @@ class HttpRunner:
         if self.node:
             headers["X-Veggiecron-Node"] = self.node
         if target.number_of_clones == 1:
-            results = [await self._send_with_retries(target, headers)]
+            results = [await self._send_with_retries(target, headers, keys)]
         else:
-            clones = (self._send_with_retries(target, headers) for _ in range(target.number_of_clones))
+            clones = (self._send_with_retries(target, headers, keys) for _ in range(target.number_of_clones))
             results = list(await asyncio.gather(*clones))
         ended = time.time()
         sent = [clone.first_sent_at for clone in results if clone.first_sent_at is not None]
@@ -200,17 +209,23 @@ class HttpRunner:
             pool_wait_ms=(started - queued) * 1000.0 if sent else None,
         )
 
-    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
+    async def notify(
+        self, url: str, body: object, headers: dict[str, str], timeout: float, owner: int | None = None
+    ) -> str | None:
         """POST a small JSON event once; answer None when delivered, else the reason it was not."""
         if self._session is None:
             return "the client is stopped"
         denied = self.outbound.denies_host(urlsplit(url).hostname or "")
         if denied is not None:
             return f"destination denied: {denied}"
+        data = orjson.dumps(body)
+        keys = self.signing.keys(owner) if owner is not None else ()
+        if keys:  # a notification is one message: an id of its own
+            headers = {**headers, **signed_headers(keys, f"msg_{uuid.uuid4().hex}", time.time(), data)}
         try:
             async with self._session.post(
                 url,
-                data=orjson.dumps(body),
+                data=data,
                 headers={"Content-Type": "application/json", **headers},
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
@@ -222,13 +237,17 @@ class HttpRunner:
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    async def _send_with_retries(self, target: HttpTarget, headers: dict[str, str]) -> Clone:
+    async def _send_with_retries(self, target: HttpTarget, headers: dict[str, str], keys: tuple[bytes, ...]) -> Clone:
         """Up to 1 + retries attempts, stopping early when hopeless (see Clone)."""
         count = 0
         first_sent: float | None = None
         while True:
             count += 1
-            attempt = await self._send(target, headers)
+            if keys:  # signed again for each attempt: webhook-timestamp is the time of sending
+                sent = {**headers, **signed_headers(keys, headers["Idempotency-Key"], time.time(), target.body or b"")}
+                attempt = await self._send(target, sent)
+            else:
+                attempt = await self._send(target, headers)
             if not attempt.ok:
                 for observer in self._failed_attempt_observers:
                     observer(FailedAttempt(attempt.status, attempt.error_class))

@@ -47,6 +47,12 @@ def http_field_schemas(client: HttpClientSection) -> dict[str, Schema]:
             "default": 1,
             "description": "Requests per run, sent in parallel; the run is ok when every clone succeeds.",
         },
+        "sign": {
+            "type": "boolean",
+            "default": True,
+            "description": "true: each request carries Standard Webhooks signature headers when the owner has "
+            "signing secrets (POST /signing-secrets); false: this job's requests are never signed.",
+        },
         "enable_shadows": {
             "type": "boolean",
             "default": False,

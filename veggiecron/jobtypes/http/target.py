@@ -33,6 +33,7 @@ FIELDS = (
     "retry_on",
     "success_codes",
     "expect",
+    "sign",
 )
 MAX_RETRIES = 10
 MAX_TIMEOUT = 3600.0
@@ -65,6 +66,7 @@ class HttpTarget:
     retry_backoff_max_seconds: float = 60.0
     retry_on: frozenset[int] = frozenset()  # 4xx answers retried anyway (5xx, 408 and 429 always are)
     expect: Expectations | None = None  # response assertions; None costs a run nothing
+    sign: bool = True  # signed with the owner's signing secrets, when they have any (false: never)
 
     @property
     def lane(self) -> str | None:
@@ -112,6 +114,9 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
             f"not {describe(data.get('number_of_clones'))}",
         )
 
+    sign = data.get("sign", True)
+    if not isinstance(sign, bool):
+        raise Invalid("data.sign", "data.sign must be true or false")
     shadows = data.get("enable_shadows", False)
     if not isinstance(shadows, bool):
         raise Invalid("data.enable_shadows", "data.enable_shadows must be true or false")
@@ -201,6 +206,7 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
         retry_backoff_max_seconds=_shared_float(backoff_max),
         retry_on=frozenset(code for code in retry_on if code is not None) if retry_on else NO_CODES,
         expect=expect,
+        sign=sign,
     )
 
 

@@ -10,6 +10,7 @@ from .jobs import PostgresJobs
 from .nodes import PostgresNodes
 from .runs import PostgresRuns
 from .seed import PostgresSeedRecords
+from .signing import PostgresSigningSecrets
 
 
 class PostgresStore(
@@ -21,6 +22,7 @@ class PostgresStore(
     PostgresCalendars,
     PostgresAudit,
     PostgresNodes,
+    PostgresSigningSecrets,
 ):
     """Users, tokens, jobs, runs and Seed records in one PostgreSQL database, shared by several nodes
     (implements store.contract.Store and ClaimStore)."""

@@ -180,6 +180,16 @@ MIGRATIONS: list[str] = [
         last_seen double precision NOT NULL
     );
     """,
+    # 9: users' signing secrets (the SQLite store's migration 9)
+    """
+    CREATE TABLE signing_secrets (
+        id bigserial PRIMARY KEY,
+        user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        secret text NOT NULL,
+        date_created double precision NOT NULL
+    );
+    CREATE INDEX signing_secrets_user ON signing_secrets(user_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,9 +8,12 @@ from .calendars import SqliteCalendars
 from .jobs import SqliteJobs
 from .runs import SqliteRuns
 from .seed import SqliteSeedRecords
+from .signing import SqliteSigningSecrets
 
 
-class SqliteStore(SqliteJobs, SqliteRuns, SqliteAccounts, SqliteSeedRecords, SqliteCalendars, SqliteAudit):
+class SqliteStore(
+    SqliteJobs, SqliteRuns, SqliteAccounts, SqliteSeedRecords, SqliteCalendars, SqliteAudit, SqliteSigningSecrets
+):
     """Users, tokens, jobs, runs and Seed records in one SQLite file (implements store.contract.Store)."""
 
 

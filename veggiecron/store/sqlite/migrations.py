@@ -158,6 +158,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_log_actor ON audit_log(actor_id, id);
     CREATE INDEX audit_log_at ON audit_log(at);
     """,
+    # 9: users' signing secrets (Standard Webhooks): every row is an active secret
+    """
+    CREATE TABLE signing_secrets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        secret TEXT NOT NULL,
+        date_created REAL NOT NULL
+    );
+    CREATE INDEX signing_secrets_user ON signing_secrets(user_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,73 @@
+"""A user's signing secrets: created, listed and ended through the store, held in the SigningBook.
+
+The runner signs from the book alone (no database read per run): this node's changes reach it at
+once, and on a cluster every node reloads it every second (keep_fresh) for other nodes' changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Protocol
+
+from .clock import Clock
+from .errors import Forbidden, NotFound
+from .model import User
+from .sealed import SecretBox
+from .signing import SigningBook, SigningSecret, new_secret
+from .store.contract import SigningSecretStore
+
+logger = logging.getLogger(__name__)
+
+
+class UserLookup(Protocol):
+    async def user_credentials(self, username: str) -> tuple[User, str] | None: ...
+
+
+class SigningService:
+    def __init__(
+        self, store: SigningSecretStore, users: UserLookup, book: SigningBook, clock: Clock, box: SecretBox
+    ) -> None:
+        self.store = store
+        self.box = box  # the store holds secrets sealed; only the book holds them open
+        self.users = users
+        self.book = book
+        self.clock = clock
+
+    async def load(self) -> None:
+        """Raises WrongSecretsKey when this key cannot open the stored secrets (start refuses)."""
+        stored = await self.store.all_signing_secrets()
+        self.book.load([replace(s, secret=self.box.open(s.secret)) for s in stored])
+
+    async def keep_fresh(self, interval: float) -> None:
+        """Reload the book every `interval` seconds (another node may create or end a secret)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.load()
+            except Exception:  # the store is away for a moment: the book keeps what it holds
+                logger.warning("signing secrets could not be reloaded; kept the ones held", exc_info=True)
+
+    async def create(self, user: User) -> SigningSecret:
+        plain = new_secret()
+        stored = await self.store.create_signing_secret(user.id, self.box.seal(plain), self.clock.now())
+        secret = replace(stored, secret=plain)
+        self.book.put(secret)
+        return secret
+
+    async def visible(self, viewer: User, about: str | None) -> list[SigningSecret]:
+        """The viewer's secrets, or (an admin only) another user's by name."""
+        user_id = viewer.id
+        if about is not None and about != viewer.username:
+            if not viewer.is_admin:
+                raise Forbidden("only admins may list other users' signing secrets", {"field": "user"})
+            found = await self.users.user_credentials(about)
+            if found is None:
+                raise NotFound(f"no user named {about[:64]!r}", {"field": "user"})
+            user_id = found[0].id
+        return await self.store.list_signing_secrets(user_id)
+
+    async def delete(self, user: User, secret_id: int) -> None:
+        await self.store.delete_signing_secret(user.id, secret_id)
+        self.book.drop(secret_id)
