@@ -19,7 +19,7 @@ import asyncio
 import time
 from typing import Any
 
-from bench.api import dispatch_figures, load_figures, measure_bare, period_of
+from bench.api_measures import dispatch_figures, load_figures, measure_bare, period_of
 from bench.cluster import postgres_cpu_seconds, postmaster_pid
 from bench.load import LoadPlan, LoadProcess
 from bench.server import BenchServer

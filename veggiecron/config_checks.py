@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .config import Config
+from typing import Any
 
 # The key shipped in config.yaml; production refuses to start with it.
 SHIPPED_APP_KEY = "change-me-veggiecron-development-key"
@@ -29,8 +26,10 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def validate(config: Config) -> None:
-    """Range and consistency checks that types alone cannot express."""
+def validate(config: Any) -> None:
+    """Range and consistency checks of a Config that types alone cannot express.
+
+    Typed loosely: config.py calls this module, which therefore imports nothing of config.py."""
     _require(config.app.env in ENVIRONMENTS, f"app.env must be one of {', '.join(ENVIRONMENTS)}")
     _require(bool(config.app.name.strip()), "app.name must not be empty")
     _require(len(config.app.key) >= 16, "app.key must be at least 16 characters")
