@@ -151,7 +151,7 @@ class JobService:
         """Validate and store a new job, and schedule it at once (both APIs end here).
 
         actor: who asks, for the audit row (the owner, without an address, when not given)."""
-        data = data_object(data)
+        data = self.types.seal(job_type, data_object(data))  # secrets are stored sealed
         target = self.types.parse(job_type, data)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         check_new_zone(zone)
@@ -226,6 +226,10 @@ class JobService:
     async def get(self, user: User, name: str) -> Job:
         return self.scheduler.current(await self.jobs.get_job(user.id, name))
 
+    def shown(self, job: Job) -> Job:
+        """The job as answered and shown: its secrets as {"secret": "set"}, never their values."""
+        return replace(job, data=self.types.shown(job.type, job.data))
+
     def current(self, job: Job) -> Job:
         """A job read from the store, with the scheduler's progress since it was written."""
         return self.scheduler.current(job)
@@ -286,7 +290,7 @@ class JobService:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
         # A job's stored data is kept as it is when it is not changed (see urls.check_url).
-        data = data_object(data)
+        data = self.types.seal(job.type, data_object(data), job.data)  # {"secret": "set"} keeps a secret
         target = self.types.parse(job.type, data, strict=data != job.data)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         if zone != job.timezone:

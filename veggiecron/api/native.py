@@ -121,7 +121,9 @@ class JobsHandler(BaseHandler):
         if name is not None:
             job = await self.ctx.jobs.get(user, name)
             runs = await self.ctx.jobs.recent_runs(job)
-            self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
+            self.answer(
+                f'Job "{job.name}"', {**job_view(self.ctx.jobs.shown(job)), "runs": [run_view(r) for r in runs]}
+            )
             return
         limit, offset = self.page()
         where = job_filter(
@@ -132,7 +134,13 @@ class JobsHandler(BaseHandler):
         )
         jobs, count = await self.ctx.jobs.list_jobs(user, limit, offset, where)
         self.answer(
-            f"{count} jobs", {"count": count, "limit": limit, "offset": offset, "jobs": [job_view(j) for j in jobs]}
+            f"{count} jobs",
+            {
+                "count": count,
+                "limit": limit,
+                "offset": offset,
+                "jobs": [job_view(self.ctx.jobs.shown(j)) for j in jobs],
+            },
         )
 
     async def post(self) -> None:
@@ -141,7 +149,9 @@ class JobsHandler(BaseHandler):
         fields = _job_fields(fields, self.body_was_form, self.ctx.config, self.ctx.jobs.types, job_type)
         job = await self.ctx.jobs.create(self.current_user_required, fields, await actor_of(self))
         self.set_header("Location", f"/job/{job.name}")
-        self.answer(f'Successfully created {job.type} job: "{job.name}"', job_view(job), status=201)
+        self.answer(
+            f'Successfully created {job.type} job: "{job.name}"', job_view(self.ctx.jobs.shown(job)), status=201
+        )
 
 
 class JobHandler(BaseHandler):
@@ -150,7 +160,7 @@ class JobHandler(BaseHandler):
     async def get(self, name: str) -> None:
         job = await self.ctx.jobs.get(self.current_user_required, name)
         runs = await self.ctx.jobs.recent_runs(job)
-        self.answer(f'Job "{job.name}"', {**job_view(job), "runs": [run_view(r) for r in runs]})
+        self.answer(f'Job "{job.name}"', {**job_view(self.ctx.jobs.shown(job)), "runs": [run_view(r) for r in runs]})
 
     async def patch(self, name: str) -> None:
         fields = self.body_fields()
@@ -159,7 +169,7 @@ class JobHandler(BaseHandler):
             job_type = self.ctx.jobs.types.get((await self.ctx.jobs.get(self.current_user_required, name)).type)
         fields = _job_fields(fields, self.body_was_form, self.ctx.config, self.ctx.jobs.types, job_type)
         job = await self.ctx.jobs.update(self.current_user_required, name, fields, await actor_of(self))
-        self.answer(f'Updated job "{job.name}"', job_view(job))
+        self.answer(f'Updated job "{job.name}"', job_view(self.ctx.jobs.shown(job)))
 
     put = patch
 

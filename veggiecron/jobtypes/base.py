@@ -86,6 +86,12 @@ class JobType(Protocol):
     def runner(self) -> TypeRunner:
         """A new runner for this type's targets (one per server)."""
 
+    # A type whose data may hold secrets (stored sealed, see sealed.py) also has, and the
+    # registry calls when present:
+    #   seal(data, previous) -> data: a request's data as stored (previous: the job's stored data);
+    #   map_secrets(data, change) -> data: each stored secret replaced by change(its sealed text);
+    #   without_unknown_secrets(data) -> (data, [where]): an import's data without secrets of no value.
+
 
 # What the `veggiecron.job_types` entry points name: a callable that builds the type.
 JobTypeFactory = Callable[[TypeContext], JobType]

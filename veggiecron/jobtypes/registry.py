@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..calendar_book import CalendarBook
 from ..errors import Invalid
@@ -94,11 +94,41 @@ class JobTypes:
         """A job's data parsed by its type."""
         return self.get(name).parse(data, strict=strict)
 
+    def seal(self, name: str, data: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A request's data as stored: its secrets sealed (see JobType)."""
+        seal = getattr(self.get(name), "seal", None)
+        return data if seal is None else seal(data, previous)
+
+    def map_secrets(self, name: str, data: dict[str, Any], change: Callable[[str], Any]) -> dict[str, Any]:
+        """Stored data with each secret replaced by change(its sealed text)."""
+        job_type = self._types.get(name)
+        mapper = getattr(job_type, "map_secrets", None)
+        return data if mapper is None else mapper(data, change)
+
+    def shown(self, name: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Stored data as answered, shown and logged: each secret as {"secret": "set"}."""
+        return self.map_secrets(name, data, _shown)
+
+    def sealed_in(self, name: str, data: dict[str, Any]) -> list[str]:
+        """The sealed texts stored data holds."""
+        found: list[str] = []
+        self.map_secrets(name, data, found.append)
+        return found
+
+    def without_unknown_secrets(self, name: str, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """An imported job's data without the secrets its file holds no value for, and where they were."""
+        strip = getattr(self.get(name), "without_unknown_secrets", None)
+        return (data, []) if strip is None else strip(data)
+
     def __iter__(self) -> Iterator[JobType]:
         return iter(self._types.values())
 
     def runners(self) -> JobRunners:
         return JobRunners({name: job_type.runner() for name, job_type in self._types.items()})
+
+
+def _shown(sealed: str) -> dict[str, str]:
+    return {"secret": "set"}
 
 
 class Notifying(TypeRunner):

@@ -114,7 +114,7 @@ class JobFormPage(UiHandler):
             form, times = JobForm.blank(job_type), self._preview("every 5 minutes", "UTC")
         else:
             job = await self._editable(name)
-            form = JobForm.of(job, self.ctx.jobs.types.get(job.type))
+            form = JobForm.of(self.ctx.jobs.shown(job), self.ctx.jobs.types.get(job.type))
             now = self.ctx.clock.now()
             times = ([(local_time(t, job.timezone), relative(t, now)) for t in self.ctx.jobs.upcoming(job, 5)], "")
         await self._show(form, name, times)

@@ -67,7 +67,7 @@ class JobPage(UiHandler):
             "job.html",
             400 if error else 200,
             **values,
-            settings=settings_view(job, self.ctx.jobs.types.get(job.type)),
+            settings=settings_view(self.ctx.jobs.shown(job), self.ctx.jobs.types.get(job.type)),
             upcoming=upcoming,
             skipped=skipped,
             edit_href=row.href + "/edit",

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from ...sealed import SecretBox
 from ..base import FormField, Schema, TypeContext
 from .runner import HttpRunner
 from .schema import http_data_schema
+from .secrets import map_secrets, seal_headers, without_unknown
 from .target import VERBS, HttpTarget, parse_http_data
 
 
@@ -19,9 +24,24 @@ class HttpJobType:
     def __init__(self, context: TypeContext) -> None:
         self.context = context
         self.settings = context.config.http_client
+        security = context.config.security
+        self.box = SecretBox.of(security.secrets_key, context.config.app.key)  # seals and opens secret headers
 
     def parse(self, data: object, *, strict: bool = True) -> HttpTarget:
-        return parse_http_data(data, self.settings, strict=strict)
+        return parse_http_data(data, self.settings, strict=strict, box=self.box)
+
+    def seal(self, data: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+        """A request's data as stored: its secret headers sealed (see secrets.py)."""
+        return seal_headers(data, previous, self.box)
+
+    def map_secrets(self, data: dict[str, Any], change: Callable[[str], Any]) -> dict[str, Any]:
+        """The stored data with each secret header's value replaced by change(its sealed text)."""
+        return map_secrets(data, change)
+
+    def without_unknown_secrets(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """An imported job's data without the secrets its file holds no value for, and where they were."""
+        kept, names = without_unknown(data)
+        return kept, [f"data.headers[{name!r}]" for name in names]
 
     def data_schema(self) -> Schema:
         return http_data_schema(self.settings)

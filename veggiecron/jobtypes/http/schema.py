@@ -29,6 +29,7 @@ def target_url(max_length: int, description: str, nullable: bool = False) -> Sch
 
 def http_field_schemas(client: HttpClientSection) -> dict[str, Schema]:
     """One schema per field of an http job's `data` (target.parse_http_data)."""
+    header_value = {"type": "string", "maxLength": 8192, "pattern": whole("^[^\\r\\n\\x00]*$")}
     return {
         "url": {
             **target_url(MAX_URL_LENGTH, "Required. The URL to call."),
@@ -61,8 +62,20 @@ def http_field_schemas(client: HttpClientSection) -> dict[str, Schema]:
         "headers": {
             "type": "object",
             "propertyNames": {"pattern": whole("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]{1,256}$")},
-            "additionalProperties": {"type": "string", "maxLength": 8192, "pattern": whole("^[^\\r\\n\\x00]*$")},
-            "description": "Header names to string values.",
+            "additionalProperties": {
+                "oneOf": [
+                    header_value,
+                    {
+                        "type": "object",
+                        "properties": {"secret": header_value},
+                        "required": ["secret"],
+                        "additionalProperties": False,
+                        "description": 'A secret value, stored encrypted and answered as {"secret": "set"}; '
+                        'sending {"secret": "set"} back keeps the one the header holds.',
+                    },
+                ]
+            },
+            "description": 'Header names to string values, or to {"secret": "value"} for a value kept secret.',
         },
         "body": {"type": "string", "description": "Request body, sent as is. Give body or json, not both."},
         "json": {

@@ -14,7 +14,9 @@ import yarl
 from ...config import HttpClientSection
 from ...errors import Invalid
 from ...json_numbers import describe, whole_number
+from ...sealed import SecretBox
 from .expect import Expectations, parse_expect
+from .secrets import SET, check_value, sealed_of
 from .urls import MAX_URL_LENGTH, check_url
 
 VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -88,10 +90,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool = True) -> HttpTarget:
+def parse_http_data(
+    data: object, defaults: HttpClientSection, *, strict: bool = True, box: SecretBox | None = None
+) -> HttpTarget:
     """Validate an http job's `data`; raise Invalid naming the first bad field.
 
     strict=False reads a stored job: its URL is held to what sending needs (see urls.check_url).
+    box opens the secret header values stored sealed (secrets.py); WrongSecretsKey when it cannot.
     """
     if not isinstance(data, dict):
         raise Invalid("data", "data must be a JSON object")
@@ -128,9 +133,7 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
     for name, value in headers.items():
         if not _HEADER_NAME.fullmatch(name):
             raise Invalid("data.headers", f"data.headers has an invalid header name {name[:64]!r}")
-        if not isinstance(value, str) or any(c in value for c in "\r\n\x00") or len(value) > 8192:
-            raise Invalid("data.headers", f"data.headers[{name!r}] must be a string without line breaks")
-        header_items.append((name, value))
+        header_items.append((name, _header_value(name, value, box)))
 
     if "body" in data and "json" in data:
         raise Invalid("data.body", "give data.body or data.json, not both")
@@ -208,6 +211,26 @@ def parse_http_data(data: object, defaults: HttpClientSection, *, strict: bool =
         expect=expect,
         sign=sign,
     )
+
+
+def _header_value(name: str, value: object, box: SecretBox | None) -> str:
+    """A header's value as sent. A secret is opened here, when the job is compiled, not at each
+    request: the held target keeps one plain string per header as for any header (no object
+    more per held job), a run pays no decryption, and a key that cannot open it fails the
+    compile (at start: the start refuses), not every run of the job."""
+    sealed = sealed_of(value)
+    if sealed is not None:
+        if box is None:
+            raise Invalid("data.headers", f"data.headers[{name!r}] holds a sealed secret, which no request may send")
+        return box.open(sealed)
+    if isinstance(value, dict) and set(value) == {"secret"} and isinstance(value["secret"], str):
+        value = value["secret"]  # a request's secret not sealed yet (the jobs service seals it before storing)
+        if value == SET:
+            raise Invalid("data.headers", f'data.headers[{name!r}] is {{"secret": "set"}} with no secret to keep')
+    if not isinstance(value, str):
+        raise Invalid("data.headers", f'data.headers[{name!r}] must be a string or {{"secret": "a string"}}')
+    check_value(name, value)
+    return value
 
 
 def _parse_success_codes(value: object) -> frozenset[int]:
