@@ -1,8 +1,9 @@
 """The Seed Scheduler API's domain: schedules, failed tasks and webhooks, as translations onto jobs.
 
-A schedule is an ordinary http job (verb POST, the payload as JSON body, the auth token as an
-Authorization header) plus a Seed row that remembers the Seed fields; runs, history, metrics and
-the scheduler are the same as for every other job.
+A schedule is an ordinary http job (verb POST, the payload as JSON body, the auth token as a
+secret Authorization header) plus a Seed row that remembers the Seed fields; runs, history, metrics
+and the scheduler are the same as for every other job. The auth token is stored sealed in both
+(sealed.py) and answered as "********".
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from ..config import Config
 from ..errors import Invalid
 from ..jobs import JobService
 from ..model import FailedTask, Job, SeedFields, User, Webhook
+from ..sealed import VERSION, SecretBox
 from ..store import SeedStore
-from .validation import SCHEDULE_ADDED, hook_fields, job_name, schedule_text, seed_fields, validated
+from .validation import HIDDEN_TOKEN, SCHEDULE_ADDED, hook_fields, job_name, schedule_text, seed_fields, validated
 
 logger = logging.getLogger(__name__)
 
 
 class Notifying(Protocol):
-    async def notify(self, url: str, body: object, headers: dict[str, str], timeout: float) -> str | None:
-        """POST a small JSON event once; None when delivered, else why not."""
+    async def notify(
+        self, url: str, body: object, headers: dict[str, str], timeout: float, owner: int | None = None
+    ) -> str | None:
+        """POST a small JSON event once (signed with the owner's signing secrets); None when delivered."""
 
 
 class SeedService:
@@ -39,11 +43,28 @@ class SeedService:
         self.runner = runner
         self.config = config
         self.clock = clock
+        self.box = SecretBox.of(config.security.secrets_key, config.app.key)  # auth tokens are stored sealed
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # schedules
 
-    def _job_data(self, seed: SeedFields) -> dict[str, Any]:
+    def _sealed(self, seed: SeedFields, job: Job | None, given: bool) -> tuple[SeedFields, object]:
+        """The Seed fields with their auth token sealed, and the job's Authorization header value:
+        a token given as a secret, the stored one kept as {"secret": "set"} (unchanged in the job).
+
+        given: the token is the request's (plain), not the stored one (sealed, or plain when it
+        was stored before tokens were sealed: sealed now)."""
+        token = seed.auth_token
+        if token is None:
+            return seed, None
+        if not given:
+            header = job.data.get("headers", {}).get("Authorization") if job is not None else None
+            if token.startswith(VERSION) and isinstance(header, dict):
+                return seed, {"secret": "set"}
+            token = self.box.open(token) if token.startswith(VERSION) else token
+        return replace(seed, auth_token=self.box.seal(token)), {"secret": f"Token {token}"}
+
+    def _job_data(self, seed: SeedFields, authorization: object) -> dict[str, Any]:
         data: dict[str, Any] = {
             "url": seed.endpoint,
             "verb": "POST",
@@ -55,8 +76,8 @@ class SeedService:
             # Like Seed's Celery tasks, each due time is delivered even while an earlier one retries.
             "enable_shadows": True,
         }
-        if seed.auth_token is not None:
-            data["headers"] = {"Authorization": f"Token {seed.auth_token}"}
+        if authorization is not None:
+            data["headers"] = {"Authorization": authorization}
         return data
 
     async def create(
@@ -68,12 +89,12 @@ class SeedService:
     ) -> tuple[Job, SeedFields]:
         """Create a schedule; its owner's schedule.added webhooks get `describe(job, seed)`."""
         seed, frequency, enabled = validated(fields, None)
-        seed = replace(seed, created_by=user.id, updated_by=user.id)
+        seed, authorization = self._sealed(replace(seed, created_by=user.id, updated_by=user.id), None, True)
         with seed_fields(seed):
             job = await self.jobs.create_job(
                 user,
                 name=job_name(seed.uuid),
-                data=self._job_data(seed),
+                data=self._job_data(seed, authorization),
                 schedule=schedule_text(seed.cron_definition, seed.interval_definition),
                 enabled=enabled,
                 max_runs=frequency,
@@ -100,12 +121,14 @@ class SeedService:
         if not partial and "endpoint" not in fields:
             raise Invalid("endpoint", "This field is required.")
         seed, frequency, enabled = validated(fields, current)
-        seed = replace(seed, updated_by=user.id)
+        seed, authorization = self._sealed(
+            replace(seed, updated_by=user.id), job, fields.get("auth_token", HIDDEN_TOKEN) != HIDDEN_TOKEN
+        )
         with seed_fields(seed):
             changed = await self.jobs.change(
                 user,
                 job,
-                data=self._job_data(seed),
+                data=self._job_data(seed, authorization),
                 schedule=schedule_text(seed.cron_definition, seed.interval_definition),
                 zone="UTC",
                 enabled=enabled if "enabled" in fields else job.enabled,
@@ -178,7 +201,8 @@ class SeedService:
             headers["Authorization"] = f"Token {self.config.seed.hook_auth_token}"
         for hook in hooks:
             body = {"hook": {"id": hook.id, "event": hook.event, "target": hook.target}, "data": data}
-            error = await self.runner.notify(hook.target, body, headers, self.config.seed.request_timeout_seconds)
+            timeout = self.config.seed.request_timeout_seconds
+            error = await self.runner.notify(hook.target, body, headers, timeout, user.id)  # signed as its jobs are
             if error is None:
                 logger.info("webhook %d: schedule.added delivered for job %d", hook.id, job.id)
             else:

@@ -43,6 +43,9 @@ SCHEDULE_FIELDS = (
 )
 
 
+# What the Seed API answers for a schedule's auth_token (stored sealed; Seed clients expect a string).
+HIDDEN_TOKEN = "********"
+
 # Errors of the job underneath, named as the Seed field the client sent.
 SEED_FIELD_OF = {
     "data.url": "endpoint",
@@ -176,6 +179,10 @@ def validated(fields: dict[str, Any], current: SeedFields | None) -> tuple[SeedF
     base = current or SeedFields(str(uuid_module.uuid4()), None, None, "", None, {}, None, None)
     endpoint = validate_endpoint(present.get("endpoint")) if "endpoint" in present or current is None else base.endpoint
     cron, interval = definitions(present, base)
+    if present.get("auth_token") == HIDDEN_TOKEN:  # answered for a token held: sent back, it keeps it
+        if current is None:
+            raise Invalid("auth_token", f'"{HIDDEN_TOKEN}" keeps a schedule\'s token; a new schedule has none to keep.')
+        present.pop("auth_token")
     auth_token = optional_text(present, "auth_token", 500) if "auth_token" in present else base.auth_token
     if auth_token is not None and any(c in auth_token for c in "\r\n\x00"):
         raise Invalid("auth_token", "auth_token must not contain line breaks.")

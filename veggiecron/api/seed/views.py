@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...model import FailedTask, Group, Job, SeedFields, User, Webhook
+from ...seed.validation import HIDDEN_TOKEN
 
 
 def iso(epoch: float | None) -> str | None:
@@ -33,7 +34,7 @@ def schedule_view(job: Job, seed: SeedFields, base: str) -> dict[str, Any]:
         "interval_definition": seed.interval_definition,
         "endpoint": seed.endpoint,
         "payload": seed.payload,
-        "auth_token": seed.auth_token,
+        "auth_token": None if seed.auth_token is None else HIDDEN_TOKEN,  # stored sealed, never answered
         "next_send_at": iso(job.next_run) if job.enabled else None,
         "enabled": job.enabled,
         "created_at": iso(job.date_created),
