@@ -58,6 +58,7 @@ from .model import Run
 from .outbound import OutboundPolicy
 from .scheduler import Scheduler
 from .sealed import SecretBox
+from .sealed_columns import check_secrets_key
 from .seed import SeedService
 from .signing import SigningBook
 from .signing_service import SigningService
@@ -281,6 +282,8 @@ class Server:
         await self.store.open()
         await self.ctx.calendars.load()  # before the scheduler compiles a job
         await self.ctx.signing.load()  # before the first run is sent
+        # Before the scheduler compiles a job: a key that cannot open the stored secrets stops the start.
+        await check_secrets_key(self.store, self.job_types, SecretBox.of(config.security.secrets_key, config.app.key))
         await self.runner.start()
         if config.seed.metrics_url:
             self.metrics_push = MetricsPusher(

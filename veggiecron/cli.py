@@ -22,7 +22,16 @@ from .errors import Invalid, VeggiecronError
 from .logs import StartupError, configure_logging, start_error_reporting
 
 T = TypeVar("T")
-COMMANDS = ("serve", "create-admin", "check-config", "backup", "copy-to-postgres", "export", "import")
+COMMANDS = (
+    "serve",
+    "create-admin",
+    "check-config",
+    "backup",
+    "copy-to-postgres",
+    "export",
+    "import",
+    "rotate-secrets-key",
+)
 logger = logging.getLogger("veggiecron")
 
 
@@ -80,6 +89,17 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--create-user", action="store_true", help="create the user when missing, without a password (as create-admin)"
     )
+    rotate = commands.add_parser(
+        "rotate-secrets-key",
+        parents=[common],
+        help="re-encrypt every stored secret under a new key, in one transaction (stop the servers first)",
+    )
+    rotate.add_argument(
+        "--old-key",
+        help="the key they are stored under (default: the configured security.secrets_key, else app.key); "
+        "- reads it from stdin (before the new key when both are)",
+    )
+    rotate.add_argument("--new-key", required=True, help="the key to store them under; - reads it from stdin")
     return main
 
 
@@ -116,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         return export_jobs(config, options.username, options.output)
     if options.command == "import":
         return import_jobs(config, options.username, options.file, options.replace, options.create_user)
+    if options.command == "rotate-secrets-key":
+        return rotate_secrets_key(config, options.old_key, options.new_key)
     return serve(settings)
 
 
@@ -347,3 +369,45 @@ def _remove_new_database(config: Config, new: bool) -> bool:
     for suffix in ("", "-wal", "-shm"):
         Path(config.db_file + suffix).unlink(missing_ok=True)
     return True
+
+
+MIN_KEY = 16  # as app.key
+
+
+def key_given(option: str | None) -> str:
+    """A key from its option; "-" reads it as a line of stdin (kept out of the process list)."""
+    return sys.stdin.readline().rstrip("\r\n") if option == "-" else (option or "")
+
+
+def rotate_secrets_key(config: Config, old_option: str | None, new_option: str | None) -> int:
+    """Re-encrypt every stored secret under a new key, all or nothing; one line of outcome."""
+    from .daemon_lock import ServerRunning, importing
+    from .sealed import WrongSecretsKey
+    from .secrets_rotation import rotate_secrets_key as rotate
+
+    old = key_given(old_option) or config.security.secrets_key or config.app.key
+    new = key_given(new_option)
+    if len(new) < MIN_KEY:
+        return fail(f"give the new key with --new-key (- reads it from stdin), at least {MIN_KEY} characters", 2)
+    if new == old:
+        return fail("the new key is the old one: nothing to do", 2)
+    where, missing = database_named(config)
+    if missing:
+        return fail(f"no database at {where}", 2)
+    # A server running on the SQLite file would go on with the old key: it must be stopped.
+    held: AbstractContextManager[None] = nullcontext() if config.database else importing(config.db_file)
+    try:
+        with held:
+            count = run(rotate(config, old, new))
+    except ServerRunning as exc:
+        return fail(str(exc), 1)
+    except WrongSecretsKey:
+        return fail(f"the old key cannot decrypt the secrets stored in {where}; nothing was changed", 2)
+    except Exception as exc:  # a database that refuses us: one line, whatever raised it
+        return fail(f"cannot rotate the secrets key of {where}, nothing was changed: {type(exc).__name__}: {exc}", 1)
+    print(
+        f"veggiecron: re-encrypted {count} stored secrets in {where}; start the servers with "
+        "security.secrets_key (VEGGIECRON_SECURITY__SECRETS_KEY) set to the new key",
+        file=sys.stderr,
+    )
+    return 0

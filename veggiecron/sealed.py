@@ -21,7 +21,8 @@ _NONCE = 12
 
 FIX = (
     "stored secrets cannot be decrypted with this key: set security.secrets_key "
-    "(VEGGIECRON_SECURITY__SECRETS_KEY) to the key they were stored under (app.key before it was changed)"
+    "(VEGGIECRON_SECURITY__SECRETS_KEY) to the key they were stored under (app.key before it was changed), "
+    "or re-encrypt them under this one with `veggiecron rotate-secrets-key`"
 )
 
 

@@ -24,10 +24,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, "VEGGIECRON_SECURITY__BCRYPT_ROUNDS": "4", **extra}
 
 
-def command(*args: str, cwd: Path, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """`python start.py ARGS` (the same as `veggiecron ARGS`), to completion."""
+def command(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 30, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python start.py ARGS` (the same as `veggiecron ARGS`), to completion; `input` on its stdin."""
     return subprocess.run(
-        [sys.executable, START, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, START, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, input=input
     )
 
 

@@ -90,6 +90,7 @@ class JobType(Protocol):
     # registry calls when present:
     #   seal(data, previous) -> data: a request's data as stored (previous: the job's stored data);
     #   map_secrets(data, change) -> data: each stored secret replaced by change(its sealed text);
+    #   reseal_secrets(data, reseal) -> data: each stored secret sealed again by reseal(its sealed text);
     #   without_unknown_secrets(data) -> (data, [where]): an import's data without secrets of no value.
 
 

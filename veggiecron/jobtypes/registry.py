@@ -105,6 +105,12 @@ class JobTypes:
         mapper = getattr(job_type, "map_secrets", None)
         return data if mapper is None else mapper(data, change)
 
+    def reseal(self, name: str, data: dict[str, Any], reseal: Callable[[str], str]) -> dict[str, Any]:
+        """Stored data with each secret sealed again by reseal(its sealed text) (rotate-secrets-key)."""
+        job_type = self._types.get(name)
+        resealer = getattr(job_type, "reseal_secrets", None)
+        return data if resealer is None else resealer(data, reseal)
+
     def shown(self, name: str, data: dict[str, Any]) -> dict[str, Any]:
         """Stored data as answered, shown and logged: each secret as {"secret": "set"}."""
         return self.map_secrets(name, data, _shown)

@@ -33,6 +33,7 @@ from ..model import (
     User,
     Webhook,
 )
+from ..sealed_columns import SealedValueStore
 from ..signing import SigningSecret
 
 
@@ -327,6 +328,7 @@ class Store(
     CalendarStore,
     AuditLog,
     SigningSecretStore,
+    SealedValueStore,
     Database,
     Protocol,
 ):

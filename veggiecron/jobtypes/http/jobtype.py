@@ -9,7 +9,7 @@ from ...sealed import SecretBox
 from ..base import FormField, Schema, TypeContext
 from .runner import HttpRunner
 from .schema import http_data_schema
-from .secrets import map_secrets, seal_headers, without_unknown
+from .secrets import map_secrets, seal_headers, stored, without_unknown
 from .target import VERBS, HttpTarget, parse_http_data
 
 
@@ -37,6 +37,10 @@ class HttpJobType:
     def map_secrets(self, data: dict[str, Any], change: Callable[[str], Any]) -> dict[str, Any]:
         """The stored data with each secret header's value replaced by change(its sealed text)."""
         return map_secrets(data, change)
+
+    def reseal_secrets(self, data: dict[str, Any], reseal: Callable[[str], str]) -> dict[str, Any]:
+        """The stored data with each secret header sealed again by reseal(its sealed text)."""
+        return map_secrets(data, lambda sealed: stored(reseal(sealed)))
 
     def without_unknown_secrets(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """An imported job's data without the secrets its file holds no value for, and where they were."""

@@ -9,6 +9,7 @@ from .claims import PostgresClaims
 from .jobs import PostgresJobs
 from .nodes import PostgresNodes
 from .runs import PostgresRuns
+from .sealed import PostgresSealedValues
 from .seed import PostgresSeedRecords
 from .signing import PostgresSigningSecrets
 
@@ -23,6 +24,7 @@ class PostgresStore(
     PostgresAudit,
     PostgresNodes,
     PostgresSigningSecrets,
+    PostgresSealedValues,
 ):
     """Users, tokens, jobs, runs and Seed records in one PostgreSQL database, shared by several nodes
     (implements store.contract.Store and ClaimStore)."""

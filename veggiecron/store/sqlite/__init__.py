@@ -7,12 +7,20 @@ from .audit import SqliteAudit
 from .calendars import SqliteCalendars
 from .jobs import SqliteJobs
 from .runs import SqliteRuns
+from .sealed import SqliteSealedValues
 from .seed import SqliteSeedRecords
 from .signing import SqliteSigningSecrets
 
 
 class SqliteStore(
-    SqliteJobs, SqliteRuns, SqliteAccounts, SqliteSeedRecords, SqliteCalendars, SqliteAudit, SqliteSigningSecrets
+    SqliteJobs,
+    SqliteRuns,
+    SqliteAccounts,
+    SqliteSeedRecords,
+    SqliteCalendars,
+    SqliteAudit,
+    SqliteSigningSecrets,
+    SqliteSealedValues,
 ):
     """Users, tokens, jobs, runs and Seed records in one SQLite file (implements store.contract.Store)."""
 
