@@ -80,6 +80,11 @@ def parser() -> argparse.ArgumentParser:
     )
     export.add_argument("username", help="whose jobs")
     export.add_argument("--output", "-o", help="a new file to write, readable only by you (default: stdout)")
+    export.add_argument(
+        "--include-secrets",
+        action="store_true",
+        help='write secret values in plain text (default: {"secret": null}, which import leaves out)',
+    )
     load = commands.add_parser(
         "import", parents=[common], help="create a user's jobs from a file export wrote, all in one transaction"
     )
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.command == "copy-to-postgres":
         return copy_to_postgres(config, options.target)
     if options.command == "export":
-        return export_jobs(config, options.username, options.output)
+        return export_jobs(config, options.username, options.output, options.include_secrets)
     if options.command == "import":
         return import_jobs(config, options.username, options.file, options.replace, options.create_user)
     if options.command == "rotate-secrets-key":
@@ -273,7 +278,7 @@ def copy_to_postgres(config: Config, target: str) -> int:
     return 0
 
 
-def export_jobs(config: Config, username: str, output: str | None) -> int:
+def export_jobs(config: Config, username: str, output: str | None, include_secrets: bool = False) -> int:
     """All of a user's jobs as one JSON document, on stdout or in a new file."""
     from .export_import import UnknownUser, export_user
 
@@ -283,7 +288,7 @@ def export_jobs(config: Config, username: str, output: str | None) -> int:
     if output is not None and os.path.lexists(output):
         return fail(f"{output} exists; give a new file", 1)
     try:
-        document, count = run(export_user(config, username))
+        document, count = run(export_user(config, username, include_secrets=include_secrets))
     except UnknownUser:
         return fail(f"no user named {username!r} in the database {where}", 2)
     except VeggiecronError as exc:
@@ -307,6 +312,11 @@ def export_jobs(config: Config, username: str, output: str | None) -> int:
                 Path(output).unlink(missing_ok=True)
             return fail(f"cannot write {output}: {exc.strerror or exc}", 1)
     print(f"veggiecron: exported {count} jobs of {username!r} from the database {where} to {target}", file=sys.stderr)
+    if include_secrets:
+        print(
+            f"veggiecron: warning: {target} holds the jobs' secrets in plain text; keep it as you keep them",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -359,6 +369,8 @@ def import_jobs(config: Config, username: str, source: str, replace: bool, creat
         f"({report.created} created, {report.replaced} replaced){made}",
         file=sys.stderr,
     )
+    for note in report.notes:
+        print(f"veggiecron: {note}", file=sys.stderr)
     return 0
 
 

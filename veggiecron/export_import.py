@@ -27,6 +27,7 @@ from .clock import Clock, SystemClock
 from .compiler import first_run
 from .config import Config
 from .errors import Conflict, Forbidden, Invalid, VeggiecronError
+from .export_secrets import Exporting, sealed_token, seed_without_unknown_token, without_unknown_secrets
 from .jobs import JobService
 from .jobs_file import Entry, Refused, dump, load
 from .jobtypes.base import TypeContext
@@ -35,6 +36,7 @@ from .model import NO_FILTER, CompiledJob, Job, JobFilter, NewJob, Run, SeedFiel
 from .outbound import OutboundPolicy
 from .policies import jitter_key, parse_policy
 from .schedules import parse_schedule
+from .sealed import SecretBox
 from .seed.validation import job_name, schedule_text, validate_email, validate_frequency, validated
 from .store import JobStore, Store
 from .store.rows import job_created
@@ -58,14 +60,20 @@ class Imported:
     created: int
     replaced: int
     user_created: bool
+    notes: tuple[str, ...] = ()  # the secrets left out (the file held no value for them)
 
 
-async def export_user(config: Config, username: str, clock: Clock | None = None) -> tuple[bytes, int]:
-    """The document of all of the user's jobs in the configured database, and how many jobs it holds."""
+async def export_user(
+    config: Config, username: str, clock: Clock | None = None, include_secrets: bool = False
+) -> tuple[bytes, int]:
+    """The document of all of the user's jobs in the configured database, and how many jobs it holds.
+
+    Secrets are written as {"secret": null} unless include_secrets (then in plain text)."""
+    exporting = Exporting(_job_types(config), _box(config), include_secrets)
     store = make_store(config)
     await store.open()
     try:
-        return await export_jobs(store, username, (clock or SystemClock()).now())
+        return await export_jobs(store, username, (clock or SystemClock()).now(), exporting)
     finally:
         await store.close()
 
@@ -91,12 +99,23 @@ async def import_user(
         await store.close()
 
 
-async def export_jobs(store: Store, username: str, now: float) -> tuple[bytes, int]:
+async def export_jobs(store: Store, username: str, now: float, exporting: Exporting | None = None) -> tuple[bytes, int]:
     found = await store.user_credentials(username)
     if found is None:
         raise UnknownUser(username)
     jobs = await store.user_jobs(found[0].id)
-    return dump(username, jobs, now), len(jobs)
+    if exporting is None:
+        return dump(username, jobs, now), len(jobs)
+    shown = [(exporting.job(job), seed) for job, seed in jobs]
+    return dump(username, shown, now, exporting.token), len(jobs)
+
+
+def _job_types(config: Config) -> JobTypes:
+    return JobTypes.load(TypeContext(config, OutboundPolicy(config.app.env, config.http_client.allow_networks)))
+
+
+def _box(config: Config) -> SecretBox:
+    return SecretBox.of(config.security.secrets_key, config.app.key)
 
 
 @dataclass(frozen=True)
@@ -139,9 +158,11 @@ async def import_jobs(
     service = JobService(staged, store, NoScheduler(), config, clock, outbound, job_types, calendars=store)
     plans: list[_Plan] = []
     seen: set[str] = set()
+    notes: list[str] = []
+    box = _box(config)  # a Seed schedule's auth_token is stored sealed
     for entry in entries:
         try:
-            plans.append(await _stage(service, staged, owner, entry, existing, replace_existing, seen))
+            plans.append(await _stage(service, staged, owner, entry, existing, replace_existing, seen, notes, box))
         except VeggiecronError as exc:
             raise Refused(exc.description, entry.number, entry.name, _field_of(exc)) from None
     user_created = False
@@ -167,7 +188,7 @@ async def import_jobs(
         raise Refused(exc.description, number, name, exc.data.get("field")) from None
     except Exception as exc:
         raise WriteFailed(exc, user_created) from exc
-    return Imported(len(created), len(changed), user_created)
+    return Imported(len(created), len(changed), user_created, tuple(notes))
 
 
 async def _stage(
@@ -178,17 +199,20 @@ async def _stage(
     existing: dict[str, tuple[Job, SeedFields | None]],
     replace_existing: bool,
     seen: set[str],
+    notes: list[str],
+    box: SecretBox,
 ) -> _Plan:
     name = entry.name
     if isinstance(name, str) and name in seen:
         raise Invalid("name", f"the file holds two jobs named {name!r}")
     if entry.keep_failures != (entry.seed_uuid is not None):
         raise Invalid("keep_failures", "keep_failures is true for a Seed schedule and false for any other job")
-    seed = _seed_fields(entry)
+    seed = _seed_fields(entry, box, notes)
     max_runs = _max_runs(entry)
+    fields = without_unknown_secrets(service.types, entry, notes)
     current = existing.get(name) if isinstance(name, str) else None
     if current is None:
-        await service.create(owner, entry.fields)
+        await service.create(owner, fields)
         plan = _Plan(entry, False, len(staged.created) - 1, seed, max_runs)
     else:
         job, current_seed = current
@@ -198,25 +222,25 @@ async def _stage(
             kind = "is not a Seed schedule" if current_seed is None else "is a Seed schedule"
             raise Invalid("seed", f"the job named {name!r} {kind}: it can only be replaced by one like it")
         service.types.get(entry.fields.get("type", DEFAULT_TYPE))  # Invalid for a type this server does not know
-        await service.update(owner, job.name, {k: v for k, v in entry.fields.items() if k not in ("name", "type")})
+        await service.update(owner, job.name, {k: v for k, v in fields.items() if k not in ("name", "type")})
         plan = _Plan(entry, True, job.id, seed, max_runs, current_seed)
     if isinstance(name, str):  # else the service has refused it
         seen.add(name)
     return plan
 
 
-def _seed_fields(entry: Entry) -> SeedFields | None:
-    """A Seed schedule's fields, checked as the Seed API checks a new schedule's."""
+def _seed_fields(entry: Entry, box: SecretBox, notes: list[str]) -> SeedFields | None:
+    """A Seed schedule's fields, checked as the Seed API checks a new schedule's, its token sealed."""
     if entry.seed_uuid is None:
         return None
     try:
-        seed, _frequency, _enabled = validated(entry.seed, None)
+        seed, _frequency, _enabled = validated(seed_without_unknown_token(entry, notes), None)
         schedule_text(seed.cron_definition, seed.interval_definition)
     except Invalid as exc:
         raise Invalid(f"seed.{exc.field}", exc.description) from None
     if entry.name != job_name(entry.seed_uuid):
         raise Invalid("name", f"a Seed schedule's job is named after its id: {job_name(entry.seed_uuid)!r}")
-    return replace(seed, uuid=entry.seed_uuid)
+    return sealed_token(replace(seed, uuid=entry.seed_uuid), box)
 
 
 def _max_runs(entry: Entry) -> int | None:

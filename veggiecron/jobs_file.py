@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import uuid as uuid_module
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,19 +79,27 @@ class Entry:
     progress: Carried
 
 
-def dump(username: str, jobs: Sequence[tuple[Job, SeedFields | None]], now: float) -> bytes:
-    """The document of these jobs of the user, exported at `now`."""
+def dump(
+    username: str,
+    jobs: Sequence[tuple[Job, SeedFields | None]],
+    now: float,
+    token: Callable[[str], object] = lambda stored: stored,
+) -> bytes:
+    """The document of these jobs of the user, exported at `now`; token(a Seed auth_token as
+    stored) is what the file writes for it (see export_secrets)."""
     document = {
         "format": FORMAT,
         "version": VERSION,
         "exported_at": iso_utc_millis(now),
         "username": username,
-        "jobs": [job_entry(job, seed) for job, seed in jobs],
+        "jobs": [job_entry(job, seed, token) for job, seed in jobs],
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def job_entry(job: Job, seed: SeedFields | None) -> dict[str, Any]:
+def job_entry(
+    job: Job, seed: SeedFields | None, token: Callable[[str], object] = lambda stored: stored
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": job.name,
         "type": job.type,
@@ -118,7 +126,7 @@ def job_entry(job: Job, seed: SeedFields | None) -> dict[str, Any]:
             "cron_definition": seed.cron_definition,
             "interval_definition": seed.interval_definition,
             "endpoint": seed.endpoint,
-            "auth_token": seed.auth_token,
+            "auth_token": None if seed.auth_token is None else token(seed.auth_token),
             "payload": seed.payload,
         }
     return entry

@@ -111,10 +111,11 @@ async def round_trip(tmp_path: Path, sink: Sink, session: aiohttp.ClientSession,
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    first = await asyncio.to_thread(run, "export", "alice", "--database", source)
+    # With the secrets (a Seed schedule's auth_token): the round trip keeps them (tests/e2e/test_export_secrets.py).
+    first = await asyncio.to_thread(run, "export", "alice", "--database", source, "--include-secrets")
     (tmp_path / "alice.json").write_text(first)
     await asyncio.to_thread(run, "import", "alice", "alice.json", "--database", target, "--create-user")
-    second = await asyncio.to_thread(run, "export", "alice", "--database", target)
+    second = await asyncio.to_thread(run, "export", "alice", "--database", target, "--include-secrets")
     exported, again = json.loads(first), json.loads(second)
     entries = {entry["name"]: entry for entry in exported["jobs"]}
     assert list(entries) == [view["name"] for view in jobs]

@@ -97,4 +97,7 @@ def without_unknown(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     missing = [name for name, value in headers.items() if value == {"secret": None}]
     if not missing:
         return data, []
-    return {**data, "headers": {k: v for k, v in headers.items() if k not in missing}}, missing
+    kept = {k: v for k, v in headers.items() if k not in missing}
+    if kept:
+        return {**data, "headers": kept}, missing
+    return {k: v for k, v in data.items() if k != "headers"}, missing
