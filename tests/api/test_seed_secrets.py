@@ -1,6 +1,6 @@
 """A Seed schedule's auth_token over the real Seed API, fired at the real sink: stored sealed,
 answered as "********" (sent back, it keeps the token), replaced by a new one, sent to the
-endpoint in plain text."""
+endpoint in plain text. And a Seed schedule's requests and webhooks are signed (Standard Webhooks)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.api.test_seed import FAR_FUTURE_CRON, SeedClient, assert_field_error, header, native, run_now, service_client
+from tests.api.test_signing import new_secret, verifies
 from tests.helpers import Hit, Sink, wait_for
 from veggiecron.app import Server
 
@@ -70,3 +73,31 @@ async def test_a_new_schedule_has_no_token_to_keep(seed_client: SeedClient, sink
     )
     assert_field_error(reply, "auth_token")
     assert await seed_client.count("/api/v1/schedule/") == 0
+
+
+async def test_seed_requests_and_webhooks_are_signed_with_the_owners_secrets(
+    seed_client: SeedClient, sink: Sink
+) -> None:
+    """Standard Webhooks, verified with the reference library as a receiver would."""
+    client = seed_client
+    api = native(client)
+    _, first = await new_secret(api)
+    _, second = await new_secret(api)
+    reply = await client.call(
+        "POST", "/api/v1/webhook/", json={"event": "schedule.added", "target": sink.url + "/hook"}
+    )
+    assert reply.status == 201, reply.body
+    created = await client.create_schedule(
+        cron_definition=FAR_FUTURE_CRON, endpoint=sink.url + "/signed", payload={"n": 1}, auth_token="tok"
+    )
+    (hook,) = await wait_for(lambda: sink.paths("/hook"), timeout=5)
+    delivery = await fire(client, sink, created, "/signed")
+    for hit in (hook, delivery):
+        for secret in (first, second):  # one signature per active secret
+            assert verifies(secret, hit), hit.headers
+        tampered = Hit(hit.method, hit.path, hit.headers, hit.body + b" ", hit.arrived_at)
+        assert not verifies(first, tampered)
+    assert delivery.headers["webhook-id"] == delivery.headers["Idempotency-Key"]
+    assert hook.headers["webhook-id"].startswith("msg_")
+    with pytest.raises(WebhookVerificationError):  # a receiver holding another secret refuses it
+        Webhook("whsec_" + "A" * 43 + "=").verify(delivery.body, delivery.headers)
