@@ -16,7 +16,7 @@ import pytest
 from tests.api.test_seed import FAR_FUTURE_CRON, SeedClient
 from tests.e2e.commands import clean_env, command
 from tests.e2e.stored_secrets import PASSWORD, populate, sends_them
-from tests.helpers import Api, Sink, start_server, test_config
+from tests.helpers import Api, Sink, start_server, test_config, wait_for
 from veggiecron.app import Server
 from veggiecron.config import Config
 from veggiecron.sealed import WrongSecretsKey
@@ -121,3 +121,48 @@ async def test_rotate_secrets_key_on_postgresql(
     assert done.returncode == 0 and "re-encrypted 4 stored secrets" in done.stderr, done.stderr
     await refuses(config)
     await sends_them(with_key(config, NEW_KEY), sink, session, stored)
+
+
+async def test_a_seed_token_stored_in_plain_text_before_is_sent_and_sealed_at_its_next_change(
+    tmp_path: Path, sink: Sink, session: aiohttp.ClientSession
+) -> None:
+    """A database of an earlier version holds Seed tokens in plain text: they do not stop the start,
+    are answered hidden, sent as they are, and sealed when the schedule next changes."""
+    db = tmp_path / "veggiecron.db"
+    config = test_config(str(db))
+    server = await start_server(config)
+    try:
+        api = Api(f"http://127.0.0.1:{server.port}", session)
+        await api.register_and_login("alice", PASSWORD)
+        seed = SeedClient(api.base, session, api.token)
+        created = await seed.create_schedule(
+            cron_definition=FAR_FUTURE_CRON, endpoint=sink.url + "/old", auth_token="old-plain-token"
+        )
+    finally:
+        await server.stop()
+    with closing(sqlite3.connect(db)) as raw, raw:  # as an earlier version stored them
+        raw.execute("UPDATE seed_schedules SET auth_token = 'old-plain-token'")
+        data = {"url": sink.url + "/old", "verb": "POST", "headers": {"Authorization": "Token old-plain-token"}}
+        raw.execute("UPDATE jobs SET data = ?", (orjson.dumps(data).decode(),))
+    server = await start_server(config)
+    try:
+        seed = SeedClient(f"http://127.0.0.1:{server.port}", session, api.token)
+        path = f"/api/v1/schedule/{created['id']}/"  # on this server's port
+        assert (await seed.get_ok(path))["auth_token"] == "********"
+        reply = await seed.call("PATCH", path, json={"payload": {"n": 2}})
+        assert reply.status == 200 and reply.body["auth_token"] == "********", reply.body
+    finally:
+        await server.stop()
+    token, job_data = stored_values(db)
+    assert token.startswith("v1:") and "old-plain-token" not in job_data
+    assert orjson.loads(job_data)["headers"]["Authorization"]["secret"]["sealed"].startswith("v1:")
+    server = await start_server(config)
+    try:
+        api = Api(f"http://127.0.0.1:{server.port}", session)
+        api.token = seed.token
+        status, body = await api.call("POST", f"/job/seed-{created['id']}/run")
+        assert status == 202, body
+        await wait_for(lambda: sink.paths("/old"), timeout=10)
+        assert sink.paths("/old")[0].headers["Authorization"] == "Token old-plain-token"
+    finally:
+        await server.stop()
