@@ -173,8 +173,8 @@ from bench.fuzz import loopback_only
 
 make_app = app.make_app
 
-def make_app_with_docs(ctx):
-    application = make_app(ctx)
+def make_app_with_docs(ctx, *args, **kwargs):
+    application = make_app(ctx, *args, **kwargs)
     if openapi.OpenApiHandler not in {rule.target for rule in application.wildcard_router.rules}:
         application.wildcard_router.add_rules(openapi.routes({"ctx": ctx}))
     return application

@@ -412,11 +412,9 @@ async def create_admin(config: Config, username: str) -> str:
             config.security.token_lifetime_days * 86400,
             SystemClock(),
         )
-        user = await accounts.ensure_admin(username)
-        token, _expires = await accounts.issue_token(user, config.security.service_token_lifetime_days * 86400)
-        trail = AuditTrail(store, SystemClock())
-        await trail.record(SYSTEM_ACTOR, "user.promoted", f"user:{user.username}", user.id, {"is_admin": True})
-        await trail.record(SYSTEM_ACTOR, "token.created", f"user:{user.username}", user.id, {"service": True})
+        user = await accounts.ensure_admin(username, by=SYSTEM_ACTOR)
+        lifetime = config.security.service_token_lifetime_days * 86400
+        token, _expires = await accounts.issue_token(user, lifetime, by=SYSTEM_ACTOR)
         logger.info("admin %s (user %d) has a new token", user.username, user.id)
         return token
     finally:

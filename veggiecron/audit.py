@@ -7,6 +7,7 @@ delete_job take the AuditEntry to write); rows are never changed afterwards, onl
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,11 @@ class AuditEntry:
             "target": self.target,
             "changes": self.changes,
         }
+
+
+# The rows of a write that creates a row (a user, a token), given that row's id: the store calls it
+# inside the write's transaction, once the id is known, and writes the rows it answers there.
+AuditFor = Callable[[int], Sequence["AuditEntry"]]
 
 
 def entry(

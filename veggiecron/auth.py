@@ -10,6 +10,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import replace
 
+from .audit import SYSTEM_ACTOR, Actor, AuditEntry, entry
 from .clock import Clock
 from .errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from .model import Group, TokenInfo, User
@@ -141,17 +142,36 @@ class Accounts:
         self.clock = clock
         self.token_cache = token_cache if token_cache is not None else TokenCache()
 
-    async def register(self, username: object, password: object, is_admin: bool = False) -> User:
+    # Every change below writes its audit row in its own transaction (no change without its row):
+    # `by` is who asked for it, when not the user themselves; `address` where the request came from.
+
+    async def register(
+        self,
+        username: object,
+        password: object,
+        is_admin: bool = False,
+        *,
+        by: Actor | None = None,
+        address: str | None = None,
+    ) -> User:
+        """A new user; the row's actor is `by` (an admin registering someone) or the new user."""
         name, secret = validate_credentials(username, password)
         hashed = await self.passwords.hash(secret)
-        return await self.store.create_user(name, hashed, self.clock.now(), is_admin=is_admin)
+        now = self.clock.now()
+
+        def rows(user_id: int) -> list[AuditEntry]:
+            actor = by if by is not None else Actor(name, user_id, address)
+            changes = {"is_admin": True} if is_admin else None
+            return [entry(actor, "user.registered", f"user:{name}", now, user_id, changes)]
+
+        return await self.store.create_user(name, hashed, now, is_admin=is_admin, audit=rows)
 
     async def login(self, username: object, password: object, address: str = "") -> tuple[User, str, float]:
         """Answer (user, token, expires_at); unknown users and wrong passwords fail alike."""
         user = await self.check_password(username, password, address)
         if user is None:
             raise Unauthorized("wrong username or password")
-        token, expires_at = await self.issue_token(user)
+        token, expires_at = await self.issue_token(user, address=address or None)
         return user, token, expires_at
 
     async def check_password(self, username: object, password: object, address: str = "") -> User | None:
@@ -191,37 +211,66 @@ class Accounts:
         if await self.store.replace_password_hash(user.id, old_hash, new_hash):
             logger.info("user_id=%d: password hash upgraded to bcrypt-sha256", user.id)
 
-    async def issue_token(self, user: User, lifetime: float | None = None) -> tuple[str, float]:
-        """A new random token for the user, stored only as its keyed hash."""
+    async def issue_token(
+        self, user: User, lifetime: float | None = None, *, by: Actor | None = None, address: str | None = None
+    ) -> tuple[str, float]:
+        """A new random token for the user, stored only as its keyed hash.
+
+        Its row: "login" by the user with the new token, or "token.created" by `by` (an admin, the system).
+        """
         token = self.tokens.new()
         now = self.clock.now()
         expires_at = now + (lifetime if lifetime is not None else self.token_lifetime)
-        await self.store.create_token(user.id, self.tokens.digest(token), now, expires_at)
+        target = f"user:{user.username}"
+
+        def rows(token_id: int) -> list[AuditEntry]:
+            if by is None:
+                return [entry(Actor.of(user, address, token_id), "login", target, now, user.id)]
+            return [entry(by, "token.created", target, now, user.id, {"token_id": token_id})]
+
+        await self.store.create_token(user.id, self.tokens.digest(token), now, expires_at, audit=rows)
         return token, expires_at
 
-    async def user_for_email(self, email: str) -> User:
+    async def user_for_email(self, email: str, by: Actor = SYSTEM_ACTOR) -> User:
         """The user named by this email address, created (with no password) when missing."""
         found = await self.store.user_credentials(email)
         if found is not None:
             return found[0]
+        now = self.clock.now()
+
+        def rows(user_id: int) -> list[AuditEntry]:
+            return [entry(by, "user.registered", f"user:{email}", now, user_id)]
+
         try:
-            return await self.store.create_user(email, NO_PASSWORD, self.clock.now(), email=email)
+            return await self.store.create_user(email, NO_PASSWORD, now, email=email, audit=rows)
         except Conflict:  # created meanwhile by a concurrent request
             again = await self.store.user_credentials(email)
             assert again is not None
             return again[0]
 
-    async def ensure_admin(self, username: str) -> User:
+    async def ensure_admin(self, username: str, by: Actor = SYSTEM_ACTOR) -> User:
         """Create the admin user, or promote an existing user to admin."""
         found = await self.store.user_credentials(username)
         if found is None:
-            return await self.store.create_user(username, NO_PASSWORD, self.clock.now(), is_admin=True)
-        await self.set_admin(found[0].id, True)
+            now = self.clock.now()
+
+            def rows(user_id: int) -> list[AuditEntry]:
+                return [entry(by, "user.registered", f"user:{username}", now, user_id, {"is_admin": True})]
+
+            return await self.store.create_user(username, NO_PASSWORD, now, is_admin=True, audit=rows)
+        await self.set_admin(found[0].id, True, by=by)
         return replace(found[0], is_admin=True)
 
-    async def set_admin(self, user_id: int, is_admin: bool) -> None:
+    async def set_admin(self, user_id: int, is_admin: bool, *, by: Actor = SYSTEM_ACTOR) -> None:
         """Grant or withdraw admin rights; the user's next request already sees the change."""
-        await self.store.set_admin(user_id, is_admin, self.clock.now())
+        user = await self.store.get_user(user_id)
+        if user is None:
+            raise NotFound("Not found.")
+        now = self.clock.now()
+        action = "user.promoted" if is_admin else "user.demoted"
+        changes = {"is_admin": {"old": user.is_admin, "new": is_admin}}
+        row = entry(by, action, f"user:{user.username}", now, user.id, changes)
+        await self.store.set_admin(user_id, is_admin, now, audit=(row,))
         self.forget_user(user_id)
 
     def forget_user(self, user_id: int) -> None:
@@ -231,17 +280,25 @@ class Accounts:
     async def tokens_of(self, user: User, current: str, limit: int, offset: int) -> tuple[list[TokenInfo], int]:
         return await self.store.list_tokens(user.id, self.tokens.digest(current), self.clock.now(), limit, offset)
 
-    async def revoke(self, user: User, token_id: int) -> None:
-        if not await self.store.delete_user_token(user.id, token_id):
+    async def revoke(self, user: User, token_id: int, *, by: Actor | None = None) -> None:
+        """Revoke one of the user's tokens (`by`: the request's actor, with its address)."""
+        actor = by if by is not None else Actor.of(user)
+        row = entry(actor, "token.revoked", f"token:{token_id}", self.clock.now(), user.id)
+        if not await self.store.delete_user_token(user.id, token_id, audit=(row,)):
             raise NotFound(f"you have no token {token_id}")
         # Only the id is known here, not the hash the cache is keyed by.
         self.forget_user(user.id)
 
-    async def revoke_all(self, actor: User, user_id: int) -> None:
+    async def revoke_all(self, actor: User, user_id: int, *, by: Actor | None = None) -> None:
         """Revoke every token of a user: an admin may for anyone, others only for themselves."""
         if user_id != actor.id and not actor.is_admin:
             raise NotFound("Not found.")
-        await self.store.delete_user_tokens(user_id)
+        target = await self.store.get_user(user_id)
+        if target is None:
+            raise NotFound("Not found.")
+        who = by if by is not None else Actor.of(actor)
+        row = entry(who, "tokens.revoked", f"user:{target.username}", self.clock.now(), target.id)
+        await self.store.delete_user_tokens(user_id, audit=(row,))
         self.forget_user(user_id)
 
     async def token_count(self, actor: User, user_id: int) -> int:
@@ -251,9 +308,11 @@ class Accounts:
         _tokens, count = await self.store.list_tokens(user_id, "", self.clock.now(), 1, 0)
         return count
 
-    async def logout(self, token: str) -> None:
+    async def logout(self, token: str, by: Actor | None = None) -> None:
+        """End this token; `by` (the request's actor, naming the token) is the row's actor."""
         digest = self.tokens.digest(token)
-        await self.store.delete_token(digest)
+        rows = () if by is None else (entry(by, "logout", f"user:{by.name}", self.clock.now(), by.user_id),)
+        await self.store.delete_token(digest, audit=rows)
         self.token_cache.forget_token(digest)
 
     async def authenticate(self, token: str | None) -> User | None:

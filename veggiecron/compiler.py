@@ -6,6 +6,7 @@ the scheduler compiles only jobs it loads from the store. Nothing parses a job t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Container
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from .calendar_book import CalendarBook
 from .jobtypes.base import Target
 from .jobtypes.registry import JobTypes
-from .model import CompiledJob, Job
+from .model import CompiledJob, Job, stored_flags
 from .policies import MAX_SLOTS_EXAMINED, JobPolicy, Timing, Window, jitter_key, job_timing, parse_policy
 from .schedules import Once, Schedule, parse_schedule
 from .skip_days import skipping
@@ -30,18 +31,14 @@ def compile_parts(
         version=job.version,
         user_id=job.user_id,
         name=job.name,
-        schedule=job.schedule,
+        schedule=sys.intern(job.schedule),
         anchor=job.anchor,
-        enabled=job.enabled,
         next_run=job.next_run,
         run_count=job.run_count,
-        max_runs=job.max_runs,
-        keep_failures=job.keep_failures,
-        consecutive_failures=job.consecutive_failures,
+        flags=stored_flags(job.enabled, job.max_runs, job.keep_failures, job.consecutive_failures),
         timing=job_timing(skipping(schedule, job.timezone, skipped), policy, jitter_key(job.user_id, job.name)),
         target=target,
         policy=policy,
-        overlap=policy.overlap_for(target.enable_shadows),
     )
 
 

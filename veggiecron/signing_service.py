@@ -12,13 +12,18 @@ from dataclasses import replace
 from typing import Protocol
 
 from .clock import Clock
-from .errors import Forbidden, NotFound
+from .errors import Conflict, Forbidden, NotFound
 from .model import User
 from .sealed import SecretBox
 from .signing import SigningBook, SigningSecret, new_secret
 from .store.contract import SigningSecretStore
 
 logger = logging.getLogger(__name__)
+
+# Every active secret adds a signature of about 50 bytes to each request's webhook-signature
+# header; receivers refuse header lines past 8 KiB (aiohttp, nginx by default). Rotation needs
+# two at a time; ten leave room for several receivers, each given its own.
+MAX_SECRETS_PER_USER = 10
 
 
 class UserLookup(Protocol):
@@ -50,6 +55,13 @@ class SigningService:
                 logger.warning("signing secrets could not be reloaded; kept the ones held", exc_info=True)
 
     async def create(self, user: User) -> SigningSecret:
+        held = await self.store.list_signing_secrets(user.id)
+        if len(held) >= MAX_SECRETS_PER_USER:
+            raise Conflict(
+                f"you hold {len(held)} signing secrets, the most a user may; "
+                "end one (DELETE /signing-secrets/{id}) before creating another",
+                {"limit": MAX_SECRETS_PER_USER},
+            )
         plain = new_secret()
         stored = await self.store.create_signing_secret(user.id, self.box.seal(plain), self.clock.now())
         secret = replace(stored, secret=plain)

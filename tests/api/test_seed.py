@@ -374,6 +374,16 @@ async def test_create_admin_command_prints_a_token_the_server_accepts(
         assert reply.status == 201, reply.body
         users = (await boss.get_ok("/api/v1/user/"))["results"]
         assert sorted(u["username"] for u in users) == ["boss", "svc@example.org"]
+        # Each account change has its row: the command's by the system, the Seed user's by the admin.
+        rows = (await native(boss).call("GET", "/audit"))[1]["data"]["entries"]
+        seen = [(e["actor"], e["action"], e["target"]) for e in reversed(rows)]
+        assert seen == [
+            ("system", "user.registered", "user:boss"),
+            ("system", "token.created", "user:boss"),
+            ("boss", "user.registered", "user:svc@example.org"),
+            ("boss", "token.created", "user:svc@example.org"),
+        ], seen
+        assert rows[0]["changes"]["token_id"] and rows[0]["address"] == "127.0.0.1"
     finally:
         await server.stop()
 

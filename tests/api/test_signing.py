@@ -20,6 +20,7 @@ from tests.helpers import Api, Hit, Sink, start_server, test_config, wait_for
 from veggiecron.app import Server
 from veggiecron.sealed import WrongSecretsKey
 from veggiecron.signing import key_of, signed_headers
+from veggiecron.signing_service import MAX_SECRETS_PER_USER
 
 
 async def new_secret(api: Api) -> tuple[int, str]:
@@ -68,6 +69,19 @@ async def test_a_secret_is_shown_once_listed_by_id_and_ended(user_api: Api, serv
     assert status == 404
     status, _ = await user_api.call("DELETE", "/signing-secrets/nope")
     assert status == 404
+
+
+async def test_a_user_holds_at_most_ten_secrets(user_api: Api, sink: Sink) -> None:
+    # Each active secret lengthens every request's webhook-signature header: it stays well
+    # under the 8 KiB a receiver takes in a header line.
+    ids = [(await new_secret(user_api))[0] for _ in range(MAX_SECRETS_PER_USER)]
+    status, body = await user_api.call("POST", "/signing-secrets")
+    assert status == 409 and body["data"]["limit"] == MAX_SECRETS_PER_USER, body
+    status, body = await user_api.call("GET", "/signing-secrets")
+    assert body["data"]["count"] == MAX_SECRETS_PER_USER  # the refused one was not stored
+    status, _ = await user_api.call("DELETE", f"/signing-secrets/{ids[0]}")
+    assert status == 200
+    await new_secret(user_api)  # room again
 
 
 async def test_every_request_verifies_with_each_active_secret(user_api: Api, sink: Sink) -> None:

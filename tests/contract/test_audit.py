@@ -95,3 +95,54 @@ async def test_an_auto_pause_writes_a_system_row_where_it_applies(store: Store, 
         "paused_reason": {"old": None, "new": "failed 3 times"},
     }
     assert abs(pause.at - time.time()) < 60  # the database's clock
+
+
+async def test_account_writes_and_their_rows_commit_together(store: Store, alice: User) -> None:
+    def registered(user_id: int) -> list[AuditEntry]:
+        return [entry(Actor("carol", user_id, "192.0.2.9"), "user.registered", "user:carol", T0, user_id)]
+
+    carol = await store.create_user("carol", "hash", T0, audit=registered)
+
+    def login(token_id: int) -> list[AuditEntry]:
+        return [entry(Actor.of(carol, "192.0.2.9", token_id), "login", "user:carol", T0 + 1, carol.id)]
+
+    token_id = await store.create_token(carol.id, "carol-token", T0 + 1, T0 + 99, audit=login)
+    await store.set_admin(carol.id, True, T0 + 2, audit=(row(carol, "user.promoted", "user:carol", T0 + 2),))
+    revoked = (row(carol, "token.revoked", f"token:{token_id}", T0 + 3),)
+    assert await store.delete_user_token(carol.id, token_id, audit=revoked)
+    # Nothing was revoked the second time: no row either.
+    assert not await store.delete_user_token(carol.id, token_id, audit=revoked)
+    await store.delete_token("no-such-token", audit=(row(carol, "logout", "user:carol", T0 + 4),))
+    await store.delete_user_tokens(carol.id, audit=(row(carol, "tokens.revoked", "user:carol", T0 + 5),))
+    entries, count = await store.list_audit(carol.id, 10, 0)
+    assert [e.action for e in entries] == [
+        "tokens.revoked",
+        "token.revoked",
+        "user.promoted",
+        "login",
+        "user.registered",
+    ]
+    assert count == 5
+    assert (entries[-1].owner_id, entries[-1].actor_id) == (carol.id, carol.id)  # the id the insert gave
+    assert entries[-2].token_id == token_id
+
+
+async def test_a_refused_row_rolls_back_its_account_change(store: Store, alice: User) -> None:
+    with pytest.raises(Exception):  # noqa: B017, PT011 - each store names the refusal its own way
+        await store.create_user("dave", "hash", T0, audit=lambda _user_id: [REFUSED])
+    assert await store.user_credentials("dave") is None
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        await store.create_token(alice.id, "alice-token", T0, T0 + 99, audit=lambda _token_id: [REFUSED])
+    assert await store.user_for_token("alice-token", T0) is None
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        await store.set_admin(alice.id, True, T0, audit=(REFUSED,))
+    assert not (await store.get_user(alice.id) or alice).is_admin
+    token_id = await store.create_token(alice.id, "kept", T0, T0 + 99)
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        await store.delete_user_token(alice.id, token_id, audit=(REFUSED,))
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        await store.delete_token("kept", audit=(REFUSED,))
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        await store.delete_user_tokens(alice.id, audit=(REFUSED,))
+    assert await store.user_for_token("kept", T0) is not None
+    assert (await store.list_audit(None, 10, 0))[1] == 0

@@ -31,6 +31,14 @@ def test_bracketed_keys_nest_and_plain_keys_keep_their_last_value() -> None:
         {"name": ["a", "b"], "data[url]": ["u"], "data[headers][X-A]": ["1"], "data[retry_on][]": ["404", "409"]}
     )
     assert fields == {"name": "b", "data": {"url": "u", "headers": {"X-A": "1"}, "retry_on": ["404", "409"]}}
+    # An empty segment names the key "" wherever it cannot mean a list: {"": ...} in deepObject style.
+    assert nest_fields({"data[json][a]": ["1"], "data[json][]": ["false"]}) == {
+        "data": {"json": {"a": "1", "": "false"}}
+    }
+    assert nest_fields({"data[json][]": ["false"], "data[json][a]": ["1"]}) == {
+        "data": {"json": {"": "false", "a": "1"}}
+    }
+    assert nest_fields({"data[][x]": ["v"]}) == {"data": {"": {"x": "v"}}}
     # Not well-formed: kept as a plain field, for validation to name as unknown.
     assert nest_fields({"data[url": ["u"], "a]b": ["c"]}) == {"data[url": "u", "a]b": "c"}
 
@@ -42,7 +50,6 @@ def test_bracketed_keys_nest_and_plain_keys_keep_their_last_value() -> None:
         {"data[url]": ["u"], "data": ["{}"]},
         {"data[url]": ["u"], "data[url][x]": ["v"]},
         {"data[url][x]": ["v"], "data[url]": ["u"]},
-        {"data[][x]": ["v"]},
         {"data" + "[a]" * MAX_DEPTH: ["v"]},
     ],
 )

@@ -25,25 +25,31 @@ NUMBER = re.compile(r"^-?(?:0|[1-9][0-9]{0,30})(?:\.[0-9]{1,30})?(?:[eE][-+]?[0-
 def nest_fields(arguments: dict[str, list[str]]) -> dict[str, Any]:
     """A form's fields, bracketed keys assembled into objects; a plain field's last value wins.
 
-    `a[]=1&a[]=2` gives a list of both values. A key that is not well-formed (`data[url`) stays a
-    plain field, so validation names it as an unknown field.
+    `a[]=1&a[]=2` gives a list of both values. An empty segment is otherwise an object key named
+    "" (`{"": false}` is `a[]=false` in deepObject style): inside a path (`a[][x]`), and at its end
+    when the same object has named keys too (`a[x]=1&a[]=2` is `{"x": "1", "": "2"}`). A key
+    that is not well-formed (`data[url`) stays a plain field, for validation to name as unknown.
     """
+    paths: dict[str, list[str]] = {}
+    objects: set[tuple[str, ...]] = set()  # paths that some key continues with a named segment
+    for key in arguments:
+        found = BRACKETED.match(key)
+        if found is not None:
+            path = paths[key] = [found.group(1), *SEGMENT.findall(found.group(2))]
+            if len(path) > MAX_DEPTH:
+                raise Invalid(key, f"field {key!r} is nested deeper than {MAX_DEPTH} levels")
+            objects.update(tuple(path[:i]) for i in range(1, len(path)) if path[i] != "" or i < len(path) - 1)
     fields: dict[str, Any] = {}
     for key, values in arguments.items():
-        found = BRACKETED.match(key)
-        if found is None:
+        if key not in paths:
             if isinstance(fields.get(key), dict):
                 raise Invalid(key, f"field {key!r} is given both as text and as bracketed fields")
             fields[key] = values[-1]
             continue
-        path = [found.group(1), *SEGMENT.findall(found.group(2))]
-        if len(path) > MAX_DEPTH:
-            raise Invalid(key, f"field {key!r} is nested deeper than {MAX_DEPTH} levels")
+        path = paths[key]
         value: Any = values[-1]
-        if path[-1] == "":
+        if path[-1] == "" and tuple(path[:-1]) not in objects:
             path, value = path[:-1], list(values)
-        if "" in path:
-            raise Invalid(key, f"field {key!r}: an empty [] may only end a field name")
         _put(fields, path, value, key)
     return fields
 

@@ -69,10 +69,11 @@ class RegisterHandler(BaseHandler):
 
     async def post(self) -> None:
         fields = self.body_fields()
-        user = await self.ctx.accounts.register(fields.get("username"), fields.get("password"))
         # An admin registering someone, or the new user (open registration).
-        actor = Actor.of(self.user or user, self.request.remote_ip)
-        await self.ctx.audit.record(actor, "user.registered", f"user:{user.username}", user.id)
+        by = None if self.user is None else Actor.of(self.user, self.request.remote_ip)
+        user = await self.ctx.accounts.register(
+            fields.get("username"), fields.get("password"), by=by, address=self.request.remote_ip
+        )
         self.answer(f'You are registered as "{user.username}"! Proceed to login.', user_view(user), status=201)
 
 
@@ -92,8 +93,6 @@ class LoginHandler(BaseHandler):
             claimed = name[:64] if isinstance(name, str) else ""
             await self.ctx.audit.record(Actor(claimed, None, address), "login.failed", f"user:{claimed}")
             raise
-        actor = await self.ctx.audit.actor(user, address, token)  # the token the login created
-        await self.ctx.audit.record(actor, "login", f"user:{user.username}", user.id)
         self.answer(
             "You have successfully generated an auth token! Check the data key.",
             with_utc({"token": token, "expires_at": expires_at, "username": user.username}, "expires_at"),
@@ -105,8 +104,7 @@ class LogoutHandler(BaseHandler):
         token = token_from_headers(self.request.headers.get("X-Auth-Token"), self.request.headers.get("Authorization"))
         if token:
             actor = await actor_of(self)  # before its token is gone
-            await self.ctx.accounts.logout(token)
-            await self.ctx.audit.record(actor, "logout", f"user:{actor.name}", actor.user_id)
+            await self.ctx.accounts.logout(token, by=actor)
         self.answer("You are logged out; this token no longer works.")
 
 
@@ -253,7 +251,5 @@ class TokenHandler(BaseHandler):
         if not token_id.isdigit() or len(token_id) > 18:
             raise NotFound(f"you have no token {token_id[:32]!r}")
         actor = await actor_of(self)  # before the revoke: the caller may be revoking its own token
-        await self.ctx.accounts.revoke(self.current_user_required, int(token_id))
-        user = self.current_user_required
-        await self.ctx.audit.record(actor, "token.revoked", f"token:{int(token_id)}", user.id)
+        await self.ctx.accounts.revoke(self.current_user_required, int(token_id), by=actor)
         self.answer(f"Token {token_id} revoked", {"id": int(token_id)})

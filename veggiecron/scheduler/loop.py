@@ -14,7 +14,7 @@ import heapq
 import logging
 import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..clock import Clock, SystemClock
 from ..compiler import compile_job
@@ -39,16 +39,6 @@ MAX_IDLE_WAIT = 60.0  # the loop wakes at least this often even with nothing due
 MAX_JOBS_PER_PASS = 1000  # then the loop yields, so I/O and the API keep moving under overload
 
 
-@dataclass(slots=True, eq=False)
-class ScheduledJob:
-    """A scheduled job in memory: compiled once, plus the scheduler's progress since it was stored
-    (updated in place on every dispatch, no copy per run)."""
-
-    job: CompiledJob
-    next_run: float | None
-    run_count: int
-
-
 class Scheduler:
     """Fires due jobs; holds in memory the jobs due within the next `window` seconds."""
 
@@ -71,7 +61,9 @@ class Scheduler:
         self.progress = ProgressWriter(store, flush_interval, self._written)
         self.notifier = Notifier(runner)
         self.failures = FailureTracker(self.progress, self.notifier)
-        self._entries: dict[int, ScheduledJob] = {}
+        # The held jobs: each CompiledJob's next_run and run_count are the scheduler's progress, updated
+        # in place on every dispatch (no copy per run, and no second object per held job).
+        self._entries: dict[int, CompiledJob] = {}
         self.executor = Executor(runner, self.clock, self.progress, self.failures, run_listeners, self)
         self._record = self.executor.record
         # Waiting and buffered slots are stored (the progress writer keeps them): a restart finds them.
@@ -164,14 +156,14 @@ class Scheduler:
         if job.next_run > self.loader.horizon:
             self._entries.pop(job.id, None)  # due after the window: the store holds it until then
             return
-        self._entries[job.id] = ScheduledJob(job, job.next_run, job.run_count)
+        self._entries[job.id] = job
         heapq.heappush(self._heap, (job.next_run, job.id, job.version))
         self._compact()
         self.wake()
 
     def _with_progress(self, job: CompiledJob) -> CompiledJob:
         previous = self._entries.get(job.id)
-        if previous is not None and previous.job.version == job.version - 1:
+        if previous is not None and previous.version == job.version - 1:
             if previous.run_count > job.run_count:
                 job = replace(job, run_count=previous.run_count)
             if previous.next_run is not None and (job.next_run is None or previous.next_run > job.next_run):
@@ -203,7 +195,7 @@ class Scheduler:
     def current(self, job: Job) -> Job:
         """The job with the scheduler's next run time, which may be ahead of the stored one."""
         entry = self._entries.get(job.id)
-        if entry is None or entry.job.version != job.version:
+        if entry is None or entry.version != job.version:
             return job
         next_run = entry.next_run
         if next_run is not None and job.id in self._parked:
@@ -211,7 +203,7 @@ class Scheduler:
             # earliest it can run is the first slot after now, not the past slot it parked on.
             now = self.clock.now()
             if next_run <= now:
-                next_run = self._first_slot_after(entry.job, now) or next_run
+                next_run = self._first_slot_after(entry, now) or next_run
         if next_run != job.next_run:
             return replace(job, next_run=next_run)
         return job
@@ -230,7 +222,7 @@ class Scheduler:
     def is_current(self, job: CompiledJob) -> bool:
         """Whether memory holds no other version of the job (one not in memory may wait in the store)."""
         entry = self._entries.get(job.id)
-        return entry is None or entry.job.version == job.version
+        return entry is None or entry.version == job.version
 
     def _take_stored(self, job: Job) -> None:
         """Take a job the window loader read from the store."""
@@ -241,7 +233,7 @@ class Scheduler:
                 "job %d (%s): cannot be scheduled, left as stored", job.id, job.name, extra=job_fields(job.id, job.name)
             )
             return
-        self._entries[job.id] = ScheduledJob(compiled, job.next_run, job.run_count)
+        self._entries[job.id] = compiled
         heapq.heappush(self._heap, (job.next_run or 0.0, job.id, job.version))
         self.wake()
 
@@ -276,24 +268,23 @@ class Scheduler:
         while self._heap and self._heap[0][0] <= now and (limit is None or jobs < limit):
             due, job_id, version = heapq.heappop(self._heap)
             entry = self._entries.get(job_id)
-            if entry is None or entry.job.version != version or entry.next_run != due:
+            if entry is None or entry.version != version or entry.next_run != due:
                 continue  # stale: the job changed, was removed, or was already advanced
             jobs += 1
             try:
                 count += self._dispatch(entry, due, now)
             except Exception:  # one job's bad data must not stop the others
-                self._unschedule_after_error(entry.job, "dispatch failed")
+                self._unschedule_after_error(entry, "dispatch failed")
         return count
 
-    def _dispatch(self, entry: ScheduledJob, due: float, now: float) -> int:
-        job = entry.job
+    def _dispatch(self, job: CompiledJob, due: float, now: float) -> int:
         if self.gate.must_wait(job):
             # Parked off the heap with next_run = due; _resume sums up what passed once the run ends.
             self._parked.add(job.id)
             return 0
         catch_up = job.policy.catch_up
         plan = plan_slots(job.timing, job.anchor, due, now, catch_up)
-        slots = plan.run[: self._advance(entry, plan.next_run, len(plan.run), now)]
+        slots = plan.run[: self._advance(job, plan.next_run, len(plan.run), now)]
         if plan.dropped:
             logger.warning("job %d (%s): %s", job.id, job.name, plan.dropped)
         for slot in plan.missed:
@@ -302,9 +293,8 @@ class Scheduler:
         self.gate.start_all(job, slots, now)
         return len(slots) + len(plan.missed)
 
-    def _advance(self, entry: ScheduledJob, next_run: float | None, slots: int, now: float) -> int:
+    def _advance(self, job: CompiledJob, next_run: float | None, slots: int, now: float) -> int:
         """Count `slots` handled slots and move the job on to `next_run`; answer how many max_runs leaves."""
-        job = entry.job
         if next_run is not None and next_run <= now:
             # A schedule must move forward; if one ever does not, retry it shortly instead of spinning.
             logger.error(
@@ -318,14 +308,14 @@ class Scheduler:
             next_run = now + 1.0
         max_runs = job.max_runs
         if max_runs is not None:
-            slots = min(slots, max(0, max_runs - entry.run_count))
+            slots = min(slots, max(0, max_runs - job.run_count))
         if slots:
-            entry.run_count += slots
+            job.run_count += slots
             self.progress.count(job.id, slots)
-        if max_runs is not None and entry.run_count >= max_runs:
+        if max_runs is not None and job.run_count >= max_runs:
             next_run = None  # the store disables the job when it writes the count
         self.progress.next_run(job.id, job.version, next_run)
-        entry.next_run = next_run
+        job.next_run = next_run
         if next_run is None:
             self._entries.pop(job.id, None)
             self.progress.finished[job.id] = job.version
@@ -343,7 +333,7 @@ class Scheduler:
             if next_run is None or next_run <= horizon or job_id in self._parked:
                 continue
             entry = self._entries.get(job_id)
-            if entry is not None and entry.job.version == version and entry.next_run == next_run:
+            if entry is not None and entry.version == version and entry.next_run == next_run:
                 del self._entries[job_id]  # its heap entry goes stale
 
     def job_settled(self, job_id: int) -> None:
@@ -353,12 +343,12 @@ class Scheduler:
         entry = self._entries.get(job_id)
         if entry is None:
             self._parked.discard(job_id)
-        elif not self.gate.must_wait(entry.job):
+        elif not self.gate.must_wait(entry):
             self._parked.discard(job_id)
             try:
                 self._resume(entry)
             except Exception:  # as in dispatch_due: one job's bad data must not stop the others
-                self._unschedule_after_error(entry.job, "resuming after its run failed")
+                self._unschedule_after_error(entry, "resuming after its run failed")
             self.wake()
 
     def _unschedule_after_error(self, job: CompiledJob, what: str) -> None:
@@ -367,14 +357,14 @@ class Scheduler:
         )
         self._entries.pop(job.id, None)
 
-    def _resume(self, entry: ScheduledJob) -> None:
+    def _resume(self, job: CompiledJob) -> None:
         """A parked job's wait is over: record the slots that passed as one skipped run, go on."""
-        job, first = entry.job, entry.next_run
+        first = job.next_run
         assert first is not None
         # The parked slot was due when it parked, so it is not after the present.
         now = max(self.clock.now(), first)
         passed = slots_through(job.timing, job.policy.catch_up.window, job.anchor, first, now, keep=0)
-        skipped = self._advance(entry, self._first_slot_after(job, now), passed.count, now)
+        skipped = self._advance(job, self._first_slot_after(job, now), passed.count, now)
         if not skipped:
             return
         error = skipped_reason(passed, skipped)
@@ -390,8 +380,8 @@ class Scheduler:
         # Changes leave stale heap entries behind; rebuild once they outnumber the live ones.
         if len(self._heap) > 2 * len(self._entries) + 1024:
             self._heap = [
-                (h.next_run, h.job.id, h.job.version)
+                (h.next_run, h.id, h.version)
                 for h in self._entries.values()
-                if h.next_run is not None and h.job.id not in self._parked
+                if h.next_run is not None and h.id not in self._parked
             ]
             heapq.heapify(self._heap)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from ..audit import AuditEntry
+from ..audit import AuditEntry, AuditFor
 from ..calendars import Calendar
 from ..model import (
     NO_FILTER,
@@ -186,13 +186,23 @@ class AccountStore(Protocol):
     """Users, their tokens (stored as keyed hashes only) and groups."""
 
     async def create_user(
-        self, username: str, password_hash: str, now: float, is_admin: bool = False, email: str = ""
+        self,
+        username: str,
+        password_hash: str,
+        now: float,
+        is_admin: bool = False,
+        email: str = "",
+        audit: AuditFor | None = None,
     ) -> User:
-        """Conflict (field username) when the name is taken."""
+        """Conflict (field username) when the name is taken.
+
+        audit: the rows describing the new user, written in its transaction (see audit.AuditFor);
+        so are the `audit` rows of the account writes below: no change without its row.
+        """
 
     async def get_user(self, user_id: int) -> User | None: ...
 
-    async def set_admin(self, user_id: int, is_admin: bool, now: float) -> None: ...
+    async def set_admin(self, user_id: int, is_admin: bool, now: float, audit: Sequence[AuditEntry] = ()) -> None: ...
 
     async def list_users(self, only_id: int | None, limit: int, offset: int) -> tuple[list[User], int]:
         """Users newest first; only_id restricts the list to that user."""
@@ -206,7 +216,10 @@ class AccountStore(Protocol):
         A rehash of the same password: the user's date_updated stays as it is.
         """
 
-    async def create_token(self, user_id: int, token_hash: str, now: float, expires_at: float) -> None: ...
+    async def create_token(
+        self, user_id: int, token_hash: str, now: float, expires_at: float, audit: AuditFor | None = None
+    ) -> int:
+        """The new token's id."""
 
     async def user_for_token(self, token_hash: str, now: float) -> tuple[User, float] | None:
         """The unexpired token's user and the token's expires_at."""
@@ -216,12 +229,13 @@ class AccountStore(Protocol):
     ) -> tuple[list[TokenInfo], int]:
         """The user's unexpired tokens, newest first, marking the one with `current_hash`."""
 
-    async def delete_user_token(self, user_id: int, token_id: int) -> bool:
-        """Revoke one of the user's tokens; False when the user has no such token."""
+    async def delete_user_token(self, user_id: int, token_id: int, audit: Sequence[AuditEntry] = ()) -> bool:
+        """Revoke one of the user's tokens; False (and no row written) when the user has no such token."""
 
-    async def delete_token(self, token_hash: str) -> None: ...
+    async def delete_token(self, token_hash: str, audit: Sequence[AuditEntry] = ()) -> None:
+        """Revoke a token; its rows are written only when there was such a token."""
 
-    async def delete_user_tokens(self, user_id: int) -> None:
+    async def delete_user_tokens(self, user_id: int, audit: Sequence[AuditEntry] = ()) -> None:
         """Revoke every token of the user."""
 
     async def prune_tokens(self, now: float) -> None:

@@ -49,8 +49,7 @@ class RevokeTokenAction(UiHandler):
         tokens, _count = await self.ctx.accounts.tokens_of(user, self.session_token or "", 1000, 0)
         own = any(t.id == int(token_id) and t.current for t in tokens)
         actor = await self.actor()  # before the revoke: it may be this session's own token
-        await self.ctx.accounts.revoke(user, int(token_id))
-        await self.ctx.audit.record(actor, "token.revoked", f"token:{int(token_id)}", user.id)
+        await self.ctx.accounts.revoke(user, int(token_id), by=actor)
         if own:
             self.end_session()
             self.redirect("/ui/login", status=303)
@@ -100,8 +99,7 @@ class RevokeUserTokensAction(UiHandler):
             raise NotFound("Not found.")
         target, _groups = await self.ctx.accounts.visible_user(admin, int(user_id))
         actor = await self.actor()
-        await self.ctx.accounts.revoke_all(admin, target.id)
-        await self.ctx.audit.record(actor, "tokens.revoked", f"user:{target.username}", target.id)
+        await self.ctx.accounts.revoke_all(admin, target.id, by=actor)
         if target.id == admin.id:
             self.end_session()
             self.redirect("/ui/login", status=303)

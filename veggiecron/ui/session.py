@@ -35,10 +35,9 @@ class LoginPage(UiHandler):
             self.render_page("login.html", 429, error=message, username=username, next=target)
             return
         if self.session_token:  # a second login in the same browser: the first session's token goes
-            await self.ctx.accounts.logout(self.session_token)
+            earlier = None if self.user is None else await self.actor()
+            await self.ctx.accounts.logout(self.session_token, by=earlier)
         self.start_session(token)
-        actor = await self.ctx.audit.actor(user, self.request.remote_ip, token)
-        await self.ctx.audit.record(actor, "login", f"user:{user.username}", user.id)
         self.redirect(target, status=303)
 
 
@@ -49,10 +48,7 @@ class LogoutAction(UiHandler):
 
     async def post(self) -> None:
         if self.session_token:
-            user = self.user
-            actor = None if user is None else await self.actor()  # before its token is gone
-            await self.ctx.accounts.logout(self.session_token)
-            if actor is not None and user is not None:
-                await self.ctx.audit.record(actor, "logout", f"user:{user.username}", user.id)
+            actor = None if self.user is None else await self.actor()  # before its token is gone
+            await self.ctx.accounts.logout(self.session_token, by=actor)
         self.end_session()
         self.redirect("/ui/login", status=303)

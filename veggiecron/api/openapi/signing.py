@@ -37,9 +37,10 @@ def signing_paths() -> dict[str, Any]:
                 "Create a signing secret, answered this once",
                 NATIVE,
                 {"201": json_response("Created.", envelope(created))},
+                errors=(409,),
                 description="While you have at least one, every request of your jobs (unless data.sign is false) "
                 "and every notification carries webhook-id, webhook-timestamp and webhook-signature "
-                "(Standard Webhooks), one signature per secret.",
+                "(Standard Webhooks), one signature per secret. A user holds at most 10: 409 beyond.",
             ),
         },
         "/signing-secrets/{id}": {

@@ -132,9 +132,7 @@ class TokenAuthHandler(SeedHandler):
         )
         if user is None:
             raise Invalid("non_field_errors", "Unable to log in with provided credentials.")
-        token, _expires = await self.ctx.accounts.issue_token(user)
-        actor = await self.ctx.audit.actor(user, self.request.remote_ip, token)
-        await self.ctx.audit.record(actor, "login", f"user:{user.username}", user.id)
+        token, _expires = await self.ctx.accounts.issue_token(user, address=self.request.remote_ip)
         self.reply({"token": token})
 
 
@@ -145,13 +143,10 @@ class UserTokenHandler(SeedHandler):
 
     async def post(self) -> None:
         email = validate_email(self.body_fields().get("email"))
-        user = await self.ctx.accounts.user_for_email(email)
+        admin = await actor_of(self)
+        user = await self.ctx.accounts.user_for_email(email, by=admin)
         lifetime = self.ctx.config.security.service_token_lifetime_days * 86400
-        token, _expires = await self.ctx.accounts.issue_token(user, lifetime)
-        created = await self.ctx.audit.actor(user, None, token)
-        await self.ctx.audit.record(
-            await actor_of(self), "token.created", f"user:{user.username}", user.id, {"token_id": created.token_id}
-        )
+        token, _expires = await self.ctx.accounts.issue_token(user, lifetime, by=admin)
         self.reply({"token": token}, status=201)
 
 

@@ -46,12 +46,11 @@ _shared_float = functools.lru_cache(maxsize=256)(float)
 
 
 @dataclass(frozen=True, slots=True)
-class HttpTarget:
-    """What one run of an http job sends; built from a job's validated `data`."""
+class HttpOptions:
+    """Everything one run of an http job sends but its URL. Jobs with equal options share one
+    instance (see shared_options): a held job then costs its URL and one pointer, not a copy of
+    every field."""
 
-    job_type: ClassVar[str] = "http"
-
-    url: str
     # scheme://host:port, what per-target connection limits count by (the runner's slots and
     # the scheduler's lanes); computed once when the target is built.
     connection_key: str
@@ -70,16 +69,102 @@ class HttpTarget:
     expect: Expectations | None = None  # response assertions; None costs a run nothing
     sign: bool = True  # signed with the owner's signing secrets, when they have any (false: never)
 
+
+@functools.lru_cache(maxsize=4096)
+def _first_equal(options: HttpOptions) -> HttpOptions:
+    return options
+
+
+def shared_options(options: HttpOptions) -> HttpOptions:
+    """An equal instance already in use, if any (options holding an unhashable JSON value in an
+    assertion are not shared)."""
+    try:
+        return _first_equal(options)
+    except TypeError:
+        return options
+
+
+@dataclass(frozen=True, slots=True)
+class HttpTarget:
+    """What one run of an http job sends; built from a job's validated `data`."""
+
+    job_type: ClassVar[str] = "http"
+
+    url: str
+    options: HttpOptions
+
     @property
     def lane(self) -> str | None:
         # A run with retries sleeps between attempts and clones use several connections: such
         # runs take the runner's per-host slots attempt by attempt, not a lane's slot for their
         # whole length (a Retry-After could hold one for an hour).
-        return None if self.retries or self.number_of_clones > 1 else self.connection_key
+        options = self.options
+        return None if options.retries or options.number_of_clones > 1 else options.connection_key
 
     @property
     def hosts(self) -> tuple[str, ...]:
-        return (self.host,)
+        return (self.options.host,)
+
+    # The options, read as the target's own fields.
+    @property
+    def connection_key(self) -> str:
+        return self.options.connection_key
+
+    @property
+    def host(self) -> str:
+        return self.options.host
+
+    @property
+    def verb(self) -> str:
+        return self.options.verb
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        return self.options.headers
+
+    @property
+    def body(self) -> bytes | None:
+        return self.options.body
+
+    @property
+    def number_of_clones(self) -> int:
+        return self.options.number_of_clones
+
+    @property
+    def enable_shadows(self) -> bool:
+        return self.options.enable_shadows
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    @property
+    def retries(self) -> int:
+        return self.options.retries
+
+    @property
+    def success_codes(self) -> frozenset[int]:
+        return self.options.success_codes
+
+    @property
+    def retry_backoff_seconds(self) -> float:
+        return self.options.retry_backoff_seconds
+
+    @property
+    def retry_backoff_max_seconds(self) -> float:
+        return self.options.retry_backoff_max_seconds
+
+    @property
+    def retry_on(self) -> frozenset[int]:
+        return self.options.retry_on
+
+    @property
+    def expect(self) -> Expectations | None:
+        return self.options.expect
+
+    @property
+    def sign(self) -> bool:
+        return self.options.sign
 
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
@@ -193,8 +278,7 @@ def parse_http_data(
     else:
         success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
 
-    return HttpTarget(
-        url=target.url,
+    options = HttpOptions(
         connection_key=sys.intern(target.connection_key),  # targets on one host share the string
         host=sys.intern(target.host),  # jobs aiming at one host share its name
         verb=VERBS[VERBS.index(verb.upper())],  # the constant, not a new string per job
@@ -211,13 +295,15 @@ def parse_http_data(
         expect=expect,
         sign=sign,
     )
+    return HttpTarget(url=target.url, options=shared_options(options))
 
 
 def _header_value(name: str, value: object, box: SecretBox | None) -> str:
     """A header's value as sent. A secret is opened here, when the job is compiled, not at each
     request: the held target keeps one plain string per header as for any header (no object
-    more per held job), a run pays no decryption, and a key that cannot open it fails the
-    compile (at start: the start refuses), not every run of the job."""
+    more per held job; jobs with equal headers still share one HttpOptions, which sealed texts,
+    each with its own nonce, would prevent), a run pays no decryption, and a key that cannot open
+    it fails the compile (at start: the start refuses), not every run of the job."""
     sealed = sealed_of(value)
     if sealed is not None:
         if box is None:

@@ -3,27 +3,63 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from typing import Any
 
+from ...audit import AuditEntry, AuditFor
 from ...errors import Conflict
 from ...model import Group, TokenInfo, User
 from ..rows import USER_COLUMNS, user_from_row
+from .audit import audit_statements
 from .connection import SqliteConnection
 
 
 class SqliteAccounts(SqliteConnection):
+    async def _insert_audited(self, sql: str, params: Sequence[Any], audit: AuditFor | None) -> int:
+        """Insert one row and the audit rows describing it in one transaction; answer its id."""
+
+        async def run() -> int:
+            cursor = await self.db.execute(sql, params)
+            row_id = cursor.lastrowid or 0
+            await cursor.close()
+            await self._run_audit(audit(row_id) if audit is not None else ())
+            return row_id
+
+        return await self._transaction(run)
+
+    async def _delete_audited(self, sql: str, params: Sequence[Any], audit: Sequence[AuditEntry]) -> int:
+        """Delete rows and, when any was there, write the audit rows describing it; answer how many."""
+
+        async def run() -> int:
+            cursor = await self.db.execute(sql, params)
+            deleted = cursor.rowcount
+            await cursor.close()
+            if deleted:
+                await self._run_audit(audit)
+            return deleted
+
+        return await self._transaction(run)
+
+    async def _run_audit(self, audit: Sequence[AuditEntry]) -> None:
+        for sql, params, _many in audit_statements(audit):
+            cursor = await self.db.execute(sql, params)
+            await cursor.close()
+
     async def create_user(
-        self, username: str, password_hash: str, now: float, is_admin: bool = False, email: str = ""
+        self,
+        username: str,
+        password_hash: str,
+        now: float,
+        is_admin: bool = False,
+        email: str = "",
+        audit: AuditFor | None = None,
     ) -> User:
         try:
-            (user_id,) = await self._write(
-                [
-                    (
-                        "INSERT INTO users (username, password_hash, is_admin, date_created, date_updated, email) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (username, password_hash, int(is_admin), now, now, email),
-                        False,
-                    )
-                ]
+            user_id = await self._insert_audited(
+                "INSERT INTO users (username, password_hash, is_admin, date_created, date_updated, email) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (username, password_hash, int(is_admin), now, now, email),
+                audit,
             )
         except sqlite3.IntegrityError:
             raise Conflict(f"the username {username!r} is taken", {"field": "username"}) from None
@@ -33,9 +69,12 @@ class SqliteAccounts(SqliteConnection):
         row = await self._fetchone(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
         return user_from_row(row) if row else None
 
-    async def set_admin(self, user_id: int, is_admin: bool, now: float) -> None:
+    async def set_admin(self, user_id: int, is_admin: bool, now: float, audit: Sequence[AuditEntry] = ()) -> None:
         await self._write(
-            [("UPDATE users SET is_admin = ?, date_updated = ? WHERE id = ?", (int(is_admin), now, user_id), False)]
+            [
+                ("UPDATE users SET is_admin = ?, date_updated = ? WHERE id = ?", (int(is_admin), now, user_id), False),
+                *audit_statements(audit),
+            ]
         )
 
     async def list_users(self, only_id: int | None, limit: int, offset: int) -> tuple[list[User], int]:
@@ -58,15 +97,13 @@ class SqliteAccounts(SqliteConnection):
 
         return await self._transaction(run)
 
-    async def create_token(self, user_id: int, token_hash: str, now: float, expires_at: float) -> None:
-        await self._write(
-            [
-                (
-                    "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                    (user_id, token_hash, now, expires_at),
-                    False,
-                )
-            ]
+    async def create_token(
+        self, user_id: int, token_hash: str, now: float, expires_at: float, audit: AuditFor | None = None
+    ) -> int:
+        return await self._insert_audited(
+            "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (user_id, token_hash, now, expires_at),
+            audit,
         )
 
     async def user_for_token(self, token_hash: str, now: float) -> tuple[User, float] | None:
@@ -94,20 +131,21 @@ class SqliteAccounts(SqliteConnection):
             column_params=(current_hash,),
         )
 
-    async def delete_user_token(self, user_id: int, token_id: int) -> bool:
-        if await self._fetchone("SELECT 1 FROM tokens WHERE id = ? AND user_id = ?", (token_id, user_id)) is None:
-            return False
-        await self._write([("DELETE FROM tokens WHERE id = ? AND user_id = ?", (token_id, user_id), False)])
-        return True
+    async def delete_user_token(self, user_id: int, token_id: int, audit: Sequence[AuditEntry] = ()) -> bool:
+        deleted = await self._delete_audited(
+            "DELETE FROM tokens WHERE id = ? AND user_id = ?", (token_id, user_id), audit
+        )
+        return deleted > 0
 
-    async def delete_user_tokens(self, user_id: int) -> None:
-        await self._write([("DELETE FROM tokens WHERE user_id = ?", (user_id,), False)])
+    async def delete_user_tokens(self, user_id: int, audit: Sequence[AuditEntry] = ()) -> None:
+        # The row is written even when the user held no token: the revocation was asked for and done.
+        await self._write([("DELETE FROM tokens WHERE user_id = ?", (user_id,), False), *audit_statements(audit)])
 
     async def prune_tokens(self, now: float) -> None:
         await self._write([("DELETE FROM tokens WHERE expires_at <= ?", (now,), False)])
 
-    async def delete_token(self, token_hash: str) -> None:
-        await self._write([("DELETE FROM tokens WHERE token_hash = ?", (token_hash,), False)])
+    async def delete_token(self, token_hash: str, audit: Sequence[AuditEntry] = ()) -> None:
+        await self._delete_audited("DELETE FROM tokens WHERE token_hash = ?", (token_hash,), audit)
 
     async def user_group_ids(self, user_id: int) -> list[int]:
         rows = await self._fetchall("SELECT group_id FROM user_groups WHERE user_id = ? ORDER BY group_id", (user_id,))
