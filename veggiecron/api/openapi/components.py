@@ -105,7 +105,11 @@ def component_schemas(config: Config, job_types: JobTypes) -> dict[str, Schema]:
             "interval_definition": nullable(STRING),
             "endpoint": STRING,
             "payload": ANY,
-            "auth_token": nullable(STRING),
+            "auth_token": {
+                "type": ["string", "null"],
+                "enum": ["********", None],
+                "description": '"********" when the schedule has a token (it is never answered), else null.',
+            },
             "next_send_at": nullable(iso),
             "enabled": BOOLEAN,
             "created_at": iso,

@@ -299,7 +299,8 @@ def seed_schedule_schema(config: Config, required: tuple[str, ...], create: bool
             "type": ["string", "null"],
             "maxLength": 500,
             "pattern": whole("^[^\\r\\n\\x00]*$"),
-            "description": "Sent as Authorization: Token <auth_token>.",
+            "description": "Sent as Authorization: Token <auth_token>; stored encrypted and answered as "
+            '"********", which, sent back, keeps the schedule\'s token (a new schedule has none to keep).',
         },
         "enabled": ENABLED,
     }
