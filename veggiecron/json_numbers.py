@@ -22,3 +22,9 @@ def describe(value: object) -> str:
     """How a refused value is quoted back in an error message (short, never the whole input)."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def digits(text: str) -> bool:
+    """Whether text is ASCII digits only: str.isdigit also takes "³" and "١", which int() refuses
+    or reads as another number."""
+    return text.isascii() and text.isdigit()

@@ -39,6 +39,10 @@ def test_bracketed_keys_nest_and_plain_keys_keep_their_last_value() -> None:
         "data": {"json": {"": "false", "a": "1"}}
     }
     assert nest_fields({"data[][x]": ["v"]}) == {"data": {"": {"x": "v"}}}
+    # A key may hold a bracket: only "][" separates segments.
+    assert nest_fields({"data[json][a[b]": ["1"], "data[json][c]d]": ["2"]}) == {
+        "data": {"json": {"a[b": "1", "c]d": "2"}}
+    }
     # Not well-formed: kept as a plain field, for validation to name as unknown.
     assert nest_fields({"data[url": ["u"], "a]b": ["c"]}) == {"data[url": "u", "a]b": "c"}
 
@@ -118,3 +122,9 @@ def test_a_key_of_any_branch_is_typed_by_the_branch_that_names_it() -> None:
     assert typed_by_schema(fields, schema) == {
         "checks": [{"pointer": "/a", "exists": True}, {"pointer": "/b", "equals": "true"}]
     }
+
+
+def test_an_empty_value_is_the_empty_list_where_no_text_may_be_empty() -> None:
+    texts = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}}]}
+    assert typed_by_schema("", texts) == []
+    assert typed_by_schema("", {"anyOf": [{"type": "string"}, {"type": "array"}]}) == ""

@@ -22,6 +22,7 @@ from ..config import Config
 from ..errors import Invalid, PayloadTooLarge, TooManyRequests, Unauthorized, VeggiecronError
 from ..health import Health
 from ..jobs import JobService
+from ..json_numbers import digits
 from ..metrics import Metrics
 from ..model import User
 from ..seed import SeedService
@@ -79,7 +80,7 @@ class BaseHandler(tornado.web.RequestHandler):
     async def prepare(self) -> None:
         limit = self.ctx.config.api.max_body_bytes
         length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > limit:
+        if length is not None and digits(length) and int(length) > limit:
             raise PayloadTooLarge(f"request body is larger than {limit} bytes", {"limit": limit})
         if self.requires_auth:
             self.user = await self.authenticate()

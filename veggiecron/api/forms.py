@@ -13,10 +13,11 @@ import re
 from typing import Any
 
 from ..errors import Invalid
+from ..json_numbers import digits
 
-# name[segment][segment]...: a name without brackets, then one or more bracketed segments.
-BRACKETED = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
-SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+# name[segment][segment]...: a name without brackets, then bracketed segments. A segment may
+# hold brackets itself (a JSON object's key may be "a[b"): segments are split at "][" only.
+BRACKETED = re.compile(r"^([^\[\]]+)\[(.*)\]$", re.DOTALL)
 MAX_DEPTH = 16  # segments of one key: enough for any schema here, and a bound on recursion
 INTEGER = re.compile(r"^-?(?:0|[1-9][0-9]{0,30})$")
 NUMBER = re.compile(r"^-?(?:0|[1-9][0-9]{0,30})(?:\.[0-9]{1,30})?(?:[eE][-+]?[0-9]{1,3})?$")
@@ -35,7 +36,7 @@ def nest_fields(arguments: dict[str, list[str]]) -> dict[str, Any]:
     for key in arguments:
         found = BRACKETED.match(key)
         if found is not None:
-            path = paths[key] = [found.group(1), *SEGMENT.findall(found.group(2))]
+            path = paths[key] = [found.group(1), *found.group(2).split("][")]
             if len(path) > MAX_DEPTH:
                 raise Invalid(key, f"field {key!r} is nested deeper than {MAX_DEPTH} levels")
             objects.update(tuple(path[:i]) for i in range(1, len(path)) if path[i] != "" or i < len(path) - 1)
@@ -74,8 +75,10 @@ def typed_by_schema(value: Any, schema: dict[str, Any]) -> Any:
     """
     types = _types(schema)
     if isinstance(value, str):
+        if value == "" and "string" in types and not _takes_empty_text(schema):
+            types = types - {"string"}  # text or a list of texts: "" can only be the empty list
         return _typed_text(value, types)
-    if isinstance(value, dict) and "array" in types and value and all(k.isdigit() for k in value):
+    if isinstance(value, dict) and "array" in types and value and all(digits(k) for k in value):
         # Indices give the order; a client that skips one still means a list.
         ordered = [value[k] for k in sorted(value, key=int)]
         return [typed_by_schema(item, _part(schema, "items")) for item in ordered]
@@ -102,6 +105,14 @@ def _typed_text(text: str, types: set[str]) -> Any:
         number = float(text)  # 2.0 too, where an integer is wanted: whole numbers in any JSON form count
         return text if number in (float("inf"), float("-inf")) else number
     return text
+
+
+def _takes_empty_text(schema: dict[str, Any]) -> bool:
+    """Whether the schema, or one of its anyOf/oneOf branches, allows the text "" (no minLength)."""
+    if schema.get("type") == "string" or (isinstance(schema.get("type"), list) and "string" in schema["type"]):
+        if not schema.get("minLength") and "pattern" not in schema and "enum" not in schema:
+            return True
+    return any(_takes_empty_text(b) for b in (*schema.get("anyOf", ()), *schema.get("oneOf", ())))
 
 
 def _types(schema: dict[str, Any]) -> set[str]:

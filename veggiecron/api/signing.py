@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import NotFound
+from ..json_numbers import digits
 from ..signing import SigningSecret
 from ..times import with_utc
 from .base import BaseHandler
@@ -39,7 +40,7 @@ class SigningSecretHandler(BaseHandler):
     """DELETE /signing-secrets/<id> ends one of the caller's secrets."""
 
     async def delete(self, secret_id: str) -> None:
-        if not secret_id.isdigit() or len(secret_id) > 18:
+        if not digits(secret_id) or len(secret_id) > 18:
             raise NotFound(f"no signing secret {secret_id[:32]!r}", {"id": secret_id[:32]})
         await self.ctx.signing.delete(self.current_user_required, int(secret_id))
         self.answer(f"Ended signing secret {secret_id}", {"id": int(secret_id)})

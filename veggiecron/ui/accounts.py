@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from ..errors import Forbidden, NotFound
+from ..json_numbers import digits
 from .base import UiHandler
 from .views import page_links
 from .words import iso, local_time, relative
@@ -36,7 +37,7 @@ class TokensPage(UiHandler):
 
     def _offset(self) -> int:
         raw = self.get_query_argument("offset", "0")
-        return int(raw) if raw.isdigit() and len(raw) < 10 else 0
+        return int(raw) if digits(raw) and len(raw) < 10 else 0
 
 
 class RevokeTokenAction(UiHandler):
@@ -44,7 +45,7 @@ class RevokeTokenAction(UiHandler):
 
     async def post(self, token_id: str) -> None:
         user = self.current_user_required
-        if not token_id.isdigit() or len(token_id) > 18:
+        if not digits(token_id) or len(token_id) > 18:
             raise NotFound(f"you have no token {token_id[:32]!r}")
         tokens, _count = await self.ctx.accounts.tokens_of(user, self.session_token or "", 1000, 0)
         own = any(t.id == int(token_id) and t.current for t in tokens)
@@ -69,7 +70,7 @@ class UsersPage(UiHandler):
     async def get(self) -> None:
         user = self.current_user_required
         raw = self.get_query_argument("offset", "0")
-        offset = int(raw) if raw.isdigit() and len(raw) < 10 else 0
+        offset = int(raw) if digits(raw) and len(raw) < 10 else 0
         users, count = await self.ctx.accounts.visible_users(user, PAGE, offset)
         rows = [
             {
@@ -95,7 +96,7 @@ class RevokeUserTokensAction(UiHandler):
 
     async def post(self, user_id: str) -> None:
         admin = self.current_user_required
-        if not user_id.isdigit() or len(user_id) > 18:
+        if not digits(user_id) or len(user_id) > 18:
             raise NotFound("Not found.")
         target, _groups = await self.ctx.accounts.visible_user(admin, int(user_id))
         actor = await self.actor()
@@ -114,7 +115,7 @@ class AuditPage(UiHandler):
     async def get(self) -> None:
         user = self.current_user_required
         raw = self.get_query_argument("offset", "0")
-        offset = int(raw) if raw.isdigit() and len(raw) < 10 else 0
+        offset = int(raw) if digits(raw) and len(raw) < 10 else 0
         filters = {name: self.get_query_argument(name, "") or None for name in ("action", "target", "user")}
         entries, count = await self.ctx.audit.entries(
             user, filters["user"], PAGE, offset, filters["action"], filters["target"]

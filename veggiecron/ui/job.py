@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from ..json_numbers import digits
 from ..model import RunOutcome
 from .base import UiHandler
 from .views import OUTCOMES, job_row, page_links, run_view, settings_view
@@ -27,7 +28,7 @@ class JobPage(UiHandler):
                 error = f"Choose one of: {', '.join(OUTCOMES)}."
             else:
                 outcome = RunOutcome(outcome_text)
-        offset = int(offset_text) if offset_text.isdigit() and len(offset_text) < 10 else 0
+        offset = int(offset_text) if digits(offset_text) and len(offset_text) < 10 else 0
         job = await self.ctx.jobs.get(user, name)
         _job, runs, count = await self.ctx.jobs.runs(user, name, HISTORY_PAGE, offset, outcome)
         recent = (await self.ctx.jobs.recent_runs_of([job], CHART_RUNS)).get(job.id, [])

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 
 from ..errors import Invalid
 from ..job_fields import job_filter
+from ..json_numbers import digits
 from ..model import Job, JobFilter, JobState
 from .base import UiHandler, safe_next
 from .views import CHART_RUNS, job_row, page_links
@@ -79,7 +80,7 @@ class JobListPage(UiHandler):
         raw = self.get_query_argument(name, "")
         if not raw:
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not digits(raw) or not low <= int(raw) <= high:
             raise Invalid(name, f"{name} must be a whole number from {low} to {high}")
         return int(raw)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ..errors import Invalid
+from ..json_numbers import digits
 from ..model import JobState, RunOutcome
 from ..schedules import Cron, DailyAt, Interval, Once, parse_schedule
 from ..times import in_zone
@@ -107,7 +108,7 @@ def _wall_words(schedule: Weekly | MonthDays | NthWeekday | Windowed) -> str:
 
 
 def _number(field: str, high: int) -> int | None:
-    return int(field) if field.isdigit() and int(field) <= high else None
+    return int(field) if digits(field) and int(field) <= high else None
 
 
 def cron_words(expression: str) -> str:
@@ -120,11 +121,11 @@ def cron_words(expression: str) -> str:
     if day == weekday == "*":
         if hour == "*" and minute == "*":
             return "Every minute"
-        if hour == "*" and minute.startswith("*/") and minute[2:].isdigit():
+        if hour == "*" and minute.startswith("*/") and digits(minute[2:]):
             return f"Every {int(minute[2:])} minutes"
         if hour == "*" and m is not None:
             return f"Every hour at minute {m}"
-        if hour.startswith("*/") and hour[2:].isdigit() and m is not None:
+        if hour.startswith("*/") and digits(hour[2:]) and m is not None:
             return f"Every {int(hour[2:])} hours at minute {m}"
     if m is None or h is None:
         return fallback
@@ -138,7 +139,7 @@ def cron_words(expression: str) -> str:
         return f"Weekdays at {at}"
     if weekday in ("0,6", "6,0", "SAT,SUN"):
         return f"Weekends at {at}"
-    names = [DAYS[int(w) % 7] for w in weekday.split(",") if w.isdigit() and int(w) <= 7]
+    names = [DAYS[int(w) % 7] for w in weekday.split(",") if digits(w) and int(w) <= 7]
     if names and len(names) == len(weekday.split(",")):
         return f"Every {', '.join(names)} at {at}"
     return fallback

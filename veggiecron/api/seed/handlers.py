@@ -13,6 +13,7 @@ import tornado.web
 from ... import __version__
 from ...auth import token_from_headers
 from ...errors import Forbidden, Invalid, NotFound, Unauthorized, VeggiecronError
+from ...json_numbers import digits
 from ...model import User
 from ...seed.validation import validate_email
 from ..audit import actor_of
@@ -106,7 +107,7 @@ class SeedHandler(BaseHandler):
         self.finish(orjson.dumps(body))
 
     def pk(self, value: str) -> int:
-        if not value.isdigit() or len(value) > 18:
+        if not digits(value) or len(value) > 18:
             raise NotFound("Not found.")
         return int(value)
 

@@ -8,6 +8,8 @@ from collections.abc import Collection
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
+from ...json_numbers import digits
+
 MAX_RETRY_AFTER = 3600.0  # a longer Retry-After is capped: the run would outlive its purpose
 
 
@@ -22,7 +24,7 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if digits(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -16,6 +16,9 @@ import orjson
 from ...errors import Invalid
 
 MAX_CHECKS = 16
+# Each list's own bound, so that the OpenAPI document can state the total: 6 + 4 + 2 + 2 list
+# checks, with status and max_ms, make at most MAX_CHECKS (a schema cannot sum across fields).
+MAX_LIST_CHECKS = {"json": 6, "header": 4, "body_contains": 2, "body_not_contains": 2}
 SEEN_LENGTH = 200  # what a failed assertion quotes of what it saw
 MAX_TEXT = 4096  # one body_contains text
 EXPECT_FIELDS = ("status", "body_contains", "body_not_contains", "json", "header", "max_ms", "retry")
@@ -146,8 +149,11 @@ def json_equal(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
-def parse_expect(value: object) -> Expectations:
-    """Validate `data.expect` (its `status` is parsed with success_codes by the caller)."""
+def parse_expect(value: object, *, strict: bool = True) -> Expectations:
+    """Validate `data.expect` (its `status` is parsed with success_codes by the caller).
+
+    strict=False reads a stored job: the lists' own bounds, newer than some stored jobs, are not applied.
+    """
     if not isinstance(value, dict):
         raise Invalid("data.expect", "data.expect must be an object")
     for key in value:
@@ -167,6 +173,16 @@ def parse_expect(value: object) -> Expectations:
     retry = value.get("retry", False)
     if not isinstance(retry, bool):
         raise Invalid("data.expect.retry", "data.expect.retry must be true or false")
+    for key, checks in (
+        ("json", json_checks),
+        ("header", header_checks),
+        ("body_contains", contains),
+        ("body_not_contains", not_contains),
+    ):
+        if strict and len(checks) > MAX_LIST_CHECKS[key]:
+            raise Invalid(
+                f"data.expect.{key}", f"data.expect.{key} holds {len(checks)} checks; at most {MAX_LIST_CHECKS[key]}"
+            )
     count = len(contains) + len(not_contains) + len(json_checks) + len(header_checks)
     count += ("status" in value) + (max_ms is not None)
     if count > MAX_CHECKS:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...config import HttpClientSection
 from ...patterns import any_case, whole
-from .expect import MAX_CHECKS, MAX_TEXT
+from .expect import MAX_CHECKS, MAX_LIST_CHECKS, MAX_TEXT
 from .target import FIELDS, MAX_RETRIES, MAX_TIMEOUT, VERBS
 from .urls import MAX_URL_LENGTH, RULES, TARGET_URL_PATTERN
 
@@ -134,7 +134,7 @@ def expect_schema() -> Schema:
             {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
             {
                 "type": "array",
-                "maxItems": MAX_CHECKS,
+                "maxItems": MAX_LIST_CHECKS["body_contains"],
                 "items": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
             },
         ]
@@ -160,7 +160,8 @@ def expect_schema() -> Schema:
     return {
         "type": "object",
         "additionalProperties": False,
-        "description": f"Response assertions, checked on every response; at most {MAX_CHECKS} checks in all. "
+        "description": f"Response assertions, checked on every response; at most {MAX_CHECKS} checks in all "
+        "(status, max_ms, and the lists' items, each list bounded). "
         'A run whose response fails one is failed with error_class "assertion", not retried unless retry is true.',
         "properties": {
             "status": {
@@ -171,7 +172,7 @@ def expect_schema() -> Schema:
             "body_not_contains": {**texts, "description": "Texts the body must not contain."},
             "json": {
                 "type": "array",
-                "maxItems": MAX_CHECKS,
+                "maxItems": MAX_LIST_CHECKS["json"],
                 "items": {
                     "oneOf": [
                         {
@@ -190,7 +191,7 @@ def expect_schema() -> Schema:
                 },
                 "description": "Checks of the JSON body by pointer: equal to a value, or present / absent.",
             },
-            "header": {"anyOf": [header, {"type": "array", "maxItems": MAX_CHECKS, "items": header}]},
+            "header": {"anyOf": [header, {"type": "array", "maxItems": MAX_LIST_CHECKS["header"], "items": header}]},
             "max_ms": {
                 "type": "number",
                 "exclusiveMinimum": 0,

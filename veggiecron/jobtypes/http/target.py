@@ -266,7 +266,7 @@ def parse_http_data(
 
     expect: Expectations | None = None
     if "expect" in data:
-        expect = parse_expect(data["expect"])
+        expect = parse_expect(data["expect"], strict=strict)
     # expect.status is success_codes under another name: one list of accepted codes, not two.
     if expect is not None and expect.status_given:
         if "success_codes" in data:
