@@ -119,7 +119,7 @@ async def test_create_admin_uses_the_servers_database_and_says_which(tmp_path: P
                 rows = (await got.json())["data"]["entries"]
                 assert [(r["actor"], r["action"], r["target"]) for r in rows] == [
                     ("system", "token.created", "user:ops"),
-                    ("system", "user.promoted", "user:ops"),
+                    ("system", "user.registered", "user:ops"),  # a new user, registered an admin
                 ]
     finally:
         await server.stop()

@@ -22,6 +22,12 @@ def mark_page(page: Page) -> None:
     page.evaluate("window.vcNotReloaded = true")
 
 
+def settled(page: Page) -> None:
+    """Wait until htmx has settled the last swap: the new content's forms are wired only then
+    (a key pressed in those 20 ms would submit the form without htmx, reloading the page)."""
+    expect(page.locator(".htmx-added, .htmx-settling, .htmx-swapping, .htmx-request")).to_have_count(0)
+
+
 def not_reloaded(page: Page) -> bool:
     return bool(page.evaluate("window.vcNotReloaded === true"))
 
@@ -91,12 +97,14 @@ def test_pause_resume_run_now_and_delete_in_place(watched: Watched, live: LiveSe
     expect(row).to_contain_text("disabled")
     expect(page.locator("#flash")).to_contain_text("Job first paused")
     expect(other).to_contain_text("scheduled")
+    settled(page)
     # By keyboard: focus the button and press Enter; focus stays on it after the swap.
     resume = row.get_by_role("button", name="Resume")
     resume.focus()
     page.keyboard.press("Enter")
     expect(row).to_contain_text("scheduled")
     expect(row.get_by_role("button", name="Pause")).to_be_focused()
+    settled(page)
     row.get_by_role("button", name="Run now").click()
     expect(page.locator("#flash")).to_contain_text("Job first started")
     expect(row).to_contain_text("ok", timeout=10_000)  # the live refresh brings the run's outcome
