@@ -6,7 +6,6 @@ the scheduler compiles only jobs it loads from the store. Nothing parses a job t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Container
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -31,7 +30,6 @@ def compile_parts(
         version=job.version,
         user_id=job.user_id,
         name=job.name,
-        schedule=sys.intern(job.schedule),
         anchor=job.anchor,
         next_run=job.next_run,
         run_count=job.run_count,

@@ -222,7 +222,6 @@ class CompiledJob:
     version: int
     user_id: int  # the owner, whose signing keys sign its requests
     name: str
-    schedule: str  # as written, for log lines (interned: jobs on the same schedule share it)
     anchor: float
     next_run: float | None
     run_count: int
@@ -250,6 +249,11 @@ class CompiledJob:
     @property
     def overlap(self) -> Overlap:
         return self.policy.overlap_for(self.target.enable_shadows)
+
+    def __lt__(self, other: CompiledJob) -> bool:
+        """Earlier next run first, then lower id: the order of the scheduler's heap."""
+        mine, theirs = self.next_run or 0.0, other.next_run or 0.0
+        return mine < theirs or (mine == theirs and self.id < other.id)
 
 
 @dataclass(frozen=True, slots=True)

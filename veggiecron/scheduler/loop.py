@@ -69,7 +69,11 @@ class Scheduler:
         # Waiting and buffered slots are stored (the progress writer keeps them): a restart finds them.
         self.gate = LaneGate(self.clock, lane_limit, self, keeper=self.progress)
         self.loader = WindowLoader(store, self.clock, window, self._take_stored, self._entries.__contains__, self.flush)
-        self._heap: list[tuple[float, int, int]] = []  # (next_run, job_id, version)
+        # The held jobs themselves, ordered by (next_run, id) (CompiledJob.__lt__), not tuples
+        # beside them: a tuple per job was 64 bytes. An entry is live while _entries holds that
+        # very object; each object is on the heap at most once, and its next_run changes only
+        # once it was popped (see _advance), so the order holds.
+        self._heap: list[CompiledJob] = []
         # Jobs whose due slot waits for the run in flight (overlap skip, or buffer_one with one
         # run already waiting). They leave the heap: the slots that pass meanwhile are summed up
         # once the run ends, not handled one by one, so an overloaded target costs one step per run.
@@ -156,8 +160,10 @@ class Scheduler:
         if job.next_run > self.loader.horizon:
             self._entries.pop(job.id, None)  # due after the window: the store holds it until then
             return
+        if self._entries.get(job.id) is job:
+            job = replace(job)  # the same object again: a copy, so no object is on the heap twice
         self._entries[job.id] = job
-        heapq.heappush(self._heap, (job.next_run, job.id, job.version))
+        heapq.heappush(self._heap, job)
         self._compact()
         self.wake()
 
@@ -233,8 +239,10 @@ class Scheduler:
                 "job %d (%s): cannot be scheduled, left as stored", job.id, job.name, extra=job_fields(job.id, job.name)
             )
             return
+        if compiled.next_run is None:
+            return  # the store reads only jobs with a next run; nothing to hold
         self._entries[job.id] = compiled
-        heapq.heappush(self._heap, (job.next_run or 0.0, job.id, job.version))
+        heapq.heappush(self._heap, compiled)
         self.wake()
 
     # the loop
@@ -249,7 +257,7 @@ class Scheduler:
             except Exception:  # the loop must outlive any single bad job
                 logger.exception("scheduler pass failed")
             self.loader.maybe_refill(now)
-            next_due = self._heap[0][0] if self._heap else math.inf
+            next_due = (self._heap[0].next_run or 0.0) if self._heap else math.inf
             delay = min(next_due, self.loader.refill_at(), self.gate.next_deadline()) - self.clock.now()
             if delay > 0:
                 try:
@@ -265,11 +273,11 @@ class Scheduler:
         """Hand the jobs due at `now` (at most `limit`) to their policies; answer how many slots were handled."""
         count = 0
         jobs = 0
-        while self._heap and self._heap[0][0] <= now and (limit is None or jobs < limit):
-            due, job_id, version = heapq.heappop(self._heap)
-            entry = self._entries.get(job_id)
-            if entry is None or entry.version != version or entry.next_run != due:
-                continue  # stale: the job changed, was removed, or was already advanced
+        while self._heap and (self._heap[0].next_run or 0.0) <= now and (limit is None or jobs < limit):
+            entry = heapq.heappop(self._heap)
+            due = entry.next_run
+            if due is None or self._entries.get(entry.id) is not entry:
+                continue  # stale: the job changed or was removed
             jobs += 1
             try:
                 count += self._dispatch(entry, due, now)
@@ -301,7 +309,7 @@ class Scheduler:
                 "job %d (%s): schedule %r gave next run %s at or before now; retrying in 1 s",
                 job.id,
                 job.name,
-                job.schedule,
+                job.timing,  # its parsed form: the text as written is in the store
                 iso_utc_micros(next_run),
                 extra=job_fields(job.id, job.name),
             )
@@ -323,7 +331,7 @@ class Scheduler:
             # Due after the horizon, it goes back to the store until its window comes, but only
             # once its next run is written (see _written): while the database refuses writes the
             # store's row is stale, and memory keeps firing the job.
-            heapq.heappush(self._heap, (next_run, job.id, job.version))
+            heapq.heappush(self._heap, job)
         return slots
 
     def _written(self, next_runs: Collection[NextRun]) -> None:
@@ -379,9 +387,5 @@ class Scheduler:
     def _compact(self) -> None:
         # Changes leave stale heap entries behind; rebuild once they outnumber the live ones.
         if len(self._heap) > 2 * len(self._entries) + 1024:
-            self._heap = [
-                (h.next_run, h.id, h.version)
-                for h in self._entries.values()
-                if h.next_run is not None and h.id not in self._parked
-            ]
+            self._heap = [h for h in self._entries.values() if h.next_run is not None and h.id not in self._parked]
             heapq.heapify(self._heap)
