@@ -290,7 +290,8 @@ class JobService:
         """Validate and store an owner's change to a job, and reschedule it at once (both APIs end here)."""
         now = self.clock.now()
         # A job's stored data is kept as it is when it is not changed (see urls.check_url).
-        data = self.types.seal(job.type, data_object(data), job.data)  # {"secret": "set"} keeps a secret
+        if data is not job.data:  # data not given is the stored data, sealed already
+            data = self.types.seal(job.type, data_object(data), job.data)  # {"secret": "set"} keeps a secret
         target = self.types.parse(job.type, data, strict=data != job.data)
         zone_name = get_zone(zone).key  # type: ignore[arg-type]
         if zone != job.timezone:

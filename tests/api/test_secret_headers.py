@@ -57,6 +57,20 @@ async def test_a_secret_header_reaches_the_target_and_is_answered_as_set(user_ap
         assert TOKEN not in json.dumps(answer) and "new-one" not in json.dumps(answer)
 
 
+async def test_a_change_that_leaves_data_out_keeps_the_secret(user_api: Api, sink: Sink) -> None:
+    """Found by a 10-minute fuzzing run: PATCH {"catch_up": null} of a job with a secret header
+    was refused, the stored (sealed) data read back as if a request had sent it."""
+    url = sink.url + "/kept"
+    data = {"url": url, "headers": {"Authorization": {"secret": TOKEN}}}
+    await user_api.create_job("kept", url, schedule="every 1 hours", data=data)
+    for method, fields in (("PATCH", {"catch_up": None}), ("PUT", {"tags": ["t"]}), ("PATCH", {"enabled": False})):
+        status, body = await user_api.call(method, "/job/kept", json=fields)
+        assert status == 200, (method, fields, body)
+        assert body["data"]["data"]["headers"] == {"Authorization": SET}
+    (hit,) = await run_now(user_api, sink, "kept", 1)
+    assert hit.headers["Authorization"] == TOKEN
+
+
 async def test_bad_secret_values_are_refused_and_change_nothing(user_api: Api, sink: Sink) -> None:
     url = sink.url + "/x"
     for value in (

@@ -128,3 +128,7 @@ def test_an_empty_value_is_the_empty_list_where_no_text_may_be_empty() -> None:
     texts = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}}]}
     assert typed_by_schema("", texts) == []
     assert typed_by_schema("", {"anyOf": [{"type": "string"}, {"type": "array"}]}) == ""
+    # A header value: a text its pattern lets be empty, or {"secret": ...}.
+    header = {"oneOf": [{"type": "string", "pattern": "^[^\r\n]*$"}, {"type": "object"}]}
+    assert typed_by_schema("", header) == ""
+    assert typed_by_schema("", {"oneOf": [{"type": "string", "pattern": "^.+$"}, {"type": "object"}]}) == {}

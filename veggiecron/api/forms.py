@@ -110,8 +110,10 @@ def _typed_text(text: str, types: set[str]) -> Any:
 def _takes_empty_text(schema: dict[str, Any]) -> bool:
     """Whether the schema, or one of its anyOf/oneOf branches, allows the text "" (no minLength)."""
     if schema.get("type") == "string" or (isinstance(schema.get("type"), list) and "string" in schema["type"]):
-        if not schema.get("minLength") and "pattern" not in schema and "enum" not in schema:
-            return True
+        pattern = schema.get("pattern")
+        if not schema.get("minLength") and "" in schema.get("enum", [""]):
+            if pattern is None or re.search(pattern, "") is not None:
+                return True
     return any(_takes_empty_text(b) for b in (*schema.get("anyOf", ()), *schema.get("oneOf", ())))
 
 
