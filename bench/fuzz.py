@@ -193,7 +193,8 @@ sys.exit(start.main())
 
 
 FUZZ_CONFIG: dict[str, Any] = {
-    "app": {"env": "test", "key": "fuzzing-key-0123456789abcdef"},
+    # public_url: the server issues OIDC tokens, so data.oidc and the JWKS are fuzzed too.
+    "app": {"env": "test", "key": "fuzzing-key-0123456789abcdef", "public_url": "https://cron.example.org"},
     "host": "127.0.0.1",
     "port": 0,
     "log_level": "WARNING",

@@ -38,6 +38,8 @@ def fuzz_config(db_file: str) -> Config:
     config = test_config(db_file)
     return replace(
         config,
+        # Issues OIDC tokens, so that data.oidc and the JWKS are in the document and fuzzed too.
+        app=replace(config.app, public_url="https://cron.example.org"),
         log_level="WARNING",
         # schemathesis reuses names it has seen (the fuzz user's) with wrong passwords: no lockouts.
         security=replace(config.security, login_failures_per_user=10**6, login_failures_per_address=10**6),

@@ -31,6 +31,7 @@ from .api.native import (
     TokenHandler,
     TokensHandler,
 )
+from .api.oidc import DiscoveryHandler, JwksHandler
 from .api.openapi import routes as openapi_routes
 from .api.ops import HealthHandler, IndexHandler, NotThisRoleHandler, PrometheusHandler
 from .api.seed import routes as seed_routes
@@ -55,6 +56,7 @@ from .maintenance import Maintenance, Retention
 from .metrics import Metrics
 from .metrics_push import MetricsPusher
 from .model import Run
+from .oidc import OidcIssuer
 from .outbound import OutboundPolicy
 from .scheduler import Scheduler
 from .sealed import SecretBox
@@ -106,6 +108,8 @@ def make_app(ctx: Context, role: str = "all") -> tornado.web.Application:
         (r"/calendars/([^/]+)", CalendarHandler, args),
         (r"/audit/?", AuditHandler, args),
         (r"/signing-secrets/?", SigningSecretsHandler, args),
+        (r"/\.well-known/openid-configuration", DiscoveryHandler, args),
+        (r"/\.well-known/jwks\.json", JwksHandler, args),
         (r"/signing-secrets/([^/]+)", SigningSecretHandler, args),
         *seed_routes(args),
         *openapi_routes(args),
@@ -137,7 +141,10 @@ class Server:
         clustered = is_postgres_url(config.database)
         self.node = node_identity(config.cluster.node_name) if clustered else ""
         self.signing_book = SigningBook()  # every user's signing keys, read by the runner on each run
-        self.job_types = JobTypes.load(TypeContext(config, self.outbound, self.node, self.signing_book))
+        box = SecretBox.of(config.security.secrets_key, config.app.key)
+        overlap = config.security.jwks_overlap_hours * 3600
+        self.oidc = OidcIssuer(box, self.clock, config.app.public_url, overlap)  # signs jobs' OIDC tokens
+        self.job_types = JobTypes.load(TypeContext(config, self.outbound, self.node, self.signing_book, self.oidc))
         self.runner = self.job_types.runners()
         self.metrics = Metrics()
         self.role = config.cluster.role if clustered else "all"  # config refuses another role on SQLite
@@ -158,6 +165,7 @@ class Server:
                 lane_limit=config.http_client.pool_per_host,
                 run_listeners=[self.metrics.observe_run, self._ran],
             )
+        self.oidc.bind(self.store)
         retention = Retention(config.scheduler.run_history_per_job, config.scheduler.run_history_max_age_days)
         self.maintenance = Maintenance(
             self.store,
@@ -179,6 +187,7 @@ class Server:
         self.ctx = self._context()
         self.calendar_watch: asyncio.Task[None] | None = None
         self.signing_watch: asyncio.Task[None] | None = None
+        self.oidc_watch: asyncio.Task[None] | None = None
 
     def _ran(self, run: Run) -> None:
         """A run was recorded: its job's history is trimmed at the next pass of the maintenance."""
@@ -259,7 +268,9 @@ class Server:
         audit = AuditTrail(self.store, self.clock, accounts.tokens.digest)
         box = SecretBox.of(security.secrets_key, config.app.key)
         signing = SigningService(self.store, self.store, self.signing_book, self.clock, box)
-        return Context(config, jobs, accounts, seed, health, self.metrics, self.clock, calendars, audit, signing)
+        return Context(
+            config, jobs, accounts, seed, health, self.metrics, self.clock, calendars, audit, signing, self.oidc
+        )
 
     async def start(self) -> None:
         """Bind the port first, so a taken port fails before the database is touched; then start the rest.
@@ -284,6 +295,7 @@ class Server:
         await self.ctx.signing.load()  # before the first run is sent
         # Before the scheduler compiles a job: a key that cannot open the stored secrets stops the start.
         await check_secrets_key(self.store, self.job_types, SecretBox.of(config.security.secrets_key, config.app.key))
+        await self.oidc.ensure_key()  # the JWKS always has a key, and a job with data.oidc one to sign with
         await self.runner.start()
         if config.seed.metrics_url:
             self.metrics_push = MetricsPusher(
@@ -297,6 +309,8 @@ class Server:
         if self.role != "api":  # run history is trimmed by the nodes that write it
             self.maintenance.start()
         self.loop_watch = asyncio.create_task(self.metrics.watch_event_loop(), name="veggiecron-loop-lag")
+        # rotate-keys writes to the store: every server, one or several, picks the new key up.
+        self.oidc_watch = asyncio.create_task(self.oidc.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-oidc")
         if is_postgres_url(config.database):  # another node may change a calendar
             self.calendar_watch = asyncio.create_task(
                 self.ctx.calendars.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-calendars"
@@ -304,6 +318,7 @@ class Server:
             self.signing_watch = asyncio.create_task(
                 self.ctx.signing.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-signing"
             )
+
         fd_limit = descriptors.raise_limit()
         most = config.api.max_connections or descriptors.client_connection_budget(
             fd_limit, config.http_client.pool_size
@@ -346,7 +361,7 @@ class Server:
             sock.close()  # bound but never served when the start failed; closing twice is harmless
         await self.ctx.seed.stop(grace)
         await self.maintenance.stop()
-        for watcher in (self.loop_watch, self.fd_watch, self.calendar_watch, self.signing_watch):
+        for watcher in (self.loop_watch, self.fd_watch, self.calendar_watch, self.signing_watch, self.oidc_watch):
             if watcher is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)

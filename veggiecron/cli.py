@@ -31,6 +31,7 @@ COMMANDS = (
     "export",
     "import",
     "rotate-secrets-key",
+    "rotate-keys",
 )
 logger = logging.getLogger("veggiecron")
 
@@ -105,6 +106,11 @@ def parser() -> argparse.ArgumentParser:
         "- reads it from stdin (before the new key when both are)",
     )
     rotate.add_argument("--new-key", required=True, help="the key to store them under; - reads it from stdin")
+    commands.add_parser(
+        "rotate-keys",
+        parents=[common],
+        help="add a new OIDC signing key; the old one stays in the JWKS for security.jwks_overlap_hours",
+    )
     return main
 
 
@@ -143,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return import_jobs(config, options.username, options.file, options.replace, options.create_user)
     if options.command == "rotate-secrets-key":
         return rotate_secrets_key(config, options.old_key, options.new_key)
+    if options.command == "rotate-keys":
+        return rotate_keys(config)
     return serve(settings)
 
 
@@ -389,6 +397,28 @@ MIN_KEY = 16  # as app.key
 def key_given(option: str | None) -> str:
     """A key from its option; "-" reads it as a line of stdin (kept out of the process list)."""
     return sys.stdin.readline().rstrip("\r\n") if option == "-" else (option or "")
+
+
+def rotate_keys(config: Config) -> int:
+    """A new OIDC signing key for every server on this database; running servers take it within a second."""
+    from .oidc_rotation import rotate_oidc_key
+    from .sealed import WrongSecretsKey
+
+    where, missing = database_named(config)
+    if missing:
+        return fail(f"no database at {where}", 2)
+    try:
+        kid = run(rotate_oidc_key(config))
+    except WrongSecretsKey as exc:
+        return fail(str(exc), 2)
+    except Exception as exc:  # a database that refuses us: one line, whatever raised it
+        return fail(f"cannot rotate the OIDC keys of {where}: {type(exc).__name__}: {exc}", 1)
+    hours = config.security.jwks_overlap_hours
+    print(
+        f"veggiecron: new OIDC signing key {kid} in {where}; the previous ones stay in the JWKS for {hours:g} hours",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def rotate_secrets_key(config: Config, old_option: str | None, new_option: str | None) -> int:

@@ -24,6 +24,9 @@ class AppSection:
     name: str = "veggiecron-server"
     # Keys the HMAC that stores tokens; changing it signs every user out.
     key: str = SHIPPED_APP_KEY
+    # The server's address as its targets reach it (https://cron.example.org): the `iss` of OIDC
+    # tokens, exactly as written here, and where their JWKS is. Jobs with data.oidc need it.
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,9 @@ class SecuritySection:
     token_lifetime_days: float = 30.0
     service_token_lifetime_days: float = 365.0  # tokens of create-admin and POST /api/v1/user/token/
     secrets_key: str = ""  # seals secrets at rest (sealed.py); empty: derived from app.key
+    # After `veggiecron rotate-keys`, the old OIDC key stays in the JWKS this long, so targets
+    # holding a cached JWKS and tokens signed just before the rotation still verify.
+    jwks_overlap_hours: float = 24.0
     # Password checks (login, token-auth, HTTP Basic) refused with 429 after this many failures
     # in login_window_seconds: for one username from one client address, and from one address.
     # Failures never hold a user back from another address (see throttle.py).

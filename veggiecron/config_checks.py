@@ -39,6 +39,11 @@ def validate(config: Any) -> None:
             "app.key is still the shipped default; production needs a secret of your own (16+ characters) "
             "in app.key, the environment variable VEGGIECRON_APP__KEY or SECRET_KEY",
         )
+    _require(
+        not config.app.public_url or config.app.public_url.startswith(("http://", "https://")),
+        "app.public_url must be an http:// or https:// URL (the server's address as its targets reach it)",
+    )
+    _require(0 <= config.security.jwks_overlap_hours <= 24 * 365, "security.jwks_overlap_hours must be in [0, 8760]")
     _require(bool(config.host), "host must not be empty")
     _require(0 <= config.port <= 65535, "port must be between 0 and 65535")
     _require(bool(config.db_file), "db_file must not be empty")

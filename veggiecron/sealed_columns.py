@@ -29,6 +29,7 @@ class SealedColumn:
 SEALED_COLUMNS: list[SealedColumn] = [
     SealedColumn("signing_secrets", "id", "secret"),
     SealedColumn("seed_schedules", "job_id", "auth_token"),
+    SealedColumn("oidc_keys", "id", "private_key"),
 ]
 
 

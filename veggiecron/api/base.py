@@ -25,6 +25,7 @@ from ..jobs import JobService
 from ..json_numbers import digits
 from ..metrics import Metrics
 from ..model import User
+from ..oidc import OidcIssuer
 from ..seed import SeedService
 from ..signing_service import SigningService
 from .forms import nest_fields
@@ -51,6 +52,7 @@ class Context:
     calendars: CalendarService
     audit: AuditTrail
     signing: SigningService
+    oidc: OidcIssuer
 
 
 @tornado.web.stream_request_body

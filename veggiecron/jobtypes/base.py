@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..config import Config
 from ..model import CompiledJob, RunResult, Target
 from ..outbound import OutboundPolicy
 from ..signing import SigningBook
+
+if TYPE_CHECKING:
+    from ..oidc import OidcIssuer
 
 __all__ = ["Target"]  # defined with the records that hold it (CompiledJob.target); a type's modules take it from here
 
@@ -67,6 +70,7 @@ class TypeContext:
     outbound: OutboundPolicy
     node: str = ""
     signing: SigningBook = field(default_factory=SigningBook)  # the owners' keys requests are signed with
+    oidc: OidcIssuer | None = None  # signs the OIDC tokens of jobs with data.oidc
 
 
 class JobType(Protocol):

@@ -33,6 +33,7 @@ from ..model import (
     User,
     Webhook,
 )
+from ..oidc_keys import OidcKey
 from ..sealed_columns import SealedValueStore
 from ..signing import SigningSecret
 
@@ -333,6 +334,24 @@ class Database(Protocol):
     async def schema_version(self) -> int: ...
 
 
+class OidcKeyStore(Protocol):
+    """The server's OIDC signing keys (oidc_keys.py), private halves sealed."""
+
+    async def all_oidc_keys(self) -> list[OidcKey]: ...
+
+    async def add_oidc_key(
+        self,
+        kid: str,
+        private_key: str,
+        public_jwk: str,
+        now: float,
+        retire_others: bool,
+        audit: Sequence[AuditEntry] = (),
+    ) -> None:
+        """Store a new key and its audit rows; retire_others: every key not yet retired is retired
+        at `now`, in the same transaction."""
+
+
 class Store(
     JobStore,
     DueWindow,
@@ -342,6 +361,7 @@ class Store(
     CalendarStore,
     AuditLog,
     SigningSecretStore,
+    OidcKeyStore,
     SealedValueStore,
     Database,
     Protocol,

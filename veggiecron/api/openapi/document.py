@@ -12,6 +12,7 @@ from ...outbound import OutboundPolicy
 from .calendars import calendar_paths
 from .components import component_schemas
 from .native import native_paths
+from .oidc import oidc_paths
 from .operations import (
     BASIC_AUTH,
     BEARER_AUTH,
@@ -84,7 +85,14 @@ def document(config: Config | None = None, job_types: JobTypes | None = None) ->
             {"name": OPS, "description": "Health and metrics."},
             {"name": DOCS, "description": "This documentation."},
         ],
-        "paths": {**native_paths(config), **calendar_paths(), **signing_paths(), **seed_paths(config), **docs_paths()},
+        "paths": {
+            **native_paths(config),
+            **calendar_paths(),
+            **signing_paths(),
+            **oidc_paths(),
+            **seed_paths(config),
+            **docs_paths(),
+        },
         "components": {
             "schemas": schemas,
             "securitySchemes": {

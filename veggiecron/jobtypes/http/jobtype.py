@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ...errors import Invalid
 from ...sealed import SecretBox
 from ..base import FormField, Schema, TypeContext
 from .runner import HttpRunner
@@ -28,7 +29,14 @@ class HttpJobType:
         self.box = SecretBox.of(security.secrets_key, context.config.app.key)  # seals and opens secret headers
 
     def parse(self, data: object, *, strict: bool = True) -> HttpTarget:
-        return parse_http_data(data, self.settings, strict=strict, box=self.box)
+        target = parse_http_data(data, self.settings, strict=strict, box=self.box)
+        if strict and target.oidc and not self.context.config.app.public_url:
+            raise Invalid(
+                "data.oidc",
+                "OIDC tokens need the server's app.public_url (VEGGIECRON_APP__PUBLIC_URL), their issuer, "
+                "which this server's configuration does not set",
+            )
+        return target
 
     def seal(self, data: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
         """A request's data as stored: its secret headers sealed (see secrets.py)."""
@@ -48,7 +56,10 @@ class HttpJobType:
         return kept, [f"data.headers[{name!r}]" for name in names]
 
     def data_schema(self) -> Schema:
-        return http_data_schema(self.settings)
+        return http_data_schema(self.settings, oidc=bool(self.context.config.app.public_url))
 
     def runner(self) -> HttpRunner:
-        return HttpRunner(self.settings, self.context.outbound, node=self.context.node, signing=self.context.signing)
+        context = self.context
+        return HttpRunner(
+            self.settings, context.outbound, node=context.node, signing=context.signing, oidc=context.oidc
+        )

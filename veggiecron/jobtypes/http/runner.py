@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import itertools
 import logging
 import socket
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -28,6 +29,11 @@ from ...times import iso_utc_micros
 from ..base import FailedAttempt
 from .delivery import MAX_RETRY_AFTER, is_retryable_status, retry_after_seconds, retry_delay
 from .target import HttpTarget
+
+if TYPE_CHECKING:
+    from ...oidc import OidcIssuer
+
+Bearer = Callable[[], Awaitable[str]]  # a new OIDC token for each request
 
 logger = logging.getLogger(__name__)
 
@@ -108,13 +114,19 @@ class HttpRunner:
     """Runs http jobs through one shared aiohttp ClientSession, created at start and closed at stop."""
 
     def __init__(
-        self, settings: HttpClientSection, outbound: OutboundPolicy, node: str = "", signing: SigningBook | None = None
+        self,
+        settings: HttpClientSection,
+        outbound: OutboundPolicy,
+        node: str = "",
+        signing: SigningBook | None = None,
+        oidc: OidcIssuer | None = None,
     ) -> None:
         """node: this node's name among several, sent as X-Veggiecron-Node (empty: a single daemon)."""
         self.settings = settings
         self.outbound = outbound
         self.node = node
         self.signing = signing if signing is not None else SigningBook()
+        self.oidc = oidc
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
         self._slots = HostSlots(settings.pool_per_host, settings.pool_size)
@@ -164,10 +176,31 @@ class HttpRunner:
         """
         target: HttpTarget = job.target  # type: ignore[assignment]
         keys = self.signing.keys(job.user_id) if target.sign else ()
-        return await self.run_target(job.id, target, due_at, epoch, keys)
+        bearer = self._bearer(job, target, due_at) if target.oidc else None
+        return await self.run_target(job.id, target, due_at, epoch, keys, bearer)
+
+    def _bearer(self, job: CompiledJob, target: HttpTarget, due_at: float) -> Bearer:
+        """A new OIDC token for each request of this run: jti is <run_id>:<n>, n counting the
+        run's requests (attempts and clones), so no two tokens share one."""
+        issuer = self.oidc
+        numbers = itertools.count(1)
+        run_id = idempotency_key(job.id, due_at)
+
+        async def bearer() -> str:
+            if issuer is None:
+                raise RuntimeError("this server signs no OIDC tokens")
+            return await issuer.token(target.oidc_audience, job.user_id, job.name, f"{run_id}:{next(numbers)}")
+
+        return bearer
 
     async def run_target(
-        self, job_id: int, target: HttpTarget, due_at: float, epoch: int = 1, keys: tuple[bytes, ...] = ()
+        self,
+        job_id: int,
+        target: HttpTarget,
+        due_at: float,
+        epoch: int = 1,
+        keys: tuple[bytes, ...] = (),
+        bearer: Bearer | None = None,
     ) -> RunResult:
         """One run of an http target (see run); signed with `keys` (Standard Webhooks) when any."""
         queued = time.time()
@@ -182,9 +215,9 @@ class HttpRunner:
         if self.node:
             headers["X-Veggiecron-Node"] = self.node
         if target.number_of_clones == 1:
-            results = [await self._send_with_retries(target, headers, keys)]
+            results = [await self._send_with_retries(target, headers, keys, bearer)]
         else:
-            clones = (self._send_with_retries(target, headers, keys) for _ in range(target.number_of_clones))
+            clones = (self._send_with_retries(target, headers, keys, bearer) for _ in range(target.number_of_clones))
             results = list(await asyncio.gather(*clones))
         ended = time.time()
         sent = [clone.first_sent_at for clone in results if clone.first_sent_at is not None]
@@ -237,17 +270,20 @@ class HttpRunner:
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    async def _send_with_retries(self, target: HttpTarget, headers: dict[str, str], keys: tuple[bytes, ...]) -> Clone:
+    async def _send_with_retries(
+        self, target: HttpTarget, headers: dict[str, str], keys: tuple[bytes, ...], bearer: Bearer | None = None
+    ) -> Clone:
         """Up to 1 + retries attempts, stopping early when hopeless (see Clone)."""
         count = 0
         first_sent: float | None = None
         while True:
             count += 1
+            sent = headers
             if keys:  # signed again for each attempt: webhook-timestamp is the time of sending
                 sent = {**headers, **signed_headers(keys, headers["Idempotency-Key"], time.time(), target.body or b"")}
-                attempt = await self._send(target, sent)
-            else:
-                attempt = await self._send(target, headers)
+            if bearer is not None:  # a token of its own for each attempt (jti, iat)
+                sent = {**sent, "Authorization": "Bearer " + await bearer()}
+            attempt = await self._send(target, sent)
             if not attempt.ok:
                 for observer in self._failed_attempt_observers:
                     observer(FailedAttempt(attempt.status, attempt.error_class))

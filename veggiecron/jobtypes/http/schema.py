@@ -48,6 +48,15 @@ def http_field_schemas(client: HttpClientSection) -> dict[str, Schema]:
             "default": 1,
             "description": "Requests per run, sent in parallel; the run is ok when every clone succeeds.",
         },
+        "oidc": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"audience": {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH}},
+            "description": "Each request carries Authorization: Bearer <OIDC ID token> signed by the server (ES256; "
+            "verify it against /.well-known/jwks.json): iss is app.public_url, aud the audience given or the "
+            "job's URL, sub the owner's username, exp 300 s after iat, jti <run_id>:<attempt>, veggiecron_job "
+            "the job's name. Needs app.public_url; not with an Authorization header.",
+        },
         "sign": {
             "type": "boolean",
             "default": True,
@@ -217,13 +226,14 @@ def http_status_codes() -> Schema:
     }
 
 
-def http_data_schema(client: HttpClientSection) -> Schema:
-    """The `data` of an http job, as a request body field."""
+def http_data_schema(client: HttpClientSection, oidc: bool = True) -> Schema:
+    """The `data` of an http job, as a request body field; without `oidc` on a server that
+    issues no OIDC tokens (app.public_url not set), where it would be refused."""
     fields = http_field_schemas(client)
     return {
         "type": "object",
         "description": "What each run sends (the http job type).",
-        "properties": {name: fields.get(name, ANY) for name in FIELDS},
+        "properties": {name: fields.get(name, ANY) for name in FIELDS if oidc or name != "oidc"},
         "required": ["url"],
         "additionalProperties": False,
         "allOf": [

@@ -36,6 +36,7 @@ FIELDS = (
     "success_codes",
     "expect",
     "sign",
+    "oidc",
 )
 MAX_RETRIES = 10
 MAX_TIMEOUT = 3600.0
@@ -68,6 +69,8 @@ class HttpOptions:
     retry_on: frozenset[int] = frozenset()  # 4xx answers retried anyway (5xx, 408 and 429 always are)
     expect: Expectations | None = None  # response assertions; None costs a run nothing
     sign: bool = True  # signed with the owner's signing secrets, when they have any (false: never)
+    oidc: bool = False  # each request carries an OIDC ID token (Authorization: Bearer), see oidc.py
+    oidc_audience: str | None = None  # its aud; None: the job's URL
 
 
 @functools.lru_cache(maxsize=4096)
@@ -166,6 +169,15 @@ class HttpTarget:
     def sign(self) -> bool:
         return self.options.sign
 
+    @property
+    def oidc(self) -> bool:
+        return self.options.oidc
+
+    @property
+    def oidc_audience(self) -> str:
+        """The aud of its OIDC tokens: as given, or the job's URL."""
+        return self.options.oidc_audience or self.url
+
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$")
 _STATUS_CLASS = re.compile(r"^([1-5])xx$")
@@ -204,6 +216,7 @@ def parse_http_data(
             f"not {describe(data.get('number_of_clones'))}",
         )
 
+    oidc, oidc_audience = _parse_oidc(data["oidc"]) if "oidc" in data else (False, None)
     sign = data.get("sign", True)
     if not isinstance(sign, bool):
         raise Invalid("data.sign", "data.sign must be true or false")
@@ -219,6 +232,9 @@ def parse_http_data(
         if not _HEADER_NAME.fullmatch(name):
             raise Invalid("data.headers", f"data.headers has an invalid header name {name[:64]!r}")
         header_items.append((name, _header_value(name, value, box)))
+
+    if oidc and any(name.lower() == "authorization" for name, _ in header_items):
+        raise Invalid("data.oidc", "data.oidc sends its token in the Authorization header: leave that header out")
 
     if "body" in data and "json" in data:
         raise Invalid("data.body", "give data.body or data.json, not both")
@@ -294,6 +310,8 @@ def parse_http_data(
         retry_on=frozenset(code for code in retry_on if code is not None) if retry_on else NO_CODES,
         expect=expect,
         sign=sign,
+        oidc=oidc,
+        oidc_audience=oidc_audience,
     )
     return HttpTarget(url=target.url, options=shared_options(options))
 
@@ -317,6 +335,16 @@ def _header_value(name: str, value: object, box: SecretBox | None) -> str:
         raise Invalid("data.headers", f'data.headers[{name!r}] must be a string or {{"secret": "a string"}}')
     check_value(name, value)
     return value
+
+
+def _parse_oidc(value: object) -> tuple[bool, str | None]:
+    """data.oidc given: {} (audience: the job's URL) or {"audience": "..."}."""
+    if not isinstance(value, dict) or set(value) - {"audience"}:
+        raise Invalid("data.oidc", 'data.oidc must be {} or {"audience": "..."}')
+    audience = value.get("audience")
+    if "audience" in value and (not isinstance(audience, str) or not 0 < len(audience) <= MAX_URL_LENGTH):
+        raise Invalid("data.oidc.audience", f"data.oidc.audience must be a text of 1 to {MAX_URL_LENGTH} characters")
+    return True, audience
 
 
 def _parse_success_codes(value: object) -> frozenset[int]:

@@ -8,6 +8,7 @@ from .calendars import PostgresCalendars
 from .claims import PostgresClaims
 from .jobs import PostgresJobs
 from .nodes import PostgresNodes
+from .oidc_keys import PostgresOidcKeys
 from .runs import PostgresRuns
 from .sealed import PostgresSealedValues
 from .seed import PostgresSeedRecords
@@ -24,6 +25,7 @@ class PostgresStore(
     PostgresAudit,
     PostgresNodes,
     PostgresSigningSecrets,
+    PostgresOidcKeys,
     PostgresSealedValues,
 ):
     """Users, tokens, jobs, runs and Seed records in one PostgreSQL database, shared by several nodes

@@ -190,6 +190,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX signing_secrets_user ON signing_secrets(user_id);
     """,
+    # 10: the server's OIDC signing keys (the SQLite store's migration 10)
+    """
+    CREATE TABLE oidc_keys (
+        id bigserial PRIMARY KEY,
+        kid text NOT NULL UNIQUE,
+        private_key text NOT NULL,
+        public_jwk text NOT NULL,
+        created_at double precision NOT NULL,
+        retired_at double precision
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

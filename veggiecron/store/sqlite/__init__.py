@@ -6,6 +6,7 @@ from .accounts import SqliteAccounts
 from .audit import SqliteAudit
 from .calendars import SqliteCalendars
 from .jobs import SqliteJobs
+from .oidc_keys import SqliteOidcKeys
 from .runs import SqliteRuns
 from .sealed import SqliteSealedValues
 from .seed import SqliteSeedRecords
@@ -20,6 +21,7 @@ class SqliteStore(
     SqliteCalendars,
     SqliteAudit,
     SqliteSigningSecrets,
+    SqliteOidcKeys,
     SqliteSealedValues,
 ):
     """Users, tokens, jobs, runs and Seed records in one SQLite file (implements store.contract.Store)."""

@@ -168,6 +168,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX signing_secrets_user ON signing_secrets(user_id);
     """,
+    # 10: the server's OIDC signing keys (ES256), private halves sealed; a retired key stays in
+    # the JWKS for security.jwks_overlap_hours after retired_at
+    """
+    CREATE TABLE oidc_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kid TEXT NOT NULL UNIQUE,
+        private_key TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        retired_at REAL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
