@@ -159,6 +159,7 @@ def expect_schema() -> Schema:
             "name": {"type": "string", "minLength": 1, "maxLength": 256},
             "matches": {
                 "type": "string",
+                "format": "regex",
                 "maxLength": 1024,
                 "description": "A regular expression searched in the value.",
             },
