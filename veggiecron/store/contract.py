@@ -349,7 +349,8 @@ class OidcKeyStore(Protocol):
         audit: Sequence[AuditEntry] = (),
     ) -> None:
         """Store a new key and its audit rows; retire_others: every key not yet retired is retired
-        at `now`, in the same transaction."""
+        at `now`, in the same transaction. Without retire_others it is the first key: stored only
+        when no active key exists (servers starting at once agree on one)."""
 
 
 class Store(

@@ -26,9 +26,12 @@ class SqliteOidcKeys(SqliteConnection):
         retire_others: bool,
         audit: Sequence[AuditEntry] = (),
     ) -> None:
+        # The first key (retire_others false) only while there is no active key: servers that
+        # start at once agree on one.
+        first = "" if retire_others else " WHERE NOT EXISTS (SELECT 1 FROM oidc_keys WHERE retired_at IS NULL)"
         statements: list[tuple[str, Any, bool]] = [
             (
-                "INSERT INTO oidc_keys (kid, private_key, public_jwk, created_at) VALUES (?, ?, ?, ?)",
+                f"INSERT INTO oidc_keys (kid, private_key, public_jwk, created_at) SELECT ?, ?, ?, ?{first}",
                 (kid, private_key, public_jwk, now),
                 False,
             )
