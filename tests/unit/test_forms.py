@@ -132,3 +132,7 @@ def test_an_empty_value_is_the_empty_list_where_no_text_may_be_empty() -> None:
     header = {"oneOf": [{"type": "string", "pattern": "^[^\r\n]*$"}, {"type": "object"}]}
     assert typed_by_schema("", header) == ""
     assert typed_by_schema("", {"oneOf": [{"type": "string", "pattern": "^.+$"}, {"type": "object"}]}) == {}
+    # One check or a list of them: "" is the empty list, not an object missing its fields.
+    check = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    assert typed_by_schema("", {"anyOf": [check, {"type": "array", "items": check}]}) == []
+    assert typed_by_schema("", {"anyOf": [{"type": "object"}, {"type": "array"}]}) == {}

@@ -77,6 +77,8 @@ def typed_by_schema(value: Any, schema: dict[str, Any]) -> Any:
     if isinstance(value, str):
         if value == "" and "string" in types and not _takes_empty_text(schema):
             types = types - {"string"}  # text or a list of texts: "" can only be the empty list
+        if value == "" and {"object", "array"} <= types and not _takes_empty_object(schema):
+            types = types - {"object"}  # an object that must have fields, or a list: the empty list
         return _typed_text(value, types)
     if isinstance(value, dict) and "array" in types and value and all(digits(k) for k in value):
         # Indices give the order; a client that skips one still means a list.
@@ -115,6 +117,13 @@ def _takes_empty_text(schema: dict[str, Any]) -> bool:
             if pattern is None or re.search(pattern, "") is not None:
                 return True
     return any(_takes_empty_text(b) for b in (*schema.get("anyOf", ()), *schema.get("oneOf", ())))
+
+
+def _takes_empty_object(schema: dict[str, Any]) -> bool:
+    """Whether the schema, or one of its anyOf/oneOf branches, allows the empty object."""
+    if schema.get("type") == "object" and not schema.get("required") and not schema.get("minProperties"):
+        return True
+    return any(_takes_empty_object(b) for b in (*schema.get("anyOf", ()), *schema.get("oneOf", ())))
 
 
 def _types(schema: dict[str, Any]) -> set[str]:
