@@ -35,6 +35,7 @@ def stored_values(db: Path) -> list[str]:
         values = [row[0] for row in raw.execute("SELECT secret FROM signing_secrets ORDER BY id")]
         values += [row[0] for row in raw.execute("SELECT auth_token FROM seed_schedules")]
         values += [row[0] for row in raw.execute("SELECT data FROM jobs ORDER BY id")]
+        values += [row[0] for row in raw.execute("SELECT private_key FROM oidc_keys ORDER BY id")]
     return values
 
 
@@ -101,11 +102,11 @@ async def test_rotate_secrets_key_on_sqlite(tmp_path: Path, sink: Sink, session:
     # The old key is the configured one (app.key here); the new one given on the command line.
     done = command("rotate-secrets-key", "--db-file", str(db), "--new-key", NEW_KEY, cwd=tmp_path, env=clean_env())
     assert done.returncode == 0, done.stderr
-    assert "re-encrypted 4 stored secrets" in done.stderr, done.stderr
+    assert "re-encrypted 5 stored secrets" in done.stderr, done.stderr
     after = stored_values(db)
     assert (
-        all(a != b for a, b in zip(after, before, strict=True)) and len(after) == 4
-    )  # the signing secret, the token, two jobs
+        all(a != b for a, b in zip(after, before, strict=True)) and len(after) == 5
+    )  # the signing secret, the token, two jobs, the server's OIDC key
     await refuses(config)  # the old key opens none of them now
     await sends_them(with_key(config, NEW_KEY), sink, session, stored)
 
@@ -118,7 +119,7 @@ async def test_rotate_secrets_key_on_postgresql(
     done = command(
         "rotate-secrets-key", "--database", postgres_url, "--new-key", "-", cwd=tmp_path, env=clean_env(), input=NEW_KEY
     )
-    assert done.returncode == 0 and "re-encrypted 4 stored secrets" in done.stderr, done.stderr
+    assert done.returncode == 0 and "re-encrypted 5 stored secrets" in done.stderr, done.stderr
     await refuses(config)
     await sends_them(with_key(config, NEW_KEY), sink, session, stored)
 
@@ -153,7 +154,7 @@ async def test_a_seed_token_stored_in_plain_text_before_is_sent_and_sealed_at_it
         assert reply.status == 200 and reply.body["auth_token"] == "********", reply.body
     finally:
         await server.stop()
-    token, job_data = stored_values(db)
+    token, job_data, _oidc_key = stored_values(db)
     assert token.startswith("v1:") and "old-plain-token" not in job_data
     assert orjson.loads(job_data)["headers"]["Authorization"]["secret"]["sealed"].startswith("v1:")
     server = await start_server(config)
