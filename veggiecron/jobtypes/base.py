@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..config import Config
 from ..model import CompiledJob, RunResult, Target
 from ..outbound import OutboundPolicy
 from ..signing import SigningBook
-
-if TYPE_CHECKING:
-    from ..oidc import OidcIssuer
 
 __all__ = ["Target"]  # defined with the records that hold it (CompiledJob.target); a type's modules take it from here
 
@@ -61,6 +58,12 @@ class FormField:
     kind: str = "text"  # the input's type: text, url
 
 
+class TokenIssuer(Protocol):
+    """Signs the OIDC ID tokens requests carry (veggiecron.oidc.OidcIssuer)."""
+
+    async def token(self, audience: str, user_id: int, job_name: str, jti: str) -> str: ...
+
+
 @dataclass(frozen=True)
 class TypeContext:
     """What a type is built with: the server's configuration, the outbound policy every call
@@ -70,7 +73,7 @@ class TypeContext:
     outbound: OutboundPolicy
     node: str = ""
     signing: SigningBook = field(default_factory=SigningBook)  # the owners' keys requests are signed with
-    oidc: OidcIssuer | None = None  # signs the OIDC tokens of jobs with data.oidc
+    oidc: TokenIssuer | None = None  # signs the OIDC tokens of jobs with data.oidc
 
 
 class JobType(Protocol):

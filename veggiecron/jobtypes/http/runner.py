@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -26,12 +26,9 @@ from ...model import CompiledJob, RunOutcome, RunResult, idempotency_key
 from ...outbound import DestinationDenied, GuardedResolver, OutboundPolicy, make_resolver
 from ...signing import SigningBook, signed_headers
 from ...times import iso_utc_micros
-from ..base import FailedAttempt
+from ..base import FailedAttempt, TokenIssuer
 from .delivery import MAX_RETRY_AFTER, is_retryable_status, retry_after_seconds, retry_delay
 from .target import HttpTarget
-
-if TYPE_CHECKING:
-    from ...oidc import OidcIssuer
 
 Bearer = Callable[[], Awaitable[str]]  # a new OIDC token for each request
 
@@ -119,7 +116,7 @@ class HttpRunner:
         outbound: OutboundPolicy,
         node: str = "",
         signing: SigningBook | None = None,
-        oidc: OidcIssuer | None = None,
+        oidc: TokenIssuer | None = None,
     ) -> None:
         """node: this node's name among several, sent as X-Veggiecron-Node (empty: a single daemon)."""
         self.settings = settings
