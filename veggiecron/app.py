@@ -58,6 +58,7 @@ from .metrics_push import MetricsPusher
 from .model import Run
 from .oidc import OidcIssuer
 from .outbound import OutboundPolicy
+from .reloading import keep_reloading
 from .scheduler import Scheduler
 from .sealed import SecretBox
 from .sealed_columns import check_secrets_key
@@ -141,9 +142,9 @@ class Server:
         clustered = is_postgres_url(config.database)
         self.node = node_identity(config.cluster.node_name) if clustered else ""
         self.signing_book = SigningBook()  # every user's signing keys, read by the runner on each run
-        box = SecretBox.of(config.security.secrets_key, config.app.key)
+        self.box = SecretBox.of(config.security.secrets_key, config.app.key)  # what seals the stored secrets
         overlap = config.security.jwks_overlap_hours * 3600
-        self.oidc = OidcIssuer(box, self.clock, config.app.public_url, overlap)  # signs jobs' OIDC tokens
+        self.oidc = OidcIssuer(self.box, self.clock, config.app.public_url, overlap)  # signs jobs' OIDC tokens
         self.job_types = JobTypes.load(TypeContext(config, self.outbound, self.node, self.signing_book, self.oidc))
         self.runner = self.job_types.runners()
         self.metrics = Metrics()
@@ -266,8 +267,7 @@ class Server:
             lease=config.cluster.lease_seconds,
         )
         audit = AuditTrail(self.store, self.clock, accounts.tokens.digest)
-        box = SecretBox.of(security.secrets_key, config.app.key)
-        signing = SigningService(self.store, self.store, self.signing_book, self.clock, box)
+        signing = SigningService(self.store, self.store, self.signing_book, self.clock, self.box)
         return Context(
             config, jobs, accounts, seed, health, self.metrics, self.clock, calendars, audit, signing, self.oidc
         )
@@ -294,7 +294,7 @@ class Server:
         await self.ctx.calendars.load()  # before the scheduler compiles a job
         await self.ctx.signing.load()  # before the first run is sent
         # Before the scheduler compiles a job: a key that cannot open the stored secrets stops the start.
-        await check_secrets_key(self.store, self.job_types, SecretBox.of(config.security.secrets_key, config.app.key))
+        await check_secrets_key(self.store, self.job_types, self.box)
         await self.oidc.ensure_key()  # the JWKS always has a key, and a job with data.oidc one to sign with
         await self.runner.start()
         if config.seed.metrics_url:
@@ -310,15 +310,18 @@ class Server:
             self.maintenance.start()
         self.loop_watch = asyncio.create_task(self.metrics.watch_event_loop(), name="veggiecron-loop-lag")
         # rotate-keys writes to the store: every server, one or several, picks the new key up.
-        self.oidc_watch = asyncio.create_task(self.oidc.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-oidc")
+        self.oidc_watch = asyncio.create_task(
+            keep_reloading(self.oidc.load, CALENDAR_RELOAD_SECONDS, "OIDC keys"), name="veggiecron-oidc"
+        )
         if is_postgres_url(config.database):  # another node may change a calendar
             self.calendar_watch = asyncio.create_task(
-                self.ctx.calendars.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-calendars"
+                keep_reloading(self.ctx.calendars.reload, CALENDAR_RELOAD_SECONDS, "calendars"),
+                name="veggiecron-calendars",
             )
             self.signing_watch = asyncio.create_task(
-                self.ctx.signing.keep_fresh(CALENDAR_RELOAD_SECONDS), name="veggiecron-signing"
+                keep_reloading(self.ctx.signing.load, CALENDAR_RELOAD_SECONDS, "signing secrets"),
+                name="veggiecron-signing",
             )
-
         fd_limit = descriptors.raise_limit()
         most = config.api.max_connections or descriptors.client_connection_budget(
             fd_limit, config.http_client.pool_size

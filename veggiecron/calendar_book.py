@@ -1,7 +1,7 @@
 """Every calendar's days, held in memory so that compiling a job reads no database.
 
 Loaded from the store at start; the calendar service puts and drops entries as it changes them,
-and on a cluster every node reloads it every second (CalendarService.keep_fresh). A compiled job
+and on a cluster every node reloads it every second (reloading.keep_reloading). A compiled job
 holds live views (CalendarDays) rather than the days themselves, so a change reaches every
 compiled job the moment the book has it, whatever the scheduler cached.
 """

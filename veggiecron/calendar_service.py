@@ -4,12 +4,11 @@ calendar's days in step with it at once.
 Calendars live in the store and, for compiling jobs without a database read, in the calendar book
 (calendar_book.py). A change is written with the affected jobs' new next runs and versions in one
 transaction, so every node compiles those jobs again; this node hands them to its scheduler
-straight away, and other nodes reload their book on a timer (keep_fresh).
+straight away, and other nodes reload their book on a timer (reloading.keep_reloading).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from typing import Any
@@ -39,15 +38,6 @@ class CalendarService:
     async def load(self) -> None:
         """Fill the book from the store (before the scheduler compiles any job)."""
         self.book.load(await self.store.all_calendars())
-
-    async def keep_fresh(self, interval: float) -> None:
-        """Reload the book every `interval` seconds (several nodes: another one may change a calendar)."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.reload()
-            except Exception:  # the store is away for a moment: the book keeps what it holds
-                logger.warning("calendars could not be reloaded; kept the ones held", exc_info=True)
 
     async def reload(self) -> None:
         """Take in the calendars other nodes changed; their jobs' next runs are set again.

@@ -7,7 +7,6 @@ cluster), so a token costs one ES256 signature and no database read.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from typing import Any, Protocol
@@ -70,8 +69,8 @@ class OidcIssuer:
         self._signer = signer
 
     async def ensure_key(self) -> None:
-        """Create the first key when the store holds none (nodes starting at once may each add
-        one: the newest signs and the JWKS lists both)."""
+        """Create the first key when the store holds none (the store keeps one first key when
+        nodes starting at once each ask for one)."""
         await self.load()
         if self._signer is None:
             await self._add(retire_others=False)
@@ -87,15 +86,6 @@ class OidcIssuer:
         await self.store.add_oidc_key(kid, self.box.seal(pem), public_jwk, now, retire_others, rows)
         await self.load()
         return kid
-
-    async def keep_fresh(self, interval: float) -> None:
-        """Reload every `interval` seconds: another node, or rotate-keys, may add a key."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.load()
-            except Exception:  # the store is away for a moment: the keys held go on signing
-                logger.warning("OIDC keys could not be reloaded; kept the ones held", exc_info=True)
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": published(self._keys, self.clock.now(), self.overlap_seconds)}

@@ -1,12 +1,11 @@
 """A user's signing secrets: created, listed and ended through the store, held in the SigningBook.
 
 The runner signs from the book alone (no database read per run): this node's changes reach it at
-once, and on a cluster every node reloads it every second (keep_fresh) for other nodes' changes.
+once, and on a cluster every node reloads it every second (reloading.keep_reloading) for other nodes' changes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from typing import Protocol
@@ -44,15 +43,6 @@ class SigningService:
         """Raises WrongSecretsKey when this key cannot open the stored secrets (start refuses)."""
         stored = await self.store.all_signing_secrets()
         self.book.load([replace(s, secret=self.box.open(s.secret)) for s in stored])
-
-    async def keep_fresh(self, interval: float) -> None:
-        """Reload the book every `interval` seconds (another node may create or end a secret)."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.load()
-            except Exception:  # the store is away for a moment: the book keeps what it holds
-                logger.warning("signing secrets could not be reloaded; kept the ones held", exc_info=True)
 
     async def create(self, user: User) -> SigningSecret:
         held = await self.store.list_signing_secrets(user.id)

@@ -109,6 +109,11 @@ def _typed_text(text: str, types: set[str]) -> Any:
     return text
 
 
+def _branches(schema: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """A schema's anyOf and oneOf branches: a form value cannot say which one it means."""
+    return (*schema.get("anyOf", ()), *schema.get("oneOf", ()))
+
+
 def _takes_empty_text(schema: dict[str, Any]) -> bool:
     """Whether the schema, or one of its anyOf/oneOf branches, allows the text "" (no minLength)."""
     if schema.get("type") == "string" or (isinstance(schema.get("type"), list) and "string" in schema["type"]):
@@ -116,21 +121,21 @@ def _takes_empty_text(schema: dict[str, Any]) -> bool:
         if not schema.get("minLength") and "" in schema.get("enum", [""]):
             if pattern is None or re.search(pattern, "") is not None:
                 return True
-    return any(_takes_empty_text(b) for b in (*schema.get("anyOf", ()), *schema.get("oneOf", ())))
+    return any(_takes_empty_text(b) for b in _branches(schema))
 
 
 def _takes_empty_object(schema: dict[str, Any]) -> bool:
     """Whether the schema, or one of its anyOf/oneOf branches, allows the empty object."""
     if schema.get("type") == "object" and not schema.get("required") and not schema.get("minProperties"):
         return True
-    return any(_takes_empty_object(b) for b in (*schema.get("anyOf", ()), *schema.get("oneOf", ())))
+    return any(_takes_empty_object(b) for b in _branches(schema))
 
 
 def _types(schema: dict[str, Any]) -> set[str]:
     """The JSON types a schema allows, its anyOf/oneOf branches included; empty for any type."""
     named = schema.get("type")
     types = {named} if isinstance(named, str) else set(named or ())
-    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+    for branch in _branches(schema):
         branch_types = _types(branch)
         if not branch_types:
             return set()
@@ -143,7 +148,7 @@ def _part(schema: dict[str, Any], name: str) -> dict[str, Any]:
     part = schema.get(name)
     if isinstance(part, dict):
         return part
-    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+    for branch in _branches(schema):
         found = _part(branch, name)
         if found:
             return found
@@ -154,7 +159,7 @@ def _properties(schema: dict[str, Any]) -> dict[str, Any]:
     """The properties of a schema and of all its anyOf/oneOf branches (the first to name one wins):
     a form cannot say which branch it means, so each key is read as the branch that knows it."""
     found = dict(schema.get("properties") or {})
-    for branch in (*schema.get("anyOf", ()), *schema.get("oneOf", ())):
+    for branch in _branches(schema):
         for name, part in _properties(branch).items():
             found.setdefault(name, part)
     return found

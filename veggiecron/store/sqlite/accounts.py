@@ -22,7 +22,7 @@ class SqliteAccounts(SqliteConnection):
             cursor = await self.db.execute(sql, params)
             row_id = cursor.lastrowid or 0
             await cursor.close()
-            await self._run_audit(audit(row_id) if audit is not None else ())
+            await self._execute_all(audit_statements(audit(row_id) if audit is not None else ()))
             return row_id
 
         return await self._transaction(run)
@@ -35,15 +35,10 @@ class SqliteAccounts(SqliteConnection):
             deleted = cursor.rowcount
             await cursor.close()
             if deleted:
-                await self._run_audit(audit)
+                await self._execute_all(audit_statements(audit))
             return deleted
 
         return await self._transaction(run)
-
-    async def _run_audit(self, audit: Sequence[AuditEntry]) -> None:
-        for sql, params, _many in audit_statements(audit):
-            cursor = await self.db.execute(sql, params)
-            await cursor.close()
 
     async def create_user(
         self,

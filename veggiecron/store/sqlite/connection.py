@@ -144,6 +144,12 @@ class SqliteConnection:
 
         return await self._transaction(run)
 
+    async def _execute_all(self, statements: Sequence[Statement]) -> None:
+        """Run single statements on the writing connection, inside a transaction already begun."""
+        for sql, params, _many in statements:
+            cursor = await self.db.execute(sql, params)
+            await cursor.close()
+
     async def _take(self, sql: str, params: Sequence[Any], delete: str) -> list[Any]:
         """Select rows and delete each by its first column in one write transaction.
 

@@ -127,12 +127,6 @@ class SqliteJobs(SqliteConnection):
 
         await self._transaction(write)
 
-    async def _execute_all(self, statements: list[Statement]) -> None:
-        """Run single statements on the writing connection, inside a transaction already begun."""
-        for sql, params, _many in statements:
-            cursor = await self.db.execute(sql, params)
-            await cursor.close()
-
     async def due_jobs(self, until: float, after: tuple[float, int] | None, limit: int) -> list[Job]:
         """Enabled jobs whose next run is at or before `until`, in (next_run, id) order.
 
