@@ -4,24 +4,22 @@ all on one configuration."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Coroutine
 from contextlib import AbstractContextManager, closing, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
 
 from . import __version__
+from .cli_keys import rotate_keys, rotate_secrets_key
+from .cli_support import database_named, fail, run
 from .config import Config, ConfigError
 from .config_layers import Settings, describe, load_settings
 from .errors import Invalid, VeggiecronError
 from .logs import StartupError, configure_logging, start_error_reporting
 
-T = TypeVar("T")
 COMMANDS = (
     "serve",
     "create-admin",
@@ -154,20 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     return serve(settings)
 
 
-def fail(message: str, code: int) -> int:
-    print(f"veggiecron: {message}", file=sys.stderr)
-    return code
-
-
-def run(main_coroutine: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run, on uvloop where it is installed (it roughly halves the cost of each request)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main_coroutine)
-    return uvloop.run(main_coroutine)
-
-
 def serve(settings: Settings) -> int:
     from .app import serve as serve_forever  # the server's modules load only for the commands that run it
     from .sealed import WrongSecretsKey
@@ -205,17 +189,6 @@ def warn_if_exposed(config: Config) -> None:
             "set security.registration to admin or closed",
             config.host,
         )
-
-
-def database_named(config: Config) -> tuple[str, bool]:
-    """The configured database as messages name it (a PostgreSQL URL without its password), and
-    whether it is a SQLite file that does not exist yet."""
-    from .store.postgres.connection import redact
-
-    if config.database:
-        return redact(config.database), False
-    path = Path(config.db_file).resolve()
-    return str(path), not path.exists()
 
 
 def create_admin(config: Config, name: str) -> int:
@@ -389,67 +362,3 @@ def _remove_new_database(config: Config, new: bool) -> bool:
     for suffix in ("", "-wal", "-shm"):
         Path(config.db_file + suffix).unlink(missing_ok=True)
     return True
-
-
-MIN_KEY = 16  # as app.key
-
-
-def key_given(option: str | None) -> str:
-    """A key from its option; "-" reads it as a line of stdin (kept out of the process list)."""
-    return sys.stdin.readline().rstrip("\r\n") if option == "-" else (option or "")
-
-
-def rotate_keys(config: Config) -> int:
-    """A new OIDC signing key for every server on this database; running servers take it within a second."""
-    from .oidc_rotation import rotate_oidc_key
-    from .sealed import WrongSecretsKey
-
-    where, missing = database_named(config)
-    if missing:
-        return fail(f"no database at {where}", 2)
-    try:
-        kid = run(rotate_oidc_key(config))
-    except WrongSecretsKey as exc:
-        return fail(str(exc), 2)
-    except Exception as exc:  # a database that refuses us: one line, whatever raised it
-        return fail(f"cannot rotate the OIDC keys of {where}: {type(exc).__name__}: {exc}", 1)
-    hours = config.security.jwks_overlap_hours
-    print(
-        f"veggiecron: new OIDC signing key {kid} in {where}; the previous ones stay in the JWKS for {hours:g} hours",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def rotate_secrets_key(config: Config, old_option: str | None, new_option: str | None) -> int:
-    """Re-encrypt every stored secret under a new key, all or nothing; one line of outcome."""
-    from .daemon_lock import ServerRunning, importing
-    from .sealed import WrongSecretsKey
-    from .secrets_rotation import rotate_secrets_key as rotate
-
-    old = key_given(old_option) or config.security.secrets_key or config.app.key
-    new = key_given(new_option)
-    if len(new) < MIN_KEY:
-        return fail(f"give the new key with --new-key (- reads it from stdin), at least {MIN_KEY} characters", 2)
-    if new == old:
-        return fail("the new key is the old one: nothing to do", 2)
-    where, missing = database_named(config)
-    if missing:
-        return fail(f"no database at {where}", 2)
-    # A server running on the SQLite file would go on with the old key: it must be stopped.
-    held: AbstractContextManager[None] = nullcontext() if config.database else importing(config.db_file)
-    try:
-        with held:
-            count = run(rotate(config, old, new))
-    except ServerRunning as exc:
-        return fail(str(exc), 1)
-    except WrongSecretsKey:
-        return fail(f"the old key cannot decrypt the secrets stored in {where}; nothing was changed", 2)
-    except Exception as exc:  # a database that refuses us: one line, whatever raised it
-        return fail(f"cannot rotate the secrets key of {where}, nothing was changed: {type(exc).__name__}: {exc}", 1)
-    print(
-        f"veggiecron: re-encrypted {count} stored secrets in {where}; start the servers with "
-        "security.secrets_key (VEGGIECRON_SECURITY__SECRETS_KEY) set to the new key",
-        file=sys.stderr,
-    )
-    return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from veggiecron.jobtypes.http.runner import HostSlots
+from veggiecron.jobtypes.http.host_slots import HostSlots
 
 
 async def test_at_most_limit_hold_a_target_and_others_wait_in_order() -> None:
