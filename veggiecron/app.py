@@ -240,6 +240,7 @@ class Server:
             shared,
             calendars=self.store,
             audit_log=self.store,
+            chains=self.store,
         )
         calendars = CalendarService(self.store, jobs, self.job_types.calendars, self.clock)
         throttle = AddressThrottle(

@@ -317,6 +317,12 @@ class NoScheduler:
     def remove(self, job_id: int) -> None:
         pass
 
+    def follow(self, job: CompiledJob, parent_id: int | None, on: str | None) -> None:
+        pass
+
+    def unfollow(self, job_id: int) -> None:
+        pass
+
     def current(self, job: Job) -> Job:
         return job
 

@@ -3,7 +3,8 @@ document publishes (see patterns.py): a string the document's pattern takes is o
 
 - a native schedule: every [N] second(s)|minute(s)|hour(s), every [N] day(s) @ HH:MM,
   once @ <epoch seconds | YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)>, a 5-field cron expression, or one
-  of the forms in words schedule_reader.py reads (the same words, commas and `@` as it takes);
+  of the forms in words schedule_reader.py reads (the same words, commas and `@` as it takes),
+  `after <job> [fails|finishes]` among them;
 - a Seed interval_definition: "<N> <days|hours|minutes|seconds|microseconds>", whole seconds;
 - a cron expression: each field as cronsim reads it (lists, ranges low to high, steps, names,
   L and LW in the day of the month, nL and n#k in the day of the week), except the ones cronsim
@@ -206,7 +207,9 @@ def _word_forms(min_interval: int) -> list[str]:
     month_days = f"{_listed(_one_of(ORDINALS))}(?:{S}+{_word('day')}[Ss]?)?{_OF}{_MONTH_SET}{_AT}"
     nths = [*NTH_WORDS, *(ordinal(n) for n in range(1, 6))]
     nth_weekday = f"{_listed(_one_of(nths))}{S}+{_DAY}{_OF}{_MONTH_SET}{_AT}"
-    forms = [weekly, weeks, month_days, nth_weekday]
+    # A follower's: after <job> [fails|finishes] (a job's name, as job_fields.NAME_PATTERN takes it).
+    after = f"{_word('after')}{S}+[A-Za-z0-9_][A-Za-z0-9_.:-]{{0,127}}(?:{S}+(?:{_word('fails')}|{_word('finishes')}))?"
+    forms = [weekly, weeks, month_days, nth_weekday, after]
     for unit, size, most in (("minute", 60, 1440), ("hour", 3600, 24)):
         low = _at_least(size, min_interval)
         if low <= most:

@@ -12,7 +12,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .audit import Actor, entry, job_changes, job_snapshot, job_target
+from .audit import Actor, AuditEntry, entry, job_changes, job_snapshot, job_target
+from .chain_rules import ChainRules
 from .clock import Clock
 from .compiler import Skipped, compile_job, compile_parts, first_run, preview, skipped_slots, upcoming
 from .config import Config
@@ -46,7 +47,7 @@ from .policies import JobPolicy, jitter_key, job_timing, parse_policy
 from .quotas import Quotas
 from .schedules import Once, get_zone, parse_schedule
 from .skip_days import skipping
-from .store import AuditLog, CalendarStore, JobStore, RunHistory
+from .store import AuditLog, CalendarStore, ChainStore, JobStore, RunHistory
 
 RECENT_RUNS = 10
 logger = logging.getLogger(__name__)
@@ -70,6 +71,11 @@ class JobScheduler(Protocol):
     async def flush(self) -> bool:
         """Write the progress the scheduler holds back (next run times above all)."""
 
+    def follow(self, job: CompiledJob, parent_id: int | None, on: str | None) -> None:
+        """The job runs after parent_id's runs (None: it follows no job); told before upsert."""
+
+    def unfollow(self, job_id: int) -> None: ...
+
 
 class JobService:
     """Create, change, delete and trigger jobs; keeps the store and the scheduler in step."""
@@ -86,11 +92,14 @@ class JobService:
         shared: bool = False,
         calendars: CalendarStore | None = None,
         audit_log: AuditLog | None = None,
+        chains: ChainStore | None = None,
     ) -> None:
         """shared: other nodes change the same jobs (quota totals are then never remembered).
 
         calendars: where a calendar a job names is looked up when this node's book lacks it.
+        chains: who follows whom (without it, no job may run after another).
         """
+        self.chain_rules = ChainRules(jobs, chains)
         self.types = types
         self.calendar_store = calendars
         self.jobs = jobs
@@ -161,8 +170,9 @@ class JobService:
         rules = parse_policy(policy)
         skipped = await self.skipped_days(user.id, rules)
         await self.check_destinations(target, rules)
+        after_job, after_on, pace = await self.chain_rules.link(user, parsed)
         # A disabled job counts towards the number of jobs, not towards the requests a minute.
-        rate = await self.quotas.check(user, parsed, target.number_of_clones if enabled else 0)
+        rate = await self.quotas.check(user, pace, target.number_of_clones if enabled else 0)
         now = self.clock.now()
         anchor = now  # the interval grid starts at the creation instant
         new = NewJob(
@@ -180,12 +190,20 @@ class JobService:
             keep_failures=keep_failures,
             policy=policy,
             tags=tags,
+            after_job=after_job,
+            after_on=after_on,
         )
         row = entry(actor or Actor.of(user), "job.created", job_target(new), now, user.id, job_snapshot(new))
         job = await self.jobs.create_job(new, seed, (row,))
         self.quotas.usage.add(user.id, 1, rate)
-        self.scheduler.upsert(compile_parts(job, parsed, rules, target, skipped))
+        self._schedule(compile_parts(job, parsed, rules, target, skipped), job)
         return job
+
+    def _schedule(self, compiled: CompiledJob, job: Job, keep_progress: bool = False) -> None:
+        """Hand a job to the scheduler: a follower to its parent's runs (told first, so that the
+        scheduler holds it apart from the timed jobs), any other to its timing."""
+        self.scheduler.follow(compiled, job.after_job, job.after_on)
+        self.scheduler.upsert(compiled, keep_progress=keep_progress)
 
     async def skipped_days(self, user_id: int, rules: JobPolicy) -> Skipped:
         """The day sets of the calendars a job names; Invalid naming one that does not exist."""
@@ -304,10 +322,11 @@ class JobService:
         skipped = await self.skipped_days(job.user_id, rules)
         if data != job.data or policy.get("notify_url") != job.policy.get("notify_url"):
             await self.check_destinations(target, rules)
+        after_job, after_on, pace = await self.chain_rules.link(owner, parsed, job, enabled)
         old_rate = self.quotas.rate_of(job) if job.enabled else 0.0
         new_rate = old_rate if enabled else 0.0
         if enabled and (data != job.data or parsed.format() != job.schedule or not job.enabled):
-            new_rate = await self.quotas.check(owner, parsed, target.number_of_clones, job.id, old_rate)
+            new_rate = await self.quotas.check(owner, pace, target.number_of_clones, job.id, old_rate)
         key = jitter_key(job.user_id, job.name)
         anchor, next_run = job.anchor, job.next_run
         rescheduled = True
@@ -338,6 +357,8 @@ class JobService:
             paused_reason=None if re_enabled else job.paused_reason,
             consecutive_failures=0 if re_enabled else job.consecutive_failures,
             tags=job.tags if tags is None else tags,
+            after_job=after_job,
+            after_on=after_on,
         )
         changes = job_changes(job, changed)
         action = "job.changed"
@@ -346,16 +367,26 @@ class JobService:
         row = entry(actor or Actor.of(owner), action, job_target(job), now, job.user_id, changes)
         updated = await self.jobs.update_job(changed, seed, (row,))
         self.quotas.usage.add(job.user_id, 0, new_rate - old_rate)
-        self.scheduler.upsert(compile_parts(updated, parsed, rules, target, skipped), keep_progress=not rescheduled)
+        self._schedule(compile_parts(updated, parsed, rules, target, skipped), updated, keep_progress=not rescheduled)
         return self.scheduler.current(updated)
 
-    async def delete(self, user: User, name: str, actor: Actor | None = None) -> Job:
+    async def delete(self, user: User, name: str, actor: Actor | None = None, disable_followers: bool = False) -> Job:
+        """Delete a job; one that others follow only with disable_followers (they are disabled
+        in the same transaction), else Conflict naming them."""
         job = await self.jobs.get_job(user.id, name)
-        row = entry(
-            actor or Actor.of(user), "job.deleted", job_target(job), self.clock.now(), job.user_id, job_snapshot(job)
+        now = self.clock.now()
+        rows: tuple[AuditEntry, ...] = (
+            entry(actor or Actor.of(user), "job.deleted", job_target(job), now, job.user_id, job_snapshot(job)),
         )
+        followers = await self.chain_rules.check_deletable(job, disable_followers)
         self.scheduler.remove(job.id)
-        await self.jobs.delete_job(job.id, (row,))
+        self.scheduler.unfollow(job.id)
+        for follower in followers:  # disabled with it: its parent is gone, nothing triggers it
+            change = {"enabled": {"old": follower.enabled, "new": False}}
+            rows += (entry(actor or Actor.of(user), "job.disabled", job_target(follower), now, user.id, change),)
+            self.scheduler.remove(follower.id)
+            self.scheduler.unfollow(follower.id)
+        await self.chain_rules.delete(job, followers, now, rows)
         self.quotas.usage.add(job.user_id, -1, -self.quotas.rate_of(job) if job.enabled else 0.0)
         return job
 

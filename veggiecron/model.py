@@ -121,12 +121,16 @@ class Job:
     consecutive_failures: int = 0
     paused_reason: str | None = None  # why the job disabled itself
     tags: tuple[str, ...] = ()  # its owner's labels, for finding jobs (GET /job?tag=)
+    # A follower (schedule "after <parent>"): its parent's id (None once the parent is deleted)
+    # and the parent's outcome it runs after (see follow.py).
+    after_job: int | None = None
+    after_on: str | None = None
 
     @property
     def state(self) -> JobState:
         if not self.enabled:
             return JobState.PAUSED if self.paused_reason is not None else JobState.DISABLED
-        if self.next_run is None:
+        if self.next_run is None and self.after_on is None:  # a follower waits for its parent's runs
             return JobState.DONE
         return JobState.SCHEDULED
 
@@ -149,6 +153,7 @@ class Run:
     # From the slot handed to the runner to its request handed to a connection: the name's lookup
     # and the wait for a free connection. None when no request reached a connection.
     pool_wait_ms: float | None = None
+    triggered_by: str | None = None  # a follower's run: the run_id of its parent's run that triggered it
 
     @property
     def lateness_ms(self) -> float:
@@ -173,6 +178,8 @@ class NewJob:
     keep_failures: bool = False
     policy: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    after_job: int | None = None  # see Job.after_job
+    after_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,12 +312,16 @@ class HeldSlot(NamedTuple):
 
     job_id: int
     due_at: float
-    reason: str  # WAITING for a connection to its target, or BUFFERED behind the run in flight
+    reason: str  # WAITING for a connection to its target, BUFFERED behind the run in flight, or TRIGGERED
     since: float  # when it was held
+    triggered_by: str | None = None  # TRIGGERED: the parent's run_id
 
 
 WAITING = "waiting"
 BUFFERED = "buffered"
+# A follower's slot, stored with its parent's run record and kept until the follower's own run is
+# recorded: a restart sends it again, so a recorded parent run never loses its follower's run.
+TRIGGERED = "triggered"
 
 
 @dataclass(frozen=True)
@@ -364,6 +375,7 @@ class Claim(NamedTuple):
     job_id: int
     due_at: float
     epoch: int
+    triggered_by: str | None = None  # a follower's slot: the parent's run_id, sent with every copy
 
 
 class NodeSeen(NamedTuple):
@@ -382,6 +394,7 @@ class DueJob:
     job: Job
     in_flight: int  # its slots claimed by any node and not finished
     buffered: bool  # a slot waits for them (overlap buffer_one)
+    triggered: tuple[float, ...] = ()  # a follower's slots its parents' results wrote, not yet claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,3 +436,4 @@ class FinishReport:
     accepted: frozenset[tuple[int, float]]  # (job_id, due_at) of the results written; the others were fenced off
     streaks: tuple[StreakChange, ...] = ()
     promoted: tuple[Claim, ...] = ()  # buffered slots that now start, claimed by the writing node
+    triggered: int = 0  # followers' slots the results wrote, for a claim to take

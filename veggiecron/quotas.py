@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .config import QuotasSection
-from .errors import Forbidden, Invalid
+from .errors import Forbidden, Invalid, NotFound
+from .follow import After
 from .jobtypes.registry import JobTypes
 from .model import Job, User
 from .schedules import Cron, DailyAt, Interval, Schedule, parse_schedule
@@ -129,11 +130,31 @@ class Quotas:
         projected = 0.0
         for _job_id, text, zone, job_type, data in await self.jobs.enabled_job_timings(user_id):
             projected += self._stored_rate(text, zone, job_type, data)
+            if text.startswith("after "):  # a follower runs as often as the head of its chain
+                projected += await self._follower_rate(user_id, text, zone, job_type, data)
         self.usage.recounted(user_id, generation, jobs, projected)
         return jobs, projected
 
+    async def _follower_rate(self, user_id: int, text: str, zone: str, job_type: str, data: dict[str, Any]) -> float:
+        try:
+            schedule = parse_schedule(text, zone)
+            clones = self.types.parse(job_type, data, strict=False).number_of_clones
+        except Invalid:
+            return 0.0
+        for _ in range(1000):  # up the chain to its head (chain_rules.MAX_CHAIN)
+            if not isinstance(schedule, After):
+                return runs_per_minute(schedule, clones)
+            try:
+                parent = await self.jobs.get_job(user_id, schedule.parent)
+                schedule = parse_schedule(parent.schedule, parent.timezone)
+            except (Invalid, NotFound):
+                return 0.0
+        return 0.0
+
     def rate_of(self, job: Job) -> float:
-        """The requests a minute a stored job is projected to send while enabled."""
+        """The requests a minute a stored job is projected to send while enabled (0 for a follower:
+        its chain's rate is added when it is created or changed, so the remembered totals run high,
+        never low, and a recount finds the true figure)."""
         return self._stored_rate(job.schedule, job.timezone, job.type, job.data)
 
     def _stored_rate(self, schedule: str, zone: str, job_type: str, data: dict[str, Any]) -> float:

@@ -7,6 +7,7 @@
     <days of the month> of <months> @ HH:MM   1st,15th of month @ 12:00, last day of month @ 23:00
     <nths> <day> of <months> @ HH:MM          first monday of month @ 08:00, 2nd,4th tuesday of jan,jul @ 18:00
     every [N] minute(s)|hour(s) from HH:MM to HH:MM [on <days>]
+    after <job> [fails|finishes]              after export, after export fails (see follow.py)
 
 <days> is weekday(s), weekend day(s), weekend(s) or day names (monday, mondays, mon) joined by commas;
 <months> is month (also "the month", "every month", "each month") or month names (january, jan).
@@ -20,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .follow import WORDS as AFTER_WORDS
+from .follow import After
 from .wall_schedules import (
     ALL_MONTHS,
     DAY_NAMES,
@@ -52,7 +55,8 @@ MAX_INTERVAL_SECONDS = 366 * 86400
 MAX_DAYS = 3660
 DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February at its longest
 _DAYS_EXPECTED = "weekday, weekend day or a day's name such as monday"
-_STARTS = "'every', 'once', an ordinal such as 1st or first, 'last', or a 5-field cron expression"
+_STARTS = "'every', 'once', 'after', an ordinal such as 1st or first, 'last', or a 5-field cron expression"
+JOB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")  # a job's name (job_fields.NAME_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +133,13 @@ class _Reader:
         return value
 
 
-def read_words(text: str, zone: str) -> WallSchedule | None:
+def read_words(text: str, zone: str) -> WallSchedule | After | None:
     """The schedule in words; None for the older forms schedules.py reads; UnreadWord when it stops."""
     reader = _Reader(text)
     first = reader.peek()
+    if first == "after":
+        reader.next()
+        return _after(reader)
     if first == "every":
         reader.next()
         return _every(reader, zone)
@@ -196,6 +203,19 @@ def _every(reader: _Reader, zone: str) -> WallSchedule | None:
     if number is not None:
         raise reader.fail("seconds, minutes, hours, days or weeks")
     raise reader.fail(f"a number, second, minute, hour, day, week, {_DAYS_EXPECTED}")
+
+
+def _after(reader: _Reader) -> After:
+    """after <job> [fails|finishes]: the job's name as written (names are case-sensitive)."""
+    name = reader.current()
+    if name is None or not JOB_NAME.fullmatch(name.text):
+        raise reader.fail("the name of the job to run after (letters, digits, '_', '.', ':' or '-')")
+    reader.next()
+    on = "ok"
+    if reader.peek() in AFTER_WORDS:
+        on = AFTER_WORDS[reader.next().word]
+    reader.end()
+    return After(name.text, on)
 
 
 _SETS = {"weekday": WEEKDAYS, "weekdays": WEEKDAYS, "weekend": WEEKEND, "weekends": WEEKEND}

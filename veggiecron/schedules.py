@@ -5,7 +5,8 @@ Grammar (case-insensitive):
     every [N] day(s) @ HH:MM
     once @ <epoch seconds | ISO 8601 timestamp with offset>
     <5-field cron expression>, e.g. */5 * * * *
-    and the forms in words that schedule_reader.py reads (weekdays, days of the month, windows).
+    and the forms in words that schedule_reader.py reads (weekdays, days of the month, windows,
+    and `after <job>`, a follower's, which has no time of its own: see follow.py).
 Wall-clock forms (`@ HH:MM`, windows and cron) use the job's time zone. In a DST gap the run fires at
 the first instant after the gap; a wall time that occurs twice fires once, at the first.
 """
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from .errors import Invalid
+from .follow import After
 from .schedule_reader import MAX_DAYS, MAX_INTERVAL_SECONDS, UNIT_SECONDS, UnreadWord, read_words
 from .wall_clock import wall_time_to_epoch
 from .wall_schedules import MonthDays, NthWeekday, Weekly, Windowed
@@ -32,7 +34,8 @@ GRAMMAR = (
     "<1st,15th,...,last> day of <months> @ HH:MM | "
     "<first,...,fifth,last> <day name> of <months> @ HH:MM | "
     "every [N] minute(s)|hour(s) from HH:MM to HH:MM [on <days>] | "
-    "once @ <epoch seconds or ISO 8601> | a 5-field cron expression such as '*/5 * * * *'; "
+    "once @ <epoch seconds or ISO 8601> | a 5-field cron expression such as '*/5 * * * *' | "
+    "after <job> | after <job> fails | after <job> finishes; "
     "<days> is weekday, weekend day or day names such as mon,wed,fri; <months> is month or names such as jan,jul"
 )
 __all__ = ["MAX_DAYS", "MAX_INTERVAL_SECONDS", "UNIT_SECONDS", "wall_time_to_epoch"]
@@ -186,7 +189,7 @@ class Cron:
         return self.expression
 
 
-Schedule = Interval | DailyAt | Once | Cron | Weekly | MonthDays | NthWeekday | Windowed
+Schedule = Interval | DailyAt | Once | Cron | Weekly | MonthDays | NthWeekday | Windowed | After
 
 
 def parse_schedule(text: object, zone: str = "UTC") -> Schedule:

@@ -16,7 +16,7 @@ from ..job_fields import CREATE_FIELDS, job_filter, tags_from_text
 from ..jobtypes.base import JobType
 from ..jobtypes.registry import DEFAULT_TYPE, JobTypes
 from ..json_numbers import digits
-from ..model import idempotency_key
+from ..model import Job, idempotency_key
 from ..times import in_zone, with_utc
 from .audit import actor_of
 from .base import BaseHandler
@@ -109,7 +109,20 @@ class LogoutHandler(BaseHandler):
         self.answer("You are logged out; this token no longer works.")
 
 
-class JobsHandler(BaseHandler):
+class JobAnswer(BaseHandler):
+    async def _answer_job(self, job: Job) -> None:
+        """One job with its newest runs."""
+        runs = await self.ctx.jobs.recent_runs(job)
+        self.answer(f'Job "{job.name}"', {**await self._view(job), "runs": [run_view(r) for r in runs]})
+
+    async def _view(self, job: Job, new: bool = False) -> dict[str, Any]:
+        """The job with the name of the job it runs after and of those that run after it (none yet
+        for a new job: no store read)."""
+        parent, followers = await self.ctx.jobs.chain_rules.links(job, new)
+        return {**job_view(self.ctx.jobs.shown(job)), "parent": parent, "followers": followers}
+
+
+class JobsHandler(JobAnswer):
     """GET /job lists the caller's jobs (filtered by tag, q, state and failing; or one, with ?name=).
 
     POST /job creates one."""
@@ -118,11 +131,7 @@ class JobsHandler(BaseHandler):
         user = self.current_user_required
         name = self.get_query_argument("name", None)
         if name is not None:
-            job = await self.ctx.jobs.get(user, name)
-            runs = await self.ctx.jobs.recent_runs(job)
-            self.answer(
-                f'Job "{job.name}"', {**job_view(self.ctx.jobs.shown(job)), "runs": [run_view(r) for r in runs]}
-            )
+            await self._answer_job(await self.ctx.jobs.get(user, name))
             return
         limit, offset = self.page()
         # Not stripped: tornado turns control characters into spaces, and "state=%17" must be a
@@ -151,18 +160,14 @@ class JobsHandler(BaseHandler):
         fields = _job_fields(fields, self.body_was_form, self.ctx.config, self.ctx.jobs.types, job_type)
         job = await self.ctx.jobs.create(self.current_user_required, fields, await actor_of(self))
         self.set_header("Location", f"/job/{job.name}")
-        self.answer(
-            f'Successfully created {job.type} job: "{job.name}"', job_view(self.ctx.jobs.shown(job)), status=201
-        )
+        self.answer(f'Successfully created {job.type} job: "{job.name}"', await self._view(job, new=True), status=201)
 
 
-class JobHandler(BaseHandler):
+class JobHandler(JobAnswer):
     """GET, PUT/PATCH and DELETE /job/<name>."""
 
     async def get(self, name: str) -> None:
-        job = await self.ctx.jobs.get(self.current_user_required, name)
-        runs = await self.ctx.jobs.recent_runs(job)
-        self.answer(f'Job "{job.name}"', {**job_view(self.ctx.jobs.shown(job)), "runs": [run_view(r) for r in runs]})
+        await self._answer_job(await self.ctx.jobs.get(self.current_user_required, name))
 
     async def patch(self, name: str) -> None:
         fields = self.body_fields()
@@ -171,12 +176,18 @@ class JobHandler(BaseHandler):
             job_type = self.ctx.jobs.types.get((await self.ctx.jobs.get(self.current_user_required, name)).type)
         fields = _job_fields(fields, self.body_was_form, self.ctx.config, self.ctx.jobs.types, job_type)
         job = await self.ctx.jobs.update(self.current_user_required, name, fields, await actor_of(self))
-        self.answer(f'Updated job "{job.name}"', job_view(self.ctx.jobs.shown(job)))
+        self.answer(f'Updated job "{job.name}"', await self._view(job))
 
     put = patch
 
     async def delete(self, name: str) -> None:
-        job = await self.ctx.jobs.delete(self.current_user_required, name, await actor_of(self))
+        followers = self.get_query_argument("followers", None, strip=False)
+        if followers not in (None, "disable"):
+            raise Invalid(
+                "followers", "followers must be 'disable' (delete the job and disable the jobs that follow it)"
+            )
+        user, actor = self.current_user_required, await actor_of(self)
+        job = await self.ctx.jobs.delete(user, name, actor, disable_followers=followers == "disable")
         self.answer(f'Deleted job "{job.name}"', {"name": job.name})
 
 

@@ -54,6 +54,7 @@ def run_view(run: Run) -> dict[str, Any]:
         "response_excerpt": run.response_excerpt,
         "error_class": run.error_class,
         "pool_wait_ms": None if run.pool_wait_ms is None else round(run.pool_wait_ms, 3),
+        "triggered_by": run.triggered_by,  # a follower's run: the parent's run_id
     }
     return with_utc(view, "due_at", "started_at")
 

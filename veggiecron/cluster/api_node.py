@@ -55,6 +55,12 @@ class ApiNodeScheduler:
     def remove(self, job_id: int) -> None:
         """Scheduler nodes send no slot of a deleted job (its claims go with its row)."""
 
+    def follow(self, job: CompiledJob, parent_id: int | None, on: str | None) -> None:
+        """Followers are in the store: a parent's result there triggers them (see finish.py)."""
+
+    def unfollow(self, job_id: int) -> None:
+        """As follow."""
+
     def current(self, job: Job) -> Job:
         return job
 

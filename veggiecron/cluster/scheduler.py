@@ -181,6 +181,12 @@ class ClusterScheduler:
     def current(self, job: Job) -> Job:
         return job
 
+    def follow(self, job: CompiledJob, parent_id: int | None, on: str | None) -> None:
+        """Followers are in the store: a parent's result there triggers them (see finish.py)."""
+
+    def unfollow(self, job_id: int) -> None:
+        """As follow."""
+
     async def flush(self) -> bool:
         return await self.results.flush()
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from ..clock import Clock
+from ..follow import TRIGGERED_BY
 from ..logs import job_fields
 from ..model import CompiledJob, Run, RunOutcome
 from ..times import iso_utc_micros
@@ -16,13 +17,23 @@ from .progress import ProgressWriter
 logger = logging.getLogger(__name__)
 
 
-async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch: int, waited: float = 0.0) -> Run:
+async def send(
+    runner: Runner,
+    clock: Clock,
+    job: CompiledJob,
+    due: float,
+    epoch: int,
+    waited: float = 0.0,
+    triggered_by: str | None = None,
+) -> Run:
     """One slot through the runner, as the run to record; a fault inside veggiecron is its outcome.
 
     waited: seconds the slot waited in its lane before it reached the runner, added to the pool
-    wait the runner measured (both are the wait for a connection).
+    wait the runner measured (both are the wait for a connection). triggered_by: a follower's
+    slot, the parent's run_id (the runner tells the target; the run records it).
     """
     started = clock.now()
+    token = TRIGGERED_BY.set(triggered_by)  # read by the runner (and the clones it starts), then reset
     try:
         result = await runner.run(job, due, epoch)
     except Exception as exc:
@@ -30,7 +41,10 @@ async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch
             "job %d (%s): run failed inside veggiecron", job.id, job.name, extra=job_fields(job.id, job.name)
         )
         elapsed = (clock.now() - started) * 1000
-        return Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=f"internal error: {type(exc).__name__}")
+        error = f"internal error: {type(exc).__name__}"
+        return Run(job.id, due, started, elapsed, RunOutcome.FAILED, error=error, triggered_by=triggered_by)
+    finally:
+        TRIGGERED_BY.reset(token)
     return Run(
         job.id,
         due,
@@ -43,6 +57,7 @@ async def send(runner: Runner, clock: Clock, job: CompiledJob, due: float, epoch
         result.response_excerpt,
         error_class=result.error_class,
         pool_wait_ms=None if result.pool_wait_ms is None else result.pool_wait_ms + waited * 1000.0,
+        triggered_by=triggered_by,
     )
 
 
@@ -90,9 +105,11 @@ class Executor:
         self.listeners = tuple(listeners)
         self.schedule = schedule
 
-    async def execute(self, job: CompiledJob, due: float, epoch: int = 1, waited: float = 0.0) -> Run:
+    async def execute(
+        self, job: CompiledJob, due: float, epoch: int = 1, waited: float = 0.0, triggered_by: str | None = None
+    ) -> Run:
         """Run the slot; a fault inside veggiecron is the run's outcome, never the loop's end."""
-        run = await send(self.runner, self.clock, job, due, epoch, waited)
+        run = await send(self.runner, self.clock, job, due, epoch, waited, triggered_by)
         self.record(job, run)
         self.track_failures(job, run)
         return run

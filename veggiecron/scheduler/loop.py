@@ -25,6 +25,7 @@ from ..policies import missed_reason, plan_slots, skipped_reason, slots_through
 from ..store import DueWindow
 from ..times import iso_utc_micros
 from .background import drain
+from .chains import ChainTriggers
 from .executor import Executor
 from .failures import FailureTracker, Notifier
 from .gate import LaneGate
@@ -68,6 +69,9 @@ class Scheduler:
         self._record = self.executor.record
         # Waiting and buffered slots are stored (the progress writer keeps them): a restart finds them.
         self.gate = LaneGate(self.clock, lane_limit, self, keeper=self.progress)
+        self.chains = ChainTriggers(self.clock, self.progress, self.gate, self._record)  # followers, off the heap
+        self.executor.listeners += (self.chains.after_run,)  # every run recorded may trigger some
+        self.follow, self.unfollow = self.chains.follow, self.chains.unfollow  # the jobs service's port
         self.loader = WindowLoader(store, self.clock, window, self._take_stored, self._entries.__contains__, self.flush)
         # The held jobs themselves, ordered by (next_run, id) (CompiledJob.__lt__), not tuples
         # beside them: a tuple per job was 64 bytes. An entry is live while _entries holds that
@@ -88,6 +92,7 @@ class Scheduler:
     async def start(self) -> None:
         """Load the jobs due within the window and start the loop and the writer."""
         await self.loader.start()
+        self.chains.load(await self.store.follower_jobs(), self.job_types)
         await self._restore_held()
         logger.info("scheduler started; loading the jobs due within %.0f s", self.loader.window)
         self._loop_task = asyncio.create_task(self._loop(), name="veggiecron-scheduler")
@@ -113,7 +118,7 @@ class Scheduler:
 
     async def _restore_held(self) -> None:
         """Run the slots held when the server last stopped or died, or record them as missed."""
-        held = await self.store.held_slots()
+        held = self.chains.resume(await self.store.held_slots(), self.job_types)  # followers' triggers go on
         for _stored, slot in held:
             self.progress.held_in_store(slot.job_id, slot.due_at)
             self.progress.release(slot.job_id, slot.due_at)  # held again if it waits for its lane
@@ -152,6 +157,9 @@ class Scheduler:
             job = self._with_progress(job)
         else:
             self.failures.restart(job)
+        if self.chains.refresh(job):  # a follower: its parent's runs start it, never the heap
+            self._entries.pop(job.id, None)
+            return
         if not job.enabled or job.next_run is None:
             self.remove(job.id)
             return
@@ -184,6 +192,7 @@ class Scheduler:
         self._entries.pop(job_id, None)
         self.gate.forget(job_id)
         self._parked.discard(job_id)
+        self.chains.disable(job_id)  # a follower that paused itself skips its triggers
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -217,10 +226,10 @@ class Scheduler:
     # the lane gate's owner (ports.GateOwner) and the executor's (ports.ScheduleOwner)
 
     async def send(self, job: CompiledJob, due: float, epoch: int, waited: float) -> Run:
-        return await self.executor.execute(job, due, epoch, waited)
+        return await self.executor.execute(job, due, epoch, waited, self.chains.triggered_by(job.id, due))
 
     def record_unsent(self, job: CompiledJob, run: Run, epoch: int) -> None:
-        self.executor.record_unsent(job, run)
+        self.executor.record_unsent(job, self.chains.stamped(run))
 
     def deadlines_changed(self) -> None:
         self.wake()

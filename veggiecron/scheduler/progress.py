@@ -47,6 +47,9 @@ class ProgressWriter:
         self.holds: dict[tuple[int, float], HeldSlot] = {}
         self.stored_holds: set[tuple[int, float]] = set()
         self.releases: set[tuple[int, float]] = set()
+        # Followers' triggered slots (see chains.py): held until their own run is recorded, whatever
+        # the lane gate holds and releases under the same key meanwhile.
+        self.triggers: set[tuple[int, float]] = set()
         self._lock = asyncio.Lock()
 
     def pending(self) -> bool:
@@ -64,12 +67,32 @@ class ProgressWriter:
     def hold(self, slot: HeldSlot) -> None:
         """Store a slot taken on but not started, with the next write (the one that moves its job past it)."""
         key = (slot.job_id, slot.due_at)
+        if key in self.triggers:
+            return  # held as a trigger already, until its run is recorded
         self.holds[key] = slot
         self.releases.discard(key)
+
+    def hold_trigger(self, slot: HeldSlot, stored: bool = False) -> None:
+        """Store a follower's triggered slot with the next write (the one that records its parent's
+        run); stored: it is in the store already (read back at start)."""
+        key = (slot.job_id, slot.due_at)
+        self.triggers.add(key)
+        if stored:
+            self.stored_holds.add(key)
+        else:
+            self.holds[key] = slot
+            self.releases.discard(key)
+
+    def settle(self, job_id: int, due_at: float) -> None:
+        """A triggered slot's run is recorded (in the same write as this release)."""
+        self.triggers.discard((job_id, due_at))
+        self.release(job_id, due_at)
 
     def release(self, job_id: int, due_at: float) -> None:
         """The held slot started, or was recorded: it is no longer the store's to keep."""
         key = (job_id, due_at)
+        if key in self.triggers:
+            return  # a trigger is released by settle, once its run is recorded
         self.holds.pop(key, None)
         if key in self.stored_holds:
             self.stored_holds.discard(key)

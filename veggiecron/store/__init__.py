@@ -4,6 +4,7 @@ from .contract import (
     AccountStore,
     AuditLog,
     CalendarStore,
+    ChainStore,
     ClaimStore,
     Database,
     DatabaseRefused,
@@ -19,6 +20,7 @@ from .contract import (
 __all__ = [
     "AccountStore",
     "CalendarStore",
+    "ChainStore",
     "AuditLog",
     "ClaimStore",
     "Database",

@@ -36,6 +36,7 @@ from ..model import (
 from ..oidc_keys import OidcKey
 from ..sealed_columns import SealedValueStore
 from ..signing import SigningSecret
+from .chain_contract import ChainStore
 
 
 class DatabaseRefused(Exception):
@@ -155,6 +156,9 @@ class DueWindow(Protocol):
 
         A deleted job's held slots are gone with it.
         """
+
+    async def follower_jobs(self) -> list[Job]:
+        """Every job that runs after another (its schedule is `after ...`), across all users."""
 
 
 class Trimmed(NamedTuple):
@@ -355,6 +359,7 @@ class OidcKeyStore(Protocol):
 
 class Store(
     JobStore,
+    ChainStore,
     DueWindow,
     RunHistory,
     AccountStore,

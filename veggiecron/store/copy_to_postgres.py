@@ -46,7 +46,8 @@ TABLES: list[tuple[str, str, Callable[[Row], tuple[Any, ...]]]] = [
     (
         "jobs",
         "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, date_created, "
-        "date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason, tags",
+        "date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason, tags, "
+        "after_job, after_on",
         _bools(7, 15),
     ),
     (
@@ -57,10 +58,10 @@ TABLES: list[tuple[str, str, Callable[[Row], tuple[Any, ...]]]] = [
     (
         "runs",
         "id, job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt, "
-        "error_class, pool_wait_ms",
+        "error_class, pool_wait_ms, triggered_by",
         _same,
     ),
-    ("held_slots", "job_id, due_at, reason, since", _same),
+    ("held_slots", "job_id, due_at, reason, since, triggered_by", _same),
     ("failed_tasks", "id, job_id, task_id, initiated_at, reason", _same),
     ("webhooks", "id, user_id, event, target, created, updated", _same),
     ("audit_log", "id, at, actor, actor_id, owner_id, address, token_id, action, target, changes", _same),

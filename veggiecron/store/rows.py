@@ -13,13 +13,14 @@ from ..model import FailedTask, Job, JobState, NewJob, Run, RunOutcome, SeedFiel
 
 JOB_COLUMNS = (
     "id, user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
-    "date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason, tags"
+    "date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, paused_reason, "
+    "tags, after_job, after_on"
 )
 JOB_COLUMNS_J = ", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))
 JOB_COLUMN_COUNT = len(JOB_COLUMNS.split(","))
 RUN_INSERT_COLUMNS = (
     "job_id, due_at, started_at, duration_ms, outcome, attempts, status_code, error, response_excerpt, error_class, "
-    "pool_wait_ms"
+    "pool_wait_ms, triggered_by"
 )
 RUN_COLUMNS = f"id, {RUN_INSERT_COLUMNS}"
 USER_COLUMNS = "id, username, is_admin, date_created, date_updated, email"
@@ -30,10 +31,10 @@ NO_TAGS: tuple[str, ...] = ()
 # A job's state (model.Job.state) as a condition on its row, in SQL both stores read (SQLite keeps
 # booleans as 0 and 1, which AND and NOT take as they are).
 STATE_SQL = {
-    JobState.SCHEDULED: "enabled AND next_run IS NOT NULL",
+    JobState.SCHEDULED: "enabled AND (next_run IS NOT NULL OR after_on IS NOT NULL)",
     JobState.PAUSED: "NOT enabled AND paused_reason IS NOT NULL",
     JobState.DISABLED: "NOT enabled AND paused_reason IS NULL",
-    JobState.DONE: "enabled AND next_run IS NULL",
+    JobState.DONE: "enabled AND next_run IS NULL AND after_on IS NULL",
 }
 FAILED_COLUMNS = "f.id, f.job_id, f.task_id, f.initiated_at, f.reason"
 WEBHOOK_COLUMNS = "id, user_id, event, target, created, updated"
@@ -72,6 +73,8 @@ def job_from_row(row: Sequence[Any]) -> Job:
         consecutive_failures=row[17],
         paused_reason=row[18],
         tags=NO_TAGS if row[19] == "[]" else tuple(sys.intern(t) for t in orjson.loads(row[19])),
+        after_job=row[20],
+        after_on=row[21],
     )
 
 
@@ -95,6 +98,8 @@ def job_created(job_id: int, new: NewJob) -> Job:
         keep_failures=new.keep_failures,
         policy=new.policy,
         tags=new.tags,
+        after_job=new.after_job,
+        after_on=new.after_on,
     )
 
 
@@ -115,6 +120,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         response_excerpt=row[9],
         error_class=row[10],
         pool_wait_ms=row[11],
+        triggered_by=row[12],
     )
 
 

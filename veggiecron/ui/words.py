@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ..errors import Invalid
+from ..follow import FOLLOWS_FAILED, FOLLOWS_FINISHED, FOLLOWS_OK, After
 from ..json_numbers import digits
 from ..model import JobState, RunOutcome
 from ..schedules import Cron, DailyAt, Interval, Once, parse_schedule
@@ -44,6 +45,9 @@ OUTCOME_ICONS = {
 }
 
 
+AFTER_WORDS = {FOLLOWS_OK: "successful run", FOLLOWS_FAILED: "failed run", FOLLOWS_FINISHED: "run (any outcome)"}
+
+
 def schedule_words(text: str, zone: str) -> str:
     """The schedule as a sentence: 'Every 5 minutes', 'Weekdays at 08:00', 'Once, at 2030-01-01 12:00 UTC'."""
     try:
@@ -59,6 +63,8 @@ def schedule_words(text: str, zone: str) -> str:
         return f"Once, at {local_time(schedule.at, zone)}"
     if isinstance(schedule, Cron):
         return cron_words(schedule.expression)
+    if isinstance(schedule, After):
+        return f"After each {AFTER_WORDS[schedule.on]} of {schedule.parent}"
     return _wall_words(schedule)
 
 

@@ -22,6 +22,7 @@ import yarl
 
 from ... import __version__
 from ...config import HttpClientSection
+from ...follow import TRIGGERED_BY
 from ...model import CompiledJob, RunOutcome, RunResult, idempotency_key
 from ...outbound import DestinationDenied, GuardedResolver, OutboundPolicy, make_resolver
 from ...signing import SigningBook, signed_headers
@@ -162,6 +163,8 @@ class HttpRunner:
         headers["X-Veggiecron-Epoch"] = _epoch_text(epoch)
         if self.node:
             headers["X-Veggiecron-Node"] = self.node
+        if (triggered_by := TRIGGERED_BY.get()) is not None:  # a follower's run: its parent's run_id
+            headers["X-Veggiecron-Triggered-By"] = triggered_by
         if target.number_of_clones == 1:
             results = [await self._send_with_retries(target, headers, keys, bearer)]
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .accounts import PostgresAccounts
 from .audit import PostgresAudit
 from .calendars import PostgresCalendars
+from .chains import PostgresChains
 from .claims import PostgresClaims
 from .jobs import PostgresJobs
 from .nodes import PostgresNodes
@@ -18,6 +19,7 @@ from .signing import PostgresSigningSecrets
 class PostgresStore(
     PostgresClaims,
     PostgresJobs,
+    PostgresChains,
     PostgresRuns,
     PostgresAccounts,
     PostgresSeedRecords,

@@ -190,8 +190,8 @@ async def _insert(conn: asyncpg.Connection, job: Job, seed: SeedFields | None) -
     job_id: int = await conn.fetchval(
         "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, "
         "version, date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, "
-        "paused_reason, tags) VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14, "
-        "$15::json, $16, $17, $18::json) RETURNING id",
+        "paused_reason, tags, after_job, after_on) VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, 1, $10, $11, "
+        "$12, $13, $14, $15::json, $16, $17, $18::json, $19, $20) RETURNING id",
         job.user_id,
         job.name,
         job.type,
@@ -210,6 +210,8 @@ async def _insert(conn: asyncpg.Connection, job: Job, seed: SeedFields | None) -
         job.consecutive_failures,
         job.paused_reason,
         tags_json(job.tags),
+        job.after_job,
+        job.after_on,
     )
     if seed is not None:
         await conn.execute(
@@ -235,7 +237,8 @@ async def _update(conn: asyncpg.Connection, job: Job, seed: SeedFields | None) -
     await conn.execute(
         "UPDATE jobs SET data = $2::json, schedule = $3, timezone = $4, enabled = $5, next_run = $6, "
         "anchor = $7, version = $8, date_updated = $9, max_runs = $10, policy = $11::json, "
-        "paused_reason = $12, consecutive_failures = $13, tags = $14::json WHERE id = $1",
+        "paused_reason = $12, consecutive_failures = $13, tags = $14::json, after_job = $15, after_on = $16 "
+        "WHERE id = $1",
         job.id,
         _json(job.data),
         job.schedule,
@@ -250,6 +253,8 @@ async def _update(conn: asyncpg.Connection, job: Job, seed: SeedFields | None) -
         job.paused_reason,
         job.consecutive_failures,
         tags_json(job.tags),
+        job.after_job,
+        job.after_on,
     )
 
 

@@ -201,6 +201,20 @@ MIGRATIONS: list[str] = [
         retired_at double precision
     );
     """,
+    # 11: jobs that run after other jobs (the SQLite store's migration 11). A parent's result
+    # writes its followers' triggers in the same statement, as 'triggered' runs that any node
+    # claims like a due slot.
+    """
+    ALTER TABLE jobs ADD COLUMN after_job bigint REFERENCES jobs(id) ON DELETE SET NULL;
+    ALTER TABLE jobs ADD COLUMN after_on text;
+    CREATE INDEX jobs_after ON jobs(after_job) WHERE after_job IS NOT NULL;
+    ALTER TABLE runs ADD COLUMN triggered_by text;
+    ALTER TABLE held_slots ADD COLUMN triggered_by text;
+    ALTER TABLE runs DROP CONSTRAINT runs_status;
+    ALTER TABLE runs ADD CONSTRAINT runs_status
+        CHECK (status IN ('claimed', 'buffered', 'replaced', 'done', 'triggered'));
+    CREATE INDEX runs_triggered ON runs(job_id) WHERE status = 'triggered';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,6 +24,7 @@ RUN_FIELDS = (
     ("response_excerpt", "text"),
     ("error_class", "text"),
     ("pool_wait_ms", "float8"),
+    ("triggered_by", "text"),
 )
 
 
@@ -55,6 +56,7 @@ def run_arrays(runs: list[Run] | tuple[Run, ...]) -> list[list[object]]:
         [r.response_excerpt for r in runs],
         [r.error_class for r in runs],
         [r.pool_wait_ms for r in runs],
+        [r.triggered_by for r in runs],
     ]
 
 
@@ -138,16 +140,18 @@ class PostgresRuns(PostgresConnection):
             if progress.held:
                 holding = {(h.job_id, h.due_at): h for h in progress.held}
                 await conn.execute(
-                    "INSERT INTO held_slots (job_id, due_at, reason, since) "
-                    "SELECT u.job_id, u.due_at, u.reason, u.since "
-                    "FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::float8[]) "
-                    "AS u(job_id, due_at, reason, since) "
+                    "INSERT INTO held_slots (job_id, due_at, reason, since, triggered_by) "
+                    "SELECT u.job_id, u.due_at, u.reason, u.since, u.triggered_by "
+                    "FROM unnest($1::bigint[], $2::float8[], $3::text[], $4::float8[], $5::text[]) "
+                    "AS u(job_id, due_at, reason, since, triggered_by) "
                     "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = u.job_id) "
-                    "ON CONFLICT (job_id, due_at) DO UPDATE SET reason = excluded.reason, since = excluded.since",
+                    "ON CONFLICT (job_id, due_at) DO UPDATE SET reason = excluded.reason, since = excluded.since, "
+                    "triggered_by = excluded.triggered_by",
                     [h.job_id for h in holding.values()],
                     [h.due_at for h in holding.values()],
                     [h.reason for h in holding.values()],
                     [h.since for h in holding.values()],
+                    [h.triggered_by for h in holding.values()],
                 )
             if progress.runs:
                 # A slot is recorded once (runs_slot): a second record of the same slot is dropped.
@@ -160,7 +164,7 @@ class PostgresRuns(PostgresConnection):
 
     async def held_slots(self) -> list[tuple[Job, HeldSlot]]:
         rows = await self._fetch(
-            f"SELECT {JOB_COLUMNS_J}, h.job_id, h.due_at, h.reason, h.since FROM held_slots h "
+            f"SELECT {JOB_COLUMNS_J}, h.job_id, h.due_at, h.reason, h.since, h.triggered_by FROM held_slots h "
             "JOIN jobs j ON j.id = h.job_id ORDER BY h.due_at, h.job_id"
         )
         return [(job_from_row(row), HeldSlot(*tuple(row)[JOB_COLUMN_COUNT:])) for row in rows]

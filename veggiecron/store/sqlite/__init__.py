@@ -5,6 +5,7 @@ from __future__ import annotations
 from .accounts import SqliteAccounts
 from .audit import SqliteAudit
 from .calendars import SqliteCalendars
+from .chains import SqliteChains
 from .jobs import SqliteJobs
 from .oidc_keys import SqliteOidcKeys
 from .runs import SqliteRuns
@@ -15,6 +16,7 @@ from .signing import SqliteSigningSecrets
 
 class SqliteStore(
     SqliteJobs,
+    SqliteChains,
     SqliteRuns,
     SqliteAccounts,
     SqliteSeedRecords,

@@ -177,7 +177,8 @@ def _insert_statements(job: Job, seed: SeedFields | None) -> list[Statement]:
         (
             "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
             "date_created, date_updated, max_runs, run_count, keep_failures, policy, consecutive_failures, "
-            "paused_reason, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "paused_reason, tags, after_job, after_on) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 job.user_id,
                 job.name,
@@ -197,6 +198,8 @@ def _insert_statements(job: Job, seed: SeedFields | None) -> list[Statement]:
                 job.consecutive_failures,
                 job.paused_reason,
                 tags_json(job.tags),
+                job.after_job,
+                job.after_on,
             ),
             False,
         )
@@ -229,7 +232,7 @@ def _update_statements(job: Job, seed: SeedFields | None) -> list[Statement]:
         (
             "UPDATE jobs SET data = ?, schedule = ?, timezone = ?, enabled = ?, next_run = ?, anchor = ?, "
             "version = ?, date_updated = ?, max_runs = ?, policy = ?, paused_reason = ?, "
-            "consecutive_failures = ?, tags = ? WHERE id = ?",
+            "consecutive_failures = ?, tags = ?, after_job = ?, after_on = ? WHERE id = ?",
             (
                 orjson.dumps(job.data).decode(),
                 job.schedule,
@@ -244,6 +247,8 @@ def _update_statements(job: Job, seed: SeedFields | None) -> list[Statement]:
                 job.paused_reason,
                 job.consecutive_failures,
                 tags_json(job.tags),
+                job.after_job,
+                job.after_on,
                 job.id,
             ),
             False,

@@ -180,6 +180,16 @@ MIGRATIONS: list[str] = [
         retired_at REAL
     );
     """,
+    # 11: jobs that run after other jobs. A follower names its parent by id (a parent deleted
+    # leaves it disabled and unlinked) and the outcome it follows (ok, failed, finished); a run
+    # and a held slot keep the parent's run_id that triggered them.
+    """
+    ALTER TABLE jobs ADD COLUMN after_job INTEGER REFERENCES jobs(id) ON DELETE SET NULL;
+    ALTER TABLE jobs ADD COLUMN after_on TEXT;
+    CREATE INDEX jobs_after ON jobs(after_job) WHERE after_job IS NOT NULL;
+    ALTER TABLE runs ADD COLUMN triggered_by TEXT;
+    ALTER TABLE held_slots ADD COLUMN triggered_by TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -114,6 +114,7 @@ class SqliteRuns(SqliteConnection):
                     r.response_excerpt,
                     r.error_class,
                     r.pool_wait_ms,
+                    r.triggered_by,
                 )
                 for r in runs
             ]
@@ -133,7 +134,8 @@ class SqliteRuns(SqliteConnection):
         if progress.held:
             statements.append(
                 (
-                    "INSERT OR REPLACE INTO held_slots (job_id, due_at, reason, since) SELECT ?, ?, ?, ? "
+                    "INSERT OR REPLACE INTO held_slots (job_id, due_at, reason, since, triggered_by) "
+                    "SELECT ?, ?, ?, ?, ? "
                     "WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?)",
                     [(*slot, slot.job_id) for slot in progress.held],
                     True,
@@ -144,7 +146,7 @@ class SqliteRuns(SqliteConnection):
 
     async def held_slots(self) -> list[tuple[Job, HeldSlot]]:
         rows = await self._fetchall(
-            f"SELECT {JOB_COLUMNS_J}, h.job_id, h.due_at, h.reason, h.since FROM held_slots h "
+            f"SELECT {JOB_COLUMNS_J}, h.job_id, h.due_at, h.reason, h.since, h.triggered_by FROM held_slots h "
             "JOIN jobs j ON j.id = h.job_id ORDER BY h.due_at, h.job_id"
         )
         return [(job_from_row(row), HeldSlot(*row[JOB_COLUMN_COUNT:])) for row in rows]
