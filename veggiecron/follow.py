@@ -23,7 +23,7 @@ WORDS = {"fails": FOLLOWS_FAILED, "finishes": FOLLOWS_FINISHED}
 # sends the run, so it never leaks into another run.
 TRIGGERED_BY: ContextVar[str | None] = ContextVar("veggiecron_triggered_by", default=None)
 
-SKIPPED_DISABLED = "skipped: the job is disabled; its parent's run {parent} triggered it"
+SKIPPED_DISABLED = "skipped: the job is disabled (triggered_by names the parent's run)"
 
 
 def follows(after_on: str, outcome: str) -> bool:

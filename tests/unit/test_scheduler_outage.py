@@ -28,6 +28,9 @@ class RefusingStore:
     async def held_slots(self) -> list[tuple[Job, HeldSlot]]:
         return await self.store.held_slots()
 
+    async def follower_jobs(self) -> list[Job]:
+        return await self.store.follower_jobs()
+
     async def record_progress(self, progress: Progress) -> None:
         if self.refusing:
             raise StoreUnavailable("the database's disk is full", {"reason": "database or disk is full"})

@@ -3,13 +3,16 @@
 The same rules as the single scheduler's, applied across nodes: the catch-up plan says which
 slots run, max_runs caps them, and the overlap policy looks at the job's runs in flight on any
 node (counted by the claim): skip records the slots as skipped, buffer_one lets one slot wait,
-replace cancels the runs in flight, allow sends them all.
+replace cancels the runs in flight, allow sends them all. A follower's triggered slots (its
+parents' results wrote them) are planned by its overlap policy alike, or recorded as skipped when
+it is disabled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..follow import SKIPPED_DISABLED
 from ..model import CompiledJob, DueJob, Run, RunOutcome, SlotDecision
 from ..policies import CatchUp, Overlap, missed_reason, plan_slots
 from ..times import iso_utc_micros
@@ -25,11 +28,30 @@ def plan_claims(
     decisions = []
     for item in due:
         job = compiled(item)
-        if job is None:
+        if item.triggered:
+            decisions.append(plan_triggered(job, item, now))
+        elif job is None:
             decisions.append(_unreadable(item, now))
         else:
             decisions.append(plan_job(job, item, now))
     return decisions
+
+
+def plan_triggered(job: CompiledJob | None, item: DueJob, now: float) -> SlotDecision:
+    """A follower's triggered slots: by its overlap policy (sent each as a single daemon would
+    start them one after the other), skipped when it is disabled, failed when it no longer compiles."""
+    slots = item.triggered
+    if job is None:
+        error = "failed: the job's stored schedule, policy or data no longer validates"
+        records = tuple(
+            Run(item.job.id, s, now, 0.0, RunOutcome.FAILED, error=error, error_class="invalid_job") for s in slots
+        )
+        return SlotDecision(item.job.id, None, 0, records=records)
+    if not job.enabled:
+        records = tuple(Run(job.id, s, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED_DISABLED) for s in slots)
+        return SlotDecision(job.id, None, len(slots), records=records)
+    claims, buffered, skipped, replace = _by_overlap(job, item, slots, now, each=False)
+    return SlotDecision(job.id, None, len(slots), claims, buffered, tuple(skipped), replace)
 
 
 def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
@@ -55,8 +77,18 @@ def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
             f"missed: passed over by catch_up=latest; the slots from here until {iso_utc_micros(plan.run[0])} run once"
         )
         records.append(Run(job.id, due, now, 0.0, RunOutcome.MISSED, error=error))
+    claims, buffered, skipped, replace = _by_overlap(job, item, slots, now, catch_up.catch_up is CatchUp.ALL)
+    return SlotDecision(job.id, next_run, len(slots), claims, buffered, tuple(records + skipped), replace)
+
+
+def _by_overlap(
+    job: CompiledJob, item: DueJob, slots: tuple[float, ...], now: float, each: bool
+) -> tuple[tuple[float, ...], tuple[float, ...], list[Run], bool]:
+    """(claims, buffered, skipped records, replace) of these slots by the job's overlap policy;
+    each: send every slot when no run is in flight (catch_up all)."""
     claims: tuple[float, ...] = slots
     buffered: tuple[float, ...] = ()
+    records: list[Run] = []
     replace = False
     busy = item.in_flight > 0
     if job.overlap is Overlap.ALLOW:
@@ -65,7 +97,7 @@ def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
         replace = busy and bool(slots)
         claims = slots[-1:]  # each newer slot replaces the one before it
         records += [_skipped(job.id, slot, now) for slot in slots[:-1]]
-    elif catch_up.catch_up is CatchUp.ALL and not busy:
+    elif each and not busy:
         pass  # skip or buffer_one: catch_up all sends each slot it caught up on, as a single daemon does
     elif job.overlap is Overlap.BUFFER_ONE:
         start = 0 if busy else 1
@@ -78,7 +110,7 @@ def plan_job(job: CompiledJob, item: DueJob, now: float) -> SlotDecision:
     else:  # skip
         claims = () if busy else slots[:1]
         records += [_skipped(job.id, slot, now) for slot in slots[len(claims) :]]
-    return SlotDecision(job.id, next_run, len(slots), claims, buffered, tuple(records), replace)
+    return claims, buffered, records, replace
 
 
 def _skipped(job_id: int, slot: float, now: float) -> Run:

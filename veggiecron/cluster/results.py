@@ -35,9 +35,11 @@ class ResultWriter:
         promoted: Callable[[list[Claim]], None],
         refused: Callable[[int], None],
         written: Callable[[list[Claim]], None],
+        triggered: Callable[[], None] = lambda: None,
     ) -> None:
         """promoted gets buffered slots that start now on this node; refused counts fenced-off results;
-        written is told of every claim whose result the database answered for (taken or refused)."""
+        written is told of every claim whose result the database answered for (taken or refused);
+        triggered, that the results wrote followers' slots (see finish.py)."""
         self.store = store
         self.owner = owner
         self.lease = lease
@@ -46,6 +48,7 @@ class ResultWriter:
         self._promoted = promoted
         self._refused = refused
         self._written = written
+        self._triggered = triggered
         self.pending: list[tuple[CompiledJob, Finished]] = []
         self._lock = asyncio.Lock()
 
@@ -66,6 +69,8 @@ class ResultWriter:
                     self.pending = [*batch, *self.pending][-MAX_PENDING:]
                     return False
                 self._written([f.claim for _, f in batch])
+                if report.triggered:
+                    self._triggered()
                 self._account(batch, report.accepted, report.streaks, list(report.promoted))
             return True
 

@@ -15,12 +15,8 @@ import heapq
 import itertools
 import logging
 import math
-import os
 import random
-import socket
-import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -39,28 +35,14 @@ from .leases import Key, LeaseKeeper
 from .planner import plan_claims
 from .recovery import recover_skipped
 from .results import ResultWriter
+from .settings import ClusterSettings, node_identity
+
+__all__ = ["ClusterScheduler", "ClusterSettings", "node_identity"]
 
 logger = logging.getLogger(__name__)
 
 COMPILED_CACHE = 100_000  # compiled jobs kept by (id, version); cleared when it grows past this
 MAX_IDLE_WAIT = 60.0
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    lease: float = 10.0  # seconds a claim stays this node's without renewal
-    claim_ahead: float = 0.25  # slots are claimed this long before they are due
-    poll_interval: float = 1.0  # the claimer looks at least this often (notifications wake it sooner)
-    reap_interval: float = 1.0
-    claim_batch: int = 500  # jobs locked per claim transaction
-    max_held: int = 5000  # claims held and not finished, at most
-    flush_interval: float = 0.1
-
-
-def node_identity(name: str = "") -> str:
-    """This process's name among the nodes: the configured name (or host:pid) and a random suffix,
-    so a restarted node never passes for its former self."""
-    return f"{name or f'{socket.gethostname()}:{os.getpid()}'}:{uuid.uuid4().hex[:8]}"
 
 
 class ClusterScheduler:
@@ -96,6 +78,7 @@ class ClusterScheduler:
             self._admit_claims,
             on_refused,
             self._recorded,
+            lambda: self._claim_wakeup.set(),  # followers' slots were written: claim them now
         )
         self._on_reaped = on_reaped
         self._on_refused = on_refused
@@ -105,6 +88,7 @@ class ClusterScheduler:
         self._heap: list[tuple[float, int, CompiledJob, int]] = []  # (due_at, seq, job, epoch) claimed, not yet due
         self._sequence = itertools.count()
         self._active: dict[Key, asyncio.Task[Run]] = {}  # runs being sent
+        self._triggered_by: dict[Key, str] = {}  # claimed slots of followers: the parent's run_id
         self._release: list[Claim] = []
         self.offset = 0.0  # the database's clock minus this node's
         self._next_look = 0.0  # when the claimer looks again, on the database's clock
@@ -280,6 +264,8 @@ class ClusterScheduler:
     def _hold(self, claims: list[tuple[CompiledJob, Claim]]) -> None:
         for job, claim in claims:
             self.leases.hold(claim)
+            if claim.triggered_by is not None:
+                self._triggered_by[(claim.job_id, claim.due_at)] = claim.triggered_by
             heapq.heappush(self._heap, (claim.due_at, next(self._sequence), job, claim.epoch))
         if claims:
             self._fire_wakeup.set()
@@ -372,7 +358,7 @@ class ClusterScheduler:
         if task is not None:
             self._active[key] = task  # type: ignore[assignment]
         try:
-            run = await send(self.runner, self.clock, job, due, epoch, waited)
+            run = await send(self.runner, self.clock, job, due, epoch, waited, self._triggered_by.get(key))
         finally:
             self._active.pop(key, None)
         self._finished(job, run, epoch)
@@ -392,6 +378,7 @@ class ClusterScheduler:
     def _recorded(self, claims: list[Claim]) -> None:
         """Results written (or refused): the claims are done with, and there is room for more."""
         for claim in claims:
+            self._triggered_by.pop((claim.job_id, claim.due_at), None)
             if self.leases.holds((claim.job_id, claim.due_at), claim.epoch):
                 self.leases.drop((claim.job_id, claim.due_at))
         if self._short_of_room:

@@ -154,8 +154,8 @@ class ChainTriggers:
                 parent_run,
                 extra=job_fields(job.id, job.name),
             )
-            error = SKIPPED_DISABLED.format(parent=parent_run)
-            self._record(job, Run(job.id, slot, now, 0.0, RunOutcome.SKIPPED, error=error, triggered_by=parent_run))
+            run = Run(job.id, slot, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED_DISABLED, triggered_by=parent_run)
+            self._record(job, run)
             return
         self.gate.start(job, slot, now)
 

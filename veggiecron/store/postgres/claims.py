@@ -24,7 +24,7 @@ from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, RUN_FIELDS, run_arrays, run_va
 
 logger = logging.getLogger(__name__)
 
-CLAIM_ROWS = (
+_DUE_COLUMNS = (
     f"SELECT {JOB_COLUMNS_J}, "
     # In flight for the overlap policy: claims of their first copy whose lease holds. A run whose
     # lease lapsed was never really in flight, and one sent again after a lapse (epoch above 1: the
@@ -32,9 +32,19 @@ CLAIM_ROWS = (
     "(SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status = 'claimed' AND r.epoch = 1 "
     f"AND r.lease_expires > {NOW}) AS in_flight, "
     "EXISTS (SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status = 'buffered') AS buffered, "
-    f"{NOW} AS now "
-    f"FROM jobs j WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1 "
+    f"{NOW} AS now"
+)
+CLAIM_ROWS = (
+    f"{_DUE_COLUMNS} FROM jobs j WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1 "
     "ORDER BY j.next_run LIMIT $2 FOR UPDATE OF j SKIP LOCKED"
+)
+# Followers with triggered slots (their parents' results wrote them, see finish.py), enabled or
+# not (a disabled one records them as skipped), found through the runs_triggered index.
+TRIGGERED_ROWS = (
+    f"{_DUE_COLUMNS}, ARRAY(SELECT t.due_at FROM runs t WHERE t.job_id = j.id AND t.status = 'triggered' "
+    "ORDER BY t.due_at) AS triggered "
+    "FROM jobs j WHERE j.id IN (SELECT job_id FROM runs WHERE status = 'triggered') "
+    "ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED"
 )
 
 # Parameters after the claimed runs' arrays ($5 on in CLAIM_WRITE).
@@ -51,18 +61,25 @@ WITH advanced AS (
     UPDATE runs SET status = 'replaced', lease_expires = NULL
     WHERE id IN (SELECT id FROM runs WHERE job_id = ANY($4::bigint[]) AND status = 'claimed' FOR UPDATE SKIP LOCKED)
 ), recorded AS (
+    -- A slot is written once; a follower's triggered slot (written with its parent's result) is
+    -- the one row a claim takes over, keeping its triggered_by.
     INSERT INTO runs ({RUN_COLUMN_NAMES})
     SELECT {INSERTED_RUN} FROM {run_values(5)} ORDER BY u.n
-    ON CONFLICT (job_id, due_at) DO NOTHING
+    ON CONFLICT (job_id, due_at) DO UPDATE SET status = 'done', started_at = excluded.started_at,
+        duration_ms = excluded.duration_ms, outcome = excluded.outcome, error = excluded.error,
+        error_class = excluded.error_class
+    WHERE runs.status = 'triggered'
 ), claimed AS (
     INSERT INTO runs (job_id, due_at, status, owner, epoch, lease_expires)
     SELECT u.job_id, u.due_at, u.status, CASE WHEN u.status = 'claimed' THEN ${_OWNER} END, 1,
         CASE WHEN u.status = 'claimed' THEN {NOW} + ${_LEASE} END
     FROM unnest(${_PENDING}::bigint[], ${_PENDING + 1}::float8[], ${_PENDING + 2}::text[]) AS u(job_id, due_at, status)
-    ON CONFLICT (job_id, due_at) DO NOTHING
-    RETURNING job_id, due_at, epoch, status
+    ON CONFLICT (job_id, due_at) DO UPDATE SET status = excluded.status, owner = excluded.owner, epoch = 1,
+        lease_expires = excluded.lease_expires
+    WHERE runs.status = 'triggered'
+    RETURNING job_id, due_at, epoch, status, triggered_by
 )
-SELECT job_id, due_at, epoch FROM claimed WHERE status = 'claimed'
+SELECT job_id, due_at, epoch, triggered_by FROM claimed WHERE status = 'claimed'
 """
 
 
@@ -78,11 +95,14 @@ class PostgresClaims(PostgresConnection):
         plan: Callable[[Sequence[DueJob], float], Sequence[SlotDecision]],
     ) -> tuple[list[Claim], float]:
         async with self._transaction() as conn:
-            rows = await conn.fetch(CLAIM_ROWS, ahead, limit)
+            rows = await conn.fetch(TRIGGERED_ROWS, limit)
+            due = [DueJob(job_from_row(r), r["in_flight"], r["buffered"], tuple(r["triggered"])) for r in rows]
+            if len(rows) < limit:
+                rows += await conn.fetch(CLAIM_ROWS, ahead, limit - len(rows))
+                due += [DueJob(job_from_row(r), r["in_flight"], r["buffered"]) for r in rows[len(due) :]]
             if not rows:
                 return [], float(await conn.fetchval(f"SELECT {NOW}"))
             now = float(rows[0]["now"])
-            due = [DueJob(job_from_row(r), r["in_flight"], r["buffered"]) for r in rows]
             decisions = plan(due, now)
             records = [run for d in decisions for run in d.records]
             pending = [(d.job_id, slot, "claimed") for d in decisions for slot in d.claims]
@@ -100,7 +120,7 @@ class PostgresClaims(PostgresConnection):
                 [p[1] for p in pending],
                 [p[2] for p in pending],
             )
-        return [Claim(r[0], r[1], r[2]) for r in claimed], now
+        return [Claim(r[0], r[1], r[2], r[3]) for r in claimed], now
 
     async def claim_now(self, owner: str, job_id: int, lease: float) -> Claim | None:
         row = await self._fetchrow(
@@ -144,12 +164,12 @@ class PostgresClaims(PostgresConnection):
             f"UPDATE runs r SET owner = $1, epoch = r.epoch + 1, lease_expires = {NOW} + $2 "
             "FROM (SELECT id FROM runs WHERE status = 'claimed' AND lease_expires < "
             f"{NOW} ORDER BY lease_expires LIMIT $3 FOR UPDATE SKIP LOCKED) AS x "
-            "WHERE r.id = x.id RETURNING r.job_id, r.due_at, r.epoch",
+            "WHERE r.id = x.id RETURNING r.job_id, r.due_at, r.epoch, r.triggered_by",
             owner,
             lease,
             limit,
         )
-        return [Claim(r[0], r[1], r[2]) for r in rows]
+        return [Claim(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def recover_skipped(
         self,
@@ -211,13 +231,14 @@ class PostgresClaims(PostgresConnection):
                 "outcome = NULL, error = NULL, started_at = NULL "
                 "FROM unnest($3::bigint[], $4::float8[]) AS u(job_id, due_at) "
                 "WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at "
-                "AND runs.status = 'done' AND runs.outcome = 'skipped' RETURNING runs.job_id, runs.due_at, runs.epoch",
+                "AND runs.status = 'done' AND runs.outcome = 'skipped' "
+                "RETURNING runs.job_id, runs.due_at, runs.epoch, runs.triggered_by",
                 owner,
                 lease,
                 [s[0] for s in send],
                 [s[1] for s in send],
             )
-        return [Claim(r[0], r[1], r[2]) for r in claimed]
+        return [Claim(r[0], r[1], r[2], r[3]) for r in claimed]
 
     async def release(self, owner: str, claims: Sequence[Claim]) -> None:
         if claims:

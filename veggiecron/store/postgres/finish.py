@@ -5,6 +5,10 @@ Fencing is inside the statement: a result updates its run only where the run is 
 by this owner at this epoch; a refused result touches nothing else. Jobs whose streak changes
 are locked in id order (the lock order of every finish), and only those: a batch of successes
 of jobs with no failures behind them writes no job row at all.
+
+A result a follower follows writes the follower's trigger in the same statement: a 'triggered'
+run (a disabled follower's: a skipped record), due when the parent's run ended, which any node's
+claim then takes (claims.py). It touches no job row, so it adds no lock.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from ...model import Claim, Finished, FinishReport, StreakChange
+from ...follow import FOLLOWS_FAILED, FOLLOWS_FINISHED, FOLLOWS_OK, SKIPPED_DISABLED
+from ...model import Claim, Finished, FinishReport, StreakChange, idempotency_key
 from .connection import NOW
 from .runs import RUN_FIELDS, run_arrays
 
@@ -24,6 +29,7 @@ _FINISH_EXTRA = (
     ("pause_after", "int"),
     ("keep_failure", "bool"),
     ("task_id", "text"),
+    ("run_id", "text"),
 )
 _FIELDS = (*RUN_FIELDS, *_FINISH_EXTRA)
 _OWNER = len(_FIELDS) + 1
@@ -42,7 +48,8 @@ WITH u AS (
     WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at AND runs.epoch = u.epoch
         AND runs.owner = ${_OWNER} AND runs.status = 'claimed'
     RETURNING runs.id, runs.job_id, runs.due_at, runs.outcome, runs.attempts, runs.error,
-        u.version, u.pause_after, u.keep_failure, u.task_id
+        u.version, u.pause_after, u.keep_failure, u.task_id, u.run_id,
+        runs.started_at + runs.duration_ms / 1000.0 AS ended
 ), marked AS (
     -- A failed run that made no attempt never reached its target: it leaves the streak alone.
     SELECT d.*, max(d.due_at) FILTER (WHERE d.outcome = 'ok') OVER (PARTITION BY d.job_id) AS last_ok,
@@ -90,11 +97,28 @@ WITH u AS (
         WHERE b.job_id IN (SELECT job_id FROM done) AND b.status = 'buffered' ORDER BY b.job_id, b.due_at) AS x
     WHERE r.id = x.id AND NOT EXISTS (
         SELECT 1 FROM runs c WHERE c.job_id = r.job_id AND c.status = 'claimed' AND c.id NOT IN (SELECT id FROM done))
-    RETURNING r.job_id, r.due_at, r.epoch
+    RETURNING r.job_id, r.due_at, r.epoch, r.triggered_by
+), followed AS (
+    -- Two results of one parent that ended in the same microsecond still make two slots.
+    SELECT f.id, f.enabled, d.run_id,
+        d.ended + (row_number() OVER (PARTITION BY f.id ORDER BY d.due_at) - 1) * 0.000001 AS slot
+    FROM done d JOIN jobs f ON f.after_job = d.job_id
+    WHERE (d.outcome = 'ok' AND f.after_on IN ('{FOLLOWS_OK}', '{FOLLOWS_FINISHED}'))
+        OR (d.outcome = 'failed' AND f.after_on IN ('{FOLLOWS_FAILED}', '{FOLLOWS_FINISHED}'))
+), triggered AS (
+    INSERT INTO runs (job_id, due_at, status, started_at, duration_ms, outcome, error, triggered_by)
+    SELECT id, slot, CASE WHEN enabled THEN 'triggered' ELSE 'done' END,
+        CASE WHEN enabled THEN NULL ELSE {NOW} END, CASE WHEN enabled THEN NULL ELSE 0 END,
+        CASE WHEN enabled THEN NULL ELSE 'skipped' END,
+        CASE WHEN enabled THEN NULL ELSE '{SKIPPED_DISABLED.replace("'", "''")}' END, run_id
+    FROM followed
+    ON CONFLICT (job_id, due_at) DO NOTHING
+    RETURNING job_id, due_at, status
 )
-SELECT 'done' AS kind, job_id, due_at, 0 AS epoch, 0 AS before, 0 AS after, false AS paused FROM done
-UNION ALL SELECT 'streak', id, 0, 0, before, after, paused FROM streaked
-UNION ALL SELECT 'promoted', job_id, due_at, epoch, 0, 0, false FROM promoted
+SELECT 'done' AS kind, job_id, due_at, 0 AS epoch, 0 AS before, 0 AS after, false AS paused, NULL AS run FROM done
+UNION ALL SELECT 'streak', id, 0, 0, before, after, paused, NULL FROM streaked
+UNION ALL SELECT 'promoted', job_id, due_at, epoch, 0, 0, false, triggered_by FROM promoted
+UNION ALL SELECT 'triggered', job_id, due_at, 0, 0, 0, false, NULL FROM triggered WHERE status = 'triggered'
 """
 
 
@@ -107,6 +131,7 @@ def finish_arguments(owner: str, lease: float, results: Sequence[Finished]) -> l
         [f.pause_after for f in results],
         [f.keep_failure for f in results],
         [str(uuid.uuid4()) if f.keep_failure else None for f in results],
+        [idempotency_key(f.claim.job_id, f.claim.due_at) for f in results],  # a follower's triggered_by
         owner,
         lease,
     ]
@@ -116,12 +141,16 @@ def finish_report(rows: Sequence[asyncpg.Record]) -> FinishReport:
     accepted: set[tuple[int, float]] = set()
     streaks: list[StreakChange] = []
     promoted: list[Claim] = []
+    triggered = 0
     for row in rows:
-        kind, job_id, due_at, epoch, before, after, paused = tuple(row)
+        kind, job_id, due_at, epoch, before, after, paused, run = tuple(row)
         if kind == "done":
             accepted.add((job_id, due_at))
         elif kind == "streak":
             streaks.append(StreakChange(job_id, before, after, paused))
+        elif kind == "promoted":
+            promoted.append(Claim(job_id, due_at, epoch, run))
         else:
-            promoted.append(Claim(job_id, due_at, epoch))
-    return FinishReport(frozenset(accepted), tuple(sorted(streaks, key=lambda s: s.job_id)), tuple(promoted))
+            triggered += 1
+    streaks.sort(key=lambda s: s.job_id)
+    return FinishReport(frozenset(accepted), tuple(streaks), tuple(promoted), triggered)
