@@ -266,3 +266,71 @@ async def test_a_follower_counts_towards_quotas_at_its_parents_rate(
         await api.create_job("r", "http://127.0.0.1:9/x", "after slow")  # 1 an hour more: fine
     finally:
         await server.stop()
+
+
+async def test_a_run_by_hand_triggers_the_followers(user_api: Api, sink: Sink) -> None:
+    """Dkron #675: a parent triggered by hand did not trigger its dependent job."""
+    await user_api.create_job("export", f"{sink.url}/export", "every 1 hours")
+    await user_api.create_job("report", f"{sink.url}/report", "after export")
+    status, body = await user_api.call("POST", "/job/export/run")
+    assert status == 202, body
+    await wait_for(lambda: len(sink.paths("/report")) == 1, timeout=5)
+    assert triggered_by(sink, "/report") == [body["data"]["run_id"]]
+
+
+async def test_every_parent_run_triggers_its_follower_once(user_api: Api, sink: Sink) -> None:
+    """Dkron #388: dependent jobs missed executions of a parent firing every minute. Here every
+    parent run gives exactly one follower run, naming it, over several seconds of runs."""
+    await user_api.create_job("parent1", f"{sink.url}/parent1", "every 1 seconds", overlap="allow")
+    await user_api.create_job("chain1", f"{sink.url}/chain1", "after parent1", overlap="allow")
+    await wait_for(lambda: len(sink.paths("/parent1")) >= 5, timeout=10)
+    await user_api.call("PUT", "/job/parent1", json={"enabled": False})
+
+    async def settled() -> bool:  # every parent run sent is recorded, and so is its follower's
+        parents = len(sink.paths("/parent1"))
+        return len(await runs(user_api, "parent1")) == parents == len(await runs(user_api, "chain1"))
+
+    await wait_for(settled, timeout=8)
+    parents = run_ids(sink, "/parent1")
+    assert sorted(triggered_by(sink, "/chain1")) == sorted(parents)
+    recorded = [r["triggered_by"] for r in await runs(user_api, "chain1")]
+    assert sorted(recorded) == sorted(parents)
+
+
+async def _recorded(api: Api, name: str, count: int) -> bool:
+    return len(await runs(api, name)) >= count
+
+
+async def test_a_deleted_follower_leaves_its_parent_and_the_other_followers_alone(user_api: Api, sink: Sink) -> None:
+    """Dkron #499: a deleted child stayed in its parent's list, and the parent's next run failed
+    (and its other children might not run)."""
+    await user_api.create_job("a", f"{sink.url}/a", "every 1 hours")
+    await user_api.create_job("b", f"{sink.url}/b", "after a")
+    await user_api.create_job("c", f"{sink.url}/c", "after a")
+    status, body = await user_api.call("DELETE", "/job/b")
+    assert status == 200, body
+    status, body = await user_api.call("GET", "/job/a")
+    assert body["data"]["followers"] == ["c"]
+    status, body = await user_api.call("POST", "/job/a/run")
+    assert status == 202, body
+    await wait_for(lambda: len(sink.paths("/c")) == 1, timeout=5)
+    await wait_for(lambda: _recorded(user_api, "a", 1), timeout=5)
+    assert [r["outcome"] for r in await runs(user_api, "a")] == ["ok"]
+    assert sink.paths("/b") == []
+    # A new job of the deleted follower's name is no follower unless it says so.
+    await user_api.create_job("b", f"{sink.url}/b", "every 1 hours")
+    status, body = await user_api.call("POST", "/job/a/run")
+    await wait_for(lambda: len(sink.paths("/c")) == 2, timeout=5)
+    assert sink.paths("/b") == []
+
+
+async def test_a_follower_checks_its_own_response_assertions(user_api: Api, sink: Sink) -> None:
+    """The follower's run is judged by its own data.expect: the sink's 200 fails its status check."""
+    await user_api.create_job("export", f"{sink.url}/export", "every 1 hours")
+    data = {"url": f"{sink.url}/report", "expect": {"status": [201]}}
+    await user_api.create_job("report", "", "after export", data=data)
+    status, body = await user_api.call("POST", "/job/export/run")
+    assert status == 202, body
+    await wait_for(lambda: _failed_runs(user_api, "report", 1), timeout=5)
+    [run] = await runs(user_api, "report")
+    assert run["triggered_by"] == body["data"]["run_id"] and run["error_class"] == "assertion"

@@ -16,7 +16,7 @@ AXE = Axe()
 
 @pytest.fixture(scope="module")
 def people(live: LiveServer) -> Iterator[tuple[str, str]]:
-    """A user with jobs in every state (one a Seed schedule, with failed and good runs), and an admin."""
+    """A user with jobs in every state (a Seed schedule, a follower, failed and good runs), and an admin."""
     name, api = live.new_user("axe")
     live.call(api, "POST", "/calendars", json={"name": "us", "holidays": {"country": "US"}})
     live.run(api.create_job("report", live.sink.url + "/r", "0 8 * * 1-5", tags=["billing", "daily"]))
@@ -24,6 +24,7 @@ def people(live: LiveServer) -> Iterator[tuple[str, str]]:
     live.run(api.create_job("ping", live.sink.url + "/p", "every 1 hours", timezone="Europe/London"))
     live.run(api.create_job("flaky", "http://127.0.0.1:9/down", "every 1 hours", pause_after_failures=1, tags=["ops"]))
     live.run(api.create_job("off", live.sink.url + "/o", "every 1 hours", enabled=False))
+    live.run(api.create_job("pinged", live.sink.url + "/pd2", "after ping finishes"))  # a chain
     live.call(
         api,
         "POST",
@@ -37,7 +38,9 @@ def people(live: LiveServer) -> Iterator[tuple[str, str]]:
     async def settled() -> bool:
         status, body = await api.call("GET", "/job/flaky")
         ping = await api.call("GET", "/job/ping")
-        return body["data"]["state"] == "paused" and len(ping[1]["data"]["runs"]) == 2
+        pinged = await api.call("GET", "/job/pinged")
+        done = body["data"]["state"] == "paused" and len(ping[1]["data"]["runs"]) == 2
+        return done and len(pinged[1]["data"]["runs"]) == 2
 
     live.run(wait_for(settled))
     admin = "axeadmin"
@@ -63,6 +66,7 @@ PAGES = [
     "/ui/tokens",
     "/ui/calendars",
     "/ui/jobs/payday",  # its skipped days beside its next runs
+    "/ui/jobs/pinged",  # a follower: its parent, and runs naming the parent's runs
     "/ui/audit",
     "/ui/no-such-page",
 ]

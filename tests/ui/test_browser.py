@@ -241,3 +241,40 @@ def test_a_job_skips_a_calendars_days_set_in_the_form(watched: Watched, live: Li
     expect(skipped.first).to_contain_text(f"{off.isoformat()} 12:00:00")
     expect(skipped.first).to_contain_text("(offsite)")
     expect(page.locator("ol.upcoming")).not_to_contain_text(f"{off.isoformat()} 12:00")
+
+
+def test_a_follower_is_previewed_in_words_and_the_chain_is_walked_by_its_links(
+    watched: Watched, live: LiveServer
+) -> None:
+    page = watched.page
+    name, api = live.new_user("chainer")
+    status, _ = live.call(
+        api,
+        "POST",
+        "/job",
+        json={"name": "export", "data": {"url": live.sink.url + "/export"}, "schedule": "every 1 hours"},
+    )
+    assert status == 201
+    log_in(page, name)
+    page.get_by_role("link", name="New job").first.click()
+    page.get_by_label("Name", exact=True).fill("report")
+    page.get_by_label("URL", exact=True).fill(live.sink.url + "/report")
+    schedule = page.get_by_label("Schedule", exact=True)
+    schedule.fill("")
+    schedule.press_sequentially("after export finishes", delay=20)
+    expect(page.locator("#preview-follows")).to_contain_text("After each run (any outcome) of export")
+    page.get_by_role("button", name="Create job").click()
+    page.wait_for_url("**/ui/jobs/report")
+    chain = page.locator("#chain")
+    expect(chain).to_contain_text("Runs after")
+    chain.get_by_role("link", name="export").click()
+    page.wait_for_url("**/ui/jobs/export")
+    expect(page.locator("#chain")).to_contain_text("Followed by")
+    settled(page)
+    page.locator("#job-run").click()
+    expect(page.locator("#flash")).to_contain_text("export")
+    page.locator("#chain").get_by_role("link", name="report").click()
+    page.wait_for_url("**/ui/jobs/report")
+    # The follower's run names the parent's run that triggered it (the page refreshes itself).
+    expect(page.locator("#history .triggered")).to_contain_text("after run ", timeout=15_000)
+    assert sink_hits(live, "/report") == 1

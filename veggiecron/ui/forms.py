@@ -18,7 +18,7 @@ from ..jobtypes.registry import DEFAULT_TYPE
 from ..model import Job
 from .base import UiHandler
 from .views import field_text
-from .words import local_time, relative
+from .words import follower_words, local_time, relative
 
 PREVIEW_RUNS = 5
 # The API's error field -> the form field it is shown beside; the type's own fields are added by
@@ -184,6 +184,7 @@ class JobFormPage(UiHandler):
             action=action,
             times=times,
             preview_error=preview_error,
+            follows=follower_words(form.schedule, form.timezone or "UTC"),
             calendars=calendars,
             cancel="/ui/" if name is None else "/ui/jobs/" + quote(name, safe=""),
         )
@@ -207,10 +208,6 @@ class PreviewPartial(UiHandler):
     """GET /ui/preview?schedule=&timezone=: the form's preview, fetched by htmx as the schedule is typed."""
 
     def get(self) -> None:
-        times, error = preview_runs(
-            self,
-            self.get_query_argument("schedule", ""),
-            self.get_query_argument("timezone", "UTC"),
-            self.get_query_argument("skip_calendars", ""),
-        )
-        self.render("preview.html", times=times, preview_error=error)
+        schedule, zone = self.get_query_argument("schedule", ""), self.get_query_argument("timezone", "UTC")
+        times, error = preview_runs(self, schedule, zone, self.get_query_argument("skip_calendars", ""))
+        self.render("preview.html", times=times, preview_error=error, follows=follower_words(schedule, zone or "UTC"))

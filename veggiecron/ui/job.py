@@ -8,7 +8,7 @@ from ..json_numbers import digits
 from ..model import RunOutcome
 from .base import UiHandler
 from .views import OUTCOMES, job_row, page_links, run_view, settings_view
-from .words import local_time, relative
+from .words import follower_words, local_time, relative
 
 HISTORY_PAGE = 20
 CHART_RUNS = 60
@@ -64,6 +64,7 @@ class JobPage(UiHandler):
             (local_time(at, job.timezone), ", ".join(names))
             for at, names in self.ctx.jobs.skipped_upcoming(job, until, 5)
         ]
+        parent, followers = await self.ctx.jobs.chain_rules.links(job)
         self.render_page(
             "job.html",
             400 if error else 200,
@@ -71,5 +72,8 @@ class JobPage(UiHandler):
             settings=settings_view(self.ctx.jobs.shown(job), self.ctx.jobs.types.get(job.type)),
             upcoming=upcoming,
             skipped=skipped,
+            follows=follower_words(job.schedule, job.timezone),
+            parent=parent,
+            followers=followers,
             edit_href=row.href + "/edit",
         )

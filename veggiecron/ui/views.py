@@ -30,6 +30,7 @@ class RunView:
     error: str
     error_class: str
     excerpt: str
+    triggered_by: str  # a follower's run: its parent's run_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ def run_view(run: Run, zone: str, now: float) -> RunView:
         error=run.error or "",
         error_class=run.error_class or "",
         excerpt=run.response_excerpt or "",
+        triggered_by=run.triggered_by or "",
     )
 
 

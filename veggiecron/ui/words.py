@@ -68,6 +68,15 @@ def schedule_words(text: str, zone: str) -> str:
     return _wall_words(schedule)
 
 
+def follower_words(text: str, zone: str) -> str:
+    """A follower's schedule in words ('After each successful run of export'); '' for any other."""
+    try:
+        schedule = parse_schedule(text, zone)
+    except Invalid:
+        return ""
+    return schedule_words(text, zone) if isinstance(schedule, After) else ""
+
+
 def _and(items: list[str]) -> str:
     """'Monday', 'Monday and Friday', 'Monday, Wednesday and Friday'."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

@@ -54,6 +54,18 @@ def component_schemas(config: Config, job_types: JobTypes) -> dict[str, Schema]:
             **policy_value_schemas(),
             "consecutive_failures": INTEGER,
             "paused_reason": nullable(STRING),
+            "parent": nullable(
+                {
+                    "type": "string",
+                    "description": "The job this one runs after (schedule `after <job>`); null when it follows none "
+                    "or its parent was deleted. In answers about one job (GET /job/{name}, POST, PUT, PATCH).",
+                }
+            ),
+            "followers": {
+                "type": "array",
+                "items": STRING,
+                "description": "The jobs whose schedule is `after` this one. In answers about one job.",
+            },
             "start_at_utc": nullable(iso),
             "end_at_utc": nullable(iso),
             "next_run_utc": nullable(iso),
@@ -82,6 +94,13 @@ def component_schemas(config: Config, job_types: JobTypes) -> dict[str, Schema]:
                     "description": "Milliseconds from the slot handed to the HTTP client to its request handed to "
                     "a connection (name lookup and the wait for a free connection), already counted in lateness_ms. "
                     "null when no request reached a connection.",
+                }
+            ),
+            "triggered_by": nullable(
+                {
+                    "type": "string",
+                    "description": "A follower's run: the run_id of its parent's run that triggered it "
+                    "(also sent as X-Veggiecron-Triggered-By).",
                 }
             ),
             "due_at_utc": iso,

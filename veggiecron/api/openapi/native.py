@@ -248,8 +248,16 @@ def native_paths(config: Config) -> dict[str, Any]:
                 "Delete a job: it never fires again",
                 NATIVE,
                 {"200": json_response("Deleted.", envelope(obj({"name": STRING}, ("name",))))},
-                errors=(400, 404, 503),
-                parameters=[JOB_NAME_PARAM],
+                errors=(400, 404, 409, 503),
+                description="409 naming the jobs that run after this one, unless followers=disable.",
+                parameters=[
+                    JOB_NAME_PARAM,
+                    query_param(
+                        "followers",
+                        {"type": "string", "enum": ["disable"]},
+                        "disable: delete the job even when others run after it, and disable them.",
+                    ),
+                ],
             ),
         },
         "/job/{name}/run": {
