@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.api.test_chain_model import test_random_changes_answer_as_the_model_says  # noqa: F401
 from tests.api.test_chains import (  # noqa: F401 - collected here again, on the node below
     failing_sink,
     test_a_chain_runs_hop_by_hop,
