@@ -26,6 +26,7 @@ from start import run
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 DUE_HEADER = b"x-veggiecron-scheduled-at:"
 KEY_HEADER = b"idempotency-key:"
+TRIGGER_HEADER = b"x-veggiecron-triggered-by:"
 
 
 class SinkProtocol(asyncio.Protocol):
@@ -48,6 +49,7 @@ class SinkProtocol(asyncio.Protocol):
             length = 0
             due = None
             key = None
+            trigger = None
             for line in head.split(b"\r\n")[1:]:
                 lower = line.lower()
                 if lower.startswith(b"content-length:"):
@@ -56,10 +58,12 @@ class SinkProtocol(asyncio.Protocol):
                     due = line.split(b":", 1)[1].strip()
                 elif lower.startswith(KEY_HEADER):
                     key = line.split(b":", 1)[1].strip()
+                elif lower.startswith(TRIGGER_HEADER):
+                    trigger = line.split(b":", 1)[1].strip()
             if len(self.buffer) < end + 4 + length:
                 return
             self.buffer = self.buffer[end + 4 + length :]
-            self.sink.record(arrived, due, key)
+            self.sink.record(arrived, due, key, trigger)
             assert self.transport is not None
             self.transport.write(RESPONSE)
 
@@ -70,13 +74,21 @@ class Sink:
     def __init__(self) -> None:
         self.records: list[tuple[float, bytes | None]] = []
         self.keys: list[bytes] = []  # Idempotency-Key of each request: one per slot of one job
+        # A follower's request (bench/chain.py): (arrival, its Idempotency-Key, its parent's run_id).
+        self.triggered: list[tuple[float, bytes, bytes]] = []
+        self.arrivals: dict[bytes, float] = {}  # first arrival of each Idempotency-Key, when keep_arrivals
+        self.keep_arrivals = False
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    def record(self, arrived: float, due: bytes | None, key: bytes | None = None) -> None:
+    def record(self, arrived: float, due: bytes | None, key: bytes | None = None, trigger: bytes | None = None) -> None:
         self.records.append((arrived, due))
         if key is not None:
             self.keys.append(key)
+            if self.keep_arrivals:
+                self.arrivals.setdefault(key, arrived)
+                if trigger is not None:
+                    self.triggered.append((arrived, key, trigger))
 
     async def start(self, host: str = "127.0.0.1") -> None:
         loop = asyncio.get_running_loop()
