@@ -92,8 +92,8 @@ async def fan(sink: Sink, servers: list[BenchServer], seconds: float) -> dict[st
     await create_jobs(base, token, (http_job(f"p{i}", f"{url}/p{i}", "every 1 seconds") for i in range(FAN)))
     # overlap allow: every trigger is sent, even when the follower's run before is still in flight
     # (by the default, skip, such a trigger is a skipped record: accounted for, but no request).
-    followers = ({**http_job(f"f{i}", f"{url}/f{i}", f"after p{i}"), "overlap": "allow"} for i in range(FAN))
-    await create_jobs(base, token, followers)
+    follower_jobs = ({**http_job(f"f{i}", f"{url}/f{i}", f"after p{i}"), "overlap": "allow"} for i in range(FAN))
+    await create_jobs(base, token, follower_jobs)
     await asyncio.sleep(2.0)
     start = time.time()
     await asyncio.sleep(seconds)
