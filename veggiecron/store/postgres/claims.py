@@ -34,15 +34,16 @@ logger = logging.getLogger(__name__)
 # a slot skipped behind it) is a catch-up that holds back no later slot.
 CLAIM_ROWS = f"""
 WITH followers AS (
-    SELECT j.id FROM jobs j WHERE j.id IN (SELECT job_id FROM runs WHERE status = 'triggered')
+    SELECT {JOB_COLUMNS_J}, true AS follower FROM jobs j
+    WHERE j.id IN (SELECT job_id FROM runs WHERE status = 'triggered')
     ORDER BY j.id LIMIT $2 FOR UPDATE OF j SKIP LOCKED
 ), due AS (
-    SELECT j.id FROM jobs j
+    SELECT {JOB_COLUMNS_J}, false AS follower FROM jobs j
     WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1
         AND j.id NOT IN (SELECT id FROM followers)
     ORDER BY j.next_run LIMIT $2 - (SELECT count(*) FROM followers) FOR UPDATE OF j SKIP LOCKED
 ), picked AS (
-    SELECT id, true AS follower FROM followers UNION ALL SELECT id, false FROM due
+    SELECT * FROM followers UNION ALL SELECT * FROM due
 ), pending AS (
     SELECT r.job_id, count(*) FILTER (WHERE r.status = 'claimed' AND r.epoch = 1 AND r.lease_expires > {NOW}) AS n,
         bool_or(r.status = 'buffered') AS buffered
@@ -50,14 +51,14 @@ WITH followers AS (
     GROUP BY r.job_id
 )
 SELECT {JOB_COLUMNS_J}, coalesce(p.n, 0) AS in_flight, coalesce(p.buffered, false) AS buffered,
-    CASE WHEN k.follower THEN ARRAY(SELECT t.due_at FROM runs t WHERE t.job_id = j.id AND t.status = 'triggered'
+    CASE WHEN j.follower THEN ARRAY(SELECT t.due_at FROM runs t WHERE t.job_id = j.id AND t.status = 'triggered'
         ORDER BY t.due_at) ELSE '{{}}'::float8[] END AS triggered,
     {NOW} AS now,
     -- The soonest job the claim leaves (next_due answers it without asking again).
     (SELECT n.next_run FROM jobs n WHERE n.enabled AND n.next_run IS NOT NULL AND n.id NOT IN (SELECT id FROM picked)
         ORDER BY n.next_run LIMIT 1) AS later
-FROM picked k JOIN jobs j ON j.id = k.id LEFT JOIN pending p ON p.job_id = k.id
-ORDER BY k.follower DESC, j.next_run
+FROM picked j LEFT JOIN pending p ON p.job_id = j.id
+ORDER BY j.follower DESC, j.next_run
 """
 
 # Parameters after the claimed runs' arrays ($5 on in CLAIM_WRITE).
