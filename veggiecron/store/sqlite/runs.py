@@ -21,21 +21,19 @@ def json_columns(*names: str) -> str:
 
 # The runs a trim batch deletes: of each job named, those older than its keep-th newest (when
 # keep > 0) or due before the cutoff (when it is > 0), oldest first, at most `limit` in all.
-# The DELETE returns no rows: each row handed back to Python would take the GIL from the busy
-# event loop's thread in turn, and that convoy (not SQLite) held the writer for tens of ms. The
-# count comes from the connection's total_changes instead.
 TRIM = """
+WITH named(job_id) AS (SELECT value FROM json_each(?1)),
+cut AS (
+    SELECT job_id, (SELECT id FROM runs WHERE runs.job_id = named.job_id ORDER BY id DESC LIMIT 1 OFFSET ?2)
+        AS keep_from
+    FROM named
+)
 DELETE FROM runs WHERE id IN (
-    WITH named(job_id) AS (SELECT value FROM json_each(?1)),
-    cut AS (
-        SELECT job_id, (SELECT id FROM runs WHERE runs.job_id = named.job_id ORDER BY id DESC LIMIT 1 OFFSET ?2)
-            AS keep_from
-        FROM named
-    )
     SELECT r.id FROM cut JOIN runs r ON r.job_id = cut.job_id
     WHERE (?2 > 0 AND r.id <= cut.keep_from) OR (?3 > 0 AND r.due_at < ?3)
     ORDER BY r.id LIMIT ?4
 )
+RETURNING 1
 """
 
 
@@ -161,9 +159,10 @@ class SqliteRuns(SqliteConnection):
         async def run() -> Trimmed:
             started = time.monotonic()
             named = orjson.dumps(list(job_ids)).decode()
-            before = self.db.total_changes  # no other write runs on this connection meanwhile
-            await self.db.execute_fetchall(TRIM, (named, keep_per_job, older_than, limit))
-            return Trimmed(self.db.total_changes - before, time.monotonic() - started)
+            # Counted from what RETURNING answers (read to the end, or the DELETE stops part-way):
+            # a statement that starts WITH reports no rowcount.
+            deleted = len(list(await self.db.execute_fetchall(TRIM, (named, keep_per_job, older_than, limit))))
+            return Trimmed(deleted, time.monotonic() - started)
 
         return await self._transaction(run)
 
