@@ -24,42 +24,28 @@ from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, RUN_FIELDS, run_arrays, run_va
 
 logger = logging.getLogger(__name__)
 
-# One statement finds what a claim plans from: first the followers with triggered slots (their
-# parents' results wrote them, see finish.py; enabled or not, a disabled one records them as
-# skipped), found through the runs_triggered index, then the jobs due within the claim-ahead, up
-# to the limit in all, each locked (skipping those another node holds). Their runs across nodes
-# come from one aggregate over the runs_pending index, not from a subquery per job: in flight for
-# the overlap policy are claims of their first copy whose lease holds. A run whose lease lapsed
-# was never really in flight, and one sent again after a lapse (epoch above 1: the lapsed run, or
-# a slot skipped behind it) is a catch-up that holds back no later slot.
-CLAIM_ROWS = f"""
-WITH followers AS (
-    SELECT {JOB_COLUMNS_J}, true AS follower FROM jobs j
-    WHERE j.id IN (SELECT job_id FROM runs WHERE status = 'triggered')
-    ORDER BY j.id LIMIT $2 FOR UPDATE OF j SKIP LOCKED
-), due AS (
-    SELECT {JOB_COLUMNS_J}, false AS follower FROM jobs j
-    WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1
-        AND j.id NOT IN (SELECT id FROM followers)
-    ORDER BY j.next_run LIMIT $2 - (SELECT count(*) FROM followers) FOR UPDATE OF j SKIP LOCKED
-), picked AS (
-    SELECT * FROM followers UNION ALL SELECT * FROM due
-), pending AS (
-    SELECT r.job_id, count(*) FILTER (WHERE r.status = 'claimed' AND r.epoch = 1 AND r.lease_expires > {NOW}) AS n,
-        bool_or(r.status = 'buffered') AS buffered
-    FROM runs r WHERE r.status IN ('claimed', 'buffered') AND r.job_id IN (SELECT id FROM picked)
-    GROUP BY r.job_id
+_DUE_COLUMNS = (
+    f"SELECT {JOB_COLUMNS_J}, "
+    # In flight for the overlap policy: claims of their first copy whose lease holds. A run whose
+    # lease lapsed was never really in flight, and one sent again after a lapse (epoch above 1: the
+    # lapsed run, or a slot skipped behind it) is a catch-up that holds back no later slot.
+    "(SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status = 'claimed' AND r.epoch = 1 "
+    f"AND r.lease_expires > {NOW}) AS in_flight, "
+    "EXISTS (SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status = 'buffered') AS buffered, "
+    f"{NOW} AS now"
 )
-SELECT {JOB_COLUMNS_J}, coalesce(p.n, 0) AS in_flight, coalesce(p.buffered, false) AS buffered,
-    CASE WHEN j.follower THEN ARRAY(SELECT t.due_at FROM runs t WHERE t.job_id = j.id AND t.status = 'triggered'
-        ORDER BY t.due_at) ELSE '{{}}'::float8[] END AS triggered,
-    {NOW} AS now,
-    -- The soonest job the claim leaves (next_due answers it without asking again).
-    (SELECT n.next_run FROM jobs n WHERE n.enabled AND n.next_run IS NOT NULL AND n.id NOT IN (SELECT id FROM picked)
-        ORDER BY n.next_run LIMIT 1) AS later
-FROM picked j LEFT JOIN pending p ON p.job_id = j.id
-ORDER BY j.follower DESC, j.next_run
-"""
+CLAIM_ROWS = (
+    f"{_DUE_COLUMNS} FROM jobs j WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1 "
+    "ORDER BY j.next_run LIMIT $2 FOR UPDATE OF j SKIP LOCKED"
+)
+# Followers with triggered slots (their parents' results wrote them, see finish.py), enabled or
+# not (a disabled one records them as skipped), found through the runs_triggered index.
+TRIGGERED_ROWS = (
+    f"{_DUE_COLUMNS}, ARRAY(SELECT t.due_at FROM runs t WHERE t.job_id = j.id AND t.status = 'triggered' "
+    "ORDER BY t.due_at) AS triggered "
+    "FROM jobs j WHERE j.id IN (SELECT job_id FROM runs WHERE status = 'triggered') "
+    "ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED"
+)
 
 # Parameters after the claimed runs' arrays ($5 on in CLAIM_WRITE).
 _AFTER_CLAIMED_RUNS = 5 + len(RUN_FIELDS)
@@ -99,9 +85,6 @@ SELECT job_id, due_at, epoch, triggered_by FROM claimed WHERE status = 'claimed'
 
 class PostgresClaims(PostgresConnection):
     _renewer: asyncpg.Connection | None = None
-    # What the last claim learnt of the soonest due job, for the next_due that follows it: the
-    # claimer asks right after a claim, and a job written meanwhile notifies (and wakes) it anyway.
-    _next_due_hint: tuple[float | None, float] | None = None
 
     async def claim_due(
         self,
@@ -112,11 +95,13 @@ class PostgresClaims(PostgresConnection):
         plan: Callable[[Sequence[DueJob], float], Sequence[SlotDecision]],
     ) -> tuple[list[Claim], float]:
         async with self._transaction() as conn:
-            rows = await conn.fetch(CLAIM_ROWS, ahead, limit)
-            if not rows:
-                self._next_due_hint = None
-                return [], float(await conn.fetchval(f"SELECT {NOW}"))
+            rows = await conn.fetch(TRIGGERED_ROWS, limit)
             due = [DueJob(job_from_row(r), r["in_flight"], r["buffered"], tuple(r["triggered"])) for r in rows]
+            if len(rows) < limit:
+                rows += await conn.fetch(CLAIM_ROWS, ahead, limit - len(rows))
+                due += [DueJob(job_from_row(r), r["in_flight"], r["buffered"]) for r in rows[len(due) :]]
+            if not rows:
+                return [], float(await conn.fetchval(f"SELECT {NOW}"))
             now = float(rows[0]["now"])
             decisions = plan(due, now)
             records = [run for d in decisions for run in d.records]
@@ -135,10 +120,6 @@ class PostgresClaims(PostgresConnection):
                 [p[1] for p in pending],
                 [p[2] for p in pending],
             )
-        soonest = [d.next_run for d in decisions if d.next_run is not None]
-        if rows[0]["later"] is not None:
-            soonest.append(rows[0]["later"])
-        self._next_due_hint = (min(soonest) if soonest else None), now
         return [Claim(r[0], r[1], r[2], r[3]) for r in claimed], now
 
     async def claim_now(self, owner: str, job_id: int, lease: float) -> Claim | None:
@@ -277,9 +258,6 @@ class PostgresClaims(PostgresConnection):
         return finish_report(await self._fetch(FINISH, *finish_arguments(owner, lease, results)))
 
     async def next_due(self) -> tuple[float | None, float]:
-        hint, self._next_due_hint = self._next_due_hint, None
-        if hint is not None:
-            return hint
         row = await self._fetchrow(
             "SELECT (SELECT next_run FROM jobs WHERE enabled AND next_run IS NOT NULL ORDER BY next_run LIMIT 1), "
             f"{NOW}"
