@@ -268,6 +268,37 @@ async def test_a_follower_counts_towards_quotas_at_its_parents_rate(
         await server.stop()
 
 
+async def test_a_recount_finds_each_follower_at_the_rate_of_its_chains_head(
+    db_file: str, session: aiohttp.ClientSession
+) -> None:
+    """After a restart the server has no remembered totals: the recount walks each stored follower
+    up its chain (by the user's jobs read once, not a query per link) to its head's rate."""
+    config = test_config(db_file)
+    config = replace(config, quotas=QuotasSection(max_jobs_per_user=100, max_runs_per_minute=200))
+    server: Server = await start_server(config)
+    try:
+        api = Api(f"http://127.0.0.1:{server.port}", session)
+        await api.register_and_login()
+        await api.create_job("head", "http://127.0.0.1:9/x", "every 1 seconds")  # 60 a minute
+        await api.create_job("mid", "http://127.0.0.1:9/x", "after head")  # 60 more
+        await api.create_job("tail", "http://127.0.0.1:9/x", "after mid fails")  # 60 more: 180
+        token = api.token
+    finally:
+        await server.stop()
+    server = await start_server(config)
+    try:
+        api = Api(f"http://127.0.0.1:{server.port}", session)
+        api.token = token
+        job = {"name": "more", "type": "http", "data": {"url": "http://127.0.0.1:9/x"}}
+        status, body = await api.call("POST", "/job", json={**job, "schedule": "every 2 seconds"})
+        assert status == 403, body  # 180 + 30 a minute
+        assert body["data"]["quota"] == "max_runs_per_minute"
+        status, body = await api.call("POST", "/job", json={**job, "schedule": "every 4 seconds"})
+        assert status == 201, body  # 180 + 15
+    finally:
+        await server.stop()
+
+
 async def test_a_run_by_hand_triggers_the_followers(user_api: Api, sink: Sink) -> None:
     """Dkron #675: a parent triggered by hand did not trigger its dependent job."""
     await user_api.create_job("export", f"{sink.url}/export", "every 1 hours")
