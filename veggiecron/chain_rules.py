@@ -12,13 +12,11 @@ from collections.abc import Sequence
 
 from .audit import AuditEntry
 from .errors import Conflict, Invalid, NotFound
-from .follow import After
+from .follow import MAX_CHAIN, After
 from .model import Job, User
 from .schedules import Schedule, parse_schedule
 from .store import JobStore
 from .store.chain_contract import ChainStore
-
-MAX_CHAIN = 1000  # links walked up a chain, at most (a longer chain is refused as one)
 
 
 class ChainRules:

@@ -25,6 +25,8 @@ TRIGGERED_BY: ContextVar[str | None] = ContextVar("veggiecron_triggered_by", def
 
 SKIPPED_DISABLED = "skipped: the job is disabled (triggered_by names the parent's run)"
 
+MAX_CHAIN = 1000  # links walked up a chain, at most (a longer chain is refused as one)
+
 
 def follows(after_on: str, outcome: str) -> bool:
     """Whether a parent's run with this outcome (a RunOutcome: ok, failed, skipped, missed)

@@ -6,7 +6,7 @@ from typing import Any
 
 from .config import QuotasSection
 from .errors import Forbidden, Invalid
-from .follow import After
+from .follow import MAX_CHAIN, After
 from .jobtypes.registry import JobTypes
 from .model import Job, User
 from .schedules import Cron, DailyAt, Interval, Schedule, parse_schedule
@@ -161,7 +161,7 @@ class Quotas:
             clones = self.types.parse(job_type, data, strict=False).number_of_clones
         except Invalid:
             return 0.0
-        for _ in range(1000):  # up the chain to its head (chain_rules.MAX_CHAIN)
+        for _ in range(MAX_CHAIN):  # up the chain to its head
             if not isinstance(schedule, After):
                 return runs_per_minute(schedule, clones)
             parent = schedules.get(schedule.parent)
