@@ -11,10 +11,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from .calendar_book import CalendarBook
-from .job_rules import JobRules, shared_rules
 from .jobtypes.base import Target
 from .jobtypes.registry import JobTypes
-from .model import CompiledJob, Job
+from .model import CompiledJob, Job, stored_flags
 from .policies import MAX_SLOTS_EXAMINED, JobPolicy, Timing, Window, jitter_key, job_timing, parse_policy
 from .schedules import Once, Schedule, parse_schedule
 from .skip_days import skipping
@@ -34,17 +33,10 @@ def compile_parts(
         anchor=job.anchor,
         next_run=job.next_run,
         run_count=job.run_count,
-        rules=shared_rules(
-            JobRules(
-                job_timing(skipping(schedule, job.timezone, skipped), policy, jitter_key(job.user_id, job.name)),
-                policy,
-                job.enabled,
-                job.max_runs,
-                job.keep_failures,
-                job.consecutive_failures,
-            )
-        ),
+        flags=stored_flags(job.enabled, job.max_runs, job.keep_failures, job.consecutive_failures),
+        timing=job_timing(skipping(schedule, job.timezone, skipped), policy, jitter_key(job.user_id, job.name)),
         target=target,
+        policy=policy,
     )
 
 

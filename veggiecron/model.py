@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from .job_rules import JobRules
 from .policies import JobPolicy, Overlap, Timing
 
 
@@ -198,14 +198,29 @@ class JobFilter:
 NO_FILTER = JobFilter()
 
 
+class StoredFlags(NamedTuple):
+    """The fields of a compiled job that seldom differ from one job to the next, as stored when
+    it was compiled. Held jobs share one instance per combination (see stored_flags)."""
+
+    enabled: bool
+    max_runs: int | None
+    keep_failures: bool
+    consecutive_failures: int
+
+
+@functools.lru_cache(maxsize=1024)
+def stored_flags(enabled: bool, max_runs: int | None, keep_failures: bool, consecutive_failures: int) -> StoredFlags:
+    return StoredFlags(enabled, max_runs, keep_failures, consecutive_failures)
+
+
 @dataclass(slots=True, eq=False)
 class CompiledJob:
     """A job with its schedule, policy and target parsed once; the scheduler never parses again.
 
-    The progress fields (next_run, run_count, rules.consecutive_failures) are as stored when the
+    The progress fields (next_run, run_count, flags.consecutive_failures) are as stored when the
     job was compiled. A single daemon's scheduler then moves next_run and run_count on in place:
     it holds every job due soon, and one object per held job (not a compiled job plus a record of
-    progress beside it) is what keeps a million held jobs in memory; so do the shared rules and
+    progress beside it) is what keeps a million held jobs in memory; so do the shared flags and
     the derived overlap. Nothing else changes a compiled job; code that needs another version
     makes one with dataclasses.replace.
     """
@@ -217,32 +232,26 @@ class CompiledJob:
     anchor: float
     next_run: float | None
     run_count: int
-    rules: JobRules  # timing, policy and stored flags, shared with the jobs alike
+    flags: StoredFlags
+    timing: Timing  # the schedule, shifted by the job's jitter
     target: Target  # the job's data, parsed by its type
-
-    @property
-    def timing(self) -> Timing:
-        return self.rules.timing
-
-    @property
-    def policy(self) -> JobPolicy:
-        return self.rules.policy
+    policy: JobPolicy
 
     @property
     def enabled(self) -> bool:
-        return self.rules.enabled
+        return self.flags.enabled
 
     @property
     def max_runs(self) -> int | None:
-        return self.rules.max_runs
+        return self.flags.max_runs
 
     @property
     def keep_failures(self) -> bool:
-        return self.rules.keep_failures
+        return self.flags.keep_failures
 
     @property
     def consecutive_failures(self) -> int:
-        return self.rules.consecutive_failures
+        return self.flags.consecutive_failures
 
     @property
     def overlap(self) -> Overlap:

@@ -21,10 +21,9 @@ from typing import NamedTuple
 from ..clock import Clock
 from ..compiler import compile_job
 from ..follow import SKIPPED_DISABLED, follows
-from ..job_rules import shared_rules
 from ..jobtypes.registry import JobTypes
 from ..logs import job_fields
-from ..model import TRIGGERED, CompiledJob, HeldSlot, Job, Run, RunOutcome, idempotency_key
+from ..model import TRIGGERED, CompiledJob, HeldSlot, Job, Run, RunOutcome, idempotency_key, stored_flags
 from .gate import LaneGate
 from .progress import ProgressWriter
 
@@ -98,7 +97,8 @@ class ChainTriggers:
         follower = self._find(job_id)
         if follower is not None and follower.job.enabled:
             job = follower.job
-            self.refresh(replace(job, rules=shared_rules(replace(job.rules, enabled=False))))
+            flags = stored_flags(False, job.max_runs, job.keep_failures, job.consecutive_failures)
+            self.refresh(replace(job, flags=flags))
 
     def follower(self, job_id: int) -> CompiledJob | None:
         follower = self._find(job_id)
