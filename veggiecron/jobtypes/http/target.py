@@ -7,6 +7,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import orjson
 import yarl
@@ -48,13 +49,16 @@ _shared_float = functools.lru_cache(maxsize=256)(float)
 
 @dataclass(frozen=True, slots=True)
 class HttpOptions:
-    """Everything one run of an http job sends but its URL. Jobs with equal options share one
-    instance (see shared_options): a held job then costs its URL and one pointer, not a copy of
-    every field."""
+    """Everything one run of an http job sends but its URL's path. Jobs with equal options share
+    one instance (see shared_options): a held job then costs its path and one pointer, not a copy
+    of every field."""
 
     # scheme://host:port, what per-target connection limits count by (the runner's slots and
     # the scheduler's lanes); computed once when the target is built.
     connection_key: str
+    # The URL's text before its path (scheme and authority, as written): jobs calling one host
+    # share it, and each holds only the rest of its URL (see HttpTarget.url).
+    origin: str = ""
     host: str = ""  # the URL's host name or address, checked against the outbound policy
     verb: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
@@ -93,8 +97,13 @@ class HttpTarget:
 
     job_type: ClassVar[str] = "http"
 
-    url: str
+    path: str  # the URL after its origin: path, query and fragment, as written
     options: HttpOptions
+
+    @property
+    def url(self) -> str:
+        """The URL as given (a run builds the text again: a held job keeps only its path)."""
+        return self.options.origin + self.path
 
     @property
     def lane(self) -> str | None:
@@ -294,8 +303,10 @@ def parse_http_data(
     else:
         success_codes = _parse_success_codes(data.get("success_codes", ["2xx"]))
 
+    origin = _origin(target.url)
     options = HttpOptions(
         connection_key=sys.intern(target.connection_key),  # targets on one host share the string
+        origin=sys.intern(origin),
         host=sys.intern(target.host),  # jobs aiming at one host share its name
         verb=VERBS[VERBS.index(verb.upper())],  # the constant, not a new string per job
         headers=tuple(header_items),
@@ -313,7 +324,13 @@ def parse_http_data(
         oidc=oidc,
         oidc_audience=oidc_audience,
     )
-    return HttpTarget(url=target.url, options=shared_options(options))
+    return HttpTarget(path=target.url[len(origin) :], options=shared_options(options))
+
+
+def _origin(url: str) -> str:
+    """The text of a checked URL up to its path: urlsplit's scheme and netloc are as written."""
+    parts = urlsplit(url)
+    return url[: len(parts.scheme) + 3 + len(parts.netloc)]
 
 
 def _header_value(name: str, value: object, box: SecretBox | None) -> str:
