@@ -18,24 +18,28 @@ from ...model import Claim, DueJob, Finished, FinishReport, Job, SlotDecision
 from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
 from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
+from .fencing import claimed_runs
 from .finish import FINISH, finish_arguments, finish_report
 from .jobs import CHANNEL
 from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, RUN_FIELDS, run_arrays, run_values
 
 logger = logging.getLogger(__name__)
 
-_DUE_COLUMNS = (
-    f"SELECT {JOB_COLUMNS_J}, "
-    # In flight for the overlap policy: claims of their first copy whose lease holds. A run whose
-    # lease lapsed was never really in flight, and one sent again after a lapse (epoch above 1: the
-    # lapsed run, or a slot skipped behind it) is a catch-up that holds back no later slot.
-    "(SELECT count(*) FROM runs r WHERE r.job_id = j.id AND r.status = 'claimed' AND r.epoch = 1 "
-    f"AND r.lease_expires > {NOW}) AS in_flight, "
-    "EXISTS (SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.status = 'buffered') AS buffered, "
-    f"{NOW} AS now"
+# Each job's pending runs, read once through runs_pending (whose condition this repeats, so that
+# no other index serves it): in flight for the overlap policy are the claims of their first copy
+# whose lease holds. A run whose lease lapsed was never really in flight, and one sent again after
+# a lapse (epoch above 1: the lapsed run, or a slot skipped behind it) is a catch-up that holds back
+# no later slot. The lease test is a FILTER, not a condition: as a condition the planner met it with
+# runs_leases and read every live lease of the cluster for each job.
+_DUE_COLUMNS = f"SELECT {JOB_COLUMNS_J}, p.in_flight, p.buffered, {NOW} AS now"
+_DUE_JOBS = (
+    "jobs j CROSS JOIN LATERAL (SELECT "
+    f"count(*) FILTER (WHERE r.status = 'claimed' AND r.epoch = 1 AND r.lease_expires > {NOW}) AS in_flight, "
+    "count(*) FILTER (WHERE r.status = 'buffered') > 0 AS buffered "
+    "FROM runs r WHERE r.job_id = j.id AND r.status IN ('claimed', 'buffered')) AS p"
 )
 CLAIM_ROWS = (
-    f"{_DUE_COLUMNS} FROM jobs j WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1 "
+    f"{_DUE_COLUMNS} FROM {_DUE_JOBS} WHERE j.enabled AND j.next_run IS NOT NULL AND j.next_run <= {NOW} + $1 "
     "ORDER BY j.next_run LIMIT $2 FOR UPDATE OF j SKIP LOCKED"
 )
 # Followers with triggered slots (their parents' results wrote them, see finish.py), enabled or
@@ -43,7 +47,7 @@ CLAIM_ROWS = (
 TRIGGERED_ROWS = (
     f"{_DUE_COLUMNS}, ARRAY(SELECT t.due_at FROM runs t WHERE t.job_id = j.id AND t.status = 'triggered' "
     "ORDER BY t.due_at) AS triggered "
-    "FROM jobs j WHERE j.id IN (SELECT job_id FROM runs WHERE status = 'triggered') "
+    f"FROM {_DUE_JOBS} WHERE j.id IN (SELECT job_id FROM runs WHERE status = 'triggered') "
     "ORDER BY j.id LIMIT $1 FOR UPDATE OF j SKIP LOCKED"
 )
 
@@ -139,12 +143,14 @@ class PostgresClaims(PostgresConnection):
         try:
             if self._renewer is None or self._renewer.is_closed():
                 self._renewer = await asyncpg.connect(self.url, timeout=lease / 3, server_settings=SESSION_SETTINGS)
+            held = claimed_runs(
+                "unnest($3::bigint[], $4::float8[], $5::int[]) AS u(job_id, due_at, epoch)",
+                "$1",
+                also=f" AND runs.lease_expires > {NOW}",
+            )
             rows = await self._renewer.fetch(
-                f"UPDATE runs SET lease_expires = {NOW} + $2 "
-                "FROM unnest($3::bigint[], $4::float8[], $5::int[]) AS u(job_id, due_at, epoch) "
-                "WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at AND runs.epoch = u.epoch "
-                f"AND runs.owner = $1 AND runs.status = 'claimed' AND runs.lease_expires > {NOW} "
-                "RETURNING runs.job_id, runs.due_at, runs.epoch",
+                f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} + $2 "
+                "FROM c WHERE runs.ctid = c.tid RETURNING runs.job_id, runs.due_at, runs.epoch",
                 owner,
                 lease,
                 [c.job_id for c in claims],
@@ -242,10 +248,10 @@ class PostgresClaims(PostgresConnection):
 
     async def release(self, owner: str, claims: Sequence[Claim]) -> None:
         if claims:
+            held = claimed_runs("unnest($2::bigint[], $3::float8[], $4::int[]) AS u(job_id, due_at, epoch)", "$1")
             await self._execute(
-                f"UPDATE runs SET lease_expires = {NOW} - 1 FROM unnest($2::bigint[], $3::float8[], $4::int[]) "
-                "AS u(job_id, due_at, epoch) WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at "
-                "AND runs.epoch = u.epoch AND runs.owner = $1 AND runs.status = 'claimed'",
+                f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} - 1 "
+                "FROM c WHERE runs.ctid = c.tid",
                 owner,
                 [c.job_id for c in claims],
                 [c.due_at for c in claims],

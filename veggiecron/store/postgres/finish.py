@@ -2,9 +2,10 @@
 the buffered slots that start now, all from arrays (unnest), one round trip per flush.
 
 Fencing is inside the statement: a result updates its run only where the run is still claimed
-by this owner at this epoch; a refused result touches nothing else. Jobs whose streak changes
-are locked in id order (the lock order of every finish), and only those: a batch of successes
-of jobs with no failures behind them writes no job row at all.
+by this owner at this epoch (found and locked as fencing.py says); a refused result touches
+nothing else. Jobs whose streak changes are locked in id order (the lock order of every
+finish), and only those: a batch of successes of jobs with no failures behind them writes no job
+row at all.
 
 A result a follower follows writes the follower's trigger in the same statement: a 'triggered'
 run (a disabled follower's: a skipped record), due when the parent's run ended, which any node's
@@ -21,6 +22,7 @@ import asyncpg
 from ...follow import FOLLOWS_FAILED, FOLLOWS_FINISHED, FOLLOWS_OK, SKIPPED_DISABLED
 from ...model import Claim, Finished, FinishReport, StreakChange, idempotency_key
 from .connection import NOW
+from .fencing import claimed_runs
 from .runs import RUN_FIELDS, run_arrays
 
 _FINISH_EXTRA = (
@@ -40,13 +42,14 @@ _NAMES = ", ".join(name for name, _ in _FIELDS)
 FINISH = f"""
 WITH u AS (
     SELECT * FROM unnest({_ARRAYS}) AS u({_NAMES})
+), fenced AS MATERIALIZED (
+    {claimed_runs("u", f"${_OWNER}")}
 ), done AS (
     UPDATE runs SET status = 'done', lease_expires = NULL, started_at = u.started_at, duration_ms = u.duration_ms,
         outcome = u.outcome, attempts = u.attempts, status_code = u.status_code, error = u.error,
         response_excerpt = u.response_excerpt, error_class = u.error_class, pool_wait_ms = u.pool_wait_ms
-    FROM u
-    WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at AND runs.epoch = u.epoch
-        AND runs.owner = ${_OWNER} AND runs.status = 'claimed'
+    FROM fenced u
+    WHERE runs.ctid = u.tid
     RETURNING runs.id, runs.job_id, runs.due_at, runs.outcome, runs.attempts, runs.error,
         u.version, u.pause_after, u.keep_failure, u.task_id, u.run_id,
         runs.started_at + runs.duration_ms / 1000.0 AS ended

@@ -1,0 +1,27 @@
+"""Finding a node's claimed runs by their slots, one index probe each, for the statements that
+write results or leases.
+
+Every such statement names its runs by (job_id, due_at) in arrays and must touch a run only while
+it is still claimed by this owner at this epoch. Written as a plain join, `status = 'claimed'`
+lets the planner use the partial indexes on claimed runs (runs_leases, runs_pending), whose
+estimates are often a row or two; it then scanned every claimed run of the node for each result
+(measured: 90 ms for a flush of 200 results, most of PostgreSQL's time per run). Here each slot
+is looked up by its job's pending runs, in a lateral subquery the planner keeps as written (OFFSET
+0), and its row locked (a lock waits for a concurrent change and checks the fence again on the row
+as changed). The update after it then finds each locked row by its ctid, which nothing else can
+change before this transaction ends: a join by id let the planner hash the whole table.
+"""
+
+from __future__ import annotations
+
+
+def claimed_runs(slots: str, owner: str, also: str = "") -> str:
+    """SELECT of the row addresses (tid) and the slots' columns of the runs named by `slots` (a
+    FROM item aliased u, with job_id, due_at and epoch) that `owner` (a parameter) still holds,
+    locked. Update them with `WHERE runs.ctid = <alias>.tid`."""
+    return (
+        f"SELECT c.ctid AS tid, u.* FROM {slots} CROSS JOIN LATERAL ("
+        "SELECT runs.ctid FROM runs WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at "
+        f"AND runs.epoch = u.epoch AND runs.owner = {owner} AND runs.status = 'claimed'{also} "
+        "OFFSET 0 FOR UPDATE) AS c"
+    )
