@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
+import asyncpg
 import pytest
 
 from tests.contract.conftest import new_job
@@ -318,6 +319,37 @@ async def test_one_batch_writes_the_results_still_owned_and_refuses_the_stale_on
     # b's copies are written by b, in one batch of its own.
     written = await other_node.finish_runs("b", LEASE, [result(c) for c in taken])
     assert written.accepted == {(c.job_id, c.due_at) for c in taken} and written.streaks == ()
+
+
+async def test_a_result_is_written_when_its_lease_was_renewed_while_the_batch_waited(
+    node: PostgresStore, url: str, alice: User
+) -> None:
+    # A renewal (the renewer's own connection) holds the run's row while the batch starts: the
+    # batch's snapshot is older than the renewed row it then locks, and the result must still be
+    # written (the fence holds: same owner, same epoch, still claimed).
+    await due_job(node, alice, "renewed", T0)
+    [claim], _ = await node.claim_due("a", 0.0, 10, LEASE, send_each())
+    renewer = await asyncpg.connect(url)
+    try:
+        renewal = renewer.transaction()
+        await renewal.start()
+        await renewer.execute("UPDATE runs SET lease_expires = lease_expires + 1 WHERE job_id = $1", claim.job_id)
+        batch = asyncio.create_task(node.finish_runs("a", LEASE, [result(claim)]))
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        for _ in range(200):
+            if await renewer.fetchval(waiting):
+                break
+            await asyncio.sleep(0.01)
+        assert await renewer.fetchval(waiting) == 1, "the batch did not wait for the renewal's row"
+        await renewal.commit()
+        report = await batch
+    finally:
+        await renewer.close()
+    assert report.accepted == {(claim.job_id, claim.due_at)}
+    [run], _ = await node.list_runs(claim.job_id, 10, 0)
+    assert run.outcome is RunOutcome.OK
 
 
 async def test_trimming_history_never_deletes_a_claimed_run_and_one_node_trims_at_a_time(

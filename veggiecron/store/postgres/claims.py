@@ -150,7 +150,7 @@ class PostgresClaims(PostgresConnection):
             )
             rows = await self._renewer.fetch(
                 f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} + $2 "
-                "FROM c WHERE runs.ctid = c.tid RETURNING runs.job_id, runs.due_at, runs.epoch",
+                "FROM c WHERE runs.id = c.locked_id RETURNING runs.job_id, runs.due_at, runs.epoch",
                 owner,
                 lease,
                 [c.job_id for c in claims],
@@ -251,7 +251,7 @@ class PostgresClaims(PostgresConnection):
             held = claimed_runs("unnest($2::bigint[], $3::float8[], $4::int[]) AS u(job_id, due_at, epoch)", "$1")
             await self._execute(
                 f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} - 1 "
-                "FROM c WHERE runs.ctid = c.tid",
+                "FROM c WHERE runs.id = c.locked_id",
                 owner,
                 [c.job_id for c in claims],
                 [c.due_at for c in claims],

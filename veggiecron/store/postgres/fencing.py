@@ -8,20 +8,22 @@ estimates are often a row or two; it then scanned every claimed run of the node 
 (measured: 90 ms for a flush of 200 results, most of PostgreSQL's time per run). Here each slot
 is looked up by its job's pending runs, in a lateral subquery the planner keeps as written (OFFSET
 0), and its row locked (a lock waits for a concurrent change and checks the fence again on the row
-as changed). The update after it then finds each locked row by its ctid, which nothing else can
-change before this transaction ends: a join by id let the planner hash the whole table.
+as changed). The update after it finds each locked row by id. Not by ctid: a renewal committed
+after the statement's snapshot and before the lock moves the row to a version the snapshot does
+not see, and an update by ctid then skips it (measured: valid results refused, their runs reaped
+and sent twice).
 """
 
 from __future__ import annotations
 
 
 def claimed_runs(slots: str, owner: str, also: str = "") -> str:
-    """SELECT of the row addresses (tid) and the slots' columns of the runs named by `slots` (a
-    FROM item aliased u, with job_id, due_at and epoch) that `owner` (a parameter) still holds,
-    locked. Update them with `WHERE runs.ctid = <alias>.tid`."""
+    """SELECT of the ids (locked_id) and the slots' columns of the runs named by `slots` (a FROM
+    item aliased u, with job_id, due_at and epoch) that `owner` (a parameter) still holds, locked.
+    Update them with `WHERE runs.id = <alias>.locked_id`."""
     return (
-        f"SELECT c.ctid AS tid, u.* FROM {slots} CROSS JOIN LATERAL ("
-        "SELECT runs.ctid FROM runs WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at "
+        f"SELECT c.id AS locked_id, u.* FROM {slots} CROSS JOIN LATERAL ("
+        "SELECT runs.id FROM runs WHERE runs.job_id = u.job_id AND runs.due_at = u.due_at "
         f"AND runs.epoch = u.epoch AND runs.owner = {owner} AND runs.status = 'claimed'{also} "
         "OFFSET 0 FOR UPDATE) AS c"
     )

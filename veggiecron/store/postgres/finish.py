@@ -49,7 +49,7 @@ WITH u AS (
         outcome = u.outcome, attempts = u.attempts, status_code = u.status_code, error = u.error,
         response_excerpt = u.response_excerpt, error_class = u.error_class, pool_wait_ms = u.pool_wait_ms
     FROM fenced u
-    WHERE runs.ctid = u.tid
+    WHERE runs.id = u.locked_id
     RETURNING runs.id, runs.job_id, runs.due_at, runs.outcome, runs.attempts, runs.error,
         u.version, u.pause_after, u.keep_failure, u.task_id, u.run_id,
         runs.started_at + runs.duration_ms / 1000.0 AS ended
