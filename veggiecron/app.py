@@ -175,6 +175,7 @@ class Server:
             retention,
             audit=self.store,
             audit_max_age_days=config.audit.max_age_days,
+            observe_batch=self.metrics.trim_seconds.observe,
         )
         self.metrics.watch_history_trim(lambda: self.maintenance.longest_batch_seconds)
         self.http_server: BoundedHTTPServer | None = None

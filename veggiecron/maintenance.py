@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .audit_trail import trim_audit_log
@@ -52,6 +53,7 @@ class Maintenance:
         retention: Retention,
         audit: AuditLog | None = None,
         audit_max_age_days: float = 365.0,
+        observe_batch: Callable[[float], None] | None = None,
     ) -> None:
         self.audit = audit
         self.audit_max_age_days = audit_max_age_days
@@ -62,6 +64,7 @@ class Maintenance:
         self._ran: set[int] = set()  # jobs that recorded runs since their last trim
         self._next_sweep = 0.0  # monotonic; 0: the sweep at the start is due
         self.longest_batch_seconds = 0.0  # the longest a trim batch held the writer (bench.history reads it)
+        self._observe_batch = observe_batch  # each batch's seconds, for the metrics
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -113,6 +116,8 @@ class Maintenance:
             batch = job_ids[i : i + JOBS_PER_BATCH]
             count, held = await self.runs.trim_runs(batch, retention.per_job, older_than, ROWS_PER_BATCH)
             self.longest_batch_seconds = max(self.longest_batch_seconds, held)
+            if self._observe_batch is not None:
+                self._observe_batch(held)
             if count < 0:  # another node is trimming: this pass leaves it to that node
                 return deleted
             deleted += count

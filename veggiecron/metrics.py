@@ -53,6 +53,12 @@ class Metrics:
             "The longest write transaction of run-history trimming since the start.",
             registry=self.registry,
         )
+        self.trim_seconds = Histogram(
+            "veggiecron_run_history_trim_transaction_seconds",
+            "How long each batch of run-history trimming held the writer.",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
         self.lease_seconds_left = Gauge(
             "veggiecron_cluster_lease_seconds_left",
             "Seconds until this node's leases may lapse without a renewal (it stops sending below 0).",
