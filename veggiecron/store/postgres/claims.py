@@ -18,7 +18,7 @@ from ...model import Claim, DueJob, Finished, FinishReport, Job, SlotDecision
 from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
 from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
-from .fencing import claimed_runs
+from .fencing import claimed_runs, in_lock_order
 from .finish import FINISH, finish_arguments, finish_report
 from .jobs import CHANNEL
 from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, RUN_FIELDS, run_arrays, run_values
@@ -140,6 +140,7 @@ class PostgresClaims(PostgresConnection):
     async def renew_leases(self, owner: str, lease: float, claims: Sequence[Claim]) -> list[Claim]:
         if not claims:
             return []
+        claims = in_lock_order(claims, lambda c: (c.job_id, c.due_at))
         try:
             if self._renewer is None or self._renewer.is_closed():
                 self._renewer = await asyncpg.connect(self.url, timeout=lease / 3, server_settings=SESSION_SETTINGS)
@@ -248,6 +249,7 @@ class PostgresClaims(PostgresConnection):
 
     async def release(self, owner: str, claims: Sequence[Claim]) -> None:
         if claims:
+            claims = in_lock_order(claims, lambda c: (c.job_id, c.due_at))
             held = claimed_runs("unnest($2::bigint[], $3::float8[], $4::int[]) AS u(job_id, due_at, epoch)", "$1")
             await self._execute(
                 f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} - 1 "
@@ -261,6 +263,7 @@ class PostgresClaims(PostgresConnection):
     async def finish_runs(self, owner: str, lease: float, results: Sequence[Finished]) -> FinishReport:
         if not results:
             return FinishReport(frozenset())
+        results = in_lock_order(results, lambda f: (f.claim.job_id, f.claim.due_at))
         return finish_report(await self._fetch(FINISH, *finish_arguments(owner, lease, results)))
 
     async def next_due(self) -> tuple[float | None, float]:

@@ -12,9 +12,18 @@ as changed). The update after it finds each locked row by id. Not by ctid: a ren
 after the statement's snapshot and before the lock moves the row to a version the snapshot does
 not see, and an update by ctid then skips it (measured: valid results refused, their runs reaped
 and sent twice).
+
+Rows are locked in the order of the arrays, and a node's result flush and its renewal (on a
+connection of its own) may lock the same runs at once: both pass their slots sorted (in_lock_order),
+so that neither waits on the other in a circle.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def claimed_runs(slots: str, owner: str, also: str = "") -> str:
@@ -27,3 +36,8 @@ def claimed_runs(slots: str, owner: str, also: str = "") -> str:
         f"AND runs.epoch = u.epoch AND runs.owner = {owner} AND runs.status = 'claimed'{also} "
         "OFFSET 0 FOR UPDATE) AS c"
     )
+
+
+def in_lock_order(claims: Sequence[T], slot: Callable[[T], tuple[int, float]]) -> list[T]:
+    """The claims sorted by (job, due time): the order every statement here locks runs in."""
+    return sorted(claims, key=slot)
