@@ -3,6 +3,7 @@
     python -m bench.cluster            # 20,000 jobs every second (saturating), windows of 12 s
     python -m bench.cluster --quick    # 8,000 jobs, windows of 5 s
     python -m bench.cluster --json
+    python -m bench.cluster --stored 1000000   # one node, 20,000 jobs firing among a million stored
 
 Cases, each on a fresh database, every job `every 1 seconds` aimed at one raw sink in this
 process (bench/sink.py), loaded in bulk through the store (creating 20,000 jobs through the API
@@ -26,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
 
 from bench.server import BenchServer
 from bench.sink import Sink
@@ -115,9 +118,39 @@ async def window(sink: Sink, nodes: list[BenchServer], seconds: float, postmaste
     }
 
 
-async def measure(sink: Sink, jobs: int, nodes: int, seconds: float, postgres: PostgresServer | None) -> dict[str, Any]:
-    first_due = time.time() + 8 + jobs / 20_000
+async def store_idle_jobs(url: str, count: int) -> None:
+    """`count` more stored jobs that do not fall due while measured (`every 24 hours`, a day or more
+    ahead), owned by another user: a larger table, not more work."""
+    conn = await asyncpg.connect(url)
+    try:
+        now = time.time()
+        user = await conn.fetchval(
+            "INSERT INTO users (username, password_hash, date_created, date_updated) VALUES ('idle', '!', $1, $1) "
+            "RETURNING id",
+            now,
+        )
+        await conn.execute(
+            "INSERT INTO jobs (user_id, name, type, data, schedule, timezone, enabled, next_run, anchor, version, "
+            "date_created, date_updated) SELECT $1, 'idle' || g, 'http', '{\"url\": \"http://127.0.0.1:9/idle\"}', "
+            "'every 24 hours', 'UTC', true, $2 + 86400 + g % 86400, $2, 1, $2, $2 FROM generate_series(1, $3) AS g",
+            user,
+            now,
+            count,
+        )
+        # As a table that has been there a while: vacuumed (hint bits set, the visibility map
+        # written) and analysed, so that neither work falls into the measured window.
+        await conn.execute("VACUUM ANALYZE jobs")
+    finally:
+        await conn.close()
+
+
+async def measure(
+    sink: Sink, jobs: int, nodes: int, seconds: float, postgres: PostgresServer | None, idle: int = 0
+) -> dict[str, Any]:
     url = await postgres.create_database() if postgres is not None else None
+    if idle and url is not None:
+        await store_idle_jobs(url, idle)
+    first_due = time.time() + 8 + jobs / 20_000
     servers = [node(url) for _ in range(nodes)]
     try:
         store: Store = PostgresStore(url) if url is not None else SqliteStore(str(servers[0].db_file))
@@ -125,7 +158,7 @@ async def measure(sink: Sink, jobs: int, nodes: int, seconds: float, postgres: P
         await asyncio.gather(*(server.start() for server in servers))
         await asyncio.sleep(max(0.0, first_due - time.time()) + WARM_UP)
         postmaster = postmaster_pid(postgres.url) if postgres is not None else None
-        return {"jobs": jobs, "nodes": nodes, **await window(sink, servers, seconds, postmaster)}
+        return {"jobs": jobs, "stored": jobs + idle, "nodes": nodes, **await window(sink, servers, seconds, postmaster)}
     finally:
         for server in servers:
             await server.close()
@@ -160,6 +193,27 @@ async def bench(jobs: int, seconds: float) -> dict[str, Any]:
     }
 
 
+async def bench_stored(jobs: int, stored: int, seconds: float) -> dict[str, Any]:
+    """One saturated node on PostgreSQL with `jobs` firing, among `jobs` stored and then `stored`."""
+    sink = Sink()
+    await sink.start()
+    postgres = PostgresServer.start()
+    postgres.prepare_template()
+    try:
+        small = await measure(sink, jobs, 1, seconds, postgres)
+        large = await measure(sink, jobs, 1, seconds, postgres, idle=stored - jobs)
+    finally:
+        await sink.stop()
+    return {
+        "stored_small": small,
+        "stored_large": large,
+        "postgres_cpu_large_over_small": round(
+            large["postgres_cpu_ms_per_1000"] / max(0.1, small["postgres_cpu_ms_per_1000"]), 2
+        ),
+        "rate_large_over_small": round(large["rate_per_second"] / max(1, small["rate_per_second"]), 2),
+    }
+
+
 def print_table(figures: dict[str, Any]) -> None:
     print(f"{'case':>22} {'jobs':>7} {'disp/s':>8} {'p50 ms':>9} {'p99 ms':>9} {'node CPU %':>14} {'PG CPU %':>9} "
           f"{'PG ms/1k':>9}")  # fmt: skip
@@ -182,9 +236,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="length of each measured window")
     parser.add_argument("--quick", action="store_true", help="8,000 jobs, 5 s windows")
     parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
+    parser.add_argument(
+        "--stored", type=int, default=None, help="instead: one node with --jobs firing among this many stored jobs"
+    )
     args = parser.parse_args()
     jobs = args.jobs or (8000 if args.quick else 20_000)
     seconds = args.seconds or (5.0 if args.quick else 12.0)
+    if args.stored:
+        print(json.dumps(run(bench_stored(jobs, args.stored, seconds)), indent=None if args.json else 1))
+        return
     figures = run(bench(jobs, seconds))
     print(json.dumps(figures) if args.json else "", end="\n" if args.json else "")
     if not args.json:
