@@ -24,6 +24,8 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -166,18 +168,25 @@ async def measure(
             await postgres.drop_database(url)
 
 
-async def bench(jobs: int, seconds: float) -> dict[str, Any]:
+@asynccontextmanager
+async def sink_and_postgres() -> AsyncIterator[tuple[Sink, PostgresServer]]:
+    """The raw sink, and a PostgreSQL server with the migrated template, for one benchmark."""
     sink = Sink()
     await sink.start()
     postgres = PostgresServer.start()
     postgres.prepare_template()
     try:
+        yield sink, postgres
+    finally:
+        await sink.stop()
+
+
+async def bench(jobs: int, seconds: float) -> dict[str, Any]:
+    async with sink_and_postgres() as (sink, postgres):
         sqlite = await measure(sink, jobs, 1, seconds, None)
         one = await measure(sink, jobs, 1, seconds, postgres)
         two = await measure(sink, jobs, 2, seconds, postgres)
         three = await measure(sink, 1000, 3, seconds, postgres)
-    finally:
-        await sink.stop()
     pg_core_per_dispatch = one["postgres_cpu_ms_per_1000"] / 1000 / 1000  # CPU seconds per dispatch
     return {
         "sqlite_x1": sqlite,
@@ -195,15 +204,9 @@ async def bench(jobs: int, seconds: float) -> dict[str, Any]:
 
 async def bench_stored(jobs: int, stored: int, seconds: float) -> dict[str, Any]:
     """One saturated node on PostgreSQL with `jobs` firing, among `jobs` stored and then `stored`."""
-    sink = Sink()
-    await sink.start()
-    postgres = PostgresServer.start()
-    postgres.prepare_template()
-    try:
+    async with sink_and_postgres() as (sink, postgres):
         small = await measure(sink, jobs, 1, seconds, postgres)
         large = await measure(sink, jobs, 1, seconds, postgres, idle=stored - jobs)
-    finally:
-        await sink.stop()
     return {
         "stored_small": small,
         "stored_large": large,
