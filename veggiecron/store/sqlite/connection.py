@@ -129,17 +129,24 @@ class SqliteConnection:
     async def _write(
         self, statements: Iterable[tuple[str, Sequence[Any] | Iterable[Sequence[Any]], bool]]
     ) -> list[int]:
-        """Run (sql, params, many) statements in one transaction; answer each statement's lastrowid."""
+        """Run (sql, params, many) statements in one transaction; answer the row id each INSERT made
+        (0 for other statements)."""
 
         async def run() -> list[int]:
+            # One trip to the writer's thread per statement (execute and close there), not two:
+            # each trip waits for the event loop to take its answer, inside the shared transaction.
             ids = []
             for sql, params, many in statements:
                 if many:
                     cursor = await self.db.executemany(sql, params)  # type: ignore[arg-type]
+                    ids.append(cursor.lastrowid or 0)
+                    await cursor.close()
+                elif sql.lstrip()[:6].upper() == "INSERT":
+                    row = await self.db.execute_insert(sql, params)  # type: ignore[arg-type]
+                    ids.append(int(row[0]) if row else 0)
                 else:
-                    cursor = await self.db.execute(sql, params)  # type: ignore[arg-type]
-                ids.append(cursor.lastrowid or 0)
-                await cursor.close()
+                    await self.db.execute_fetchall(sql, params)  # type: ignore[arg-type]
+                    ids.append(0)
             return ids
 
         return await self._transaction(run)
