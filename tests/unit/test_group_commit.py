@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,33 @@ async def test_a_refused_write_fails_alone_and_leaves_its_neighbours_committed(s
     refused = [r for r in results if isinstance(r, BaseException)]
     assert len(refused) == 1 and isinstance(refused[0], Conflict)
     assert committed_names(store.path) == {"taken", *(f"n{i}" for i in range(10))}
+
+
+@asynccontextmanager
+async def traced(store: SqliteStore) -> AsyncIterator[list[str]]:
+    """The statements the writing connection runs meanwhile."""
+    statements: list[str] = []
+    await store.db.set_trace_callback(statements.append)
+    try:
+        yield statements
+    finally:
+        await store.db.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None: no callback
+
+
+async def test_a_batch_in_which_no_write_fails_takes_no_savepoint(store: SqliteStore) -> None:
+    async with traced(store) as statements:
+        await asyncio.gather(*(store.create_job(new_job(1, f"s{i}")) for i in range(20)))
+    assert committed_names(store.path) == {f"s{i}" for i in range(20)}
+    assert sum(s.startswith("INSERT INTO jobs") for s in statements) == 20
+    assert not [s for s in statements if s.startswith(("SAVEPOINT", "ROLLBACK"))]
+    # The batch that met a refused write is written again, each write in a savepoint of its own.
+    async with traced(store) as statements:
+        names = ["t0", "t1", "s3", "t2", "t3", "t4"]  # one batch: queued before the committer runs
+        results = await asyncio.gather(*(store.create_job(new_job(1, n)) for n in names), return_exceptions=True)
+    refused = [name for name, r in zip(names, results, strict=True) if isinstance(r, BaseException)]
+    assert refused == ["s3"] and isinstance(results[2], Conflict)
+    assert committed_names(store.path) == {*(f"s{i}" for i in range(20)), *(f"t{i}" for i in range(5))}
+    assert any(s.startswith("SAVEPOINT") for s in statements)
 
 
 async def test_a_write_cancelled_before_it_started_is_not_made(store: SqliteStore) -> None:
