@@ -132,11 +132,9 @@ class Quotas:
         projected = 0.0
         schedules: dict[str, tuple[str, str]] | None = None
         for _job_id, text, zone, job_type, data in await self.jobs.enabled_job_timings(user_id):
-            projected += self._stored_rate(text, zone, job_type, data)
-            if text.startswith("after "):  # a follower runs as often as the head of its chain
-                if schedules is None:
-                    schedules = await self._schedules_by_name(user_id)
-                projected += self._follower_rate(schedules, text, zone, job_type, data)
+            if schedules is None and text.startswith("after "):  # a follower: its chain is walked
+                schedules = await self._schedules_by_name(user_id)
+            projected += self._chain_rate(schedules or {}, text, zone, job_type, data)
         self.usage.recounted(user_id, generation, jobs, projected)
         return jobs, projected
 
@@ -153,9 +151,11 @@ class Quotas:
             if not page or offset >= total:
                 return schedules
 
-    def _follower_rate(
+    def _chain_rate(
         self, schedules: dict[str, tuple[str, str]], text: str, zone: str, job_type: str, data: dict[str, Any]
     ) -> float:
+        """The requests a minute a stored job sends while enabled; a follower runs as often as the
+        head of its chain, found in `schedules` (each job's schedule and timezone, by name)."""
         try:
             schedule = parse_schedule(text, zone)
             clones = self.types.parse(job_type, data, strict=False).number_of_clones

@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import Api, Sink, assert_error, start_server, start_sink, test_config, wait_for
 from veggiecron.app import Server
-from veggiecron.config import QuotasSection
+from veggiecron.config import Config, QuotasSection
 
 
 @pytest.fixture
@@ -245,15 +245,26 @@ async def _failed_runs(api: Api, name: str, count: int) -> bool:
     return len([r for r in await runs(api, name) if r["outcome"] == "failed"]) >= count
 
 
+def quota_config(db_file: str, runs_per_minute: int) -> Config:
+    """The test server's settings with quotas of 100 jobs and `runs_per_minute` requests a minute."""
+    return replace(
+        test_config(db_file), quotas=QuotasSection(max_jobs_per_user=100, max_runs_per_minute=runs_per_minute)
+    )
+
+
+async def registered(server: Server, session: aiohttp.ClientSession) -> Api:
+    """A new user of `server`, logged in."""
+    api = Api(f"http://127.0.0.1:{server.port}", session)
+    await api.register_and_login()
+    return api
+
+
 async def test_a_follower_counts_towards_quotas_at_its_parents_rate(
     db_file: str, session: aiohttp.ClientSession
 ) -> None:
-    config = test_config(db_file)
-    config = replace(config, quotas=QuotasSection(max_jobs_per_user=100, max_runs_per_minute=100))
-    server: Server = await start_server(config)
+    server = await start_server(quota_config(db_file, runs_per_minute=100))
     try:
-        api = Api(f"http://127.0.0.1:{server.port}", session)
-        await api.register_and_login()
+        api = await registered(server, session)
         await api.create_job("export", "http://127.0.0.1:9/x", "every 1 seconds")  # 60 a minute
         status, body = await api.call(
             "POST",
@@ -273,12 +284,10 @@ async def test_a_recount_finds_each_follower_at_the_rate_of_its_chains_head(
 ) -> None:
     """After a restart the server has no remembered totals: the recount walks each stored follower
     up its chain (by the user's jobs read once, not a query per link) to its head's rate."""
-    config = test_config(db_file)
-    config = replace(config, quotas=QuotasSection(max_jobs_per_user=100, max_runs_per_minute=200))
-    server: Server = await start_server(config)
+    config = quota_config(db_file, runs_per_minute=200)
+    server = await start_server(config)
     try:
-        api = Api(f"http://127.0.0.1:{server.port}", session)
-        await api.register_and_login()
+        api = await registered(server, session)
         await api.create_job("head", "http://127.0.0.1:9/x", "every 1 seconds")  # 60 a minute
         await api.create_job("mid", "http://127.0.0.1:9/x", "after head")  # 60 more
         await api.create_job("tail", "http://127.0.0.1:9/x", "after mid fails")  # 60 more: 180
