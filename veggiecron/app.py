@@ -222,6 +222,7 @@ class Server:
             run_listeners=[self.metrics.observe_run, self._ran],
             on_refused=self.metrics.results_refused.inc,
             on_reaped=self.metrics.claims_reaped.inc,
+            on_claimed=self.metrics.claim_seconds.observe,
         )
         self.metrics.watch_leases(scheduler.leases.lease_age)
         return store, scheduler

@@ -14,6 +14,12 @@ disable_created_metrics()
 
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0)
 
+# Fine enough to compare claims at 20,000 and at 1,000,000 stored jobs within a fifth.
+CLAIM_BUCKETS = (
+    *(0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0065, 0.008, 0.01, 0.0125, 0.015, 0.02, 0.025),
+    *(0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.125, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5),
+)
+
 
 class Metrics:
     """A registry of its own per server, so servers in one process (tests) do not collide."""
@@ -57,6 +63,12 @@ class Metrics:
             "veggiecron_run_history_trim_transaction_seconds",
             "How long each batch of run-history trimming held the writer.",
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+        self.claim_seconds = Histogram(
+            "veggiecron_cluster_claim_seconds",
+            "How long each claim of due slots took, from asking the database to its answer.",
+            buckets=CLAIM_BUCKETS,
             registry=self.registry,
         )
         self.lease_seconds_left = Gauge(

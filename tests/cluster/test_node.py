@@ -47,3 +47,16 @@ async def test_run_now_fires_at_once(node_api: Api, sink: Sink) -> None:
     status, body = await node_api.call("POST", "/job/manual/run")
     assert status == 202, body
     await wait_for(lambda: sink.paths("/manual"), timeout=3)
+
+
+async def test_metrics_time_each_claim(node: Server, node_api: Api, sink: Sink, session: aiohttp.ClientSession) -> None:
+    await node_api.create_job("claimed", sink.url + "/claimed", schedule="every 1 hours")
+    status, _ = await node_api.call("POST", "/job/claimed/run")
+    assert status == 202
+    await wait_for(lambda: sink.paths("/claimed"), timeout=3)
+    async with session.get(f"http://127.0.0.1:{node.port}/metrics") as reply:
+        text = await reply.text()
+    counts = [line for line in text.splitlines() if line.startswith("veggiecron_cluster_claim_seconds_count ")]
+    assert counts and float(counts[0].split()[-1]) >= 1, counts
+    # Every claim took some time, and all were under the largest bound.
+    assert 'veggiecron_cluster_claim_seconds_bucket{le="2.5"}' in text

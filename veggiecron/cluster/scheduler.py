@@ -16,6 +16,7 @@ import itertools
 import logging
 import math
 import random
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -59,7 +60,9 @@ class ClusterScheduler:
         run_listeners: Sequence[Callable[[Run], None]] = (),
         on_refused: Callable[[int], None] = lambda n: None,
         on_reaped: Callable[[int], None] = lambda n: None,
+        on_claimed: Callable[[float], None] = lambda seconds: None,
     ) -> None:
+        """on_claimed is told how long each claim took, from asking to the answer."""
         self.store = store
         self.runner = runner
         self.job_types = job_types
@@ -67,6 +70,7 @@ class ClusterScheduler:
         self.settings = settings
         self.owner = owner
         self.run_listeners = tuple(run_listeners)
+        self._on_claimed = on_claimed
         self.notifier = Notifier(runner)
         self.leases = LeaseKeeper(store, self.owner, settings.lease, settings.reap_interval, self._lost, self._reaped)
         self.results = ResultWriter(
@@ -236,9 +240,11 @@ class ClusterScheduler:
                 if self.leases.valid() and room > 0:
                     limit = min(settings.claim_batch, room)
                     sent_at = self.clock.now()
+                    asked = time.perf_counter()
                     claims, db_now = await self.store.claim_due(
                         self.owner, settings.claim_ahead, limit, settings.lease, self._plan
                     )
+                    self._on_claimed(time.perf_counter() - asked)
                     self.offset = db_now - (sent_at + self.clock.now()) / 2
                     self._hold([(self._planned[c.job_id], c) for c in claims])
                     if len(self._planned) >= limit:
