@@ -117,3 +117,35 @@ async def test_a_commit_the_database_refuses_fails_every_write_of_it(store: Sqli
     assert committed_names(store.path) == set()
     await store.create_job(new_job(1, "after"))  # the store writes again once the lock is free
     assert committed_names(store.path) == {"after"}
+
+
+async def test_a_write_alone_is_one_statement_in_its_turn_and_its_own_transaction(store: SqliteStore) -> None:
+    await asyncio.gather(*(store.create_job(new_job(1, f"r{i}")) for i in range(3)))
+    async with traced(store) as statements:
+        # Queued together: the writes before it are committed first, those after it next, and it
+        # runs between them without BEGIN or COMMIT of its own (SQLite's autocommit).
+        before = asyncio.gather(*(store.create_job(new_job(1, f"a{i}")) for i in range(3)))
+        alone = asyncio.ensure_future(
+            store._write_alone("DELETE FROM jobs WHERE name IN ('r0', 'r1', 'a0') AND ? = 1", (1,))
+        )
+        after = asyncio.gather(*(store.create_job(new_job(1, f"b{i}")) for i in range(3)))
+        await asyncio.gather(before, after)
+        deleted, held = await alone
+    assert deleted == 3 and 0 < held < 5
+    assert committed_names(store.path) == {"r2", "a1", "a2", *(f"b{i}" for i in range(3))}
+    # (SQLite traces the statement again for each cascading delete it makes.)
+    deletes = [i for i, s in enumerate(statements) if s.startswith("DELETE FROM jobs")]
+    assert deletes == list(range(deletes[0], deletes[-1] + 1))
+    assert statements[deletes[0] - 1] == "COMMIT" and statements[deletes[-1] + 1] == "BEGIN IMMEDIATE"
+    assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 2
+
+
+async def test_a_write_alone_that_fails_changes_nothing_and_fails_alone(store: SqliteStore) -> None:
+    await store.create_job(new_job(1, "kept"))
+    alone = asyncio.ensure_future(store._write_alone("UPDATE jobs SET name = NULL WHERE name = ?", ("kept",)))
+    neighbour = asyncio.ensure_future(store.create_job(new_job(1, "neighbour")))
+    with pytest.raises(sqlite3.IntegrityError):
+        await alone
+    await neighbour
+    assert committed_names(store.path) == {"kept", "neighbour"}
+    assert not store.db.in_transaction

@@ -12,6 +12,7 @@ import aiosqlite
 
 from ...errors import StoreUnavailable
 from ..contract import SchemaTooNew
+from .checkpoints import Checkpointer
 from .group_commit import GroupCommit
 from .inspection import check_database_file
 from .migrations import MIGRATIONS, SCHEMA_VERSION
@@ -59,6 +60,7 @@ class SqliteConnection:
         # microseconds, while a hop to the reader thread and back waits for the GIL behind the
         # loop (up to its 5 ms switch interval), which capped GET /job/N near a thousand a second.
         self._inline: sqlite3.Connection | None = None
+        self._checkpoints: Checkpointer | None = None
         # One writer at a time: aiosqlite shares one connection, so transactions must not
         # interleave; the writes that queue meanwhile share the next transaction and its fsync.
         self._commits = GroupCommit(lambda: self.db)
@@ -90,10 +92,17 @@ class SqliteConnection:
             # Never wait on the loop: a read that would wait for a lock goes to the reader thread.
             self._inline.execute("PRAGMA busy_timeout = 0")
             self._inline.execute("PRAGMA query_only = ON")
+            # The log is checkpointed in the background, never inside a write (checkpoints.py).
+            await self.db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpoints = Checkpointer(self.path)
+            await self._checkpoints.start()
 
     async def close(self) -> None:
         if self._db is not None:
             await self._commits.drain()
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
+            self._checkpoints = None
         if self._inline is not None:
             self._inline.close()
             self._inline = None
@@ -181,6 +190,15 @@ class SqliteConnection:
             return result
         except sqlite3.IntegrityError:
             raise
+        except sqlite3.OperationalError as exc:
+            logger.error("database write failed: %s", exc)
+            raise write_refused(exc) from exc
+
+    async def _write_alone(self, sql: str, params: tuple[Any, ...]) -> tuple[int, float]:
+        """Run one statement as a write transaction of its own (see GroupCommit.run_alone): the
+        rows it changed, and how long it can have held the write lock."""
+        try:
+            return await self._commits.run_alone(sql, params)
         except sqlite3.OperationalError as exc:
             logger.error("database write failed: %s", exc)
             raise write_refused(exc) from exc

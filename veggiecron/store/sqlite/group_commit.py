@@ -9,6 +9,12 @@ disk. A batch is first written as it comes; should one write fail, the transacti
 and the batch written again with each write in a savepoint of its own, rolled back to it alone
 (a 409 for one request never fails its neighbours). Savepoints on every write cost two more
 trips to the writer's thread each, and writes rarely fail.
+
+A write of one statement may also run alone (run_alone): between batches, as its own transaction
+in SQLite's autocommit mode, one trip to the writer's thread. Inside a batch, SQLite's write lock
+is held from BEGIN to COMMIT, across every pause of a busy event loop between the trips; alone, it
+is held only while the statement runs. Background work that writes in many small steps (trimming
+run history) goes alone, so that no step of it holds the writers back longer than its statement.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -26,20 +34,41 @@ logger = logging.getLogger(__name__)
 Body = Callable[[], Awaitable[Any]]
 
 
+@dataclass(frozen=True)
+class Alone:
+    """One statement to run as a transaction of its own (see run_alone)."""
+
+    sql: str
+    parameters: tuple[Any, ...]
+
+
+Write = Body | Alone
+
+
 class GroupCommit:
     """Runs write bodies on one connection, many to a transaction, one transaction at a time."""
 
     def __init__(self, connection: Callable[[], aiosqlite.Connection]) -> None:
         self._connection = connection
-        self._queue: list[tuple[Body, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
         self.transactions = 0  # committed or rolled back, for the tests and the curious
         self.writes = 0
 
     async def run(self, body: Body) -> Any:
         """Run `body` inside a write transaction; answer its result once that transaction committed."""
+        return await self._queued(body)
+
+    async def run_alone(self, sql: str, parameters: tuple[Any, ...]) -> tuple[int, float]:
+        """Run one statement as a transaction of its own, in one trip to the writer's thread, after
+        the writes queued before it; answer, once committed, how many rows it changed and how long
+        its trip took (the most its transaction can have held the write lock)."""
+        changes, seconds = await self._queued(Alone(sql, parameters))
+        return changes, seconds
+
+    async def _queued(self, write: Write) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((body, future))
+        self._queue.append((write, future))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_queued(), name="veggiecron-group-commit")
         # A caller cancelled before its write started is left out; once started, a write ends
@@ -53,19 +82,46 @@ class GroupCommit:
 
     async def _commit_queued(self) -> None:
         while self._queue:
-            batch = [(body, future) for body, future in self._queue if not future.done()]
-            self._queue = []
-            if not batch:
-                continue
+            queued, self._queue = self._queue, []
             try:
-                await self._commit(batch)
+                await self._commit_in_turn(queued)
             except BaseException as exc:  # a fault of the committer itself: no caller is left waiting
                 await self._roll_back(self._connection())
-                for _body, future in batch:
-                    if not future.done():
-                        future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+                self._fail(queued, exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
                 if not isinstance(exc, Exception):
                     raise
+
+    async def _commit_in_turn(self, queued: list[tuple[Write, asyncio.Future[Any]]]) -> None:
+        """The queued writes in their order: bodies batched, each Alone between the batches."""
+        batch: list[tuple[Body, asyncio.Future[Any]]] = []
+        for write, future in queued:
+            if isinstance(write, Alone):
+                if batch:
+                    await self._commit(batch)
+                    batch = []
+                await self._write_alone(write, future)
+            elif not future.done():
+                batch.append((write, future))
+        if batch:
+            await self._commit(batch)
+
+    async def _write_alone(self, write: Alone, future: asyncio.Future[Any]) -> None:
+        if future.done():  # its caller gave up before it started: it is not made
+            return
+        db = self._connection()
+        self.transactions += 1
+        self.writes += 1
+        # Counted by the connection's change counter, read on the loop: nothing else runs on the
+        # writing connection meanwhile, and a statement that starts WITH reports no rowcount.
+        before, started = db.total_changes, time.monotonic()
+        try:
+            await db.execute_fetchall(write.sql, write.parameters)  # autocommit: one trip, one transaction
+        except Exception as exc:  # SQLite rolled the statement back: it changed nothing
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if not future.done():
+            future.set_result((db.total_changes - before, time.monotonic() - started))
 
     async def _commit(self, batch: list[tuple[Body, asyncio.Future[Any]]]) -> None:
         self.writes += len(batch)
@@ -163,7 +219,7 @@ class GroupCommit:
                 future.set_exception(error)
 
     @staticmethod
-    def _fail(batch: list[tuple[Body, asyncio.Future[Any]]], exc: BaseException) -> None:
+    def _fail(batch: Sequence[tuple[Write, asyncio.Future[Any]]], exc: BaseException) -> None:
         for _body, future in batch:
             if not future.done():
                 future.set_exception(exc)

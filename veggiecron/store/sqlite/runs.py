@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import orjson
@@ -151,22 +150,15 @@ class SqliteRuns(SqliteConnection):
         return [(job_from_row(row), HeldSlot(*row[JOB_COLUMN_COUNT:])) for row in rows]
 
     async def trim_runs(self, job_ids: Sequence[int], keep_per_job: int, older_than: float, limit: int) -> Trimmed:
-        # One statement for the whole batch (each statement is a trip to the writer's thread, and
-        # on a busy event loop every trip waits its turn): each job's cutoff is found through
-        # runs_job (job_id, id), so the cost follows the jobs named and the rows deleted, never the
-        # size of the table.
-        async def run() -> Trimmed:
-            started = time.monotonic()
-            named = orjson.dumps(list(job_ids)).decode()
-            # Counted by the connection's change counter: nothing else runs on the writing
-            # connection while this body does (group_commit.py), and a statement that starts WITH
-            # reports no rowcount. Not by RETURNING: each returned row takes the GIL back from
-            # the busy event loop, up to its 5 ms switch interval per row, all inside the write.
-            before = self.db.total_changes
-            await self.db.execute_fetchall(TRIM, (named, keep_per_job, older_than, limit))  # one trip
-            return Trimmed(self.db.total_changes - before, time.monotonic() - started)
-
-        return await self._transaction(run)
+        # One statement for the whole batch, run alone (a transaction of its own, in one trip to
+        # the writer's thread: the write lock is held only while it runs, however busy the event
+        # loop): each job's cutoff is found through runs_job (job_id, id), so the cost follows the
+        # jobs named and the rows deleted, never the size of the table. The count comes from the
+        # change counter, not RETURNING: each returned row takes the GIL back from the busy event
+        # loop, up to its 5 ms switch interval per row, all inside the write.
+        named = orjson.dumps(list(job_ids)).decode()
+        deleted, held = await self._write_alone(TRIM, (named, keep_per_job, older_than, limit))
+        return Trimmed(deleted, held)
 
     async def job_ids_after(self, after: int, count: int) -> list[int]:
         rows = await self._fetchall("SELECT id FROM jobs WHERE id > ? ORDER BY id LIMIT ?", (after, count))
