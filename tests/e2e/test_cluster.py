@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timing]
 LEASE = 2.0
 REAP = 0.5
 JOBS = 1000
+SETTLE_SECONDS = 10.0
 
 
 @pytest.fixture
@@ -87,6 +88,20 @@ async def unaccounted(
     return {"both": both, "neither": neither, "skipped": skipped}
 
 
+async def settled(database: str, recorder: Sink, start: float, end: float) -> dict[str, list[tuple[int, float]]]:
+    """unaccounted() for the scheduled jobs' deliveries, once every slot of the window had time to
+    arrive: a node that woke from a stall sends what it held at once, and on a loaded machine some
+    of it can come more than a second late. Lateness is not what these tests judge; a slot still
+    neither delivered nor recorded after SETTLE_SECONDS is lost."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        every = [d for d in recorder.deliveries if not d.path.startswith("/slow")]
+        breaks = await unaccounted(database, every, start, end)
+        if not breaks["neither"] or time.monotonic() > deadline:
+            return breaks
+        await asyncio.sleep(0.25)
+
+
 async def api_of(node: Daemon, session: aiohttp.ClientSession, login: bool = True) -> Api:
     api = Api(f"http://127.0.0.1:{node.port}", session)
     if login:
@@ -126,9 +141,8 @@ async def test_killing_a_node_loses_no_slot_and_only_its_claims_come_twice(
     # within the lease plus the reap interval (README's guarantee), and a full second more.
     end = time.time() - (LEASE + REAP + 1.0)
 
+    breaks = await settled(postgres_url, recorder, start, end)
     window = recorder.between(start, end)
-    every = [d for d in recorder.deliveries if not d.path.startswith("/slow")]
-    breaks = await unaccounted(postgres_url, every, start, end)
     assert breaks["both"] == breaks["neither"] == []
     if policy.get("catch_up") == "all":
         # Under catch_up all the slots skipped behind the dead node's runs were sent once its leases
@@ -186,9 +200,8 @@ async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_th
     stalled.process.send_signal(signal.SIGCONT)
     await asyncio.sleep(2.5)
     end = time.time() - 1.5
+    breaks = await settled(postgres_url, recorder, start, end)
     assert not copies(recorder.between(start, end)), "a pause of half a lease caused duplicates"
-    every = [d for d in recorder.deliveries if not d.path.startswith("/slow")]
-    breaks = await unaccounted(postgres_url, every, start, end)
     assert breaks["both"] == breaks["neither"] == []
 
     # Twice the lease: its claims lapse and are sent by the others; on waking it sends none of them,
@@ -206,9 +219,8 @@ async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_th
     stalled.process.send_signal(signal.SIGCONT)
     await asyncio.sleep(3)
     end = time.time() - 1.5
+    breaks = await settled(postgres_url, recorder, start, end)
     window = recorder.between(start, end)
-    every = [d for d in recorder.deliveries if not d.path.startswith("/slow")]
-    breaks = await unaccounted(postgres_url, every, start, end)
     assert breaks["both"] == breaks["neither"] == []
     if policy.get("catch_up") == "all":
         assert breaks["skipped"] == [] and not gaps(window, start, end), "slots lost"
