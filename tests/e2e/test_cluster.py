@@ -97,9 +97,36 @@ async def settled(database: str, recorder: Sink, start: float, end: float) -> di
     while True:
         every = [d for d in recorder.deliveries if not d.path.startswith("/slow")]
         breaks = await unaccounted(database, every, start, end)
-        if not breaks["neither"] or time.monotonic() > deadline:
+        if not breaks["neither"]:
+            return breaks
+        if time.monotonic() > deadline:
+            await show_lost(database, recorder, breaks["neither"])
             return breaks
         await asyncio.sleep(0.25)
+
+
+async def show_lost(database: str, recorder: Sink, lost: list[tuple[int, float]]) -> None:
+    """Print what the database and the sink hold of the jobs with slots lost, a few seconds around
+    them (pytest shows it with the failure)."""
+    conn = await asyncpg.connect(database)
+    try:
+        for job_id, slot in lost[:5]:
+            rows = await conn.fetch(
+                "SELECT id, due_at, status, owner, epoch, outcome, error, started_at FROM runs "
+                "WHERE job_id = $1 AND due_at BETWEEN $2 AND $3 ORDER BY due_at, id",
+                job_id,
+                slot - 4,
+                slot + 4,
+            )
+            print(f"lost: job {job_id} slot {slot:.3f}; its runs:")
+            for row in rows:
+                print("   ", dict(row))
+            print("  its deliveries:")
+            for d in recorder.deliveries:
+                if d.job_id == job_id and abs(d.slot - slot) <= 4:
+                    print(f"    slot {d.slot:.3f} epoch {d.epoch} node {d.node} arrived {d.arrived:.3f}")
+    finally:
+        await conn.close()
 
 
 async def api_of(node: Daemon, session: aiohttp.ClientSession, login: bool = True) -> Api:
