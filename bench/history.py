@@ -29,7 +29,7 @@ import aiohttp
 
 from bench.server import BenchServer, register_and_log_in
 from bench.sink import Sink
-from bench.stats import percentile
+from bench.stats import histogram_buckets, percentile
 from start import run
 from veggiecron.store.sqlite import SqliteStore
 
@@ -73,13 +73,9 @@ async def fill(db_file: Path, jobs: int, rate: int, sink_url: str) -> float:
 
 def trim_batches(metrics: str) -> tuple[int, int]:
     """Trim batches in all, and those that held the writer over 20 ms, from /metrics' histogram."""
-    buckets: dict[str, float] = {}
-    for line in metrics.splitlines():
-        if line.startswith("veggiecron_run_history_trim_transaction_seconds_bucket"):
-            bound = line.split('le="', 1)[1].split('"', 1)[0]
-            buckets[bound] = float(line.split()[-1])
-    total = int(buckets.get("+Inf", 0.0))
-    return total, total - int(buckets.get("0.02", 0.0))
+    buckets = histogram_buckets(metrics, "veggiecron_run_history_trim_transaction_seconds")
+    total = int(buckets.get(float("inf"), 0.0))
+    return total, total - int(buckets.get(0.02, 0.0))
 
 
 async def one_run(jobs: int, rate: int, seconds: float, trim: bool) -> dict[str, Any]:

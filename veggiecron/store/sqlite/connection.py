@@ -185,20 +185,20 @@ class SqliteConnection:
     async def _transaction(self, body: Callable[[], Awaitable[T]]) -> T:
         """Run `body` on the writing connection in an immediate transaction (shared with the writes
         that arrive meanwhile: see group_commit.py); its failure rolls back its own writes only."""
-        try:
-            result: T = await self._commits.run(body)
-            return result
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.OperationalError as exc:
-            logger.error("database write failed: %s", exc)
-            raise write_refused(exc) from exc
+        result: T = await self._refusals_answered(self._commits.run(body))
+        return result
 
     async def _write_alone(self, sql: str, params: tuple[Any, ...]) -> tuple[int, float]:
         """Run one statement as a write transaction of its own (see GroupCommit.run_alone): the
         rows it changed, and how long it can have held the write lock."""
+        return await self._refusals_answered(self._commits.run_alone(sql, params))
+
+    @staticmethod
+    async def _refusals_answered(write: Awaitable[T]) -> T:
+        """The write's result; a write the database refused (a full disk, a lock) raises the 503
+        that says why. A broken constraint stays the caller's to answer."""
         try:
-            return await self._commits.run_alone(sql, params)
+            return await write
         except sqlite3.OperationalError as exc:
             logger.error("database write failed: %s", exc)
             raise write_refused(exc) from exc
