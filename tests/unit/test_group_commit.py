@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -138,6 +140,24 @@ async def test_a_write_alone_is_one_statement_in_its_turn_and_its_own_transactio
     assert deletes == list(range(deletes[0], deletes[-1] + 1))
     assert statements[deletes[0] - 1] == "COMMIT" and statements[deletes[-1] + 1] == "BEGIN IMMEDIATE"
     assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 2
+
+
+async def test_a_write_alone_is_timed_on_the_writers_thread_not_by_a_busy_loop(store: SqliteStore) -> None:
+    # The time a write alone answers is how long its statement held the write lock. The event loop
+    # is blocked for 0.3 s from the moment the statement starts: the statement is done long before
+    # the loop takes its answer, and that wait is not counted.
+    started = threading.Event()
+    await store.db.set_trace_callback(lambda sql: started.set() if sql.startswith("DELETE") else None)
+    try:
+        await store.create_job(new_job(1, "gone"))
+        alone = asyncio.ensure_future(store._write_alone("DELETE FROM jobs WHERE name = ?", ("gone",)))
+        while not started.is_set():
+            await asyncio.sleep(0)
+        time.sleep(0.3)  # the loop is busy elsewhere
+        deleted, held = await alone
+    finally:
+        await store.db.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None: no callback
+    assert deleted == 1 and 0 < held < 0.2
 
 
 async def test_a_write_alone_that_fails_changes_nothing_and_fails_alone(store: SqliteStore) -> None:
