@@ -68,6 +68,16 @@ async def test_trim_by_age_reaches_a_job_that_fires_rarely(store: Store, alice: 
     assert [r.due_at for r in (await store.list_runs(rare.id, 100, 0))[0]] == [T0 - 86400]
 
 
+async def test_a_run_both_limits_doom_counts_once_against_the_batch(store: Store, alice: User) -> None:
+    # Every run is past the age limit and all but the newest 5 past the count limit: a batch of 10
+    # deletes 10 runs, not fewer, so that a full batch still says there may be more to delete.
+    job = await make_job(store, alice.id, "old")
+    await store.record_progress(Progress(runs=[run(job.id, T0 - 86400 * (30 - i)) for i in range(20)]))
+    assert (await store.trim_runs([job.id], 5, T0, 10)).deleted == 10
+    assert (await store.trim_runs([job.id], 5, T0, 10)).deleted == 10
+    assert (await store.list_runs(job.id, 100, 0))[1] == 0
+
+
 async def test_job_ids_after_walks_every_job_in_pages(store: Store, alice: User) -> None:
     ids = [(await make_job(store, alice.id, f"j{i}")).id for i in range(5)]
     assert await store.job_ids_after(0, 2) == ids[:2]

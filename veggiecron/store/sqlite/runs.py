@@ -19,18 +19,26 @@ def json_columns(*names: str) -> str:
 
 
 # The runs a trim batch deletes: of each job named, those older than its keep-th newest (when
-# keep > 0) or due before the cutoff (when it is > 0), oldest first, at most `limit` in all.
+# keep > 0) or due before the cutoff (when it is > 0), at most `limit` in all. Each job's runs
+# below its keep-th newest are read as a range of runs_job (job_id, id): the statement reads what
+# it deletes. The age limit reads only the runs the count keeps, so that no run comes twice, and
+# only once the count's own are fewer than the limit (SQLite skips the right side of a UNION ALL
+# whose left side filled its LIMIT). There is no ORDER BY across the jobs: picking the oldest of
+# the batch read and sorted every run of its jobs at every step, two to four times slower working
+# off a backlog. Which doomed runs a step takes does not matter: the next step takes the rest.
 TRIM = """
 WITH named(job_id) AS (SELECT value FROM json_each(?1)),
-cut AS (
-    SELECT job_id, (SELECT id FROM runs WHERE runs.job_id = named.job_id ORDER BY id DESC LIMIT 1 OFFSET ?2)
-        AS keep_from
+cut AS MATERIALIZED (
+    SELECT job_id, CASE WHEN ?2 > 0 THEN
+        (SELECT id FROM runs WHERE runs.job_id = named.job_id ORDER BY id DESC LIMIT 1 OFFSET ?2) END AS keep_from
     FROM named
 )
 DELETE FROM runs WHERE id IN (
-    SELECT r.id FROM cut JOIN runs r ON r.job_id = cut.job_id
-    WHERE (?2 > 0 AND r.id <= cut.keep_from) OR (?3 > 0 AND r.due_at < ?3)
-    ORDER BY r.id LIMIT ?4
+    SELECT r.id FROM cut JOIN runs r ON r.job_id = cut.job_id AND r.id <= cut.keep_from
+    UNION ALL
+    SELECT r.id FROM cut JOIN runs r ON r.job_id = cut.job_id AND r.id > ifnull(cut.keep_from, -1)
+    WHERE ?3 > 0 AND r.due_at < ?3
+    LIMIT ?4
 )
 """
 
