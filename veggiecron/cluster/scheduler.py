@@ -286,10 +286,20 @@ class ClusterScheduler:
         try:
             jobs = await self.store.jobs_by_id(sorted({c.job_id for c in claims}))
         except Exception as exc:  # the claims lapse and are reaped again
-            logger.warning("loading the jobs of %d claims failed: %s", len(claims), exc)
+            logger.warning("loading the jobs of %d claims failed: %s; they are left to lapse", len(claims), exc)
+            self._let_lapse(claims)
             return
         known = {job.id: compiled for job in jobs if (compiled := self._compile(job)) is not None}
         self._hold([(known[c.job_id], c) for c in claims if c.job_id in known])
+        self._let_lapse([c for c in claims if c.job_id not in known])
+
+    def _let_lapse(self, claims: list[Claim]) -> None:
+        """Claims this node took and will not send: no longer renewed, so that their leases lapse
+        and a node reaps them again. Renewed while never sent, they would be held forever."""
+        for claim in claims:
+            key = (claim.job_id, claim.due_at)
+            if self.leases.holds(key, claim.epoch):
+                self.leases.drop(key)
 
     def _reaped(self, claims: list[Claim]) -> None:
         self._on_reaped(sum(1 for claim in claims if claim.epoch > 1))  # epoch 1: asked of an api node
