@@ -142,6 +142,50 @@ async def test_a_write_alone_is_one_statement_in_its_turn_and_its_own_transactio
     assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 2
 
 
+async def test_a_batch_of_statement_writes_commits_in_one_trip_without_the_loop(store: SqliteStore) -> None:
+    # Writes given as statements (every create, update and run record) go to the writer's thread as
+    # one batch: BEGIN, the writes, COMMIT. The event loop is blocked from the moment BEGIN runs;
+    # the COMMIT comes all the same, so the write lock is never held waiting for the loop.
+    statements: list[str] = []
+    began = threading.Event()
+
+    def trace(sql: str) -> None:
+        statements.append(sql)
+        if sql == "BEGIN IMMEDIATE":
+            began.set()
+
+    await store.db.set_trace_callback(trace)
+    try:
+        batch = asyncio.gather(*(store.create_job(new_job(1, f"o{i}")) for i in range(5)))
+        while not began.is_set():
+            await asyncio.sleep(0)
+        time.sleep(0.3)  # the loop is busy elsewhere
+        seen_while_blocked = list(statements)
+        await batch
+    finally:
+        await store.db.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None: no callback
+    assert seen_while_blocked[0] == "BEGIN IMMEDIATE" and seen_while_blocked[-1] == "COMMIT"
+    assert sum(s.startswith("INSERT INTO jobs") for s in seen_while_blocked) == 5
+    assert committed_names(store.path) == {f"o{i}" for i in range(5)}
+
+
+async def test_a_write_alone_not_synced_skips_only_its_own_wait_for_the_disk(store: SqliteStore) -> None:
+    # A trim step's commit need not wait for the disk: synchronous is NORMAL for that statement
+    # only, and every other write still syncs (FULL) as configured.
+    await asyncio.gather(*(store.create_job(new_job(1, f"n{i}")) for i in range(2)))
+    async with traced(store) as statements:
+        deleted, _ = await store._write_alone("DELETE FROM jobs WHERE name = ?", ("n0",), synced=False)
+        await store.create_job(new_job(1, "after"))
+    assert deleted == 1
+    # (SQLite traces the statement again for each cascading delete it makes.)
+    deletes = [i for i, s in enumerate(statements) if s.startswith("DELETE FROM jobs")]
+    assert statements[deletes[0] - 1] == "PRAGMA synchronous = NORMAL"
+    assert statements[deletes[-1] + 1] == "PRAGMA synchronous = 2"  # FULL again, before any other write
+    assert "PRAGMA synchronous = NORMAL" not in statements[deletes[-1] + 1 :]
+    assert list(await store.db.execute_fetchall("PRAGMA synchronous")) == [(2,)]
+    assert committed_names(store.path) == {"n1", "after"}
+
+
 async def test_a_write_alone_is_timed_on_the_writers_thread_not_by_a_busy_loop(store: SqliteStore) -> None:
     # The time a write alone answers is how long its statement held the write lock. The event loop
     # is blocked for 0.3 s from the moment the statement starts: the statement is done long before

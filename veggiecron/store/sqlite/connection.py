@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -16,12 +16,12 @@ from .checkpoints import Checkpointer
 from .group_commit import GroupCommit
 from .inspection import check_database_file
 from .migrations import MIGRATIONS, SCHEMA_VERSION
+from .writer_thread import Statement
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # (sql, parameters, executemany): one statement of a write transaction.
-Statement = tuple[str, Any, bool]
 
 
 # What SQLite says when it refuses a write, and what that means to a client of the API.
@@ -135,30 +135,10 @@ class SqliteConnection:
         async with self.db.execute("SELECT 1") as cursor:
             return (await cursor.fetchone()) is not None
 
-    async def _write(
-        self, statements: Iterable[tuple[str, Sequence[Any] | Iterable[Sequence[Any]], bool]]
-    ) -> list[int]:
+    async def _write(self, statements: Sequence[Statement]) -> list[int]:
         """Run (sql, params, many) statements in one transaction; answer the row id each INSERT made
-        (0 for other statements)."""
-
-        async def run() -> list[int]:
-            # One trip to the writer's thread per statement (execute and close there), not two:
-            # each trip waits for the event loop to take its answer, inside the shared transaction.
-            ids = []
-            for sql, params, many in statements:
-                if many:
-                    cursor = await self.db.executemany(sql, params)  # type: ignore[arg-type]
-                    ids.append(cursor.lastrowid or 0)
-                    await cursor.close()
-                elif sql.lstrip()[:6].upper() == "INSERT":
-                    row = await self.db.execute_insert(sql, params)  # type: ignore[arg-type]
-                    ids.append(int(row[0]) if row else 0)
-                else:
-                    await self.db.execute_fetchall(sql, params)  # type: ignore[arg-type]
-                    ids.append(0)
-            return ids
-
-        return await self._transaction(run)
+        (0 for other statements). They run on the writer's thread in one trip (group_commit.py)."""
+        return await self._refusals_answered(self._commits.run_statements(statements))
 
     async def _execute_all(self, statements: Sequence[Statement]) -> None:
         """Run single statements on the writing connection, inside a transaction already begun."""
@@ -188,10 +168,10 @@ class SqliteConnection:
         result: T = await self._refusals_answered(self._commits.run(body))
         return result
 
-    async def _write_alone(self, sql: str, params: tuple[Any, ...]) -> tuple[int, float]:
+    async def _write_alone(self, sql: str, params: tuple[Any, ...], synced: bool = True) -> tuple[int, float]:
         """Run one statement as a write transaction of its own (see GroupCommit.run_alone): the
-        rows it changed, and how long it can have held the write lock."""
-        return await self._refusals_answered(self._commits.run_alone(sql, params))
+        rows it changed, and how long it held the write lock."""
+        return await self._refusals_answered(self._commits.run_alone(sql, params, synced))
 
     @staticmethod
     async def _refusals_answered(write: Awaitable[T]) -> T:

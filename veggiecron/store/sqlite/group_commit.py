@@ -10,6 +10,11 @@ and the batch written again with each write in a savepoint of its own, rolled ba
 (a 409 for one request never fails its neighbours). Savepoints on every write cost two more
 trips to the writer's thread each, and writes rarely fail.
 
+Most writes are given as their statements (run_statements: every create, update, delete and run
+record). A batch made only of those goes to the writer's thread in one trip, BEGIN, every write
+and COMMIT (writer_thread.commit_batch): the event loop wakes once per batch, not once per
+statement, and the write lock is never held waiting for a busy loop to take an answer.
+
 A write of one statement may also run alone (run_alone): between batches, as its own transaction
 in SQLite's autocommit mode, one trip to the writer's thread. Inside a batch, SQLite's write lock
 is held from BEGIN to COMMIT, across every pause of a busy event loop between the trips; alone, it
@@ -22,12 +27,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+
+from .writer_thread import (
+    Committed,
+    Failed,
+    Statement,
+    commit_batch,
+    execute_statements,
+    on_writer_thread,
+    timed_statement,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +54,18 @@ class Alone:
 
     sql: str
     parameters: tuple[Any, ...]
+    synced: bool  # False: its commit does not wait for the disk (see writer_thread.timed_statement)
 
 
-Write = Body | Alone
+@dataclass(frozen=True)
+class Statements:
+    """A write given as its statements (see run_statements): run on the writer's thread in one trip."""
+
+    statements: tuple[Statement, ...]
+
+
+Write = Body | Alone | Statements
+Batched = tuple[Body | Statements, "asyncio.Future[Any]"]  # a write of a batch, and its caller's answer
 
 
 class GroupCommit:
@@ -59,11 +82,20 @@ class GroupCommit:
         """Run `body` inside a write transaction; answer its result once that transaction committed."""
         return await self._queued(body)
 
-    async def run_alone(self, sql: str, parameters: tuple[Any, ...]) -> tuple[int, float]:
+    async def run_statements(self, statements: Sequence[Statement]) -> list[int]:
+        """Run these statements, in order, inside a write transaction; answer, once that transaction
+        committed, the row id each INSERT made (0 for other statements). A batch made only of such
+        writes goes to the writer's thread in one trip, BEGIN and COMMIT included."""
+        kept = tuple((sql, list(params) if many else params, many) for sql, params, many in statements)
+        ids: list[int] = await self._queued(Statements(kept))
+        return ids
+
+    async def run_alone(self, sql: str, parameters: tuple[Any, ...], synced: bool = True) -> tuple[int, float]:
         """Run one statement as a transaction of its own, in one trip to the writer's thread, after
         the writes queued before it; answer, once committed, how many rows it changed and how long
-        its trip took (the most its transaction can have held the write lock)."""
-        changes, seconds = await self._queued(Alone(sql, parameters))
+        it took on that thread (how long its transaction held the write lock). synced=False: its
+        commit does not wait for the disk, for work a power cut may undo (it is done again)."""
+        changes, seconds = await self._queued(Alone(sql, parameters, synced))
         return changes, seconds
 
     async def _queued(self, write: Write) -> Any:
@@ -93,7 +125,7 @@ class GroupCommit:
 
     async def _commit_in_turn(self, queued: list[tuple[Write, asyncio.Future[Any]]]) -> None:
         """The queued writes in their order: bodies batched, each Alone between the batches."""
-        batch: list[tuple[Body, asyncio.Future[Any]]] = []
+        batch: list[Batched] = []
         for write, future in queued:
             if isinstance(write, Alone):
                 if batch:
@@ -112,9 +144,7 @@ class GroupCommit:
         self.transactions += 1
         self.writes += 1
         try:
-            # aiosqlite has no public way to run a function on its thread; _execute is how its own
-            # methods do it (tests/unit/test_group_commit.py checks that it still works).
-            changed = await db._execute(_timed_statement, db._conn, write.sql, write.parameters)
+            changed = await on_writer_thread(db, timed_statement, write.sql, write.parameters, write.synced)
         except Exception as exc:  # SQLite rolled the statement back: it changed nothing
             if not future.done():
                 future.set_exception(exc)
@@ -122,14 +152,45 @@ class GroupCommit:
         if not future.done():
             future.set_result(changed)
 
-    async def _commit(self, batch: list[tuple[Body, asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[Batched]) -> None:
         self.writes += len(batch)
         started: set[int] = set()
-        if len(batch) > 1 and await self._commit_together(batch, started):
+        if all(isinstance(write, Statements) for write, _ in batch):
+            if await self._commit_in_one_trip(batch, started):
+                return
+        elif len(batch) > 1 and await self._commit_together(batch, started):
             return
         await self._commit_isolated(batch, started)
 
-    async def _commit_together(self, batch: list[tuple[Body, asyncio.Future[Any]]], started: set[int]) -> bool:
+    async def _commit_in_one_trip(self, batch: list[Batched], started: set[int]) -> bool:
+        """A batch of writes given as statements: BEGIN, every write, COMMIT in one trip to the
+        writer's thread, so the write lock is never held across the event loop's pauses. Answers
+        False when one write of several failed (rolled back: the batch is then written again
+        with a savepoint around each write, as by _commit_together)."""
+        live = [(number, write, future) for number, (write, future) in enumerate(batch) if not future.done()]
+        if not live:  # every caller gave up before its write started: none is made
+            return True
+        started.update(number for number, _, _ in live)
+        self.transactions += 1
+        db = self._connection()
+        writes = [write.statements for _, write, _ in live if isinstance(write, Statements)]
+        outcome = await on_writer_thread(db, commit_batch, writes)
+        if isinstance(outcome, Committed):
+            for (_, _, future), ids in zip(live, outcome.results, strict=True):
+                if not future.done():
+                    future.set_result(ids)
+            return True
+        if isinstance(outcome, Failed):
+            self._fail(batch, outcome.error)
+            return True
+        if len(live) == 1:  # the one write failed: its transaction is rolled back, that is all
+            future = live[0][2]
+            if not future.done():
+                future.set_exception(outcome.error)
+            return True
+        return False
+
+    async def _commit_together(self, batch: list[Batched], started: set[int]) -> bool:
         """The whole batch in one transaction, no savepoints: two trips to the writer's thread fewer
         per write, and a write rarely fails. Answers False when one did: the transaction is rolled
         back, nothing of it stands, and the batch is written again with a savepoint around each
@@ -144,7 +205,7 @@ class GroupCommit:
                 continue
             started.add(number)
             try:
-                outcomes.append((future, await body(), None))
+                outcomes.append((future, await self._run(db, body), None))
             except Exception as exc:
                 if not db.in_transaction:  # SQLite gave up the whole transaction: nothing of it stands
                     self._fail(batch, exc)
@@ -154,7 +215,7 @@ class GroupCommit:
         await self._finish(db, batch, outcomes)
         return True
 
-    async def _commit_isolated(self, batch: list[tuple[Body, asyncio.Future[Any]]], started: set[int]) -> None:
+    async def _commit_isolated(self, batch: list[Batched], started: set[int]) -> None:
         """The batch in one transaction, each write in a savepoint of its own (one write alone needs
         none: its failure rolls back the transaction)."""
         db = self._connection()
@@ -168,7 +229,7 @@ class GroupCommit:
             if not alone:
                 await db.execute(f"SAVEPOINT write_{number}")
             try:
-                result = await body()
+                result = await self._run(db, body)
             except Exception as exc:
                 if not db.in_transaction:  # SQLite gave up the whole transaction: nothing of it stands
                     self._fail(batch, exc)
@@ -187,7 +248,14 @@ class GroupCommit:
             outcomes.append((future, result, None))
         await self._finish(db, batch, outcomes)
 
-    async def _begin(self, db: aiosqlite.Connection, batch: list[tuple[Body, asyncio.Future[Any]]]) -> bool:
+    @staticmethod
+    async def _run(db: aiosqlite.Connection, write: Body | Statements) -> Any:
+        """Make one write inside the transaction under way."""
+        if isinstance(write, Statements):
+            return await on_writer_thread(db, execute_statements, write.statements)
+        return await write()
+
+    async def _begin(self, db: aiosqlite.Connection, batch: list[Batched]) -> bool:
         self.transactions += 1
         try:
             await db.execute("BEGIN IMMEDIATE")
@@ -199,7 +267,7 @@ class GroupCommit:
     async def _finish(
         self,
         db: aiosqlite.Connection,
-        batch: list[tuple[Body, asyncio.Future[Any]]],
+        batch: list[Batched],
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]],
     ) -> None:
         """COMMIT, then answer each write (none before: an answer never runs ahead of the disk)."""
@@ -232,13 +300,3 @@ class GroupCommit:
                 await db.execute("ROLLBACK")
             except sqlite3.Error as exc:
                 logger.warning("rolling back a failed write: %s", exc)
-
-
-def _timed_statement(db: sqlite3.Connection, sql: str, parameters: tuple[Any, ...]) -> tuple[int, float]:
-    """On the writer's thread: run one statement in autocommit mode; answer how many rows it changed
-    (the connection's change counter: a statement that starts WITH reports no rowcount) and how long
-    it took, commit included. Timed here rather than on the event loop, so that a busy loop's delay
-    in taking the answer is not counted as time the statement held the write lock."""
-    before, started = db.total_changes, time.monotonic()
-    db.execute(sql, parameters).fetchall()
-    return db.total_changes - before, time.monotonic() - started

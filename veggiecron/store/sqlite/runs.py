@@ -164,8 +164,11 @@ class SqliteRuns(SqliteConnection):
         # jobs named and the rows deleted, never the size of the table. The count comes from the
         # change counter, not RETURNING: each returned row takes the GIL back from the busy event
         # loop, up to its 5 ms switch interval per row, all inside the write.
+        # Not synced: a trim step a power cut undoes is made again by the next pass, so its commit
+        # need not wait for the disk while it holds the write lock (the next API write's synced
+        # commit carries it there).
         named = orjson.dumps(list(job_ids)).decode()
-        deleted, held = await self._write_alone(TRIM, (named, keep_per_job, older_than, limit))
+        deleted, held = await self._write_alone(TRIM, (named, keep_per_job, older_than, limit), synced=False)
         return Trimmed(deleted, held)
 
     async def job_ids_after(self, after: int, count: int) -> list[int]:
