@@ -8,8 +8,10 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from typing import TypeVar
 
 import tornado.netutil
 import tornado.web
@@ -74,6 +76,8 @@ from .ui import app_settings as ui_settings
 from .ui import routes as ui_routes
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 JOB_NAME = r"([^/]+)"
 # How soon a calendar changed on another node reaches this one's compiled jobs (its own changes: at once).
@@ -362,25 +366,41 @@ class Server:
             logger.info("stopping: no new requests; giving runs in flight %.1fs", grace)
         if self.http_server is not None:
             self.http_server.stop()
-            await self.http_server.close_all_connections()
+            await reported("closing client connections", self.http_server.close_all_connections())
         for sock in self._sockets:
             sock.close()  # bound but never served when the start failed; closing twice is harmless
-        await self.ctx.seed.stop(grace)
-        await self.maintenance.stop()
+        await reported("Seed deliveries", self.ctx.seed.stop(grace))
+        await reported("housekeeping (trimming history)", self.maintenance.stop())
         for watcher in (self.loop_watch, self.fd_watch, self.calendar_watch, self.signing_watch, self.oidc_watch):
             if watcher is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
-        await self.scheduler.stop(grace)
+        await reported("the scheduler (runs in flight, results)", self.scheduler.stop(grace))
         if self.heartbeat is not None:
             await self.heartbeat.stop()
         await self.runner.stop()
         if self.metrics_push is not None:
             await self.metrics_push.stop()
-        await self.store.close()
+        await reported("the database (writes queued)", self.store.close())
         self._database_lock.close()
         if serving:
             logger.info("stopped cleanly")
+
+
+STOP_REPORT_SECONDS = 10.0
+
+
+async def reported(step: str, work: Awaitable[T]) -> T:
+    """Await one step of the stop, saying in the log every STOP_REPORT_SECONDS that it still waits
+    for it: a stop that takes long says what it waits for, rather than nothing."""
+    task = asyncio.ensure_future(work)
+    waited = 0.0
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=STOP_REPORT_SECONDS)
+        if done:
+            return task.result()
+        waited += STOP_REPORT_SECONDS
+        logger.warning("still stopping after %.0fs: waiting for %s", waited, step)
 
 
 # Every run allocates a few dozen short-lived objects, and at thousands of runs a second the
