@@ -56,6 +56,14 @@ async def create_jobs(
     await asyncio.gather(*(worker() for _ in range(8)))
 
 
+def slot_key(slot: float) -> float:
+    """A slot as the same number whichever way it came: read from the database as a float, or from
+    a request's Idempotency-Key as whole microseconds. Rounded to the microsecond, not to the
+    millisecond: a job whose slots fall on half a millisecond (say .6535) gives .653 from one and
+    .654 from the other, and its recorded slots would not meet its grid."""
+    return round(slot * 1_000_000) / 1_000_000
+
+
 def gaps(deliveries: list[Delivery], start: float, end: float, period: float = 1.0) -> dict[int, list[float]]:
     """Per job, the slots in [start, end] missing from its grid (every `period` seconds)."""
     slots: dict[int, set[float]] = defaultdict(set)

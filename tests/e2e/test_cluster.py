@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from tests.daemon import Daemon
-from tests.e2e.cluster import copies, create_jobs, gaps, metric, start_nodes, start_recorder
+from tests.e2e.cluster import copies, create_jobs, gaps, metric, slot_key, start_nodes, start_recorder
 from tests.helpers import Api, Delivery, Sink, wait_for
 from veggiecron.store.postgres.claims import LISTENER_NAME
 
@@ -68,15 +68,15 @@ async def unaccounted(
         )
     finally:
         await conn.close()
-    recorded = {(r["job_id"], round(r["due_at"], 3)): r["outcome"] for r in rows}
-    delivered = {(d.job_id, round(d.slot, 3)) for d in deliveries}
+    recorded = {(r["job_id"], slot_key(r["due_at"])): r["outcome"] for r in rows}
+    delivered = {(d.job_id, slot_key(d.slot)) for d in deliveries}
     phases = {job_id: slot % 1.0 for job_id, slot in delivered}
     both, neither = [], []
     for job_id, phase in phases.items():
         slot = math.floor(start - 1) + phase
         covering = False  # the last slot accounted for was a missed record (a range)
         while slot <= end:
-            key = (job_id, round(slot, 3))
+            key = (job_id, slot_key(slot))
             if key in delivered and key in recorded:
                 both.append(key)
             if key in delivered or key in recorded:
