@@ -16,7 +16,7 @@ from .checkpoints import Checkpointer
 from .group_commit import GroupCommit
 from .inspection import check_database_file
 from .migrations import MIGRATIONS, SCHEMA_VERSION
-from .writer_thread import Statement
+from .writer_thread import Statement, execute_statements, on_writer_thread
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,10 +141,9 @@ class SqliteConnection:
         return await self._refusals_answered(self._commits.run_statements(statements))
 
     async def _execute_all(self, statements: Sequence[Statement]) -> None:
-        """Run single statements on the writing connection, inside a transaction already begun."""
-        for sql, params, _many in statements:
-            cursor = await self.db.execute(sql, params)
-            await cursor.close()
+        """Run statements on the writing connection, inside a transaction already begun: all of
+        them in one trip to its thread, as a write given as statements runs (writer_thread.py)."""
+        await on_writer_thread(self.db, execute_statements, statements)
 
     async def _take(self, sql: str, params: Sequence[Any], delete: str) -> list[Any]:
         """Select rows and delete each by its first column in one write transaction.
