@@ -24,9 +24,11 @@ import tornado.web
 from bench.fuzz import (
     FUZZ_PASSWORD,
     FUZZ_USER,
+    PARENT_JOB,
     TokenAuth,
     confine_body,
     confine_case,
+    make_parent,
     register,
     schemathesis_config,
 )
@@ -428,6 +430,11 @@ def test_confinement_moves_every_url_onto_the_sink() -> None:
     assert confined["target"] == "ftp://files.example/"  # refused by the server anyway
     form = confine_body({"data": '{"url": "http://service.example/x"}'}, sink)
     assert form["data"] == '{"url":"http://127.0.0.1:9/x"}'
+    # A follower runs after the fuzz user's own job, the rest of its schedule as generated.
+    assert (
+        confine_body({"schedule": " \tAFtEr a-BbY\x0b fails"}, sink)["schedule"] == f" \tAFtEr {PARENT_JOB}\x0b fails"
+    )
+    assert confine_body({"schedule": "every 1 days"}, sink)["schedule"] == "every 1 days"
 
 
 class Tokens:
@@ -509,6 +516,7 @@ def threaded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Thread
         assert served == orjson.loads(orjson.dumps(FUZZ_DOC))
         register(running.base_url, FUZZ_USER, FUZZ_PASSWORD)
         running.tokens = Tokens(running.base_url)
+        make_parent(running.base_url, running.tokens.headers()["X-Auth-Token"])
         with requests.Session() as running.session:
             yield running
 
@@ -612,6 +620,7 @@ def test_schemathesis_stateful(threaded_server: ThreadedServer) -> None:
                 for item in items:
                     key = item["name"] if kind == "job" else item["id"]
                     session.delete(f"{base_url}/{kind}/{key}" + ("/" if kind != "job" else ""), headers=headers)
+            make_parent(base_url, headers["X-Auth-Token"])
 
         def before_call(self, case: Any) -> None:
             confine_case(case, sink_url)
