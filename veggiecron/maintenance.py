@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 EVERY_SECONDS = 60.0
 SWEEP_SECONDS = 3600.0  # how often every job is visited, not only those that ran
 JOBS_PER_BATCH = 50
-ROWS_PER_BATCH = 250  # rows one write transaction deletes at most: a few milliseconds on SQLite
 PAUSE_BETWEEN_BATCHES = 0.005  # seconds at least: API writes and run records take their turn in between
 # And twice as long as the batch took: working off a backlog, the trim holds the writer (and a core)
 # a third of the time at most. Unpaced (5 ms between batches), 2,000,000 runs of a 5,000,000 backlog
@@ -119,14 +118,15 @@ class Maintenance:
         i = 0
         while i < len(job_ids) and not self._stopping.is_set():
             batch = job_ids[i : i + JOBS_PER_BATCH]
-            count, held = await self.runs.trim_runs(batch, retention.per_job, older_than, ROWS_PER_BATCH)
+            step = self.runs.trim_rows_per_step
+            count, held = await self.runs.trim_runs(batch, retention.per_job, older_than, step)
             self.longest_batch_seconds = max(self.longest_batch_seconds, held)
             if self._observe_batch is not None:
                 self._observe_batch(held)
             if count < 0:  # another node is trimming: this pass leaves it to that node
                 return deleted
             deleted += count
-            if count < ROWS_PER_BATCH:
+            if count < step:
                 i += JOBS_PER_BATCH  # this batch of jobs is within its limits
             await asyncio.sleep(max(PAUSE_BETWEEN_BATCHES, held * IDLE_PER_BUSY))
         return deleted

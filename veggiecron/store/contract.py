@@ -163,10 +163,15 @@ class DueWindow(Protocol):
 
 class Trimmed(NamedTuple):
     deleted: int  # -1: another node is trimming
-    seconds: float  # from the batch's first statement to its last, inside its transaction
+    seconds: float  # how long the batch held the database's writer (see trim_runs)
 
 
 class RunHistory(Protocol):
+    # Rows one trim transaction deletes at most. SQLite has one writer for everything, so its
+    # steps are short (a few milliseconds); PostgreSQL's trim locks only the rows it deletes, and
+    # its steps are larger, so that a backlog goes in fewer round trips.
+    trim_rows_per_step: int
+
     async def list_runs(
         self, job_id: int, limit: int, offset: int, outcome: RunOutcome | None = None
     ) -> tuple[list[Run], int]:
@@ -179,7 +184,8 @@ class RunHistory(Protocol):
         """Delete, of each of these jobs, the runs beyond its newest `keep_per_job` (0: no count
         limit) and those due before `older_than` (epoch seconds; 0: no age limit), at most `limit`
         rows in all, in one short transaction; answer how many were deleted and how long its
-        statements held the database's writer. Runs still claimed by a node are never deleted. On
+        statement ran (on SQLite, commit included, timed on the writer's thread; on PostgreSQL as
+        the database timed it, commit not included). Runs still claimed by a node are never deleted. On
         several nodes, answer deleted -1 without deleting when another node is trimming (one node
         trims at a time)."""
 

@@ -44,6 +44,8 @@ DELETE FROM runs WHERE id IN (
 
 
 class SqliteRuns(SqliteConnection):
+    trim_rows_per_step = 250  # a step holds the only writer: a few milliseconds at most (bench.history)
+
     async def record_progress(self, progress: Progress) -> None:
         """Store what the scheduler learned in one transaction (see DueWindow.record_progress)."""
         runs, next_runs, run_counts = progress.runs, progress.next_runs, progress.run_counts
