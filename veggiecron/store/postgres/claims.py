@@ -18,7 +18,7 @@ from ...model import Claim, DueJob, Finished, FinishReport, Job, SlotDecision
 from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
 from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
-from .fencing import claimed_runs, in_lock_order
+from .fencing import claim_arrays, held_claims, in_lock_order
 from .finish import FINISH, finish_arguments, finish_report
 from .jobs import CHANNEL
 from .runs import INSERTED_RUN, RUN_COLUMN_NAMES, RUN_FIELDS, run_arrays, run_values
@@ -148,23 +148,16 @@ class PostgresClaims(PostgresConnection):
     async def renew_leases(self, owner: str, lease: float, claims: Sequence[Claim]) -> list[Claim]:
         if not claims:
             return []
-        claims = in_lock_order(claims, lambda c: (c.job_id, c.due_at))
         try:
             if self._renewer is None or self._renewer.is_closed():
                 self._renewer = await asyncpg.connect(self.url, timeout=lease / 3, server_settings=SESSION_SETTINGS)
-            held = claimed_runs(
-                "unnest($3::bigint[], $4::float8[], $5::int[]) AS u(job_id, due_at, epoch)",
-                "$1",
-                also=f" AND runs.lease_expires > {NOW}",
-            )
+            held = held_claims(3, "$1", also=f" AND runs.lease_expires > {NOW}")
             rows = await self._renewer.fetch(
                 f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} + $2 "
                 "FROM c WHERE runs.id = c.locked_id RETURNING runs.job_id, runs.due_at, runs.epoch",
                 owner,
                 lease,
-                [c.job_id for c in claims],
-                [c.due_at for c in claims],
-                [c.epoch for c in claims],
+                *claim_arrays(claims),
                 timeout=lease / 3,
             )
         except UNAVAILABLE as exc:
@@ -257,15 +250,11 @@ class PostgresClaims(PostgresConnection):
 
     async def release(self, owner: str, claims: Sequence[Claim]) -> None:
         if claims:
-            claims = in_lock_order(claims, lambda c: (c.job_id, c.due_at))
-            held = claimed_runs("unnest($2::bigint[], $3::float8[], $4::int[]) AS u(job_id, due_at, epoch)", "$1")
             await self._execute(
-                f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} - 1 "
+                f"WITH c AS MATERIALIZED ({held_claims(2, '$1')}) UPDATE runs SET lease_expires = {NOW} - 1 "
                 "FROM c WHERE runs.id = c.locked_id",
                 owner,
-                [c.job_id for c in claims],
-                [c.due_at for c in claims],
-                [c.epoch for c in claims],
+                *claim_arrays(claims),
             )
 
     async def finish_runs(self, owner: str, lease: float, results: Sequence[Finished]) -> FinishReport:

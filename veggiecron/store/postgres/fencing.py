@@ -21,7 +21,9 @@ so that neither waits on the other in a circle.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from ...model import Claim
 
 T = TypeVar("T")
 
@@ -36,6 +38,18 @@ def claimed_runs(slots: str, owner: str, also: str = "") -> str:
         f"AND runs.epoch = u.epoch AND runs.owner = {owner} AND runs.status = 'claimed'{also} "
         "OFFSET 0 FOR UPDATE) AS c"
     )
+
+
+def held_claims(first: int, owner: str, also: str = "") -> str:
+    """claimed_runs() of claims passed as three arrays from parameter $first on (claim_arrays)."""
+    arrays = f"unnest(${first}::bigint[], ${first + 1}::float8[], ${first + 2}::int[])"
+    return claimed_runs(f"{arrays} AS u(job_id, due_at, epoch)", owner, also)
+
+
+def claim_arrays(claims: Sequence[Claim]) -> list[list[Any]]:
+    """The claims' job ids, due times and epochs, in lock order, for held_claims()."""
+    claims = in_lock_order(claims, lambda c: (c.job_id, c.due_at))
+    return [[c.job_id for c in claims], [c.due_at for c in claims], [c.epoch for c in claims]]
 
 
 def in_lock_order(claims: Sequence[T], slot: Callable[[T], tuple[int, float]]) -> list[T]:
