@@ -52,9 +52,12 @@ EXCLUDED_OPERATIONS = ("logout", "revokeToken")
 URL_FIELDS = ("url", "notify_url", "endpoint", "target")
 # A job may run after another of its owner's jobs ("after <name>"); a name that is none of them is
 # refused (400), a rule no schema can say. Generated followers run after this job, made with the
-# fuzz user (make_parent), so that the grammar around the name is still exercised.
+# fuzz user (make_parent), so that the grammar around the name is still exercised. Only a schedule
+# that is valid as generated is rewritten, and only into one as valid (names of the grammar, ASCII
+# spaces, 200 characters at most): a schema-violating case must stay one, and the reverse.
 PARENT_JOB = "fuzz-parent"
-_AFTER_NAME = re.compile(r"^(\s*after\s+)\S+", re.IGNORECASE)
+_AFTER_NAME = re.compile(r"^([ \t\n\r\f\v]*after[ \t\n\r\f\v]+)[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}", re.IGNORECASE)
+MAX_SCHEDULE = 200
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +83,7 @@ def confine_url(value: Any, target: str) -> Any:
     return urlunsplit((local.scheme, local.netloc, parts.path, parts.query, parts.fragment))
 
 
-def confine_body(body: Any, target: str) -> Any:
+def confine_body(body: Any, target: str, top: bool = True) -> Any:
     """A request body whose URL-bearing fields (also inside `data`, as an object or JSON text) point at `target`."""
     if not isinstance(body, dict):
         return body
@@ -88,11 +91,11 @@ def confine_body(body: Any, target: str) -> Any:
     for key in URL_FIELDS:
         if key in body:
             body[key] = confine_url(body[key], target)
-    if isinstance(body.get("schedule"), str):
-        body["schedule"] = _AFTER_NAME.sub(lambda m: m.group(1) + PARENT_JOB, body["schedule"], count=1)
+    if top and isinstance(body.get("schedule"), str):
+        body["schedule"] = follow_parent(body["schedule"])
     data = body.get("data")
     if isinstance(data, dict):
-        body["data"] = confine_body(data, target)
+        body["data"] = confine_body(data, target, top=False)
     elif isinstance(data, str):
         try:
             parsed = orjson.loads(data)
@@ -103,13 +106,30 @@ def confine_body(body: Any, target: str) -> Any:
     return body
 
 
+def follow_parent(schedule: str) -> str:
+    """An `after <name>` schedule made to name PARENT_JOB, when it is valid before and after."""
+    from veggiecron.grammar import is_schedule
+
+    followed = _AFTER_NAME.sub(lambda m: m.group(1) + PARENT_JOB, schedule, count=1)
+    if followed == schedule or len(followed) > MAX_SCHEDULE or len(schedule) > MAX_SCHEDULE:
+        return schedule
+    return followed if is_schedule(schedule) and is_schedule(followed) else schedule
+
+
 def confine_case(case: Any, target: str) -> None:
     """Rewrite a schemathesis Case's body in place (see confine_body).
 
     A form body is sent as schemathesis serialises it, objects as bracketed fields
     (data[url]=...&data[success_codes][0]=200), as a client generated from the document would:
     the server must take it.
+
+    PARENT_JOB is kept as made: a request naming it in its path (a link from the job list leads
+    there) names another job, which does not exist (404), so that no sequence changes or deletes it
+    and no follower is made to follow itself.
     """
+    parameters = getattr(case, "path_parameters", None)
+    if isinstance(parameters, dict) and parameters.get("name") == PARENT_JOB:
+        case.path_parameters = {**parameters, "name": PARENT_JOB + "-not"}
     if isinstance(case.body, dict):
         confined = confine_body(case.body, target)
         if confined != case.body:
