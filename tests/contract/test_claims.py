@@ -360,10 +360,16 @@ async def test_trimming_history_never_deletes_a_claimed_run_and_one_node_trims_a
     # Older finished runs of the same job, then a trim down to none at all: the claim stays.
     await node.record_progress(Progress(runs=[Run(job.id, T0 - 10 * i, T0, 1.0, RunOutcome.OK) for i in range(1, 6)]))
     assert (await node.trim_runs([job.id], 1, T0 + 1, 100)).deleted == 5  # every finished run is older than the cutoff
+    # By age alone (no count limit), finished runs recorded after the claim: the claim, as old, stays.
+    await node.record_progress(Progress(runs=[Run(job.id, T0 - 100 - i, T0, 1.0, RunOutcome.OK) for i in range(3)]))
+    assert (await node.trim_runs([job.id], 0, T0 + 1, 100)).deleted == 3
     report = await node.finish_runs("a", LEASE, [result(claim)])
     assert (claim.job_id, claim.due_at) in report.accepted  # the claimed run was there to be finished
-    # While one node holds the trim's lock, another's trim skips its turn (-1) and deletes nothing.
+    # While one node holds the trim's lock, another's trim skips its turn (-1) and deletes nothing,
+    # though every finished run is past both limits.
+    await node.record_progress(Progress(runs=[Run(job.id, T0 - 200 - i, T0, 1.0, RunOutcome.OK) for i in range(3)]))
     async with node._transaction() as conn:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", TRIM_LOCK)
-        assert (await other_node.trim_runs([job.id], 1, 0.0, 100)).deleted == -1
-    assert (await node.list_runs(job.id, 10, 0))[1] == 1
+        assert (await other_node.trim_runs([job.id], 0, T0 + 1, 100)).deleted == -1
+    assert (await node.list_runs(job.id, 10, 0))[1] == 4
+    assert (await other_node.trim_runs([job.id], 0, T0 + 1, 100)).deleted == 4  # the lock released: its turn

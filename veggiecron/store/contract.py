@@ -163,7 +163,7 @@ class DueWindow(Protocol):
 
 class Trimmed(NamedTuple):
     deleted: int  # -1: another node is trimming
-    seconds: float  # how long the batch held the database's writer (see trim_runs)
+    seconds: float  # how long the batch's statement ran (see trim_runs)
 
 
 class RunHistory(Protocol):

@@ -83,7 +83,9 @@ WITH turn AS MATERIALIZED (
         AND id > coalesce(cut.keep_from, 0) AND due_at < $3::float8) AS r WHERE $3::float8 > 0)
     LIMIT $4
 ), gone AS (
-    DELETE FROM runs WHERE id IN (SELECT id FROM doomed) RETURNING 1
+    -- status again: a run chosen from the statement's snapshot may since have been claimed again
+    -- (a skipped slot sent after a lapsed lease), and the delete rechecks only this condition.
+    DELETE FROM runs WHERE id IN (SELECT id FROM doomed) AND status = 'done' RETURNING 1
 )
 SELECT (SELECT ours FROM turn), count(*), extract(epoch FROM clock_timestamp() - statement_timestamp())::float8
 FROM gone
