@@ -264,11 +264,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     jobs = args.jobs or (8000 if args.quick else 20_000)
-    seconds = args.seconds or (5.0 if args.quick else 12.0)
+    # A claim's p99 (--stored) wants a few hundred claims: a 12 s window holds about 150 (a claim
+    # every 80 ms), whose p99 is their second slowest, and such a run gave 1.40 times.
+    seconds = args.seconds or (5.0 if args.quick else 30.0 if args.stored else 12.0)
     if args.stored:
-        # A claim's p99 wants a few hundred claims: a 12 s window holds about 150 (a claim every
-        # 80 ms), whose p99 is their second slowest, and two such runs gave 1.13 and 1.40 times.
-        seconds = args.seconds or (5.0 if args.quick else 30.0)
         print(json.dumps(run(bench_stored(jobs, args.stored, seconds)), indent=None if args.json else 1))
         return
     figures = run(bench(jobs, seconds))

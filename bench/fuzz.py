@@ -56,8 +56,7 @@ URL_FIELDS = ("url", "notify_url", "endpoint", "target")
 # that is valid as generated is rewritten, and only into one as valid (names of the grammar, ASCII
 # spaces, 200 characters at most): a schema-violating case must stay one, and the reverse.
 PARENT_JOB = "fuzz-parent"
-_AFTER_NAME = re.compile(r"^([ \t\n\r\f\v]*after[ \t\n\r\f\v]+)[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}", re.IGNORECASE)
-MAX_SCHEDULE = 200
+_AFTER = r"^([ \t\n\r\f\v]*after[ \t\n\r\f\v]+)"  # ASCII spaces, as the schedule grammar reads them
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,9 +108,11 @@ def confine_body(body: Any, target: str, top: bool = True) -> Any:
 def follow_parent(schedule: str) -> str:
     """An `after <name>` schedule made to name PARENT_JOB, when it is valid before and after."""
     from veggiecron.grammar import is_schedule
+    from veggiecron.schedule_reader import JOB_NAME
+    from veggiecron.schedules import MAX_SCHEDULE_LENGTH
 
-    followed = _AFTER_NAME.sub(lambda m: m.group(1) + PARENT_JOB, schedule, count=1)
-    if followed == schedule or len(followed) > MAX_SCHEDULE or len(schedule) > MAX_SCHEDULE:
+    followed = re.sub(_AFTER + JOB_NAME.pattern, lambda m: m.group(1) + PARENT_JOB, schedule, count=1, flags=re.I)
+    if followed == schedule or max(len(followed), len(schedule)) > MAX_SCHEDULE_LENGTH:
         return schedule
     return followed if is_schedule(schedule) and is_schedule(followed) else schedule
 

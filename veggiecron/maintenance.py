@@ -114,11 +114,11 @@ class Maintenance:
     async def _trim(self, job_ids: list[int]) -> int:
         retention = self.retention
         older_than = self.clock.now() - retention.max_age_days * 86400.0 if retention.max_age_days > 0 else 0.0
+        step = self.runs.trim_rows_per_step
         deleted = 0
         i = 0
         while i < len(job_ids) and not self._stopping.is_set():
             batch = job_ids[i : i + JOBS_PER_BATCH]
-            step = self.runs.trim_rows_per_step
             count, held = await self.runs.trim_runs(batch, retention.per_job, older_than, step)
             self.longest_batch_seconds = max(self.longest_batch_seconds, held)
             if self._observe_batch is not None:

@@ -201,11 +201,14 @@ def parse_schedule(text: object, zone: str = "UTC") -> Schedule:
     return _parse_schedule(text, zone)
 
 
+MAX_SCHEDULE_LENGTH = 200  # characters of a job's schedule
+
+
 # Schedules are immutable, and most jobs share a few schedule strings: one object serves them all.
 @functools.lru_cache(maxsize=4096)
 def _parse_schedule(text: str, zone: str) -> Schedule:
-    if len(text) > 200:
-        raise _invalid("schedule is too long (200 characters at most)")
+    if len(text) > MAX_SCHEDULE_LENGTH:
+        raise _invalid(f"schedule is too long ({MAX_SCHEDULE_LENGTH} characters at most)")
     get_zone(zone)
     try:
         older = _parse_older_forms(text, zone)

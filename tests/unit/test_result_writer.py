@@ -8,11 +8,10 @@ from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+from tests.unit.conftest import T0
 from veggiecron.cluster.results import DRAIN_AT_LEAST, MAX_BATCH, ResultWriter
 from veggiecron.errors import StoreUnavailable
 from veggiecron.model import Finished, FinishReport, Run, RunOutcome
-
-T0 = 1_800_000_000.0
 
 
 class RecordingStore:

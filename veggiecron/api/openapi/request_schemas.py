@@ -23,7 +23,7 @@ from ...jobtypes.http.schema import target_url
 from ...jobtypes.http.urls import MAX_URL_LENGTH
 from ...jobtypes.registry import DEFAULT_TYPE, JobTypes
 from ...policies import CatchUp, Overlap
-from ...schedules import GRAMMAR, MAX_EPOCH
+from ...schedules import GRAMMAR, MAX_EPOCH, MAX_SCHEDULE_LENGTH
 from ...seed.validation import FREQUENCY_TEXT, INTERVAL_UNITS, SCHEDULE_FIELDS, WEBHOOK_EVENTS
 from .calendars import SKIP_CALENDARS, SKIP_CALENDARS_TEXT
 from .schemas import ANY, Schema, obj, ref, whole
@@ -168,7 +168,7 @@ def job_body_schema(config: Config, job_types: JobTypes, fields: tuple[str, ...]
             {
                 "type": "string",
                 "minLength": 1,
-                "maxLength": 200,
+                "maxLength": MAX_SCHEDULE_LENGTH,
                 "pattern": schedule_pattern(config.quotas.min_interval_seconds),
                 "examples": SCHEDULE_EXAMPLES,
             },
