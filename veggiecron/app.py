@@ -8,10 +8,8 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import TypeVar
 
 import tornado.netutil
 import tornado.web
@@ -67,6 +65,7 @@ from .sealed_columns import check_secrets_key
 from .seed import SeedService
 from .signing import SigningBook
 from .signing_service import SigningService
+from .stop_steps import reported
 from .store import Store
 from .store.postgres import PostgresStore
 from .store.postgres.connection import redact
@@ -77,7 +76,6 @@ from .ui import routes as ui_routes
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 JOB_NAME = r"([^/]+)"
 # How soon a calendar changed on another node reaches this one's compiled jobs (its own changes: at once).
@@ -385,22 +383,6 @@ class Server:
         self._database_lock.close()
         if serving:
             logger.info("stopped cleanly")
-
-
-STOP_REPORT_SECONDS = 10.0
-
-
-async def reported(step: str, work: Awaitable[T]) -> T:
-    """Await one step of the stop, saying in the log every STOP_REPORT_SECONDS that it still waits
-    for it: a stop that takes long says what it waits for, rather than nothing."""
-    task = asyncio.ensure_future(work)
-    waited = 0.0
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=STOP_REPORT_SECONDS)
-        if done:
-            return task.result()
-        waited += STOP_REPORT_SECONDS
-        logger.warning("still stopping after %.0fs: waiting for %s", waited, step)
 
 
 # Every run allocates a few dozen short-lived objects, and at thousands of runs a second the

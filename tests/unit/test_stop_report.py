@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from veggiecron import app
+from veggiecron import stop_steps
 
 
 def stop_reports(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -17,7 +17,7 @@ def stop_reports(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_a_step_still_running_is_reported_until_it_ends(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(app, "STOP_REPORT_SECONDS", 0.05)
+    monkeypatch.setattr(stop_steps, "STOP_REPORT_SECONDS", 0.05)
     finish = asyncio.Event()
 
     async def slow() -> str:
@@ -26,7 +26,7 @@ async def test_a_step_still_running_is_reported_until_it_ends(
 
     asyncio.get_running_loop().call_later(0.18, finish.set)
     with caplog.at_level(logging.WARNING, logger="veggiecron.app"):
-        assert await app.reported("the scheduler", slow()) == "done"
+        assert await stop_steps.reported("the scheduler", slow()) == "done"
     reports = stop_reports(caplog)
     assert 2 <= len(reports) <= 4, reports
     assert all(line.endswith("waiting for the scheduler") for line in reports), reports
@@ -40,7 +40,7 @@ async def test_a_quick_step_says_nothing_and_a_failing_one_raises(caplog: pytest
         raise RuntimeError("the disk is gone")
 
     with caplog.at_level(logging.WARNING, logger="veggiecron.app"):
-        assert await app.reported("the database", quick()) == 7
+        assert await stop_steps.reported("the database", quick()) == 7
         with pytest.raises(RuntimeError, match="the disk is gone"):
-            await app.reported("the database", failing())
+            await stop_steps.reported("the database", failing())
     assert stop_reports(caplog) == []
