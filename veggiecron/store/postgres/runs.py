@@ -67,6 +67,14 @@ def run_arrays(runs: list[Run] | tuple[Run, ...]) -> list[list[object]]:
 # runs were walked from the oldest with both limits in one condition, which for a job within its
 # count read every run it keeps, at every step of its batch: working off a backlog of 2,500,000 runs
 # (bench.history --store postgresql), about 780,000 were left after two minutes.
+#
+# The plan must not depend on the statistics: a node plans the statement once and keeps the plan,
+# and one that started on a new database planned it on an empty runs table. Left to the planner,
+# each job's lateral read was pulled up into a join driven by a walk of all runs, and the delete
+# ran the whole choice again for each run it met: a step of 50 jobs read 3,600,000 rows of a table
+# of 2,000 (tests/cluster/test_trim_plan.py; 3.6 s a step on a node's first sweep of a million jobs,
+# bench.cluster --stored). So each job's reads stay its own (OFFSET 0 keeps a subquery as written),
+# the choice is made once (MATERIALIZED), and the delete finds its rows by id.
 TRIM = """
 WITH turn AS MATERIALIZED (
     SELECT pg_try_advisory_xact_lock($5) AS ours
@@ -75,17 +83,17 @@ WITH turn AS MATERIALIZED (
         ORDER BY id DESC LIMIT 1 OFFSET $2) END AS keep_from
     FROM unnest($1::bigint[]) AS j(id)
     WHERE (SELECT ours FROM turn)
-), doomed AS (
+), doomed AS MATERIALIZED (
     (SELECT r.id FROM cut CROSS JOIN LATERAL (SELECT id FROM runs WHERE job_id = cut.job_id AND status = 'done'
-        AND id <= cut.keep_from) AS r)
+        AND id <= cut.keep_from OFFSET 0) AS r)
     UNION ALL
     (SELECT r.id FROM cut CROSS JOIN LATERAL (SELECT id FROM runs WHERE job_id = cut.job_id AND status = 'done'
-        AND id > coalesce(cut.keep_from, 0) AND due_at < $3::float8) AS r WHERE $3::float8 > 0)
+        AND id > coalesce(cut.keep_from, 0) AND due_at < $3::float8 OFFSET 0) AS r WHERE $3::float8 > 0)
     LIMIT $4
 ), gone AS (
     -- status again: a run chosen from the statement's snapshot may since have been claimed again
     -- (a skipped slot sent after a lapsed lease), and the delete rechecks only this condition.
-    DELETE FROM runs WHERE id IN (SELECT id FROM doomed) AND status = 'done' RETURNING 1
+    DELETE FROM runs WHERE id = ANY(ARRAY(SELECT id FROM doomed)) AND status = 'done' RETURNING 1
 )
 SELECT (SELECT ours FROM turn), count(*), extract(epoch FROM clock_timestamp() - statement_timestamp())::float8
 FROM gone
