@@ -213,6 +213,21 @@ async def test_a_disabled_follower_records_its_triggers_as_skipped(user_api: Api
     assert sink.paths("/report") == []
 
 
+async def test_a_follower_paused_by_its_failures_records_its_next_triggers_as_skipped(
+    user_api: Api, sink: Sink, failing_sink: Sink
+) -> None:
+    """A pause after failures changes no version of the job: a copy of the follower compiled while
+    it was enabled must not send its triggers once it is paused."""
+    await user_api.create_job("export", f"{sink.url}/export", "every 1 seconds")
+    await user_api.create_job("report", f"{failing_sink.url}/report", "after export", pause_after_failures=1)
+    await wait_for(lambda: _skipped(user_api, "report"), timeout=10)
+    status, body = await user_api.call("GET", "/job/report")
+    assert status == 200 and body["data"]["enabled"] is False, body
+    skipped = [r for r in await runs(user_api, "report") if r["outcome"] == "skipped"]
+    assert "disabled" in skipped[0]["error"]
+    assert len(failing_sink.paths("/report")) == 1  # the failure that paused it, and nothing after
+
+
 async def _skipped(api: Api, name: str) -> bool:
     return any(r["outcome"] == "skipped" for r in await runs(api, name))
 

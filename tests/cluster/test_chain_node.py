@@ -16,6 +16,7 @@ from tests.api.test_chains import (  # noqa: F401 - collected here again, on the
     test_a_disabled_follower_records_its_triggers_as_skipped,
     test_a_follower_checks_its_own_response_assertions,
     test_a_follower_keeps_its_own_overlap_policy,
+    test_a_follower_paused_by_its_failures_records_its_next_triggers_as_skipped,
     test_a_follower_retries_by_its_own_policy,
     test_a_follower_runs_after_each_successful_run_with_its_parents_run_id,
     test_a_parent_that_does_not_exist_is_a_400_naming_it,
