@@ -126,3 +126,14 @@ def test_a_job_that_no_longer_compiles_is_recorded_and_looked_at_again_later() -
     assert decision.claims == () and decision.counted == 0
     assert decision.next_run is not None and decision.next_run >= T0 + 60
     assert [r.error_class for r in decision.records] == ["invalid_job"]
+
+
+def test_a_follower_paused_since_it_was_compiled_records_its_triggers_as_skipped() -> None:
+    """A pause changes no version: the node's compiled copy says enabled, the row it locked does not."""
+    enabled = job(schedule="after parent", next_run=None)
+    paused = replace(enabled, enabled=False, paused_reason="paused after 1 consecutive failed runs")
+    item = DueJob(paused, 0, False, (T0 + 1, T0 + 2))
+    (decision,) = plan_claims([item], T0 + 3, lambda _: compiled(enabled))
+    assert decision.claims == () and decision.buffered == ()
+    assert [r.outcome for r in decision.records] == [RunOutcome.SKIPPED, RunOutcome.SKIPPED]
+    assert all("disabled" in (r.error or "") for r in decision.records)

@@ -47,7 +47,9 @@ def plan_triggered(job: CompiledJob | None, item: DueJob, now: float) -> SlotDec
             Run(item.job.id, s, now, 0.0, RunOutcome.FAILED, error=error, error_class="invalid_job") for s in slots
         )
         return SlotDecision(item.job.id, None, 0, records=records)
-    if not job.enabled:
+    if not job.enabled or not item.job.enabled:
+        # The row locked by the claim, not only the compiled copy: a pause after failures changes
+        # no version, so a copy compiled before it still says enabled.
         records = tuple(Run(job.id, s, now, 0.0, RunOutcome.SKIPPED, error=SKIPPED_DISABLED) for s in slots)
         return SlotDecision(job.id, None, len(slots), records=records)
     claims, buffered, skipped, replace = _by_overlap(job, item, slots, now, each=False)
