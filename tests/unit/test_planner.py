@@ -130,7 +130,7 @@ def test_a_job_that_no_longer_compiles_is_recorded_and_looked_at_again_later() -
 
 def test_a_follower_paused_since_it_was_compiled_records_its_triggers_as_skipped() -> None:
     """A pause changes no version: the node's compiled copy says enabled, the row it locked does not."""
-    enabled = job(schedule="after parent", next_run=None)
+    enabled = replace(job(schedule="after parent"), next_run=None)
     paused = replace(enabled, enabled=False, paused_reason="paused after 1 consecutive failed runs")
     item = DueJob(paused, 0, False, (T0 + 1, T0 + 2))
     (decision,) = plan_claims([item], T0 + 3, lambda _: compiled(enabled))
