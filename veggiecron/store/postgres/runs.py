@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
 from ...model import HeldSlot, Job, Progress, Run, RunOutcome
 from ..audit_rows import pause_changes
 from ..contract import Trimmed
 from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, job_from_row, run_from_row
-from .connection import PostgresConnection
+from .connection import SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
 
 RUN_FIELDS = (
     ("job_id", "bigint"),
@@ -74,7 +76,9 @@ def run_arrays(runs: list[Run] | tuple[Run, ...]) -> list[list[object]]:
 # ran the whole choice again for each run it met: a step of 50 jobs read 3,600,000 rows of a table
 # of 2,000 (tests/cluster/test_trim_plan.py; 3.6 s a step on a node's first sweep of a million jobs,
 # bench.cluster --stored). So each job's reads stay its own (OFFSET 0 keeps a subquery as written),
-# the choice is made once (MATERIALIZED), and the delete finds its rows by id.
+# the choice is made once (MATERIALIZED), the delete finds its rows by id, and the statement runs on
+# a connection of its own that never plans a sequential scan (TRIM_SETTINGS): on a table that looked
+# empty, each job's read was otherwise a walk of every run.
 TRIM = """
 WITH turn AS MATERIALIZED (
     SELECT pg_try_advisory_xact_lock($5) AS ours
@@ -101,9 +105,12 @@ FROM gone
 
 # The advisory lock a node holds while it trims run history (an arbitrary number of veggiecron's).
 TRIM_LOCK = 0x7665676769_7472
+# The trim's connection: every read of TRIM has an index, and none may become a walk of the table.
+TRIM_SETTINGS = {**SESSION_SETTINGS, "enable_seqscan": "off"}
 
 
 class PostgresRuns(PostgresConnection):
+    _trimmer: asyncpg.Connection | None = None
     # A step locks only the rows it deletes; at 250 a step, a backlog of 2,500,000 runs was not gone
     # in two minutes (bench.history --store postgresql), each step's round trip through a busy
     # node's event loop costing more than its statement.
@@ -220,10 +227,26 @@ class PostgresRuns(PostgresConnection):
         # one round trip, timed by the database: on a busy node, timing it from the event loop
         # counted the loop's delays as the trim's, and the pause after each step (twice as long as
         # the step) slowed the trim with them.
-        row = await self._fetchrow(TRIM, list(job_ids), keep_per_job, older_than, limit, TRIM_LOCK)
+        try:
+            if self._trimmer is None or self._trimmer.is_closed():
+                self._trimmer = await asyncpg.connect(
+                    self.url, server_settings=TRIM_SETTINGS, command_timeout=self.command_timeout
+                )
+            row = await self._trimmer.fetchrow(TRIM, list(job_ids), keep_per_job, older_than, limit, TRIM_LOCK)
+        except UNAVAILABLE as exc:
+            if self._trimmer is not None:
+                self._trimmer.terminate()
+                self._trimmer = None
+            raise _unavailable(exc) from exc
         assert row is not None
         ours, deleted, seconds = row
         return Trimmed(int(deleted) if ours else -1, float(seconds))
+
+    async def close(self) -> None:
+        if self._trimmer is not None:
+            self._trimmer.terminate()
+            self._trimmer = None
+        await super().close()
 
     async def job_ids_after(self, after: int, count: int) -> list[int]:
         rows = await self._fetch("SELECT id FROM jobs WHERE id > $1 ORDER BY id LIMIT $2", after, count)
