@@ -8,9 +8,9 @@ A database of `--jobs` jobs (every second, as in bench.cluster) on the embedded 
 rounds in which every job's next slot is claimed (store/postgres/claims.py, CLAIM_WRITE) and its
 result written (finish.py, FINISH), `--batch` at a time, from one connection, as a node sends them.
 The first round only warms up, then the tables are analysed as autovacuum would have. What is
-measured is PostgreSQL's own CPU (from /proc, every process of its server) per run of each
-statement, with nothing else running: bench.cluster measures the same statements among the nodes
-and the sink that share the machine. Last, EXPLAIN ANALYZE of one claim's write: its parts, and the
+measured is PostgreSQL's own CPU per run of each statement: its backend's, from /proc, with nothing
+else running (bench.cluster measures the same statements among the nodes and the sink that share
+the machine). Last, EXPLAIN ANALYZE of one claim's write: its parts, and the
 foreign key's check of each run's job (a trigger, outside the plan).
 """
 
@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from bench.cluster import load_jobs, postgres_cpu_seconds, postmaster_pid
+from bench.cluster import load_jobs
 from start import run
 from tests.postgres import PostgresServer
 from veggiecron.model import Claim, Finished, Run, RunOutcome
 from veggiecron.store.postgres import PostgresStore
-from veggiecron.store.postgres.claims import CLAIM_WRITE
+from veggiecron.store.postgres.claims import CLAIM_SETTINGS, CLAIM_WRITE
 from veggiecron.store.postgres.finish import FINISH, finish_arguments
 from veggiecron.store.postgres.runs import run_arrays
 
@@ -40,6 +42,12 @@ def claim_arguments(job_ids: list[int], due: list[float]) -> list[Any]:
     """CLAIM_WRITE's parameters: each job's next run a second on, one slot claimed each, nothing recorded."""
     n = len(job_ids)
     return [job_ids, [d + 1 for d in due], [1] * n, [], *run_arrays([]), OWNER, LEASE, job_ids, due, ["claimed"] * n]
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    """User and system CPU of one PostgreSQL backend (the bench's connection), from /proc."""
+    fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def results(claimed: list[asyncpg.Record]) -> list[Finished]:
@@ -72,10 +80,10 @@ async def bench(jobs: int, batch: int, rounds: int) -> dict[str, Any]:
     postgres = PostgresServer.start()
     postgres.prepare_template()
     url = await postgres.create_database()
-    postmaster = postmaster_pid(postgres.url)
     try:
         await load_jobs(PostgresStore(url), jobs, 9, time.time())
         conn = await asyncpg.connect(url)
+        backend = conn.get_server_pid()  # the CPU measured is this backend's: the statements' own work
         try:
             ids = [r[0] for r in await conn.fetch("SELECT id FROM jobs ORDER BY id")]
             start = time.time()
@@ -89,20 +97,23 @@ async def bench(jobs: int, batch: int, rounds: int) -> dict[str, Any]:
                 for first in range(0, jobs, batch):
                     chunk = ids[first : first + batch]
                     due = [start + round_ + i / 1e6 for i in range(len(chunk))]
-                    before = postgres_cpu_seconds(postmaster)
+                    before = backend_cpu_seconds(backend)
                     async with conn.transaction():
+                        await conn.execute(CLAIM_SETTINGS)  # as a node's claim
                         claimed = await conn.fetch(CLAIM_WRITE, *claim_arguments(chunk, due))
-                    middle = postgres_cpu_seconds(postmaster)
+                    middle = backend_cpu_seconds(backend)
                     await conn.fetch(FINISH, *finish_arguments(OWNER, LEASE, results(claimed)))
                     cpu["claim"] += middle - before
-                    cpu["finish"] += postgres_cpu_seconds(postmaster) - middle
+                    cpu["finish"] += backend_cpu_seconds(backend) - middle
             chunk = ids[:batch]
             due = [start + rounds + 5 + i / 1e6 for i in range(len(chunk))]
-            async with conn.transaction():
-                explained = await conn.fetchval(
-                    "EXPLAIN (ANALYZE, FORMAT JSON) " + CLAIM_WRITE, *claim_arguments(chunk, due)
-                )
-                await conn.execute("ROLLBACK AND CHAIN")  # the explained claim is not kept
+            explaining = conn.transaction()
+            await explaining.start()
+            await conn.execute(CLAIM_SETTINGS)
+            explained = await conn.fetchval(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + CLAIM_WRITE, *claim_arguments(chunk, due)
+            )
+            await explaining.rollback()  # the explained claim is not kept
         finally:
             await conn.close()
     finally:

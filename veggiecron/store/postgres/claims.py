@@ -90,6 +90,22 @@ SELECT job_id, due_at, epoch, triggered_by FROM claimed WHERE status = 'claimed'
 """
 
 
+# A claim's transaction: every statement in it finds its rows by key, whatever its parameters and
+# whatever the statistics say.
+# - No bitmap scans: the due jobs are read in next_run order down the jobs_due index, and the read
+#   stops at the limit. A job's next_run only moves forward, so the statistics always expect a few
+#   due jobs: the planner then chose a bitmap scan of every due job and a sort, which for a node that
+#   fell behind read the whole backlog at each claim (17 ms for 20,000 due).
+# - No sequential scans: a plan made on tables that looked empty (a new database) or under a
+#   generic guess of the limit must not walk the jobs or the runs (compare the trim, runs.py).
+# - One plan per statement, kept: PostgreSQL judged the write's generic plan dearer than a custom
+#   one and planned it afresh at every claim, 0.4 ms each (9 to 14 % of the write at 1,000 runs a
+#   second across three nodes, pg_stat_statements), for a plan that ran no faster.
+CLAIM_SETTINGS = (
+    "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan"
+)
+
+
 class PostgresClaims(PostgresConnection):
     _renewer: asyncpg.Connection | None = None
 
@@ -102,15 +118,7 @@ class PostgresClaims(PostgresConnection):
         plan: Callable[[Sequence[DueJob], float], Sequence[SlotDecision]],
     ) -> tuple[list[Claim], float]:
         async with self._transaction() as conn:
-            # The due jobs are read in next_run order down the jobs_due index and the read stops at
-            # the limit. A job's next_run only moves forward, so the statistics always expect a few
-            # due jobs: the planner then chose a bitmap scan of every due job and a sort, which for
-            # a node that fell behind read the whole backlog at each claim (17 ms for 20,000 due).
-            # Each statement of a claim probes by key whatever its parameters, so its plan is made
-            # once: PostgreSQL judged the write's generic plan dearer than a custom one and planned
-            # it afresh at every claim, 0.4 ms each (9 to 14 % of the write at 1,000 runs a second
-            # across three nodes, pg_stat_statements), for a plan that ran no faster.
-            await conn.execute("SET LOCAL enable_bitmapscan = off; SET LOCAL plan_cache_mode = force_generic_plan")
+            await conn.execute(CLAIM_SETTINGS)
             rows = await conn.fetch(TRIGGERED_ROWS, limit)
             due = [DueJob(job_from_row(r), r["in_flight"], r["buffered"], tuple(r["triggered"])) for r in rows]
             if len(rows) < limit:
