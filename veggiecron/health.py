@@ -38,17 +38,21 @@ class HealthReport:
         return self.database and self.scheduler
 
 
-SLOW_COUNT = 0.05  # seconds: a count of the jobs this slow is of a large table
-REUSE_FACTOR = 100  # a slow count is reused for this many times as long as it took
+LARGE_TABLE = 100_000  # jobs: below this a count is cheap, and always made afresh
+SLOW_COUNT = 0.05  # seconds: a count of a large table this slow is reused...
+REUSE_FACTOR = 100  # ...for this many times as long as it took,
+MAX_REUSE = 60.0  # and never longer than this
 
 
 class JobGauges:
     """The jobs by state, for /metrics.
 
     Counting reads every job: a million took half a second of PostgreSQL's CPU, and a Prometheus
-    scraping each node every 15 s would have spent 3 % of a core on it. A count slower than
-    SLOW_COUNT is reused for REUSE_FACTOR times as long as it took, so that the gauges cost the
-    database at most 1 % of its time; a smaller table is counted afresh at every scrape.
+    scraping each node every 15 s would have spent 3 % of a core on it. A count of at least
+    LARGE_TABLE jobs that took at least SLOW_COUNT is reused for REUSE_FACTOR times as long as it
+    took (at most MAX_REUSE), so that the gauges cost the database about 1 % of its time. A smaller
+    table is counted afresh at every scrape: its count is cheap, and a slow one there is a busy
+    event loop or a wait for a connection, not the count's own cost.
     """
 
     def __init__(self, jobs: JobStore, clock: Callable[[], float] = time.monotonic) -> None:
@@ -65,7 +69,8 @@ class JobGauges:
         ended = self.clock()
         took = ended - started
         self._counts = counts
-        self._fresh_until = ended + took * REUSE_FACTOR if took >= SLOW_COUNT else 0.0
+        large = sum(counts.values()) >= LARGE_TABLE
+        self._fresh_until = ended + min(took * REUSE_FACTOR, MAX_REUSE) if large and took >= SLOW_COUNT else 0.0
         return counts
 
 
