@@ -600,6 +600,10 @@ def form_reads_valid(case: Any) -> bool:
     """
     if case.media_type != "application/x-www-form-urlencoded" or not isinstance(case.body, dict):
         return False
+    if case.meta is not None and any(
+        info.mode.is_negative for place, info in case.meta.components.items() if place.value != "body"
+    ):
+        return False  # negative elsewhere too (path, query, headers): ST201 applies
     body = next(b for b in case.operation.body if b.media_type == case.media_type)
     read = _empty_texts_as_lists(case.body)
     return read != case.body and bool(body.is_valid(read))
@@ -629,6 +633,31 @@ def test_a_form_whose_empty_text_is_a_valid_empty_list_is_not_negative() -> None
     assert not form_reads_valid(case({"url": "http://127.0.0.1:1/", "expect": {**expect, "max_ms": -1}}))
     # So does a body with no empty text at all.
     assert not form_reads_valid(case({"url": 5}))
+    # And a case negative elsewhere too (its path, say): ST201 still applies to it.
+    from schemathesis.core.parameters import ParameterLocation
+    from schemathesis.generation.meta import (
+        CaseMetadata,
+        ComponentInfo,
+        FuzzingPhaseData,
+        GenerationInfo,
+        PhaseInfo,
+        TestPhase,
+    )
+    from schemathesis.generation.modes import GenerationMode
+
+    def negative_at(*places: ParameterLocation) -> Any:
+        negative = GenerationMode.NEGATIVE
+        meta = CaseMetadata(
+            generation=GenerationInfo(time=0.0, mode=negative),
+            components={place: ComponentInfo(negative) for place in places},
+            phase=PhaseInfo(TestPhase.FUZZING, FuzzingPhaseData(None, None, None, None)),
+        )
+        form = "application/x-www-form-urlencoded"
+        body: Any = {"data": {"url": "http://127.0.0.1:1/", "expect": expect}}
+        return operation.Case(body=body, media_type=form, path_parameters={"name": "a"}, _meta=meta)
+
+    assert not form_reads_valid(negative_at(ParameterLocation.PATH, ParameterLocation.BODY))
+    assert form_reads_valid(negative_at(ParameterLocation.BODY))
 
 
 def test_the_fuzzing_covers_every_media_type_of_a_body() -> None:
