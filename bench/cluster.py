@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,7 +35,7 @@ import asyncpg
 
 from bench.server import BenchServer
 from bench.sink import Sink
-from bench.stats import histogram_buckets, histogram_quantile, percentile
+from bench.stats import histogram_buckets, histogram_quantile, percentile, process_cpu
 from start import run
 from tests.postgres import PostgresServer
 from veggiecron.store import Store
@@ -61,7 +60,6 @@ def postmaster_pid(url: str) -> int | None:
 def postgres_cpu_seconds(postmaster: int | None = None) -> float:
     """User and system CPU of the postgres server and its backends: those under `postmaster` when
     known (other PostgreSQL servers on a shared machine are not counted), else every postgres."""
-    ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -69,12 +67,12 @@ def postgres_cpu_seconds(postmaster: int | None = None) -> float:
         try:
             if (entry / "comm").read_text().strip() != "postgres":
                 continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parent, cpu = process_cpu(int(entry.name))
         except OSError:  # it ended while being read
             continue
-        if postmaster is not None and postmaster not in (int(entry.name), int(fields[1])):
+        if postmaster is not None and postmaster not in (int(entry.name), parent):
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
+        total += cpu
     return total
 
 

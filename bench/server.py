@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bench.stats import process_cpu
 from tests.daemon import QUIET_LAUNCHER, Daemon
 
 BENCH_CONFIG: dict[str, Any] = {
@@ -41,9 +41,7 @@ class BenchServer(Daemon):
 
     def cpu_seconds(self) -> float:
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        return process_cpu(self.process.pid)[1]
 
 
 async def register_and_log_in(base: str, username: str = "bench") -> str:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from bench.cluster import load_jobs
+from bench.stats import process_cpu
 from start import run
 from tests.postgres import PostgresServer
 from veggiecron.model import Claim, Finished, Run, RunOutcome
@@ -42,12 +41,6 @@ def claim_arguments(job_ids: list[int], due: list[float]) -> list[Any]:
     """CLAIM_WRITE's parameters: each job's next run a second on, one slot claimed each, nothing recorded."""
     n = len(job_ids)
     return [job_ids, [d + 1 for d in due], [1] * n, [], *run_arrays([]), OWNER, LEASE, job_ids, due, ["claimed"] * n]
-
-
-def backend_cpu_seconds(pid: int) -> float:
-    """User and system CPU of one PostgreSQL backend (the bench's connection), from /proc."""
-    fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def results(claimed: list[asyncpg.Record]) -> list[Finished]:
@@ -97,14 +90,14 @@ async def bench(jobs: int, batch: int, rounds: int) -> dict[str, Any]:
                 for first in range(0, jobs, batch):
                     chunk = ids[first : first + batch]
                     due = [start + round_ + i / 1e6 for i in range(len(chunk))]
-                    before = backend_cpu_seconds(backend)
+                    before = process_cpu(backend)[1]
                     async with conn.transaction():
                         await conn.execute(CLAIM_SETTINGS)  # as a node's claim
                         claimed = await conn.fetch(CLAIM_WRITE, *claim_arguments(chunk, due))
-                    middle = backend_cpu_seconds(backend)
+                    middle = process_cpu(backend)[1]
                     await conn.fetch(FINISH, *finish_arguments(OWNER, LEASE, results(claimed)))
                     cpu["claim"] += middle - before
-                    cpu["finish"] += backend_cpu_seconds(backend) - middle
+                    cpu["finish"] += process_cpu(backend)[1] - middle
             chunk = ids[:batch]
             due = [start + rounds + 5 + i / 1e6 for i in range(len(chunk))]
             explaining = conn.transaction()

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+
+def process_cpu(pid: int) -> tuple[int, float]:
+    """A process's parent pid and its user and system CPU seconds, from /proc/<pid>/stat.
+
+    The fields are read after the command name's closing bracket: the name may hold spaces."""
+    fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def percentile(values: list[float], fraction: float) -> float:
     """The value at `fraction` (0 to 1) of the sorted values, nearest rank; NaN when there are none."""

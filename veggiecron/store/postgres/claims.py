@@ -17,7 +17,7 @@ import asyncpg
 from ...model import Claim, DueJob, Finished, FinishReport, Job, SlotDecision
 from ..contract import Listening
 from ..rows import JOB_COLUMNS_J, job_from_row
-from .connection import NOW, SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
+from .connection import NOW, SESSION_SETTINGS, PostgresConnection, SideConnection
 from .fencing import claim_arrays, held_claims, in_lock_order
 from .finish import FINISH, finish_arguments, finish_report
 from .jobs import CHANNEL
@@ -107,7 +107,7 @@ CLAIM_SETTINGS = (
 
 
 class PostgresClaims(PostgresConnection):
-    _renewer: asyncpg.Connection | None = None
+    _renewer: SideConnection | None = None  # renewals run beside the pool, so a busy pool cannot starve them
 
     async def claim_due(
         self,
@@ -160,23 +160,17 @@ class PostgresClaims(PostgresConnection):
     async def renew_leases(self, owner: str, lease: float, claims: Sequence[Claim]) -> list[Claim]:
         if not claims:
             return []
-        try:
-            if self._renewer is None or self._renewer.is_closed():
-                self._renewer = await asyncpg.connect(self.url, timeout=lease / 3, server_settings=SESSION_SETTINGS)
-            held = held_claims(3, "$1", also=f" AND runs.lease_expires > {NOW}")
-            rows = await self._renewer.fetch(
-                f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} + $2 "
-                "FROM c WHERE runs.id = c.locked_id RETURNING runs.job_id, runs.due_at, runs.epoch",
-                owner,
-                lease,
-                *claim_arrays(claims),
-                timeout=lease / 3,
-            )
-        except UNAVAILABLE as exc:
-            if self._renewer is not None:
-                self._renewer.terminate()
-                self._renewer = None
-            raise _unavailable(exc) from exc
+        if self._renewer is None:
+            self._renewer = SideConnection(self.url, SESSION_SETTINGS, timeout=lease / 3)
+        held = held_claims(3, "$1", also=f" AND runs.lease_expires > {NOW}")
+        rows = await self._renewer.fetch(
+            f"WITH c AS MATERIALIZED ({held}) UPDATE runs SET lease_expires = {NOW} + $2 "
+            "FROM c WHERE runs.id = c.locked_id RETURNING runs.job_id, runs.due_at, runs.epoch",
+            owner,
+            lease,
+            *claim_arrays(claims),
+            timeout=lease / 3,
+        )
         return [Claim(r[0], r[1], r[2]) for r in rows]
 
     async def reap_expired(self, owner: str, lease: float, limit: int) -> list[Claim]:
@@ -290,7 +284,7 @@ class PostgresClaims(PostgresConnection):
 
     async def close(self) -> None:
         if self._renewer is not None:
-            self._renewer.terminate()
+            self._renewer.close()
             self._renewer = None
         await super().close()
 

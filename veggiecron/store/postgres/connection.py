@@ -182,6 +182,31 @@ class PostgresConnection:
         return [convert(row) for row in rows], int(count)
 
 
+class SideConnection:
+    """A connection of its own beside the pool, for work a busy pool must not delay or whose
+    settings no other query should have: made when first needed, and made again after a fault."""
+
+    def __init__(self, url: str, settings: dict[str, str], **connect: Any) -> None:
+        self.url = url
+        self.settings = settings
+        self.connect = connect  # asyncpg.connect's own arguments (timeout, command_timeout)
+        self._conn: asyncpg.Connection | None = None
+
+    async def fetch(self, sql: str, *args: Any, timeout: float | None = None) -> list[asyncpg.Record]:
+        try:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self.url, server_settings=self.settings, **self.connect)
+            return list(await self._conn.fetch(sql, *args, timeout=timeout))
+        except UNAVAILABLE as exc:
+            self.close()
+            raise _unavailable(exc) from exc
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+
 def _unavailable(exc: BaseException) -> StoreUnavailable:
     logger.error("database call failed: %s: %s", type(exc).__name__, exc)
     return StoreUnavailable("the database cannot take this request right now", {"reason": type(exc).__name__})

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
 from ...model import HeldSlot, Job, Progress, Run, RunOutcome
 from ..audit_rows import pause_changes
 from ..contract import Trimmed
 from ..rows import JOB_COLUMN_COUNT, JOB_COLUMNS_J, RUN_COLUMNS, job_from_row, run_from_row
-from .connection import SESSION_SETTINGS, UNAVAILABLE, PostgresConnection, _unavailable
+from .connection import SESSION_SETTINGS, PostgresConnection, SideConnection
 
 RUN_FIELDS = (
     ("job_id", "bigint"),
@@ -110,7 +108,7 @@ TRIM_SETTINGS = {**SESSION_SETTINGS, "enable_seqscan": "off"}
 
 
 class PostgresRuns(PostgresConnection):
-    _trimmer: asyncpg.Connection | None = None
+    _trimmer: SideConnection | None = None  # the trim's own settings (TRIM_SETTINGS)
     # A step locks only the rows it deletes; at 250 a step, a backlog of 2,500,000 runs was not gone
     # in two minutes (bench.history --store postgresql), each step's round trip through a busy
     # node's event loop costing more than its statement.
@@ -227,24 +225,15 @@ class PostgresRuns(PostgresConnection):
         # one round trip, timed by the database: on a busy node, timing it from the event loop
         # counted the loop's delays as the trim's, and the pause after each step (twice as long as
         # the step) slowed the trim with them.
-        try:
-            if self._trimmer is None or self._trimmer.is_closed():
-                self._trimmer = await asyncpg.connect(
-                    self.url, server_settings=TRIM_SETTINGS, command_timeout=self.command_timeout
-                )
-            row = await self._trimmer.fetchrow(TRIM, list(job_ids), keep_per_job, older_than, limit, TRIM_LOCK)
-        except UNAVAILABLE as exc:
-            if self._trimmer is not None:
-                self._trimmer.terminate()
-                self._trimmer = None
-            raise _unavailable(exc) from exc
-        assert row is not None
+        if self._trimmer is None:
+            self._trimmer = SideConnection(self.url, TRIM_SETTINGS, command_timeout=self.command_timeout)
+        (row,) = await self._trimmer.fetch(TRIM, list(job_ids), keep_per_job, older_than, limit, TRIM_LOCK)
         ours, deleted, seconds = row
         return Trimmed(int(deleted) if ours else -1, float(seconds))
 
     async def close(self) -> None:
         if self._trimmer is not None:
-            self._trimmer.terminate()
+            self._trimmer.close()
             self._trimmer = None
         await super().close()
 
