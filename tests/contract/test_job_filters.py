@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from tests.contract.conftest import T0, make_job
@@ -77,3 +78,31 @@ async def test_a_filtered_list_pages_with_the_filtered_total(store: Store, alice
     assert await names(store, alice, where, 2, 2) == (["job4", "job6"], 4)
     assert await names(store, alice, where, 2, 4) == ([], 4)
     assert await names(store, alice, JobFilter(failing=True), 0, 0) == ([], 0)  # a count alone
+
+
+async def test_a_page_and_its_count_agree_while_the_jobs_change(store: Store, alice: User) -> None:
+    """The page and the total come from one snapshot: a job that changes state between two reads
+    would otherwise be in one of them and not the other (seen: GET /job?failing=true answering a
+    failing job with count 0)."""
+    jobs = [await make_job(store, alice.id, f"job{i}") for i in range(20)]
+    writing = True
+
+    async def toggle() -> None:
+        version = 0
+        while writing:
+            for job in jobs:
+                await store.update_job(replace(job, version=job.version + version, enabled=version % 2 == 0))
+            version += 1
+
+    writer = asyncio.create_task(toggle())
+    disagreements = []
+    try:
+        for _ in range(300):
+            listed, count = await names(store, alice, JobFilter(state=JobState.DISABLED))
+            if count != len(listed):
+                disagreements.append((len(listed), count))
+            await asyncio.sleep(0)
+    finally:
+        writing = False
+        await writer
+    assert disagreements == []

@@ -171,15 +171,19 @@ class PostgresConnection:
         convert: Callable[[Any], T],
     ) -> tuple[list[T], int]:
         """One page of `source` rows matching `where` ($1.. are `params`), and how many match in all."""
+        # Counted in the page's own statement, one snapshot for both (as the SQLite store does).
         n = len(params)
-        count = await self._fetchval(f"SELECT count(*) FROM {source} WHERE {where}", *params)
         rows = await self._fetch(
-            f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}",
+            f"SELECT (SELECT count(*) FROM {source} WHERE {where}), {columns} FROM {source} WHERE {where} "
+            f"ORDER BY {order} LIMIT ${n + 1} OFFSET ${n + 2}",
             *params,
             limit,
             offset,
         )
-        return [convert(row) for row in rows], int(count)
+        if rows or (limit > 0 and offset == 0):
+            return [convert(row[1:]) for row in rows], int(rows[0][0]) if rows else 0
+        # Past the end, or a count alone: no row to count beside.
+        return [], int(await self._fetchval(f"SELECT count(*) FROM {source} WHERE {where}", *params))
 
 
 class SideConnection:

@@ -209,14 +209,19 @@ class SqliteConnection:
         column_params: Sequence[Any] = (),
     ) -> tuple[list[T], int]:
         """One page of `source` rows matching `where`, converted, and how many match in all."""
-        # Counted first: rows written between the two reads then show in the page, not only in
-        # the count, so a client that saw `count` rows announced always finds them.
-        (count,) = await self._fetchone(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
+        # Counted in the page's own statement, so both come from one snapshot: read apart, a row
+        # that changed between the two reads (a job whose run had just failed, under failing=true)
+        # was in the page and not in the count.
         rows = await self._fetchall(
-            f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-            (*column_params, *params, limit, offset),
+            f"SELECT (SELECT COUNT(*) FROM {source} WHERE {where}), {columns} FROM {source} WHERE {where} "
+            f"ORDER BY {order} LIMIT ? OFFSET ?",
+            (*params, *column_params, *params, limit, offset),
         )
-        return [convert(row) for row in rows], count
+        if rows or (limit > 0 and offset == 0):
+            return [convert(row[1:]) for row in rows], rows[0][0] if rows else 0
+        # Past the end, or a count alone: no row to count beside.
+        (count,) = await self._fetchone(f"SELECT COUNT(*) FROM {source} WHERE {where}", params)
+        return [], count
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first row of a query that selects one row (by a unique key, or an aggregate)."""
