@@ -17,7 +17,16 @@ import asyncpg
 import pytest
 
 from tests.daemon import Daemon
-from tests.e2e.cluster import copies, create_jobs, gaps, metric, slot_key, start_nodes, start_recorder
+from tests.e2e.cluster import (
+    copies,
+    create_jobs,
+    gaps,
+    import_jobs,
+    metric,
+    slot_key,
+    start_nodes,
+    start_recorder,
+)
 from tests.helpers import Api, Delivery, Sink, wait_for
 from veggiecron.store.postgres.claims import LISTENER_NAME
 
@@ -157,9 +166,10 @@ async def test_killing_a_node_loses_no_slot_and_only_its_claims_come_twice(
     session: aiohttp.ClientSession,
     postgres_url: str,
     policy: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     api = await api_of(three_nodes[0], session)
-    await create_jobs(api, [f"j{i}" for i in range(JOBS)], recorder.url, **policy)
+    await import_jobs(postgres_url, "alice", [f"j{i}" for i in range(JOBS)], recorder.url, tmp_path, **policy)
     await create_jobs(api, [f"slow-{i}" for i in range(5)], recorder.url + "/slow", schedule="every 1 hours")
     await wait_for(lambda: len(recorder.deliveries) >= 2 * JOBS, timeout=20)
     victim = three_nodes[1]
@@ -230,12 +240,13 @@ async def test_a_stalled_node_wakes_to_find_its_slots_taken_and_sends_none_of_th
     session: aiohttp.ClientSession,
     postgres_url: str,
     policy: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     api = await api_of(three_nodes[0], session)
     # A node stopped inside a claim holds the jobs it was claiming (for at most 2 s, when the
     # database ends its transaction), and their slots come that late: under catch_up all every one
     # is sent, under latest the newest, and a missed record stands for the others.
-    await create_jobs(api, [f"j{i}" for i in range(300)], recorder.url, **policy)
+    await import_jobs(postgres_url, "alice", [f"j{i}" for i in range(300)], recorder.url, tmp_path, **policy)
     # Slow jobs, run by hand on the node about to stall, so that it has runs in flight when it does.
     await create_jobs(api, [f"slow-{i}" for i in range(5)], recorder.url + "/slow", schedule="every 1 hours")
     await wait_for(lambda: len(recorder.deliveries) >= 600, timeout=20)
