@@ -71,7 +71,7 @@ class ApiSection:
     idle_timeout_seconds: float = 75.0
     body_timeout_seconds: float = 60.0
     # Client connections held at most (0: sized from the open files limit); at the bound the one
-    # idle the longest is closed to make room.
+    # idle the longest is closed to make room, between requests before new (api/connections.py).
     max_connections: int = 0
 
 

@@ -4,8 +4,12 @@ tornado closes a connection idle past idle_connection_timeout (also the time all
 request's headers) and a request whose body takes longer than body_timeout. Within those,
 thousands of idle or slow clients could still hold every file descriptor the process may open.
 So the number of client connections is bounded below the descriptor limit: at the bound, the
-connection idle the longest (between requests, or still sending its headers) is closed to make
-room; only when none is idle is the new connection closed at once.
+connection idle the longest between requests is closed to make room, then, if none is, the one
+waiting the longest for its first request; only when none is idle is the new connection closed at
+once. Between requests first: HTTP lets a server close an idle keep-alive connection and clients
+open another, but a new connection closed before its request was read loses that request (seen
+under 2,000 idle clients connecting at once: a new client's request, already sent, reset while the
+server was still accepting the others).
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ class BoundedHTTPServer(tornado.httpserver.HTTPServer):
         super().initialize(*args, **kwargs)
         self.max_connections = max_connections
         self._on_closed = on_closed
-        self._idle: OrderedDict[HTTP1ServerConnection, float] = OrderedDict()  # oldest idle first
+        # Idle connections, the longest idle first: between requests, and new (no request yet).
+        self._between: OrderedDict[HTTP1ServerConnection, float] = OrderedDict()
+        self._new: OrderedDict[HTTP1ServerConnection, float] = OrderedDict()
+        self._served: set[HTTP1ServerConnection] = set()  # connections that have had a request
         self._evicted: set[HTTP1ServerConnection] = set()  # closed by us, not yet gone
         self.evicted = 0  # idle connections closed to make room
         self.refused = 0  # new connections closed because none was idle
@@ -59,20 +66,30 @@ class BoundedHTTPServer(tornado.httpserver.HTTPServer):
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         # Called when the connection starts waiting for a request: idle until its headers arrive.
         assert isinstance(server_conn, HTTP1ServerConnection)
-        self._idle[server_conn] = time.monotonic()
-        self._idle.move_to_end(server_conn)
-        return _Busy(self._idle, server_conn, super().start_request(server_conn, request_conn))
+        idle = self._between if server_conn in self._served else self._new
+        idle[server_conn] = time.monotonic()
+        idle.move_to_end(server_conn)
+        return _Busy(self, server_conn, super().start_request(server_conn, request_conn))
+
+    def busy(self, server_conn: HTTP1ServerConnection) -> None:
+        """A request's headers are in: its connection is not idle, and has been served."""
+        self._between.pop(server_conn, None)
+        self._new.pop(server_conn, None)
+        self._served.add(server_conn)
 
     def on_close(self, server_conn: object) -> None:
         assert isinstance(server_conn, HTTP1ServerConnection)
-        self._idle.pop(server_conn, None)
+        self._between.pop(server_conn, None)
+        self._new.pop(server_conn, None)
+        self._served.discard(server_conn)
         self._evicted.discard(server_conn)
         super().on_close(server_conn)
 
     def _evict_one(self) -> bool:
-        if not self._idle:
+        idle = self._between or self._new
+        if not idle:
             return False
-        oldest, _since = self._idle.popitem(last=False)
+        oldest, _since = idle.popitem(last=False)
         self._evicted.add(oldest)
         oldest.stream.close()
         self.evicted += 1
@@ -98,12 +115,9 @@ class _Busy(httputil.HTTPMessageDelegate):
     """Passes a request through, taking its connection off the idle list once its headers are in."""
 
     def __init__(
-        self,
-        idle: OrderedDict[HTTP1ServerConnection, float],
-        server_conn: HTTP1ServerConnection,
-        delegate: httputil.HTTPMessageDelegate,
+        self, server: BoundedHTTPServer, server_conn: HTTP1ServerConnection, delegate: httputil.HTTPMessageDelegate
     ) -> None:
-        self._idle = idle
+        self._server = server
         self._server_conn = server_conn
         self._delegate = delegate
 
@@ -112,7 +126,7 @@ class _Busy(httputil.HTTPMessageDelegate):
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
-        self._idle.pop(self._server_conn, None)
+        self._server.busy(self._server_conn)
         return self._delegate.headers_received(start_line, headers)
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
