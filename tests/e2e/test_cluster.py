@@ -24,6 +24,7 @@ from tests.e2e.cluster import (
     import_jobs,
     keeps_time,
     metric,
+    scheduled,
     slot_key,
     start_nodes,
     start_recorder,
@@ -105,7 +106,7 @@ async def settled(database: str, recorder: Sink, start: float, end: float) -> di
     neither delivered nor recorded after SETTLE_SECONDS is lost."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
-        every = [d for d in recorder.deliveries if not d.path.startswith("/slow")]
+        every = scheduled(recorder.deliveries)
         breaks = await unaccounted(database, every, start, end)
         if not breaks["neither"]:
             return breaks
